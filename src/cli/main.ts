@@ -1,0 +1,413 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import {
+  type ArtifactSource,
+  canonicalize,
+  CotError,
+  enumerateArtifactDir,
+  type ExpectedLink,
+  exitCodeFor,
+  EXIT,
+  generateChainOfTrust,
+  generateKeyPair,
+  HASH_ALGORITHMS,
+  type HashAlgorithm,
+  hashArtifacts,
+  isCotError,
+  type JsonObject,
+  loadSigningKey,
+  loadVerificationKeys,
+  parseArtifactPair,
+  parseJsonBytes,
+  RESERVED_ARTIFACT_NAMES,
+  type Signer,
+  type SignatureFormat,
+  toArtifactDigests,
+  verifyLink,
+  verifySignature,
+} from '../index.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { VERSION } from './version.js';
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** the reference time of this run (captured once) */
+  now: Date;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+function usage(message: string): CotError {
+  return new CotError('USAGE', message);
+}
+
+function parseNonNegativeInt(v: string, what: string): number {
+  if (!/^(0|[1-9][0-9]*)$/.test(v) || !Number.isSafeInteger(Number(v))) {
+    throw usage(`${what} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  }
+  return Number(v);
+}
+
+function parseAlgorithms(values: string[]): HashAlgorithm[] {
+  const out = new Set<HashAlgorithm>();
+  for (const v of values.flatMap((x) => x.split(','))) {
+    const a = v.trim().toLowerCase();
+    if (!(HASH_ALGORITHMS as string[]).includes(a)) {
+      throw usage(`unsupported hash algorithm ${JSON.stringify(v)} (choose from ${HASH_ALGORITHMS.join(', ')})`);
+    }
+    out.add(a as HashAlgorithm);
+  }
+  return out.size > 0 ? [...out] : ['sha256'];
+}
+
+function parseTime(v: string | undefined, fallback: Date): Date {
+  if (v === undefined) return fallback;
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw usage(`--at expects an ISO 8601 time, got ${JSON.stringify(v)}`);
+  return d;
+}
+
+async function readJsonObject(path: string, what: string, exactNumbers: boolean): Promise<JsonObject> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    throw new CotError(errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE', `cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const v = parseJsonBytes(bytes, { source: `${what} ${path}`, exactNumbers });
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new CotError('JSON_INVALID', `${what} ${path} must hold a JSON object`);
+  }
+  return v;
+}
+
+async function readInput(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const errno = (e as NodeJS.ErrnoException).code;
+    throw new CotError(errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE', `cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+export function describeSigner(s: Signer, at: Date): string {
+  if (s.kind === 'ed25519') return `ed25519 key ${s.publicKey} (${s.keySource})`;
+  const uid = s.userIds[0] ? ` ${s.userIds[0]}` : '';
+  const expired = s.keyExpires && s.keyExpires.getTime() < at.getTime() ? `; key expired since ${s.keyExpires.toISOString()}` : '';
+  return `OpenPGP key ${s.fingerprint}${uid}, signed ${s.signedAt.toISOString()} with ${s.hashAlgorithm}${expired}`;
+}
+
+function signerJson(s: Signer, at: Date): Record<string, unknown> {
+  if (s.kind === 'ed25519') return { kind: s.kind, publicKey: s.publicKey, keySource: s.keySource };
+  return {
+    kind: s.kind,
+    fingerprint: s.fingerprint,
+    signingKeyFingerprint: s.signingKeyFingerprint,
+    userIds: s.userIds,
+    signedAt: s.signedAt.toISOString(),
+    hashAlgorithm: s.hashAlgorithm,
+    keyExpires: s.keyExpires ? s.keyExpires.toISOString() : null,
+    keyExpiredAtReferenceTime: s.keyExpires ? s.keyExpires.getTime() < at.getTime() : false,
+  };
+}
+
+function jsonOut(io: Io, value: unknown): void {
+  io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Artifacts for verification: a downloaded folder (chain-of-trust files skipped) plus NAME=PATH pairs. */
+async function artifactSourcesForVerify(dir: string | undefined, pairs: string[]): Promise<ArtifactSource[]> {
+  const out: ArtifactSource[] = [];
+  if (dir !== undefined) {
+    const listed = await enumerateArtifactDir(dir);
+    out.push(...listed.filter((s) => !RESERVED_ARTIFACT_NAMES.has(s.name)));
+  }
+  out.push(...pairs.map(parseArtifactPair));
+  return out;
+}
+
+export function buildProgram(io: Io): Command {
+  const program = new Command();
+  program
+    .name('cot')
+    .description('Chain of trust for Taskcluster-style CI: hash artifacts, sign chain-of-trust documents, verify them.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run cot --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+
+  // ---- keys
+  const keys = program.command('keys').description('manage signing keys').exitOverride();
+  keys
+    .command('new')
+    .description('generate a signing key pair; writes the private key (mode 0600) and prints the public key')
+    .addOption(new Option('--type <type>', 'key type').choices(['openpgp', 'ed25519']).makeOptionMandatory())
+    .requiredOption('--out <file>', 'private key file to write')
+    .option('--pub-out <file>', 'also write the public key to this file')
+    .option('--user-id <uid>', 'OpenPGP user id, "Name <email>"')
+    .addOption(new Option('--curve <curve>', 'OpenPGP: use an elliptic-curve key instead of RSA-4096').choices(['ed25519']))
+    .option('--expires-in-days <n>', 'OpenPGP: key expiry in days (default: never)')
+    .option('--force', 'replace existing key files')
+    .option('--json', 'print a JSON result')
+    .exitOverride()
+    .action(async (o) => {
+      if (o.type === 'ed25519' && (o.userId !== undefined || o.curve !== undefined || o.expiresInDays !== undefined)) {
+        throw usage('--user-id, --curve and --expires-in-days apply to --type openpgp only');
+      }
+      const r = await generateKeyPair({
+        type: o.type,
+        out: o.out,
+        ...(o.pubOut === undefined ? {} : { pubOut: o.pubOut }),
+        ...(o.userId === undefined ? {} : { userId: o.userId }),
+        pgpAlgorithm: o.curve === 'ed25519' ? 'ed25519' : 'rsa4096',
+        ...(o.expiresInDays === undefined ? {} : { expiresInDays: parseNonNegativeInt(o.expiresInDays, '--expires-in-days') }),
+        force: Boolean(o.force),
+        now: io.now,
+      });
+      if (o.json) jsonOut(io, { ok: true, ...r });
+      else {
+        io.stdout(r.publicKey.endsWith('\n') ? r.publicKey : `${r.publicKey}\n`);
+        io.stderr(`cot: wrote ${r.type} private key ${r.privatePath} (mode 0600)${r.publicPath ? ` and public key ${r.publicPath}` : ''}; key ${r.id}\n`);
+      }
+    });
+
+  // ---- generate
+  program
+    .command('generate')
+    .description('hash the artifacts, build the chain-of-trust document, sign it and write it atomically')
+    .requiredOption('--task <file>', 'task definition (JSON) as the queue serves it')
+    .requiredOption('--task-id <id>', 'task id')
+    .requiredOption('--run-id <n>', 'run id')
+    .requiredOption('--worker-group <g>', 'worker group')
+    .requiredOption('--worker-id <w>', 'worker id')
+    .option('--worker-type <t>', 'worker type')
+    .option('--artifacts <dir>', 'folder of artifacts (recursive; names are POSIX paths relative to it)')
+    .option('--artifact <name=path>', 'an artifact named NAME with the bytes of PATH (repeatable)', collect, [])
+    .option('--environment <file>', 'environment object (JSON)')
+    .option('--key <file>', 'private key: OpenPGP (armored) or ed25519 (base64); twice for --format both', collect, [])
+    .addOption(new Option('--format <format>', 'signature format (default: from the keys given)').choices(['openpgp', 'ed25519', 'both']))
+    .option('--out <dir>', 'output folder (default: <artifacts>/public)')
+    .option('--hash-algorithm <alg>', 'sha256 (default) and/or sha512; repeatable or comma-separated', collect, [])
+    .option('--concurrency <n>', 'files hashed at once', '4')
+    .option('--allow-insecure-key-permissions', 'use a private key file readable by others (not recommended)')
+    .option('--json', 'print a JSON result')
+    .exitOverride()
+    .action(async (o) => {
+      if (o.key.length === 0) throw usage('give --key (twice for --format both)');
+      if (o.artifacts === undefined && o.artifact.length === 0) throw usage('give --artifacts DIR or --artifact NAME=PATH');
+      const out: string | undefined = o.out ?? (o.artifacts !== undefined ? join(o.artifacts, 'public') : undefined);
+      if (out === undefined) throw usage('give --out DIR when artifacts are given only with --artifact');
+      const signingKeys = [];
+      for (const k of o.key as string[]) {
+        signingKeys.push(await loadSigningKey(k, { allowInsecureKeyPermissions: Boolean(o.allowInsecureKeyPermissions) }));
+      }
+      const kinds = new Set(signingKeys.map((k) => k.kind));
+      const format: SignatureFormat = o.format ?? (kinds.size === 2 ? 'both' : kinds.has('openpgp') ? 'openpgp' : 'ed25519');
+      const task = await readJsonObject(o.task, 'task definition', true);
+      const environment = o.environment === undefined ? undefined : await readJsonObject(o.environment, 'environment', true);
+      const r = await generateChainOfTrust({
+        task,
+        taskId: o.taskId,
+        runId: parseNonNegativeInt(o.runId, '--run-id'),
+        workerGroup: o.workerGroup,
+        workerId: o.workerId,
+        ...(o.workerType === undefined ? {} : { workerType: o.workerType }),
+        ...(environment === undefined ? {} : { environment }),
+        ...(o.artifacts === undefined ? {} : { artifactDir: o.artifacts }),
+        artifacts: (o.artifact as string[]).map(parseArtifactPair),
+        keys: signingKeys,
+        format,
+        outDir: out,
+        now: io.now,
+        hashAlgorithms: parseAlgorithms(o.hashAlgorithm),
+        concurrency: Math.max(1, parseNonNegativeInt(o.concurrency, '--concurrency')),
+      });
+      if (o.json) {
+        jsonOut(io, {
+          ok: true,
+          taskId: r.document.taskId,
+          runId: r.document.runId,
+          format,
+          artifacts: r.artifacts.length,
+          bytesHashed: r.artifacts.reduce((n, a) => n + a.size, 0),
+          files: r.files,
+          signers: r.signers,
+        });
+      } else {
+        for (const f of r.files) io.stdout(`wrote ${f.artifact} -> ${f.path} (${f.size} bytes)\n`);
+        io.stdout(
+          `task ${r.document.taskId} run ${r.document.runId}: ${r.artifacts.length} artifacts hashed, signed by ${r.signers.join(' and ')}\n`,
+        );
+      }
+    });
+
+  // ---- verify-link
+  program
+    .command('verify-link')
+    .description('verify one chain-of-trust document: signature, then the verified JSON, ids and artifact hashes')
+    .argument('<file>', 'chainOfTrust.json.asc (OpenPGP cleartext) or chain-of-trust.json (ed25519, with its .sig)')
+    .option('--sig <file>', 'detached signature (default for ed25519: <file>.sig)')
+    .option('--key <file>', 'allowed public key: armored/binary OpenPGP or base64 ed25519 (repeatable)', collect, [])
+    .option('--artifacts <dir>', 're-hash every file in this folder (chain-of-trust files skipped) against the document')
+    .option('--artifact <name=path>', 're-hash PATH as artifact NAME (repeatable)', collect, [])
+    .option('--task-id <id>', 'expected taskId')
+    .option('--run-id <n>', 'expected runId')
+    .option('--worker-group <g>', 'expected workerGroup')
+    .option('--worker-id <w>', 'expected workerId')
+    .option('--hash-algorithm <alg>', 'accepted artifact hash algorithms (default sha256,sha512)', collect, [])
+    .option('--at <time>', 'reference time for the verification (ISO 8601; default now)')
+    .option('--skew <seconds>', 'allowed clock skew for future-dated signatures', '300')
+    .option('--json', 'print a JSON result')
+    .exitOverride()
+    .action(async (file: string, o) => {
+      if (o.key.length === 0) throw usage('give at least one --key');
+      const at = parseTime(o.at, io.now);
+      const data = await readInput(file, 'document');
+      let sigPath: string | undefined = o.sig;
+      if (sigPath === undefined && !data.subarray(0, 34).toString('latin1').startsWith('-----BEGIN PGP SIGNED MESSAGE-----')) {
+        if (await exists(`${file}.sig`)) sigPath = `${file}.sig`;
+      }
+      const signature = sigPath === undefined ? undefined : await readInput(sigPath, 'signature');
+      const keys = await loadVerificationKeys(o.key);
+      const expected: ExpectedLink = {
+        ...(o.taskId === undefined ? {} : { taskId: o.taskId }),
+        ...(o.runId === undefined ? {} : { runId: parseNonNegativeInt(o.runId, '--run-id') }),
+        ...(o.workerGroup === undefined ? {} : { workerGroup: o.workerGroup }),
+        ...(o.workerId === undefined ? {} : { workerId: o.workerId }),
+      };
+      const artifacts = await artifactSourcesForVerify(o.artifacts, o.artifact);
+      const r = await verifyLink({
+        data,
+        ...(signature === undefined ? {} : { signature }),
+        keys,
+        at,
+        skewSeconds: parseNonNegativeInt(o.skew, '--skew'),
+        expected,
+        artifacts,
+        hashAlgorithms: o.hashAlgorithm.length > 0 ? parseAlgorithms(o.hashAlgorithm) : HASH_ALGORITHMS,
+        source: file,
+      });
+      if (o.json) {
+        jsonOut(io, {
+          ok: true,
+          file,
+          signatureKind: r.signatureKind,
+          taskId: r.document.taskId,
+          runId: r.document.runId,
+          workerGroup: r.document.workerGroup,
+          workerId: r.document.workerId,
+          workerType: r.document.workerType ?? null,
+          signers: r.signers.map((s) => signerJson(s, at)),
+          artifactsChecked: r.artifacts,
+          artifactsNotChecked: r.unchecked,
+          referenceTime: at.toISOString(),
+        });
+      } else {
+        io.stdout(
+          `verified: task ${r.document.taskId} run ${r.document.runId} (${r.signatureKind}) signed by ${r.signers
+            .map((s) => describeSigner(s, at))
+            .join('; ')}; ${r.artifacts.length} artifact(s) checked, ${r.unchecked.length} listed but not checked\n`,
+        );
+      }
+    });
+
+  // ---- verify-signature
+  program
+    .command('verify-signature')
+    .description('check a signature over any file (the signature layer alone)')
+    .argument('<file>', 'signed file (or a cleartext-signed .asc)')
+    .option('--sig <file>', 'detached signature: raw 64-byte ed25519, or OpenPGP (armored/binary)')
+    .option('--key <file>', 'allowed public key (repeatable)', collect, [])
+    .option('--output <file>', 'write exactly the verified bytes to this file (atomically)')
+    .option('--at <time>', 'reference time (ISO 8601; default now)')
+    .option('--skew <seconds>', 'allowed clock skew for future-dated signatures', '300')
+    .option('--json', 'print a JSON result')
+    .exitOverride()
+    .action(async (file: string, o) => {
+      if (o.key.length === 0) throw usage('give at least one --key');
+      const at = parseTime(o.at, io.now);
+      const data = await readInput(file, 'file');
+      const signature = o.sig === undefined ? undefined : await readInput(o.sig, 'signature');
+      const keys = await loadVerificationKeys(o.key);
+      const r = await verifySignature({
+        data,
+        ...(signature === undefined ? {} : { signature }),
+        keys,
+        at,
+        skewSeconds: parseNonNegativeInt(o.skew, '--skew'),
+        source: file,
+      });
+      if (o.output !== undefined) await writeFileAtomic(o.output, r.signedBytes);
+      if (o.json) {
+        jsonOut(io, { ok: true, file, kind: r.kind, bytes: r.signedBytes.length, signers: r.signers.map((s) => signerJson(s, at)) });
+      } else {
+        io.stdout(`good ${r.kind} signature over ${r.signedBytes.length} bytes by ${r.signers.map((s) => describeSigner(s, at)).join('; ')}\n`);
+      }
+    });
+
+  // ---- hash
+  program
+    .command('hash')
+    .description('print the artifacts map the generator would write, for a folder or for files')
+    .argument('<paths...>', 'one folder, or files (named by their relative path, or NAME=PATH)')
+    .option('--hash-algorithm <alg>', 'sha256 (default) and/or sha512', collect, [])
+    .option('--concurrency <n>', 'files hashed at once', '4')
+    .exitOverride()
+    .action(async (paths: string[], o) => {
+      const algorithms = parseAlgorithms(o.hashAlgorithm);
+      let sources: ArtifactSource[];
+      const first = paths[0]!;
+      const firstIsDir = !first.includes('=') && (await stat(first).then((s) => s.isDirectory(), () => false));
+      if (firstIsDir) {
+        if (paths.length > 1) throw usage('give one folder, or files');
+        sources = await enumerateArtifactDir(first);
+        const reserved = sources.filter((s) => RESERVED_ARTIFACT_NAMES.has(s.name)).map((s) => s.name);
+        sources = sources.filter((s) => !RESERVED_ARTIFACT_NAMES.has(s.name));
+        if (reserved.length > 0) io.stderr(`cot: skipped the chain-of-trust files ${reserved.join(', ')}\n`);
+      } else {
+        sources = paths.map((p) => (p.includes('=') ? parseArtifactPair(p) : parseArtifactPair(`${p.replace(/^\.\//, '')}=${p}`)));
+      }
+      const hashed = await hashArtifacts(sources, {
+        algorithms,
+        concurrency: Math.max(1, parseNonNegativeInt(o.concurrency, '--concurrency')),
+      });
+      io.stdout(`${canonicalize(toArtifactDigests(hashed))}\n`);
+    });
+
+  return program;
+}
+
+/** Run the CLI; returns the exit code. Never throws. */
+export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
+  const full: Io = {
+    stdout: io?.stdout ?? ((s) => process.stdout.write(s)),
+    stderr: io?.stderr ?? ((s) => process.stderr.write(s)),
+    now: io?.now ?? new Date(),
+  };
+  const wantsJson = argv.includes('--json');
+  try {
+    await buildProgram(full).parseAsync(argv);
+    return EXIT.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      if (wantsJson) jsonOut(full, { ok: false, error: { code: 'USAGE', message: e.message } });
+      return EXIT.USAGE;
+    }
+    const err = isCotError(e) ? e : new CotError('INTERNAL', `unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, { cause: e });
+    if (wantsJson) jsonOut(full, { ok: false, error: err.toJSON() });
+    full.stderr(`cot: ${err.code}: ${err.message}\n`);
+    return exitCodeFor(err.code);
+  }
+}
+

@@ -1,0 +1,164 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type ArtifactDigests, buildDocument, type CotDocument } from '../document/document.js';
+import type { HashAlgorithm } from '../document/schema.js';
+import { CotError } from '../errors.js';
+import {
+  type ArtifactSource,
+  COT_ARTIFACT_NAMES,
+  enumerateArtifactDir,
+  type HashedArtifact,
+  hashArtifacts,
+  toArtifactDigests,
+} from '../hashing/artifacts.js';
+import { digestBytes } from '../hashing/digest.js';
+import { canonicalize } from '../json/canonical.js';
+import type { JsonObject } from '../json/parse.js';
+import { ed25519Sign, ed25519Verify, ed25519PublicFromRaw } from '../keys/ed25519.js';
+import { describeKey, type SigningKey } from '../keys/keys.js';
+import { clearsign } from '../pgp/openpgp.js';
+import { writeFilesAtomic } from '../util/atomic.js';
+import { verifySignature } from './verify.js';
+
+export type SignatureFormat = 'openpgp' | 'ed25519' | 'both';
+
+/** Where the generator writes, by format: the basenames inside the output folder (= artifacts public/...). */
+export const COT_FILE_NAMES = {
+  openpgp: 'chainOfTrust.json.asc',
+  json: 'chain-of-trust.json',
+  sig: 'chain-of-trust.json.sig',
+} as const;
+
+export interface GenerateOptions {
+  /** the task definition, as the queue serves it */
+  task: JsonObject;
+  taskId: string;
+  runId: number;
+  workerGroup: string;
+  workerId: string;
+  workerType?: string;
+  environment?: JsonObject;
+  /** folder whose files are all artifacts (recursive); the document's own files are excluded */
+  artifactDir?: string;
+  /** explicit artifacts (name in the queue -> file) */
+  artifacts?: readonly ArtifactSource[];
+  /** one key per format needed: an OpenPGP key for 'openpgp', an ed25519 key for 'ed25519', both for 'both' */
+  keys: readonly SigningKey[];
+  format: SignatureFormat;
+  /** output folder (the files become artifacts public/<name>) */
+  outDir: string;
+  /** the reference time: signature creation time */
+  now: Date;
+  hashAlgorithms?: readonly HashAlgorithm[];
+  concurrency?: number;
+}
+
+export interface WrittenFile {
+  artifact: string;
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface GenerateResult {
+  document: CotDocument;
+  /** the exact signed bytes (canonical JSON) */
+  canonical: string;
+  artifacts: HashedArtifact[];
+  files: WrittenFile[];
+  signers: string[];
+}
+
+function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
+  const pgp = keys.filter((k) => k.kind === 'openpgp');
+  const ed = keys.filter((k) => k.kind === 'ed25519');
+  const needPgp = format !== 'ed25519';
+  const needEd = format !== 'openpgp';
+  const problems: string[] = [];
+  if (needPgp && pgp.length !== 1) problems.push(`exactly one OpenPGP private key (got ${pgp.length})`);
+  if (needEd && ed.length !== 1) problems.push(`exactly one ed25519 private key (got ${ed.length})`);
+  if (!needPgp && pgp.length > 0) problems.push('no OpenPGP key');
+  if (!needEd && ed.length > 0) problems.push('no ed25519 key');
+  if (problems.length > 0) {
+    throw new CotError('USAGE', `--format ${format} needs ${problems.join(' and ')}`);
+  }
+  return { pgp: pgp[0], ed: ed[0] };
+}
+
+/**
+ * Hash the artifacts, build and validate the v1 document, sign it in the requested format(s), check each
+ * signature, and only then write all files atomically. Nothing is written if any step fails.
+ */
+export async function generateChainOfTrust(o: GenerateOptions): Promise<GenerateResult> {
+  const { pgp, ed } = pickKeys(o.keys, o.format);
+  if (o.artifactDir === undefined && (o.artifacts === undefined || o.artifacts.length === 0)) {
+    throw new CotError('USAGE', 'give an artifact directory or at least one NAME=PATH artifact');
+  }
+  const outDir = resolve(o.outDir);
+  const outPaths = {
+    openpgp: join(outDir, COT_FILE_NAMES.openpgp),
+    json: join(outDir, COT_FILE_NAMES.json),
+    sig: join(outDir, COT_FILE_NAMES.sig),
+  };
+  const sources: ArtifactSource[] = [];
+  if (o.artifactDir !== undefined) {
+    sources.push(...(await enumerateArtifactDir(o.artifactDir, { exclude: Object.values(outPaths) })));
+  }
+  sources.push(...(o.artifacts ?? []));
+  const hashed = await hashArtifacts(sources, {
+    algorithms: o.hashAlgorithms ?? ['sha256'],
+    concurrency: o.concurrency ?? 4,
+  });
+  const artifacts: ArtifactDigests = toArtifactDigests(hashed);
+  const document = buildDocument({
+    task: o.task,
+    taskId: o.taskId,
+    runId: o.runId,
+    workerGroup: o.workerGroup,
+    workerId: o.workerId,
+    ...(o.workerType === undefined ? {} : { workerType: o.workerType }),
+    ...(o.environment === undefined ? {} : { environment: o.environment }),
+    artifacts,
+  });
+  const canonical = canonicalize(document);
+  const bytes = Buffer.from(canonical, 'latin1'); // canonical JSON is pure ASCII
+
+  const files: { artifact: string; path: string; data: Buffer }[] = [];
+  const signers: string[] = [];
+  if (ed) {
+    if (ed.kind !== 'ed25519') throw new CotError('INTERNAL', 'key kind mix-up');
+    const sig = ed25519Sign(bytes, ed.privateKey);
+    if (!ed25519Verify(bytes, sig, ed25519PublicFromRaw(Buffer.from(ed.publicKey, 'base64')))) {
+      throw new CotError('SIGNING_FAILED', `the ed25519 signature made with ${ed.source} does not verify`);
+    }
+    files.push({ artifact: COT_ARTIFACT_NAMES.json, path: outPaths.json, data: bytes });
+    files.push({ artifact: COT_ARTIFACT_NAMES.sig, path: outPaths.sig, data: sig });
+    signers.push(describeKey(ed));
+  }
+  if (pgp) {
+    if (pgp.kind !== 'openpgp') throw new CotError('INTERNAL', 'key kind mix-up');
+    const asc = await clearsign(canonical, pgp.key, o.now, `chain of trust of task ${o.taskId}`);
+    // prove the file we are about to write verifies and carries exactly the canonical text
+    const check = await verifySignature({
+      data: Buffer.from(asc, 'utf8'),
+      keys: [{ kind: 'openpgp', key: pgp.key.toPublic(), fingerprint: pgp.fingerprint, userIds: pgp.userIds, source: pgp.source }],
+      at: o.now,
+    });
+    if (!check.signedBytes.equals(bytes)) {
+      throw new CotError('SIGNING_FAILED', 'the OpenPGP cleartext signature does not carry the canonical bytes');
+    }
+    files.push({ artifact: COT_ARTIFACT_NAMES.openpgp, path: outPaths.openpgp, data: Buffer.from(asc, 'utf8') });
+    signers.push(describeKey(pgp));
+  }
+  await mkdir(outDir, { recursive: true }).catch((e: unknown) => {
+    throw new CotError('OUTPUT_FAILED', `cannot create output folder ${outDir}`, { cause: e });
+  });
+  await writeFilesAtomic(files.map((f) => ({ path: f.path, data: f.data, mode: 0o644 })));
+  return {
+    document,
+    canonical,
+    artifacts: hashed,
+    files: files.map((f) => ({ artifact: f.artifact, path: f.path, size: f.data.length, sha256: digestBytes(f.data) })),
+    signers,
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Every failure the library reports is a CotError with a stable, SCREAMING_SNAKE code.
+ * Codes are a public contract (documented in the README); messages are for people.
+ * Foreign errors (openpgp, fs, crypto) are converted at the boundary and kept as `cause`.
+ */
+
+export const ERROR_CODES = {
+  // usage and local input
+  USAGE: 'bad command-line usage or library options',
+  FILE_NOT_FOUND: 'an input file or directory does not exist',
+  FILE_UNREADABLE: 'an input file could not be read',
+  OUTPUT_FAILED: 'an output file could not be written (nothing was left half-written)',
+  // JSON and the document
+  JSON_INVALID: 'bytes are not valid strict JSON (syntax, duplicate key, depth or size bound)',
+  JSON_NUMBER_UNREPRESENTABLE: 'a number cannot be carried exactly (unsafe integer, or a float with an integral value)',
+  DOCUMENT_INVALID: 'the chain-of-trust document does not satisfy schema v1 (every bad field path is listed)',
+  DOCUMENT_UNSUPPORTED_VERSION: 'chainOfTrustVersion is not 1',
+  // artifacts and hashing
+  ARTIFACT_NAME_INVALID: 'an artifact name is empty, absolute, or contains "..", a backslash, NUL or an empty segment',
+  ARTIFACT_UNSAFE_FILE: 'an artifact is a symlink escaping the artifact directory, a socket, FIFO or device',
+  ARTIFACT_RESERVED_NAME: "an artifact claims one of the chain-of-trust document's own names",
+  ARTIFACT_DUPLICATE_NAME: 'two artifacts were given the same name',
+  ARTIFACT_NOT_LISTED: 'a consumed artifact is not listed in the signed document',
+  ARTIFACT_MISSING: 'an artifact listed in the document (and required) is absent',
+  HASH_MISMATCH: 'artifact bytes do not hash to the value the signed document lists',
+  HASH_UNSUPPORTED_ALGORITHM: 'the document lists only hash algorithms this verifier does not accept',
+  // keys
+  KEY_INVALID: 'a key file could not be parsed as the expected key type',
+  KEY_INSECURE_PERMISSIONS: 'a private key file is accessible by group/others or not owned by the running user',
+  KEY_NOT_FOUND: 'no allowed key matches the signature',
+  KEY_WEAK: 'the key uses refused material (DSA, ElGamal, RSA under 2048 bits)',
+  KEY_EXPIRED: 'the key had expired when the signature was made',
+  KEY_REVOKED: 'the key is revoked',
+  KEY_NOT_YET_VALID: 'the key was created after the signature',
+  // signatures
+  SIGNATURE_MISSING: 'no signature was found where one is required',
+  SIGNATURE_MALFORMED: 'the signature or its cleartext framing is malformed',
+  SIGNATURE_INVALID: 'the signature does not verify over the signed bytes',
+  SIGNATURE_WEAK_HASH: 'the signature uses a refused hash algorithm (e.g. SHA-1)',
+  SIGNATURE_FROM_FUTURE: 'the signature creation time is later than the reference time plus the allowed skew',
+  SIGNATURE_HASH_HEADER_MISMATCH: 'the cleartext Hash: header disagrees with the signature',
+  SIGNING_FAILED: 'a signature could not be produced',
+  // identity of the link
+  LINK_ID_MISMATCH: 'taskId, runId, workerGroup or workerId in the signed document differs from the expected value',
+  INTERNAL: 'an unexpected internal error (a bug: please report it)',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface CotErrorOptions {
+  cause?: unknown;
+  /** Extra structured detail (field paths, expected/found digests, ...), machine-readable. */
+  details?: Record<string, unknown>;
+}
+
+export class CotError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: CotErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, ...this.details };
+  }
+}
+
+/** A field-level problem in a document, reported all at once. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+export class DocumentError extends CotError {
+  readonly problems: FieldProblem[];
+  constructor(
+    code: 'DOCUMENT_INVALID' | 'DOCUMENT_UNSUPPORTED_VERSION',
+    message: string,
+    problems: FieldProblem[],
+  ) {
+    super(code, message, { details: { problems } });
+    this.problems = problems;
+  }
+}
+
+export class IntegrityError extends CotError {
+  constructor(
+    message: string,
+    readonly artifact: string,
+    readonly algorithm: string,
+    readonly expected: string,
+    readonly found: string,
+  ) {
+    super('HASH_MISMATCH', message, { details: { artifact, algorithm, expected, found } });
+  }
+}
+
+export function isCotError(e: unknown): e is CotError {
+  return e instanceof CotError;
+}
+
+/** Convert anything thrown by foreign code into a CotError, keeping it as the cause. */
+export function toCotError(e: unknown, code: ErrorCode, message: string): CotError {
+  if (e instanceof CotError) return e;
+  const reason = e instanceof Error ? e.message : String(e);
+  return new CotError(code, `${message}: ${reason}`, { cause: e });
+}
+
+/** Convert an fs error for `path` to a coded error. */
+export function fsError(e: unknown, path: string, action: string): CotError {
+  if (e instanceof CotError) return e;
+  const errno = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (errno === 'ENOENT') return new CotError('FILE_NOT_FOUND', `${action} ${path}: no such file or directory`, { cause: e });
+  return toCotError(e, 'FILE_UNREADABLE', `${action} ${path}`);
+}

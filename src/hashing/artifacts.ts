@@ -1,0 +1,189 @@
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import type { ArtifactDigests } from '../document/document.js';
+import type { HashAlgorithm } from '../document/schema.js';
+import { CotError, fsError } from '../errors.js';
+import { describeStat, digestFile, mapBounded } from './digest.js';
+
+/** The chain-of-trust document's own artifact names: never listed in a document, never claimable. */
+export const COT_ARTIFACT_NAMES = {
+  openpgp: 'public/chainOfTrust.json.asc',
+  json: 'public/chain-of-trust.json',
+  sig: 'public/chain-of-trust.json.sig',
+} as const;
+export const RESERVED_ARTIFACT_NAMES: ReadonlySet<string> = new Set(Object.values(COT_ARTIFACT_NAMES));
+
+/** One artifact to hash: its name in the queue and the file that holds its bytes. */
+export interface ArtifactSource {
+  name: string;
+  path: string;
+  /** true when `path` was resolved by us and must not be a symlink any more when opened */
+  resolved: boolean;
+}
+
+/** Refuse names that could escape a folder or be read differently by another tool. */
+export function assertArtifactName(name: string): void {
+  const bad = (why: string): never => {
+    throw new CotError('ARTIFACT_NAME_INVALID', `artifact name ${JSON.stringify(name)} ${why}`);
+  };
+  if (name.length === 0) bad('is empty');
+  if (name.includes('\u0000')) bad('contains NUL');
+  if (name.includes('\\')) bad('contains a backslash');
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) bad('is absolute');
+  for (const seg of name.split('/')) {
+    if (seg === '..') bad('contains a ".." segment');
+    if (seg === '.') bad('contains a "." segment');
+    if (seg === '') bad('contains an empty segment');
+  }
+}
+
+export interface EnumerateOptions {
+  /** Absolute paths never to list (the document's own output files). */
+  exclude?: Iterable<string>;
+}
+
+function isInside(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
+/**
+ * List every regular file under `dir`, recursively, as POSIX relative names sorted by code point.
+ * Symlinks are followed only while they stay inside `dir`; sockets, FIFOs and devices are refused.
+ */
+export async function enumerateArtifactDir(dir: string, options: EnumerateOptions = {}): Promise<ArtifactSource[]> {
+  const exclude = new Set([...(options.exclude ?? [])].map((p) => resolve(p)));
+  let root: string;
+  try {
+    root = await realpath(dir);
+    const st = await stat(root);
+    if (!st.isDirectory()) throw new CotError('USAGE', `artifact directory ${dir} is not a directory`);
+  } catch (e) {
+    throw fsError(e, dir, 'artifact directory');
+  }
+  const excludeReal = new Set<string>(exclude);
+  for (const p of exclude) {
+    try {
+      excludeReal.add(await realpath(p));
+    } catch {
+      try {
+        excludeReal.add(join(await realpath(dirname(p)), basename(p))); // not written yet
+      } catch {
+        // its folder does not exist either: nothing under the artifact directory can be it
+      }
+    }
+  }
+  const out: ArtifactSource[] = [];
+  const visiting = new Set<string>();
+
+  const walk = async (realDir: string, logicalDir: string, prefix: string): Promise<void> => {
+    if (visiting.has(realDir)) {
+      throw new CotError('ARTIFACT_UNSAFE_FILE', `symlink loop: ${logicalDir} leads back to a folder being listed`);
+    }
+    visiting.add(realDir);
+    let entries: Dirent[];
+    try {
+      entries = await readdir(logicalDir, { withFileTypes: true });
+    } catch (e) {
+      throw fsError(e, logicalDir, 'cannot list');
+    }
+    for (const ent of entries) {
+      const name = prefix + ent.name;
+      const full = join(logicalDir, ent.name);
+      if (exclude.has(full) || excludeReal.has(full)) continue;
+      assertArtifactName(name);
+      if (ent.isDirectory()) {
+        await walk(join(realDir, ent.name), full, `${name}/`);
+      } else if (ent.isFile()) {
+        out.push({ name, path: full, resolved: true });
+      } else if (ent.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = await realpath(full);
+        } catch (e) {
+          throw new CotError('ARTIFACT_UNSAFE_FILE', `artifact ${name}: symlink ${full} is dangling`, { cause: e });
+        }
+        if (!isInside(root, target)) {
+          throw new CotError(
+            'ARTIFACT_UNSAFE_FILE',
+            `artifact ${name}: symlink ${full} points outside the artifact directory (to ${target})`,
+          );
+        }
+        if (excludeReal.has(target)) continue;
+        const st = await stat(target);
+        if (st.isDirectory()) await walk(target, full, `${name}/`);
+        else if (st.isFile()) out.push({ name, path: target, resolved: true });
+        else throw new CotError('ARTIFACT_UNSAFE_FILE', `artifact ${name}: symlink to a ${describeStat(st)}`);
+      } else {
+        const st = await lstat(full);
+        throw new CotError('ARTIFACT_UNSAFE_FILE', `artifact ${name}: ${full} is a ${describeStat(st)}`);
+      }
+    }
+    visiting.delete(realDir);
+  };
+  await walk(root, root, '');
+  out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out;
+}
+
+/** Parse `NAME=PATH` (the name may not contain "="; the path may). */
+export function parseArtifactPair(pair: string): ArtifactSource {
+  const eq = pair.indexOf('=');
+  if (eq <= 0 || eq === pair.length - 1) {
+    throw new CotError('USAGE', `--artifact expects NAME=PATH, got ${JSON.stringify(pair)}`);
+  }
+  const name = pair.slice(0, eq);
+  assertArtifactName(name);
+  return { name, path: pair.slice(eq + 1), resolved: false };
+}
+
+/** Refuse reserved and duplicate names. */
+export function checkArtifactSources(sources: readonly ArtifactSource[]): void {
+  const seen = new Set<string>();
+  for (const s of sources) {
+    assertArtifactName(s.name);
+    if (RESERVED_ARTIFACT_NAMES.has(s.name)) {
+      throw new CotError(
+        'ARTIFACT_RESERVED_NAME',
+        `artifact ${s.name} (${s.path}) uses a name reserved for the chain-of-trust document itself`,
+      );
+    }
+    if (seen.has(s.name)) throw new CotError('ARTIFACT_DUPLICATE_NAME', `artifact name ${s.name} is given twice`);
+    seen.add(s.name);
+  }
+}
+
+export interface HashArtifactsOptions {
+  algorithms?: readonly HashAlgorithm[];
+  /** Files hashed at once. Default 4. */
+  concurrency?: number;
+}
+
+export interface HashedArtifact {
+  name: string;
+  path: string;
+  size: number;
+  digests: Partial<Record<HashAlgorithm, string>>;
+}
+
+/** Hash every source (bounded concurrency, streaming) and return them in name order. */
+export async function hashArtifacts(
+  sources: readonly ArtifactSource[],
+  options: HashArtifactsOptions = {},
+): Promise<HashedArtifact[]> {
+  checkArtifactSources(sources);
+  const algorithms = options.algorithms ?? ['sha256'];
+  const hashed = await mapBounded(sources, options.concurrency ?? 4, async (s) => {
+    const d = await digestFile(s.path, algorithms, { name: s.name, noFollow: s.resolved });
+    return { name: s.name, path: s.path, size: d.size, digests: d.digests };
+  });
+  return hashed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The document's `artifacts` map for hashed artifacts. */
+export function toArtifactDigests(hashed: readonly HashedArtifact[]): ArtifactDigests {
+  const out: ArtifactDigests = {};
+  for (const h of hashed) out[h.name] = { ...(h.digests as Record<string, string>) };
+  return out;
+}

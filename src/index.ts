@@ -1,0 +1,53 @@
+// Public API of cot. Named exports only; everything else is internal.
+
+export { type GenerateOptions, type GenerateResult, generateChainOfTrust, type SignatureFormat, COT_FILE_NAMES, type WrittenFile } from './cot/generate.js';
+export {
+  type CheckedArtifact,
+  type Ed25519Signer,
+  type ExpectedLink,
+  type SignatureKind,
+  type Signer,
+  type VerifiedLink,
+  type VerifiedSignature,
+  type VerifyLinkInput,
+  type VerifySignatureInput,
+  verifyLink,
+  verifySignature,
+} from './cot/verify.js';
+export {
+  type ArtifactDigests,
+  assertCotDocument,
+  type BuildDocumentInput,
+  buildDocument,
+  type CotDocument,
+  type TaskDefinition,
+} from './document/document.js';
+export { COT_V1_SCHEMA, HASH_ALGORITHMS, type HashAlgorithm, SLUGID_PATTERN } from './document/schema.js';
+export { CotError, DocumentError, ERROR_CODES, type ErrorCode, type FieldProblem, IntegrityError, isCotError } from './errors.js';
+export { EXIT, EXIT_CODE_FOR, type ExitCode, exitCodeFor } from './exit-codes.js';
+export {
+  type ArtifactSource,
+  assertArtifactName,
+  COT_ARTIFACT_NAMES,
+  enumerateArtifactDir,
+  type HashedArtifact,
+  hashArtifacts,
+  parseArtifactPair,
+  RESERVED_ARTIFACT_NAMES,
+  toArtifactDigests,
+} from './hashing/artifacts.js';
+export { digestBytes, digestFile, type FileDigest } from './hashing/digest.js';
+export { canonicalBytes, canonicalize } from './json/canonical.js';
+export { type JsonObject, type JsonValue, type ParseJsonOptions, parseJson, parseJsonBytes } from './json/parse.js';
+export { type GeneratedKeyPair, generateKeyPair, type GenerateKeyPairOptions } from './keys/generate.js';
+export {
+  checkPrivateKeyPermissions,
+  describeKey,
+  type LoadPrivateKeyOptions,
+  loadSigningKey,
+  loadVerificationKeys,
+  parseVerificationKeys,
+  type SigningKey,
+  type VerificationKey,
+} from './keys/keys.js';
+export { type PgpSigner } from './pgp/openpgp.js';

@@ -1,0 +1,130 @@
+import type { KeyObject } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { CotError, fsError } from '../errors.js';
+import {
+  type PgpPrivateKey,
+  type PgpPublicKey,
+  fingerprintOf,
+  readPgpPrivateKey,
+  readPgpPublicKeys,
+  userIdsOf,
+} from '../pgp/openpgp.js';
+import { type Ed25519PrivateFormat, parseEd25519PrivateKey, parseEd25519PublicKey, rawPublicKey } from './ed25519.js';
+
+/** A key that signs chain-of-trust documents. */
+export type SigningKey =
+  | {
+      kind: 'ed25519';
+      privateKey: KeyObject;
+      /** base64 of the 32-byte public key */
+      publicKey: string;
+      format: Ed25519PrivateFormat;
+      source: string;
+    }
+  | { kind: 'openpgp'; key: PgpPrivateKey; fingerprint: string; userIds: string[]; source: string };
+
+/** A key allowed to verify signatures. */
+export type VerificationKey =
+  | { kind: 'ed25519'; key: KeyObject; /** base64 of the 32 raw bytes */ publicKey: string; source: string }
+  | { kind: 'openpgp'; key: PgpPublicKey; fingerprint: string; userIds: string[]; source: string };
+
+export interface LoadPrivateKeyOptions {
+  /** Accept a key file readable/writable by group or others, or owned by someone else. Default false. */
+  allowInsecureKeyPermissions?: boolean;
+}
+
+/** Largest key file we read (an armored RSA-4096 private key is about 7 KiB). */
+const MAX_KEY_FILE = 1024 * 1024;
+
+async function readSmallFile(path: string, what: string): Promise<{ bytes: Buffer; mode: number; uid: number }> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw fsError(e, path, `cannot open ${what}`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new CotError('KEY_INVALID', `${what} ${path} is not a regular file`);
+    if (st.size > MAX_KEY_FILE) throw new CotError('KEY_INVALID', `${what} ${path} is ${st.size} bytes: too large to be a key`);
+    const bytes = await fh.readFile();
+    return { bytes, mode: st.mode & 0o7777, uid: st.uid };
+  } catch (e) {
+    throw fsError(e, path, `cannot read ${what}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Refuse a private key that others could read or replace, as ssh does: mode must grant nothing to group or
+ * others, and the file must belong to the running user. Checked on the opened file (fstat), not the path.
+ */
+export function checkPrivateKeyPermissions(path: string, mode: number, uid: number): void {
+  const problems: string[] = [];
+  if (mode & 0o077) {
+    problems.push(`its mode is ${mode.toString(8).padStart(4, '0')}, which lets group or others read or write it (use chmod 600)`);
+  }
+  const me = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (me !== undefined && uid !== me) problems.push(`it is owned by uid ${uid}, not by the running user (uid ${me})`);
+  if (problems.length > 0) {
+    throw new CotError(
+      'KEY_INSECURE_PERMISSIONS',
+      `private key ${path} is not protected: ${problems.join('; ')}. Pass --allow-insecure-key-permissions to use it anyway`,
+      { details: { path, mode: mode.toString(8), uid } },
+    );
+  }
+}
+
+/** Load a signing key; its type (armored OpenPGP or base64 ed25519) is detected from the content. */
+export async function loadSigningKey(path: string, options: LoadPrivateKeyOptions = {}): Promise<SigningKey> {
+  const { bytes, mode, uid } = await readSmallFile(path, 'private key');
+  if (!options.allowInsecureKeyPermissions) checkPrivateKeyPermissions(path, mode, uid);
+  const text = bytes.toString('utf8');
+  if (text.includes('-----BEGIN PGP PRIVATE KEY BLOCK-----')) {
+    const key = await readPgpPrivateKey(text, path);
+    return { kind: 'openpgp', key, fingerprint: fingerprintOf(key), userIds: userIdsOf(key), source: path };
+  }
+  if (text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) {
+    throw new CotError('KEY_INVALID', `${path} holds an OpenPGP public key; signing needs the private key`);
+  }
+  const k = parseEd25519PrivateKey(text, path);
+  return { kind: 'ed25519', privateKey: k.privateKey, publicKey: k.publicKey, format: k.format, source: path };
+}
+
+/** Parse verification keys from bytes: armored/binary OpenPGP (possibly several keys) or base64 ed25519. */
+export async function parseVerificationKeys(bytes: Uint8Array, source: string): Promise<VerificationKey[]> {
+  const text = Buffer.from(bytes).toString('utf8');
+  const looksBinaryPgp = bytes.length > 0 && (bytes[0]! & 0x80) !== 0;
+  if (text.includes('-----BEGIN PGP') || looksBinaryPgp) {
+    if (text.includes('-----BEGIN PGP PRIVATE KEY BLOCK-----')) {
+      throw new CotError('KEY_INVALID', `${source} holds a private key; give verifiers the public key only`);
+    }
+    const keys = await readPgpPublicKeys(bytes, source);
+    return keys.map((key) => ({
+      kind: 'openpgp' as const,
+      key,
+      fingerprint: fingerprintOf(key),
+      userIds: userIdsOf(key),
+      source,
+    }));
+  }
+  const key = parseEd25519PublicKey(text, source);
+  return [{ kind: 'ed25519', key, publicKey: rawPublicKey(key).toString('base64'), source }];
+}
+
+/** Load verification keys from files. */
+export async function loadVerificationKeys(paths: readonly string[]): Promise<VerificationKey[]> {
+  const out: VerificationKey[] = [];
+  for (const p of paths) {
+    const { bytes } = await readSmallFile(p, 'public key');
+    out.push(...(await parseVerificationKeys(bytes, p)));
+  }
+  return out;
+}
+
+/** A short, stable identity for reports. */
+export function describeKey(k: VerificationKey | SigningKey): string {
+  if (k.kind === 'ed25519') return `ed25519:${k.publicKey}`;
+  return `openpgp:${k.fingerprint}${k.userIds[0] ? ` (${k.userIds[0]})` : ''}`;
+}

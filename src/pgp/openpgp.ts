@@ -1,0 +1,363 @@
+/**
+ * The only module that imports `openpgp` (OpenPGP.js). Every error it raises is converted here to a coded
+ * CotError with the original kept as `cause`.
+ */
+import * as openpgp from 'openpgp';
+import { CotError, type ErrorCode, toCotError } from '../errors.js';
+import { assertCleartextSignable, frameCleartext, parseCleartext } from './cleartext.js';
+
+export type PgpPublicKey = openpgp.PublicKey;
+export type PgpPrivateKey = openpgp.PrivateKey;
+
+/** Hash algorithms refused for message signatures. */
+const WEAK_HASHES = new Set<number>([openpgp.enums.hash.md5, openpgp.enums.hash.sha1, openpgp.enums.hash.ripemd]);
+
+const HASH_NAMES: Record<number, string> = {
+  [openpgp.enums.hash.md5]: 'MD5',
+  [openpgp.enums.hash.sha1]: 'SHA1',
+  [openpgp.enums.hash.ripemd]: 'RIPEMD160',
+  [openpgp.enums.hash.sha256]: 'SHA256',
+  [openpgp.enums.hash.sha384]: 'SHA384',
+  [openpgp.enums.hash.sha512]: 'SHA512',
+  [openpgp.enums.hash.sha224]: 'SHA224',
+  [openpgp.enums.hash.sha3_256]: 'SHA3-256',
+  [openpgp.enums.hash.sha3_512]: 'SHA3-512',
+};
+
+export function hashName(id: number): string {
+  return HASH_NAMES[id] ?? `hash#${id}`;
+}
+
+const VERIFY_CONFIG: openpgp.PartialConfig = {
+  minRSABits: 2048,
+  rejectMessageHashAlgorithms: new Set(WEAK_HASHES),
+  rejectPublicKeyAlgorithms: new Set([
+    openpgp.enums.publicKey.dsa,
+    openpgp.enums.publicKey.elgamal,
+  ]),
+};
+
+/** Classify an OpenPGP.js verification error message into our code (the boundary conversion). */
+export function classifyPgpError(e: unknown): ErrorCode {
+  const m = e instanceof Error ? e.message : String(e);
+  if (/revoked/i.test(m)) return 'KEY_REVOKED';
+  if (/newer than the signature|creation time is in the future/i.test(m)) return 'KEY_NOT_YET_VALID';
+  if (/expired/i.test(m)) return 'KEY_EXPIRED';
+  if (/keys are considered too weak|keys shorter than|RSA keys|too weak.*key|dsa|elgamal/i.test(m)) return 'KEY_WEAK';
+  if (/hash algorithm/i.test(m) && /weak|insecure|reject/i.test(m)) return 'SIGNATURE_WEAK_HASH';
+  return 'SIGNATURE_INVALID';
+}
+
+export function fingerprintOf(key: openpgp.Key): string {
+  return key.getFingerprint().toUpperCase();
+}
+
+export function userIdsOf(key: openpgp.Key): string[] {
+  return key.getUserIDs();
+}
+
+/** Read one or more OpenPGP public keys (armored or binary). Private key material is refused here. */
+export async function readPgpPublicKeys(bytes: Uint8Array, source: string): Promise<PgpPublicKey[]> {
+  let keys: openpgp.Key[];
+  try {
+    const text = Buffer.from(bytes).toString('utf8');
+    keys = text.includes('-----BEGIN PGP')
+      ? await openpgp.readKeys({ armoredKeys: text })
+      : await openpgp.readKeys({ binaryKeys: bytes });
+  } catch (e) {
+    throw toCotError(e, 'KEY_INVALID', `${source}: not an OpenPGP public key`);
+  }
+  return keys.map((k) => (k.isPrivate() ? k.toPublic() : (k as PgpPublicKey)));
+}
+
+/** Read an unencrypted, v4 OpenPGP private key (armored). */
+export async function readPgpPrivateKey(text: string, source: string): Promise<PgpPrivateKey> {
+  let key: PgpPrivateKey;
+  try {
+    key = await openpgp.readPrivateKey({ armoredKey: text });
+  } catch (e) {
+    throw toCotError(e, 'KEY_INVALID', `${source}: not an OpenPGP private key`);
+  }
+  if (!key.isDecrypted()) {
+    throw new CotError(
+      'KEY_INVALID',
+      `${source}: the OpenPGP private key is passphrase-protected; worker signing keys are stored unencrypted and protected by file permissions`,
+    );
+  }
+  if (key.keyPacket.version !== 4) {
+    throw new CotError(
+      'KEY_INVALID',
+      `${source}: OpenPGP key version ${key.keyPacket.version}; only v4 keys are used for signing, so that GnuPG can verify`,
+    );
+  }
+  return key;
+}
+
+export interface GeneratedPgpKey {
+  privateArmored: string;
+  publicArmored: string;
+  fingerprint: string;
+}
+
+export interface GeneratePgpKeyOptions {
+  algorithm: 'rsa4096' | 'ed25519';
+  userId: { name?: string; email?: string };
+  date: Date;
+  /** seconds until expiry; 0 = never */
+  expiresInSeconds?: number;
+}
+
+/** Generate a v4 key (RSA-4096 or EdDSA/ed25519 "legacy", both understood by GnuPG 2.2). */
+export async function generatePgpKey(o: GeneratePgpKeyOptions): Promise<GeneratedPgpKey> {
+  try {
+    const common = {
+      userIDs: [o.userId],
+      date: o.date,
+      keyExpirationTime: o.expiresInSeconds ?? 0,
+      format: 'armored' as const,
+      config: { v6Keys: false },
+    };
+    const k =
+      o.algorithm === 'rsa4096'
+        ? await openpgp.generateKey({ ...common, type: 'rsa', rsaBits: 4096 })
+        : await openpgp.generateKey({ ...common, type: 'ecc', curve: 'ed25519Legacy' });
+    const pub = await openpgp.readKey({ armoredKey: k.publicKey });
+    return { privateArmored: k.privateKey, publicArmored: k.publicKey, fingerprint: fingerprintOf(pub) };
+  } catch (e) {
+    throw toCotError(e, 'USAGE', 'cannot generate the OpenPGP key');
+  }
+}
+
+/**
+ * Clearsign `text` (SHA512, v4 signature) and frame it exactly as GnuPG does: LF line endings, so that
+ * `gpg --decrypt` gives back `text` plus the newline that ends the last line.
+ */
+export async function clearsign(text: string, key: PgpPrivateKey, date: Date, source = 'document'): Promise<string> {
+  assertCleartextSignable(text, source);
+  let armored: string;
+  let signature: openpgp.Signature;
+  try {
+    const message = await openpgp.createCleartextMessage({ text });
+    armored = await openpgp.sign({
+      message,
+      signingKeys: key,
+      date,
+      config: { preferredHashAlgorithm: openpgp.enums.hash.sha512 },
+    });
+  } catch (e) {
+    throw toCotError(e, 'SIGNING_FAILED', `cannot sign ${source} with OpenPGP key ${fingerprintOf(key)}`);
+  }
+  // OpenPGP.js frames the text with CRLF; take its signature block and frame it as GnuPG does (LF).
+  const parsed = parseCleartext(armored, 'OpenPGP.js output');
+  if (parsed.text !== text) throw new CotError('SIGNING_FAILED', `${source}: OpenPGP.js changed the signed text`);
+  try {
+    signature = await openpgp.readSignature({ armoredSignature: parsed.armoredSignature });
+  } catch (e) {
+    throw toCotError(e, 'SIGNING_FAILED', `${source}: OpenPGP.js produced an unreadable signature`);
+  }
+  const packet = signature.packets[0];
+  if (!packet || packet.version !== 4 || signature.packets.length !== 1) {
+    throw new CotError('SIGNING_FAILED', `${source}: OpenPGP.js produced a signature that is not a single v4 signature`);
+  }
+  return frameCleartext(text, hashName(packet.hashAlgorithm as number), parsed.armoredSignature);
+}
+
+/** Who signed, as established by a successful verification. */
+export interface PgpSigner {
+  kind: 'openpgp';
+  /** primary key fingerprint */
+  fingerprint: string;
+  /** fingerprint of the (sub)key that made the signature */
+  signingKeyFingerprint: string;
+  userIds: string[];
+  /** signature creation time */
+  signedAt: Date;
+  hashAlgorithm: string;
+  /** the primary key's expiry (null = never), for "expired since" reporting */
+  keyExpires: Date | null;
+}
+
+export interface PgpVerifyOptions {
+  /** reference time of this verification run */
+  at: Date;
+  /** allowed clock skew for signatures dated slightly in the future, in seconds (default 300) */
+  skewSeconds?: number;
+  source?: string;
+  /** hash names from a cleartext Hash: header, to cross-check */
+  hashHeaders?: string[];
+}
+
+async function keyExpiry(key: PgpPublicKey): Promise<Date | null> {
+  try {
+    const t = await key.getExpirationTime();
+    return t instanceof Date ? t : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Verify every signature packet of `signature` over `message`. Each must come from one of `keys`
+ * and verify as of its own creation time (so keys that expired since still verify old signatures; a
+ * revocation is judged by OpenPGP.js as of that time too). Returns one signer per signature.
+ */
+async function verifyMessage(
+  message: openpgp.Message<Uint8Array | string>,
+  signature: openpgp.Signature,
+  keys: readonly PgpPublicKey[],
+  o: PgpVerifyOptions,
+): Promise<PgpSigner[]> {
+  const source = o.source ?? 'signature';
+  const skewMs = (o.skewSeconds ?? 300) * 1000;
+  const packets = signature.packets;
+  if (packets.length === 0) throw new CotError('SIGNATURE_MISSING', `${source}: no signature packet`);
+  const signers: PgpSigner[] = [];
+  for (const packet of packets) {
+    const hashAlgo = packet.hashAlgorithm as number;
+    const hname = hashName(hashAlgo);
+    if (o.hashHeaders && o.hashHeaders.length > 0 && !o.hashHeaders.includes(hname)) {
+      throw new CotError(
+        'SIGNATURE_HASH_HEADER_MISMATCH',
+        `${source}: the Hash: header says ${o.hashHeaders.join(',')} but the signature uses ${hname}`,
+      );
+    }
+    if (WEAK_HASHES.has(hashAlgo)) {
+      throw new CotError('SIGNATURE_WEAK_HASH', `${source}: signature uses ${hname}, which is refused`);
+    }
+    const created = packet.created;
+    if (!(created instanceof Date)) throw new CotError('SIGNATURE_MALFORMED', `${source}: signature has no creation time`);
+    if (created.getTime() > o.at.getTime() + skewMs) {
+      throw new CotError(
+        'SIGNATURE_FROM_FUTURE',
+        `${source}: signature made at ${created.toISOString()}, later than the reference time ${o.at.toISOString()} plus ${skewMs / 1000}s skew`,
+      );
+    }
+    const issuer = packet.issuerKeyID;
+    const candidates = keys.filter((k) => k.getKeys(issuer).length > 0);
+    if (candidates.length === 0) {
+      throw new CotError(
+        'KEY_NOT_FOUND',
+        `${source}: signed by OpenPGP key ID ${issuer.toHex().toUpperCase()}, which is not among the ${keys.length} allowed key(s)`,
+        { details: { keyId: issuer.toHex().toUpperCase() } },
+      );
+    }
+    let lastError: unknown;
+    let ok: PgpSigner | undefined;
+    for (const key of candidates) {
+      const single = new openpgp.Signature(new openpgp.PacketList());
+      single.packets.push(packet);
+      try {
+        const res = await openpgp.verify({
+          message,
+          signature: single,
+          verificationKeys: key,
+          date: created,
+          expectSigned: true,
+          config: VERIFY_CONFIG,
+        });
+        const sig = res.signatures[0];
+        if (!sig) throw new Error('no signature result');
+        await sig.verified;
+        const signingKey = key.getKeys(issuer)[0]!;
+        ok = {
+          kind: 'openpgp',
+          fingerprint: fingerprintOf(key),
+          signingKeyFingerprint: signingKey.getFingerprint().toUpperCase(),
+          userIds: userIdsOf(key),
+          signedAt: created,
+          hashAlgorithm: hname,
+          keyExpires: await keyExpiry(key),
+        };
+        break;
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    if (!ok) {
+      const code = classifyPgpError(lastError);
+      const reason = lastError instanceof Error ? lastError.message : String(lastError);
+      throw new CotError(
+        code,
+        `${source}: signature by ${candidates.map(fingerprintOf).join(', ')} made ${created.toISOString()} does not verify: ${reason}`,
+        { cause: lastError, details: { fingerprint: fingerprintOf(candidates[0]!) } },
+      );
+    }
+    signers.push(ok);
+  }
+  return signers;
+}
+
+export interface VerifiedCleartext {
+  /** exactly the text the signature covers (LF line endings); the only thing callers may parse */
+  text: string;
+  signers: PgpSigner[];
+}
+
+/** Verify a cleartext-signed message against allowed keys; returns only the covered text. */
+export async function verifyCleartext(
+  input: string,
+  keys: readonly PgpPublicKey[],
+  o: PgpVerifyOptions,
+): Promise<VerifiedCleartext> {
+  const source = o.source ?? 'cleartext';
+  const parsed = parseCleartext(input, source);
+  let signature: openpgp.Signature;
+  try {
+    signature = await openpgp.readSignature({ armoredSignature: parsed.armoredSignature });
+  } catch (e) {
+    throw toCotError(e, 'SIGNATURE_MALFORMED', `${source}: unreadable signature block`);
+  }
+  for (const p of signature.packets) {
+    if (p.signatureType !== openpgp.enums.signature.text) {
+      throw new CotError(
+        'SIGNATURE_MALFORMED',
+        `${source}: a cleartext signature must be a text signature (type 1), not type ${p.signatureType}`,
+      );
+    }
+  }
+  // A cleartext signature is a text-mode signature over the text with CRLF line endings and trailing
+  // whitespace removed; parseCleartext refused trailing whitespace, so a text-mode verification of exactly
+  // this text is the same computation.
+  let message: openpgp.Message<string>;
+  try {
+    message = await openpgp.createMessage({ text: parsed.text });
+  } catch (e) {
+    throw toCotError(e, 'INTERNAL', `${source}: cannot prepare the text`);
+  }
+  const signers = await verifyMessage(message, signature, keys, { ...o, source, hashHeaders: parsed.hashHeaders });
+  return { text: parsed.text, signers };
+}
+
+/** Verify a detached OpenPGP signature (armored or binary) over exact bytes. */
+export async function verifyDetachedPgp(
+  data: Uint8Array,
+  signatureBytes: Uint8Array,
+  keys: readonly PgpPublicKey[],
+  o: PgpVerifyOptions,
+): Promise<PgpSigner[]> {
+  const source = o.source ?? 'signature';
+  let signature: openpgp.Signature;
+  try {
+    const text = Buffer.from(signatureBytes).toString('latin1');
+    signature = text.startsWith('-----BEGIN PGP SIGNATURE-----')
+      ? await openpgp.readSignature({ armoredSignature: text })
+      : await openpgp.readSignature({ binarySignature: signatureBytes });
+  } catch (e) {
+    throw toCotError(e, 'SIGNATURE_MALFORMED', `${source}: not an OpenPGP signature`);
+  }
+  const types = new Set(signature.packets.map((p) => p.signatureType));
+  if (types.size !== 1) throw new CotError('SIGNATURE_MALFORMED', `${source}: mixed signature types`);
+  const textMode = types.has(openpgp.enums.signature.text);
+  if (!textMode && !types.has(openpgp.enums.signature.binary)) {
+    throw new CotError('SIGNATURE_MALFORMED', `${source}: not a document signature`);
+  }
+  let message: openpgp.Message<Uint8Array | string>;
+  try {
+    message = textMode
+      ? await openpgp.createMessage({ text: new TextDecoder('utf-8', { fatal: true }).decode(data) })
+      : await openpgp.createMessage({ binary: data });
+  } catch (e) {
+    throw toCotError(e, 'SIGNATURE_INVALID', `${source}: text-mode signature over data that is not UTF-8`);
+  }
+  return verifyMessage(message, signature, keys, { ...o, source });
+}
