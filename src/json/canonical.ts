@@ -82,10 +82,14 @@ export function compareCodePoints(a: string, b: string): number {
   let i = 0;
   while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
   if (i === n) return a.length - b.length;
-  // if the shared prefix ends with a high surrogate, compare from it so pairs decode whole
+  // if the shared prefix ends with a high surrogate, it may pair with the differing unit: compare whole code points
   const prev = i > 0 ? a.charCodeAt(i - 1) : 0;
-  if (prev >= 0xd800 && prev <= 0xdbff) i--;
-  return (a.codePointAt(i) ?? 0) - (b.codePointAt(i) ?? 0);
+  if (prev >= 0xd800 && prev <= 0xdbff) {
+    const ca = a.codePointAt(i - 1)!;
+    const cb = b.codePointAt(i - 1)!;
+    if (ca !== cb) return ca - cb;
+  }
+  return a.codePointAt(i)! - b.codePointAt(i)!;
 }
 
 const PLAIN = /^[ !#-[\]-~]*$/; // printable ASCII except " and \
