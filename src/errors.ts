@@ -12,11 +12,13 @@ export const ERROR_CODES = {
   OUTPUT_FAILED: 'an output file could not be written (nothing was left half-written)',
   // JSON and the document
   JSON_INVALID: 'bytes are not valid strict JSON (syntax, duplicate key, depth or size bound)',
-  JSON_NUMBER_UNREPRESENTABLE: 'a number cannot be carried exactly (unsafe integer, or a float with an integral value)',
+  JSON_NUMBER_UNREPRESENTABLE:
+    'a number cannot be carried exactly (unsafe integer, or a float with an integral value)',
   DOCUMENT_INVALID: 'the chain-of-trust document does not satisfy schema v1 (every bad field path is listed)',
   DOCUMENT_UNSUPPORTED_VERSION: 'chainOfTrustVersion is not 1',
   // artifacts and hashing
-  ARTIFACT_NAME_INVALID: 'an artifact name is empty, absolute, or contains "..", a backslash, NUL or an empty segment',
+  ARTIFACT_NAME_INVALID:
+    'an artifact name is empty, absolute, or contains "..", a backslash, NUL or an empty segment',
   ARTIFACT_UNSAFE_FILE: 'an artifact is a symlink escaping the artifact directory, a socket, FIFO or device',
   ARTIFACT_RESERVED_NAME: "an artifact claims one of the chain-of-trust document's own names",
   ARTIFACT_DUPLICATE_NAME: 'two artifacts were given the same name',
@@ -26,7 +28,8 @@ export const ERROR_CODES = {
   HASH_UNSUPPORTED_ALGORITHM: 'the document lists only hash algorithms this verifier does not accept',
   // keys
   KEY_INVALID: 'a key file could not be parsed as the expected key type',
-  KEY_INSECURE_PERMISSIONS: 'a private key file is accessible by group/others or not owned by the running user',
+  KEY_INSECURE_PERMISSIONS:
+    'a private key file is accessible by group/others or not owned by the running user',
   KEY_NOT_FOUND: 'no allowed key matches the signature',
   KEY_WEAK: 'the key uses refused material (DSA, ElGamal, RSA under 2048 bits)',
   KEY_EXPIRED: 'the key had expired when the signature was made',
@@ -41,7 +44,8 @@ export const ERROR_CODES = {
   SIGNATURE_HASH_HEADER_MISMATCH: 'the cleartext Hash: header disagrees with the signature',
   SIGNING_FAILED: 'a signature could not be produced',
   // identity of the link
-  LINK_ID_MISMATCH: 'taskId, runId, workerGroup or workerId in the signed document differs from the expected value',
+  LINK_ID_MISMATCH:
+    'taskId, runId, workerGroup or workerId in the signed document differs from the expected value',
   INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 
@@ -114,6 +118,7 @@ export function toCotError(e: unknown, code: ErrorCode, message: string): CotErr
 export function fsError(e: unknown, path: string, action: string): CotError {
   if (e instanceof CotError) return e;
   const errno = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (errno === 'ENOENT') return new CotError('FILE_NOT_FOUND', `${action} ${path}: no such file or directory`, { cause: e });
+  if (errno === 'ENOENT')
+    return new CotError('FILE_NOT_FOUND', `${action} ${path}: no such file or directory`, { cause: e });
   return toCotError(e, 'FILE_UNREADABLE', `${action} ${path}`);
 }

@@ -1,6 +1,13 @@
 // Public API of cot. Named exports only; everything else is internal.
 
-export { type GenerateOptions, type GenerateResult, generateChainOfTrust, type SignatureFormat, COT_FILE_NAMES, type WrittenFile } from './cot/generate.js';
+export {
+  COT_FILE_NAMES,
+  type GenerateOptions,
+  type GenerateResult,
+  generateChainOfTrust,
+  type SignatureFormat,
+  type WrittenFile,
+} from './cot/generate.js';
 export {
   type CheckedArtifact,
   type Ed25519Signer,
@@ -23,7 +30,15 @@ export {
   type TaskDefinition,
 } from './document/document.js';
 export { COT_V1_SCHEMA, HASH_ALGORITHMS, type HashAlgorithm, SLUGID_PATTERN } from './document/schema.js';
-export { CotError, DocumentError, ERROR_CODES, type ErrorCode, type FieldProblem, IntegrityError, isCotError } from './errors.js';
+export {
+  CotError,
+  DocumentError,
+  ERROR_CODES,
+  type ErrorCode,
+  type FieldProblem,
+  IntegrityError,
+  isCotError,
+} from './errors.js';
 export { EXIT, EXIT_CODE_FOR, type ExitCode, exitCodeFor } from './exit-codes.js';
 export {
   type ArtifactSource,
@@ -38,8 +53,14 @@ export {
 } from './hashing/artifacts.js';
 export { digestBytes, digestFile, type FileDigest } from './hashing/digest.js';
 export { canonicalBytes, canonicalize } from './json/canonical.js';
-export { type JsonObject, type JsonValue, type ParseJsonOptions, parseJson, parseJsonBytes } from './json/parse.js';
-export { type GeneratedKeyPair, generateKeyPair, type GenerateKeyPairOptions } from './keys/generate.js';
+export {
+  type JsonObject,
+  type JsonValue,
+  type ParseJsonOptions,
+  parseJson,
+  parseJsonBytes,
+} from './json/parse.js';
+export { type GeneratedKeyPair, type GenerateKeyPairOptions, generateKeyPair } from './keys/generate.js';
 export {
   checkPrivateKeyPermissions,
   describeKey,
@@ -50,4 +71,4 @@ export {
   type SigningKey,
   type VerificationKey,
 } from './keys/keys.js';
-export { type PgpSigner } from './pgp/openpgp.js';
+export type { PgpSigner } from './pgp/openpgp.js';

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import {
   type ArtifactSource,
-  canonicalize,
   CotError,
-  enumerateArtifactDir,
-  type ExpectedLink,
-  exitCodeFor,
+  canonicalize,
   EXIT,
+  type ExpectedLink,
+  enumerateArtifactDir,
+  exitCodeFor,
   generateChainOfTrust,
   generateKeyPair,
   HASH_ALGORITHMS,
@@ -21,8 +21,8 @@ import {
   parseArtifactPair,
   parseJsonBytes,
   RESERVED_ARTIFACT_NAMES,
-  type Signer,
   type SignatureFormat,
+  type Signer,
   toArtifactDigests,
   verifyLink,
   verifySignature,
@@ -55,7 +55,9 @@ function parseAlgorithms(values: string[]): HashAlgorithm[] {
   for (const v of values.flatMap((x) => x.split(','))) {
     const a = v.trim().toLowerCase();
     if (!(HASH_ALGORITHMS as string[]).includes(a)) {
-      throw usage(`unsupported hash algorithm ${JSON.stringify(v)} (choose from ${HASH_ALGORITHMS.join(', ')})`);
+      throw usage(
+        `unsupported hash algorithm ${JSON.stringify(v)} (choose from ${HASH_ALGORITHMS.join(', ')})`,
+      );
     }
     out.add(a as HashAlgorithm);
   }
@@ -75,7 +77,11 @@ async function readJsonObject(path: string, what: string, exactNumbers: boolean)
     bytes = await readFile(path);
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).code;
-    throw new CotError(errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE', `cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+    throw new CotError(
+      errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE',
+      `cannot read ${what} ${path}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   const v = parseJsonBytes(bytes, { source: `${what} ${path}`, exactNumbers });
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
@@ -89,7 +95,11 @@ async function readInput(path: string, what: string): Promise<Buffer> {
     return await readFile(path);
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).code;
-    throw new CotError(errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE', `cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+    throw new CotError(
+      errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE',
+      `cannot read ${what} ${path}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
 }
 
@@ -103,7 +113,10 @@ async function exists(path: string): Promise<boolean> {
 export function describeSigner(s: Signer, at: Date): string {
   if (s.kind === 'ed25519') return `ed25519 key ${s.publicKey} (${s.keySource})`;
   const uid = s.userIds[0] ? ` ${s.userIds[0]}` : '';
-  const expired = s.keyExpires && s.keyExpires.getTime() < at.getTime() ? `; key expired since ${s.keyExpires.toISOString()}` : '';
+  const expired =
+    s.keyExpires && s.keyExpires.getTime() < at.getTime()
+      ? `; key expired since ${s.keyExpires.toISOString()}`
+      : '';
   return `OpenPGP key ${s.fingerprint}${uid}, signed ${s.signedAt.toISOString()} with ${s.hashAlgorithm}${expired}`;
 }
 
@@ -140,7 +153,9 @@ export function buildProgram(io: Io): Command {
   const program = new Command();
   program
     .name('cot')
-    .description('Chain of trust for Taskcluster-style CI: hash artifacts, sign chain-of-trust documents, verify them.')
+    .description(
+      'Chain of trust for Taskcluster-style CI: hash artifacts, sign chain-of-trust documents, verify them.',
+    )
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run cot --help for usage)')
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
@@ -155,13 +170,20 @@ export function buildProgram(io: Io): Command {
     .requiredOption('--out <file>', 'private key file to write')
     .option('--pub-out <file>', 'also write the public key to this file')
     .option('--user-id <uid>', 'OpenPGP user id, "Name <email>"')
-    .addOption(new Option('--curve <curve>', 'OpenPGP: use an elliptic-curve key instead of RSA-4096').choices(['ed25519']))
+    .addOption(
+      new Option('--curve <curve>', 'OpenPGP: use an elliptic-curve key instead of RSA-4096').choices([
+        'ed25519',
+      ]),
+    )
     .option('--expires-in-days <n>', 'OpenPGP: key expiry in days (default: never)')
     .option('--force', 'replace existing key files')
     .option('--json', 'print a JSON result')
     .exitOverride()
     .action(async (o) => {
-      if (o.type === 'ed25519' && (o.userId !== undefined || o.curve !== undefined || o.expiresInDays !== undefined)) {
+      if (
+        o.type === 'ed25519' &&
+        (o.userId !== undefined || o.curve !== undefined || o.expiresInDays !== undefined)
+      ) {
         throw usage('--user-id, --curve and --expires-in-days apply to --type openpgp only');
       }
       const r = await generateKeyPair({
@@ -170,14 +192,18 @@ export function buildProgram(io: Io): Command {
         ...(o.pubOut === undefined ? {} : { pubOut: o.pubOut }),
         ...(o.userId === undefined ? {} : { userId: o.userId }),
         pgpAlgorithm: o.curve === 'ed25519' ? 'ed25519' : 'rsa4096',
-        ...(o.expiresInDays === undefined ? {} : { expiresInDays: parseNonNegativeInt(o.expiresInDays, '--expires-in-days') }),
+        ...(o.expiresInDays === undefined
+          ? {}
+          : { expiresInDays: parseNonNegativeInt(o.expiresInDays, '--expires-in-days') }),
         force: Boolean(o.force),
         now: io.now,
       });
       if (o.json) jsonOut(io, { ok: true, ...r });
       else {
         io.stdout(r.publicKey.endsWith('\n') ? r.publicKey : `${r.publicKey}\n`);
-        io.stderr(`cot: wrote ${r.type} private key ${r.privatePath} (mode 0600)${r.publicPath ? ` and public key ${r.publicPath}` : ''}; key ${r.id}\n`);
+        io.stderr(
+          `cot: wrote ${r.type} private key ${r.privatePath} (mode 0600)${r.publicPath ? ` and public key ${r.publicPath}` : ''}; key ${r.id}\n`,
+        );
       }
     });
 
@@ -192,29 +218,56 @@ export function buildProgram(io: Io): Command {
     .requiredOption('--worker-id <w>', 'worker id')
     .option('--worker-type <t>', 'worker type')
     .option('--artifacts <dir>', 'folder of artifacts (recursive; names are POSIX paths relative to it)')
-    .option('--artifact <name=path>', 'an artifact named NAME with the bytes of PATH (repeatable)', collect, [])
+    .option(
+      '--artifact <name=path>',
+      'an artifact named NAME with the bytes of PATH (repeatable)',
+      collect,
+      [],
+    )
     .option('--environment <file>', 'environment object (JSON)')
-    .option('--key <file>', 'private key: OpenPGP (armored) or ed25519 (base64); twice for --format both', collect, [])
-    .addOption(new Option('--format <format>', 'signature format (default: from the keys given)').choices(['openpgp', 'ed25519', 'both']))
+    .option(
+      '--key <file>',
+      'private key: OpenPGP (armored) or ed25519 (base64); twice for --format both',
+      collect,
+      [],
+    )
+    .addOption(
+      new Option('--format <format>', 'signature format (default: from the keys given)').choices([
+        'openpgp',
+        'ed25519',
+        'both',
+      ]),
+    )
     .option('--out <dir>', 'output folder (default: <artifacts>/public)')
-    .option('--hash-algorithm <alg>', 'sha256 (default) and/or sha512; repeatable or comma-separated', collect, [])
+    .option(
+      '--hash-algorithm <alg>',
+      'sha256 (default) and/or sha512; repeatable or comma-separated',
+      collect,
+      [],
+    )
     .option('--concurrency <n>', 'files hashed at once', '4')
     .option('--allow-insecure-key-permissions', 'use a private key file readable by others (not recommended)')
     .option('--json', 'print a JSON result')
     .exitOverride()
     .action(async (o) => {
       if (o.key.length === 0) throw usage('give --key (twice for --format both)');
-      if (o.artifacts === undefined && o.artifact.length === 0) throw usage('give --artifacts DIR or --artifact NAME=PATH');
-      const out: string | undefined = o.out ?? (o.artifacts !== undefined ? join(o.artifacts, 'public') : undefined);
+      if (o.artifacts === undefined && o.artifact.length === 0)
+        throw usage('give --artifacts DIR or --artifact NAME=PATH');
+      const out: string | undefined =
+        o.out ?? (o.artifacts !== undefined ? join(o.artifacts, 'public') : undefined);
       if (out === undefined) throw usage('give --out DIR when artifacts are given only with --artifact');
       const signingKeys = [];
       for (const k of o.key as string[]) {
-        signingKeys.push(await loadSigningKey(k, { allowInsecureKeyPermissions: Boolean(o.allowInsecureKeyPermissions) }));
+        signingKeys.push(
+          await loadSigningKey(k, { allowInsecureKeyPermissions: Boolean(o.allowInsecureKeyPermissions) }),
+        );
       }
       const kinds = new Set(signingKeys.map((k) => k.kind));
-      const format: SignatureFormat = o.format ?? (kinds.size === 2 ? 'both' : kinds.has('openpgp') ? 'openpgp' : 'ed25519');
+      const format: SignatureFormat =
+        o.format ?? (kinds.size === 2 ? 'both' : kinds.has('openpgp') ? 'openpgp' : 'ed25519');
       const task = await readJsonObject(o.task, 'task definition', true);
-      const environment = o.environment === undefined ? undefined : await readJsonObject(o.environment, 'environment', true);
+      const environment =
+        o.environment === undefined ? undefined : await readJsonObject(o.environment, 'environment', true);
       const r = await generateChainOfTrust({
         task,
         taskId: o.taskId,
@@ -254,17 +307,35 @@ export function buildProgram(io: Io): Command {
   // ---- verify-link
   program
     .command('verify-link')
-    .description('verify one chain-of-trust document: signature, then the verified JSON, ids and artifact hashes')
-    .argument('<file>', 'chainOfTrust.json.asc (OpenPGP cleartext) or chain-of-trust.json (ed25519, with its .sig)')
+    .description(
+      'verify one chain-of-trust document: signature, then the verified JSON, ids and artifact hashes',
+    )
+    .argument(
+      '<file>',
+      'chainOfTrust.json.asc (OpenPGP cleartext) or chain-of-trust.json (ed25519, with its .sig)',
+    )
     .option('--sig <file>', 'detached signature (default for ed25519: <file>.sig)')
-    .option('--key <file>', 'allowed public key: armored/binary OpenPGP or base64 ed25519 (repeatable)', collect, [])
-    .option('--artifacts <dir>', 're-hash every file in this folder (chain-of-trust files skipped) against the document')
+    .option(
+      '--key <file>',
+      'allowed public key: armored/binary OpenPGP or base64 ed25519 (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--artifacts <dir>',
+      're-hash every file in this folder (chain-of-trust files skipped) against the document',
+    )
     .option('--artifact <name=path>', 're-hash PATH as artifact NAME (repeatable)', collect, [])
     .option('--task-id <id>', 'expected taskId')
     .option('--run-id <n>', 'expected runId')
     .option('--worker-group <g>', 'expected workerGroup')
     .option('--worker-id <w>', 'expected workerId')
-    .option('--hash-algorithm <alg>', 'accepted artifact hash algorithms (default sha256,sha512)', collect, [])
+    .option(
+      '--hash-algorithm <alg>',
+      'accepted artifact hash algorithms (default sha256,sha512)',
+      collect,
+      [],
+    )
     .option('--at <time>', 'reference time for the verification (ISO 8601; default now)')
     .option('--skew <seconds>', 'allowed clock skew for future-dated signatures', '300')
     .option('--json', 'print a JSON result')
@@ -274,7 +345,10 @@ export function buildProgram(io: Io): Command {
       const at = parseTime(o.at, io.now);
       const data = await readInput(file, 'document');
       let sigPath: string | undefined = o.sig;
-      if (sigPath === undefined && !data.subarray(0, 34).toString('latin1').startsWith('-----BEGIN PGP SIGNED MESSAGE-----')) {
+      if (
+        sigPath === undefined &&
+        !data.subarray(0, 34).toString('latin1').startsWith('-----BEGIN PGP SIGNED MESSAGE-----')
+      ) {
         if (await exists(`${file}.sig`)) sigPath = `${file}.sig`;
       }
       const signature = sigPath === undefined ? undefined : await readInput(sigPath, 'signature');
@@ -316,7 +390,9 @@ export function buildProgram(io: Io): Command {
         io.stdout(
           `verified: task ${r.document.taskId} run ${r.document.runId} (${r.signatureKind}) signed by ${r.signers
             .map((s) => describeSigner(s, at))
-            .join('; ')}; ${r.artifacts.length} artifact(s) checked, ${r.unchecked.length} listed but not checked\n`,
+            .join(
+              '; ',
+            )}; ${r.artifacts.length} artifact(s) checked, ${r.unchecked.length} listed but not checked\n`,
         );
       }
     });
@@ -349,9 +425,17 @@ export function buildProgram(io: Io): Command {
       });
       if (o.output !== undefined) await writeFileAtomic(o.output, r.signedBytes);
       if (o.json) {
-        jsonOut(io, { ok: true, file, kind: r.kind, bytes: r.signedBytes.length, signers: r.signers.map((s) => signerJson(s, at)) });
+        jsonOut(io, {
+          ok: true,
+          file,
+          kind: r.kind,
+          bytes: r.signedBytes.length,
+          signers: r.signers.map((s) => signerJson(s, at)),
+        });
       } else {
-        io.stdout(`good ${r.kind} signature over ${r.signedBytes.length} bytes by ${r.signers.map((s) => describeSigner(s, at)).join('; ')}\n`);
+        io.stdout(
+          `good ${r.kind} signature over ${r.signedBytes.length} bytes by ${r.signers.map((s) => describeSigner(s, at)).join('; ')}\n`,
+        );
       }
     });
 
@@ -367,7 +451,12 @@ export function buildProgram(io: Io): Command {
       const algorithms = parseAlgorithms(o.hashAlgorithm);
       let sources: ArtifactSource[];
       const first = paths[0]!;
-      const firstIsDir = !first.includes('=') && (await stat(first).then((s) => s.isDirectory(), () => false));
+      const firstIsDir =
+        !first.includes('=') &&
+        (await stat(first).then(
+          (s) => s.isDirectory(),
+          () => false,
+        ));
       if (firstIsDir) {
         if (paths.length > 1) throw usage('give one folder, or files');
         sources = await enumerateArtifactDir(first);
@@ -375,7 +464,9 @@ export function buildProgram(io: Io): Command {
         sources = sources.filter((s) => !RESERVED_ARTIFACT_NAMES.has(s.name));
         if (reserved.length > 0) io.stderr(`cot: skipped the chain-of-trust files ${reserved.join(', ')}\n`);
       } else {
-        sources = paths.map((p) => (p.includes('=') ? parseArtifactPair(p) : parseArtifactPair(`${p.replace(/^\.\//, '')}=${p}`)));
+        sources = paths.map((p) =>
+          p.includes('=') ? parseArtifactPair(p) : parseArtifactPair(`${p.replace(/^\.\//, '')}=${p}`),
+        );
       }
       const hashed = await hashArtifacts(sources, {
         algorithms,
@@ -400,14 +491,24 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
     return EXIT.OK;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        return EXIT.OK;
       if (wantsJson) jsonOut(full, { ok: false, error: { code: 'USAGE', message: e.message } });
       return EXIT.USAGE;
     }
-    const err = isCotError(e) ? e : new CotError('INTERNAL', `unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, { cause: e });
+    const err = isCotError(e)
+      ? e
+      : new CotError(
+          'INTERNAL',
+          `unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+          { cause: e },
+        );
     if (wantsJson) jsonOut(full, { ok: false, error: err.toJSON() });
     full.stderr(`cot: ${err.code}: ${err.message}\n`);
     return exitCodeFor(err.code);
   }
 }
-

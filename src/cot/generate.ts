@@ -14,7 +14,7 @@ import {
 import { digestBytes } from '../hashing/digest.js';
 import { canonicalize } from '../json/canonical.js';
 import type { JsonObject } from '../json/parse.js';
-import { ed25519Sign, ed25519Verify, ed25519PublicFromRaw } from '../keys/ed25519.js';
+import { ed25519PublicFromRaw, ed25519Sign, ed25519Verify } from '../keys/ed25519.js';
 import { describeKey, type SigningKey } from '../keys/keys.js';
 import { clearsign } from '../pgp/openpgp.js';
 import { writeFilesAtomic } from '../util/atomic.js';
@@ -141,13 +141,28 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     // prove the file we are about to write verifies and carries exactly the canonical text
     const check = await verifySignature({
       data: Buffer.from(asc, 'utf8'),
-      keys: [{ kind: 'openpgp', key: pgp.key.toPublic(), fingerprint: pgp.fingerprint, userIds: pgp.userIds, source: pgp.source }],
+      keys: [
+        {
+          kind: 'openpgp',
+          key: pgp.key.toPublic(),
+          fingerprint: pgp.fingerprint,
+          userIds: pgp.userIds,
+          source: pgp.source,
+        },
+      ],
       at: o.now,
     });
     if (!check.signedBytes.equals(bytes)) {
-      throw new CotError('SIGNING_FAILED', 'the OpenPGP cleartext signature does not carry the canonical bytes');
+      throw new CotError(
+        'SIGNING_FAILED',
+        'the OpenPGP cleartext signature does not carry the canonical bytes',
+      );
     }
-    files.push({ artifact: COT_ARTIFACT_NAMES.openpgp, path: outPaths.openpgp, data: Buffer.from(asc, 'utf8') });
+    files.push({
+      artifact: COT_ARTIFACT_NAMES.openpgp,
+      path: outPaths.openpgp,
+      data: Buffer.from(asc, 'utf8'),
+    });
     signers.push(describeKey(pgp));
   }
   await mkdir(outDir, { recursive: true }).catch((e: unknown) => {
@@ -158,7 +173,12 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     document,
     canonical,
     artifacts: hashed,
-    files: files.map((f) => ({ artifact: f.artifact, path: f.path, size: f.data.length, sha256: digestBytes(f.data) })),
+    files: files.map((f) => ({
+      artifact: f.artifact,
+      path: f.path,
+      size: f.data.length,
+      sha256: digestBytes(f.data),
+    })),
     signers,
   };
 }

@@ -69,7 +69,10 @@ export async function verifySignature(input: VerifySignatureInput): Promise<Veri
       }
       const head = Buffer.from(input.data).toString('latin1');
       if (head.includes('-----BEGIN PGP SIGNED MESSAGE-----')) {
-        throw new CotError('SIGNATURE_MALFORMED', `${source}: data before the BEGIN line (only the signed block may be present)`);
+        throw new CotError(
+          'SIGNATURE_MALFORMED',
+          `${source}: data before the BEGIN line (only the signed block may be present)`,
+        );
       }
       throw new CotError(
         'SIGNATURE_MISSING',
@@ -77,13 +80,18 @@ export async function verifySignature(input: VerifySignatureInput): Promise<Veri
       );
     }
     if (pgpKeys.length === 0) {
-      throw new CotError('KEY_NOT_FOUND', `${source}: OpenPGP cleartext signature, but no OpenPGP key is allowed`);
+      throw new CotError(
+        'KEY_NOT_FOUND',
+        `${source}: OpenPGP cleartext signature, but no OpenPGP key is allowed`,
+      );
     }
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(input.data);
     } catch (e) {
-      throw new CotError('SIGNATURE_MALFORMED', `${source}: cleartext-signed file is not UTF-8`, { cause: e });
+      throw new CotError('SIGNATURE_MALFORMED', `${source}: cleartext-signed file is not UTF-8`, {
+        cause: e,
+      });
     }
     const v = await verifyCleartext(text, pgpKeys, pgpOptions);
     return { kind: 'openpgp-cleartext', signedBytes: Buffer.from(v.text, 'utf8'), signers: v.signers };
@@ -173,7 +181,9 @@ export async function verifyLink(input: VerifyLinkInput): Promise<VerifiedLink> 
     value = parseJsonBytes(sig.signedBytes, { source: `${source} (verified text)` });
   } catch (e) {
     if (e instanceof CotError) {
-      throw new CotError('DOCUMENT_INVALID', `${source}: the signed text is not valid JSON: ${e.message}`, { cause: e });
+      throw new CotError('DOCUMENT_INVALID', `${source}: the signed text is not valid JSON: ${e.message}`, {
+        cause: e,
+      });
     }
     throw e;
   }
@@ -224,9 +234,13 @@ async function checkArtifacts(
     if (entry === undefined) {
       return {
         g,
-        error: new CotError('ARTIFACT_NOT_LISTED', `${label}: artifact ${g.name} is not listed in the signed document`, {
-          details: { artifact: g.name },
-        }),
+        error: new CotError(
+          'ARTIFACT_NOT_LISTED',
+          `${label}: artifact ${g.name} is not listed in the signed document`,
+          {
+            details: { artifact: g.name },
+          },
+        ),
       };
     }
     const algos = accepted.filter((a) => Object.hasOwn(entry, a));
@@ -269,9 +283,13 @@ async function checkArtifacts(
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) {
     const first = errors[0]!;
-    throw new CotError(first.code, `${errors.length} artifact problems: ${errors.map((e) => e.message).join(' | ')}`, {
-      details: { failures: errors.map((e) => e.toJSON()) },
-    });
+    throw new CotError(
+      first.code,
+      `${errors.length} artifact problems: ${errors.map((e) => e.message).join(' | ')}`,
+      {
+        details: { failures: errors.map((e) => e.toJSON()) },
+      },
+    );
   }
   return results as CheckedArtifact[];
 }

@@ -64,7 +64,10 @@ function toProblem(e: ErrorObject): FieldProblem {
     return { path: pointerToPath(e.instancePath, extra), message: 'is not allowed' };
   }
   if (e.keyword === 'pattern' && /sha(256|512)$/.test(e.instancePath)) {
-    return { path: pointerToPath(e.instancePath), message: 'must be a lowercase hex digest of the right length' };
+    return {
+      path: pointerToPath(e.instancePath),
+      message: 'must be a lowercase hex digest of the right length',
+    };
   }
   if (e.keyword === 'pattern' && e.instancePath === '/taskId') {
     return { path: 'taskId', message: 'must be a Taskcluster slugid (22 URL-safe base64 characters)' };
@@ -95,7 +98,8 @@ export function assertCotDocument(value: unknown, source = 'document'): asserts 
       ? (value as Record<string, unknown>).chainOfTrustVersion
       : undefined;
   const badVersion = typeof version === 'number' && version !== 1;
-  if (badVersion) problems.push({ path: 'chainOfTrustVersion', message: `is ${version}; only version 1 exists` });
+  if (badVersion)
+    problems.push({ path: 'chainOfTrustVersion', message: `is ${version}; only version 1 exists` });
   if (problems.length === 0) return;
   const list = problems.map((p) => `${p.path} ${p.message}`).join('; ');
   const onlyVersion = badVersion && problems.length === 1;

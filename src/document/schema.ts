@@ -49,5 +49,14 @@ export const COT_V1_SCHEMA = {
     workerId: { type: 'string', minLength: 1 },
     workerType: { type: 'string' },
   },
-  required: ['artifacts', 'chainOfTrustVersion', 'environment', 'runId', 'task', 'taskId', 'workerGroup', 'workerId'],
+  required: [
+    'artifacts',
+    'chainOfTrustVersion',
+    'environment',
+    'runId',
+    'task',
+    'taskId',
+    'workerGroup',
+    'workerId',
+  ],
 } as const;

@@ -52,7 +52,10 @@ function isInside(root: string, p: string): boolean {
  * List every regular file under `dir`, recursively, as POSIX relative names sorted by code point.
  * Symlinks are followed only while they stay inside `dir`; sockets, FIFOs and devices are refused.
  */
-export async function enumerateArtifactDir(dir: string, options: EnumerateOptions = {}): Promise<ArtifactSource[]> {
+export async function enumerateArtifactDir(
+  dir: string,
+  options: EnumerateOptions = {},
+): Promise<ArtifactSource[]> {
   const exclude = new Set([...(options.exclude ?? [])].map((p) => resolve(p)));
   let root: string;
   try {
@@ -79,7 +82,10 @@ export async function enumerateArtifactDir(dir: string, options: EnumerateOption
 
   const walk = async (realDir: string, logicalDir: string, prefix: string): Promise<void> => {
     if (visiting.has(realDir)) {
-      throw new CotError('ARTIFACT_UNSAFE_FILE', `symlink loop: ${logicalDir} leads back to a folder being listed`);
+      throw new CotError(
+        'ARTIFACT_UNSAFE_FILE',
+        `symlink loop: ${logicalDir} leads back to a folder being listed`,
+      );
     }
     visiting.add(realDir);
     let entries: Dirent[];
@@ -102,7 +108,9 @@ export async function enumerateArtifactDir(dir: string, options: EnumerateOption
         try {
           target = await realpath(full);
         } catch (e) {
-          throw new CotError('ARTIFACT_UNSAFE_FILE', `artifact ${name}: symlink ${full} is dangling`, { cause: e });
+          throw new CotError('ARTIFACT_UNSAFE_FILE', `artifact ${name}: symlink ${full} is dangling`, {
+            cause: e,
+          });
         }
         if (!isInside(root, target)) {
           throw new CotError(
@@ -149,7 +157,8 @@ export function checkArtifactSources(sources: readonly ArtifactSource[]): void {
         `artifact ${s.name} (${s.path}) uses a name reserved for the chain-of-trust document itself`,
       );
     }
-    if (seen.has(s.name)) throw new CotError('ARTIFACT_DUPLICATE_NAME', `artifact name ${s.name} is given twice`);
+    if (seen.has(s.name))
+      throw new CotError('ARTIFACT_DUPLICATE_NAME', `artifact name ${s.name} is given twice`);
     seen.add(s.name);
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants, type FileHandle, open } from 'node:fs/promises';
-import { CotError, fsError } from '../errors.js';
 import { HASH_ALGORITHMS, type HashAlgorithm } from '../document/schema.js';
+import { CotError, fsError } from '../errors.js';
 
 /** Read size for hashing: large reads, double-buffered so the next read overlaps hashing. */
 export const HASH_CHUNK_SIZE = 2 * 1024 * 1024;
@@ -45,7 +45,9 @@ export async function openRegularFile(path: string, options: OpenRegularOptions 
     fh = await open(path, flags);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
-      throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: became a symlink after it was checked`, { cause: e });
+      throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: became a symlink after it was checked`, {
+        cause: e,
+      });
     }
     throw fsError(e, label, 'cannot open');
   }
@@ -127,7 +129,11 @@ export async function digestFile(
 }
 
 /** Run `fn` over items with at most `limit` in flight; results keep input order; first error wins. */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed: { error: unknown } | undefined;

@@ -113,7 +113,9 @@ class Parser {
         return this.literal('null', null);
       default:
         if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-        return this.fail(c === undefined ? 'unexpected end of input' : `unexpected character ${JSON.stringify(c)}`);
+        return this.fail(
+          c === undefined ? 'unexpected end of input' : `unexpected character ${JSON.stringify(c)}`,
+        );
     }
   }
 

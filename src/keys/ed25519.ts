@@ -77,7 +77,10 @@ export function parseEd25519PrivateKey(text: string, source: string): Ed25519Pri
 export function parseEd25519PublicKey(text: string, source: string): KeyObject {
   const raw = decodeBase64Strict(text, source);
   if (raw.length !== 32) {
-    throw new CotError('KEY_INVALID', `${source}: an ed25519 public key is base64 of 32 bytes; this is ${raw.length}`);
+    throw new CotError(
+      'KEY_INVALID',
+      `${source}: an ed25519 public key is base64 of 32 bytes; this is ${raw.length}`,
+    );
   }
   try {
     return ed25519PublicFromRaw(raw);

@@ -2,14 +2,19 @@ import type { KeyObject } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { CotError, fsError } from '../errors.js';
 import {
+  fingerprintOf,
   type PgpPrivateKey,
   type PgpPublicKey,
-  fingerprintOf,
   readPgpPrivateKey,
   readPgpPublicKeys,
   userIdsOf,
 } from '../pgp/openpgp.js';
-import { type Ed25519PrivateFormat, parseEd25519PrivateKey, parseEd25519PublicKey, rawPublicKey } from './ed25519.js';
+import {
+  type Ed25519PrivateFormat,
+  parseEd25519PrivateKey,
+  parseEd25519PublicKey,
+  rawPublicKey,
+} from './ed25519.js';
 
 /** A key that signs chain-of-trust documents. */
 export type SigningKey =
@@ -25,7 +30,7 @@ export type SigningKey =
 
 /** A key allowed to verify signatures. */
 export type VerificationKey =
-  | { kind: 'ed25519'; key: KeyObject; /** base64 of the 32 raw bytes */ publicKey: string; source: string }
+  | { kind: 'ed25519'; key: KeyObject /** base64 of the 32 raw bytes */; publicKey: string; source: string }
   | { kind: 'openpgp'; key: PgpPublicKey; fingerprint: string; userIds: string[]; source: string };
 
 export interface LoadPrivateKeyOptions {
@@ -36,7 +41,10 @@ export interface LoadPrivateKeyOptions {
 /** Largest key file we read (an armored RSA-4096 private key is about 7 KiB). */
 const MAX_KEY_FILE = 1024 * 1024;
 
-async function readSmallFile(path: string, what: string): Promise<{ bytes: Buffer; mode: number; uid: number }> {
+async function readSmallFile(
+  path: string,
+  what: string,
+): Promise<{ bytes: Buffer; mode: number; uid: number }> {
   let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(path, 'r');
@@ -46,7 +54,8 @@ async function readSmallFile(path: string, what: string): Promise<{ bytes: Buffe
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new CotError('KEY_INVALID', `${what} ${path} is not a regular file`);
-    if (st.size > MAX_KEY_FILE) throw new CotError('KEY_INVALID', `${what} ${path} is ${st.size} bytes: too large to be a key`);
+    if (st.size > MAX_KEY_FILE)
+      throw new CotError('KEY_INVALID', `${what} ${path} is ${st.size} bytes: too large to be a key`);
     const bytes = await fh.readFile();
     return { bytes, mode: st.mode & 0o7777, uid: st.uid };
   } catch (e) {
@@ -63,10 +72,13 @@ async function readSmallFile(path: string, what: string): Promise<{ bytes: Buffe
 export function checkPrivateKeyPermissions(path: string, mode: number, uid: number): void {
   const problems: string[] = [];
   if (mode & 0o077) {
-    problems.push(`its mode is ${mode.toString(8).padStart(4, '0')}, which lets group or others read or write it (use chmod 600)`);
+    problems.push(
+      `its mode is ${mode.toString(8).padStart(4, '0')}, which lets group or others read or write it (use chmod 600)`,
+    );
   }
   const me = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (me !== undefined && uid !== me) problems.push(`it is owned by uid ${uid}, not by the running user (uid ${me})`);
+  if (me !== undefined && uid !== me)
+    problems.push(`it is owned by uid ${uid}, not by the running user (uid ${me})`);
   if (problems.length > 0) {
     throw new CotError(
       'KEY_INSECURE_PERMISSIONS',
@@ -89,7 +101,13 @@ export async function loadSigningKey(path: string, options: LoadPrivateKeyOption
     throw new CotError('KEY_INVALID', `${path} holds an OpenPGP public key; signing needs the private key`);
   }
   const k = parseEd25519PrivateKey(text, path);
-  return { kind: 'ed25519', privateKey: k.privateKey, publicKey: k.publicKey, format: k.format, source: path };
+  return {
+    kind: 'ed25519',
+    privateKey: k.privateKey,
+    publicKey: k.publicKey,
+    format: k.format,
+    source: path,
+  };
 }
 
 /** Parse verification keys from bytes: armored/binary OpenPGP (possibly several keys) or base64 ed25519. */

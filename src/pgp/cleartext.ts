@@ -62,7 +62,11 @@ export function parseCleartext(input: string, source = 'cleartext'): ParsedClear
   const hashHeaders: string[] = [];
   for (; i < lines.length && lines[i] !== ''; i++) {
     const m = /^Hash: ?(.+)$/.exec(lines[i]!);
-    if (!m) malformed(source, `unexpected armor header ${JSON.stringify(lines[i]!.slice(0, 60))} (only Hash: is allowed)`);
+    if (!m)
+      malformed(
+        source,
+        `unexpected armor header ${JSON.stringify(lines[i]!.slice(0, 60))} (only Hash: is allowed)`,
+      );
     for (const h of m![1]!.split(',')) hashHeaders.push(h.trim().toUpperCase());
   }
   if (i >= lines.length) malformed(source, 'no blank line after the headers');
@@ -77,7 +81,10 @@ export function parseCleartext(input: string, source = 'cleartext'): ParsedClear
       line = line.slice(2);
     }
     if (/[ \t]$/.test(line)) {
-      malformed(source, `line ${i + 1} of the signed text ends with whitespace, which the signature does not cover`);
+      malformed(
+        source,
+        `line ${i + 1} of the signed text ends with whitespace, which the signature does not cover`,
+      );
     }
     if (FORBIDDEN_TEXT_CHARS.test(line)) {
       malformed(source, `line ${i + 1} of the signed text contains a control character`);
@@ -90,7 +97,8 @@ export function parseCleartext(input: string, source = 'cleartext'): ParsedClear
   if (i >= lines.length) malformed(source, 'no END PGP SIGNATURE line');
   const armoredSignature = `${lines.slice(sigStart, i + 1).join('\n')}\n`;
   for (let j = i + 1; j < lines.length; j++) {
-    if (lines[j] !== '') malformed(source, 'data after the END PGP SIGNATURE line (only the signed block may be present)');
+    if (lines[j] !== '')
+      malformed(source, 'data after the END PGP SIGNATURE line (only the signed block may be present)');
   }
   // The final line ending before BEGIN PGP SIGNATURE belongs to the framing, not to the text.
   return { text: text.join('\n'), hashHeaders, armoredSignature };
@@ -100,7 +108,10 @@ export function parseCleartext(input: string, source = 'cleartext'): ParsedClear
 export function assertCleartextSignable(text: string, source = 'text'): void {
   text.split('\n').forEach((line, i) => {
     if (/[ \t]$/.test(line)) {
-      throw new CotError('SIGNING_FAILED', `${source}: line ${i + 1} ends with whitespace, which a cleartext signature cannot carry exactly`);
+      throw new CotError(
+        'SIGNING_FAILED',
+        `${source}: line ${i + 1} ends with whitespace, which a cleartext signature cannot carry exactly`,
+      );
     }
     if (line.includes('\r') || FORBIDDEN_TEXT_CHARS.test(line)) {
       throw new CotError('SIGNING_FAILED', `${source}: line ${i + 1} contains a control character`);

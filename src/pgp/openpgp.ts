@@ -10,7 +10,11 @@ export type PgpPublicKey = openpgp.PublicKey;
 export type PgpPrivateKey = openpgp.PrivateKey;
 
 /** Hash algorithms refused for message signatures. */
-const WEAK_HASHES = new Set<number>([openpgp.enums.hash.md5, openpgp.enums.hash.sha1, openpgp.enums.hash.ripemd]);
+const WEAK_HASHES = new Set<number>([
+  openpgp.enums.hash.md5,
+  openpgp.enums.hash.sha1,
+  openpgp.enums.hash.ripemd,
+]);
 
 const HASH_NAMES: Record<number, string> = {
   [openpgp.enums.hash.md5]: 'MD5',
@@ -31,10 +35,7 @@ export function hashName(id: number): string {
 const VERIFY_CONFIG: openpgp.PartialConfig = {
   minRSABits: 2048,
   rejectMessageHashAlgorithms: new Set(WEAK_HASHES),
-  rejectPublicKeyAlgorithms: new Set([
-    openpgp.enums.publicKey.dsa,
-    openpgp.enums.publicKey.elgamal,
-  ]),
+  rejectPublicKeyAlgorithms: new Set([openpgp.enums.publicKey.dsa, openpgp.enums.publicKey.elgamal]),
 };
 
 /** Classify an OpenPGP.js verification error message into our code (the boundary conversion). */
@@ -43,7 +44,8 @@ export function classifyPgpError(e: unknown): ErrorCode {
   if (/revoked/i.test(m)) return 'KEY_REVOKED';
   if (/newer than the signature|creation time is in the future/i.test(m)) return 'KEY_NOT_YET_VALID';
   if (/expired/i.test(m)) return 'KEY_EXPIRED';
-  if (/keys are considered too weak|keys shorter than|RSA keys|too weak.*key|dsa|elgamal/i.test(m)) return 'KEY_WEAK';
+  if (/keys are considered too weak|keys shorter than|RSA keys|too weak.*key|dsa|elgamal/i.test(m))
+    return 'KEY_WEAK';
   if (/hash algorithm/i.test(m) && /weak|insecure|reject/i.test(m)) return 'SIGNATURE_WEAK_HASH';
   return 'SIGNATURE_INVALID';
 }
@@ -132,7 +134,12 @@ export async function generatePgpKey(o: GeneratePgpKeyOptions): Promise<Generate
  * Clearsign `text` (SHA512, v4 signature) and frame it exactly as GnuPG does: LF line endings, so that
  * `gpg --decrypt` gives back `text` plus the newline that ends the last line.
  */
-export async function clearsign(text: string, key: PgpPrivateKey, date: Date, source = 'document'): Promise<string> {
+export async function clearsign(
+  text: string,
+  key: PgpPrivateKey,
+  date: Date,
+  source = 'document',
+): Promise<string> {
   assertCleartextSignable(text, source);
   let armored: string;
   let signature: openpgp.Signature;
@@ -149,7 +156,8 @@ export async function clearsign(text: string, key: PgpPrivateKey, date: Date, so
   }
   // OpenPGP.js frames the text with CRLF; take its signature block and frame it as GnuPG does (LF).
   const parsed = parseCleartext(armored, 'OpenPGP.js output');
-  if (parsed.text !== text) throw new CotError('SIGNING_FAILED', `${source}: OpenPGP.js changed the signed text`);
+  if (parsed.text !== text)
+    throw new CotError('SIGNING_FAILED', `${source}: OpenPGP.js changed the signed text`);
   try {
     signature = await openpgp.readSignature({ armoredSignature: parsed.armoredSignature });
   } catch (e) {
@@ -157,7 +165,10 @@ export async function clearsign(text: string, key: PgpPrivateKey, date: Date, so
   }
   const packet = signature.packets[0];
   if (!packet || packet.version !== 4 || signature.packets.length !== 1) {
-    throw new CotError('SIGNING_FAILED', `${source}: OpenPGP.js produced a signature that is not a single v4 signature`);
+    throw new CotError(
+      'SIGNING_FAILED',
+      `${source}: OpenPGP.js produced a signature that is not a single v4 signature`,
+    );
   }
   return frameCleartext(text, hashName(packet.hashAlgorithm as number), parsed.armoredSignature);
 }
@@ -225,7 +236,8 @@ async function verifyMessage(
       throw new CotError('SIGNATURE_WEAK_HASH', `${source}: signature uses ${hname}, which is refused`);
     }
     const created = packet.created;
-    if (!(created instanceof Date)) throw new CotError('SIGNATURE_MALFORMED', `${source}: signature has no creation time`);
+    if (!(created instanceof Date))
+      throw new CotError('SIGNATURE_MALFORMED', `${source}: signature has no creation time`);
     if (created.getTime() > o.at.getTime() + skewMs) {
       throw new CotError(
         'SIGNATURE_FROM_FUTURE',
@@ -324,7 +336,11 @@ export async function verifyCleartext(
   } catch (e) {
     throw toCotError(e, 'INTERNAL', `${source}: cannot prepare the text`);
   }
-  const signers = await verifyMessage(message, signature, keys, { ...o, source, hashHeaders: parsed.hashHeaders });
+  const signers = await verifyMessage(message, signature, keys, {
+    ...o,
+    source,
+    hashHeaders: parsed.hashHeaders,
+  });
   return { text: parsed.text, signers };
 }
 

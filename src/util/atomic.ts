@@ -20,7 +20,10 @@ async function fsyncDir(dir: string): Promise<void> {
 }
 
 async function writeTemp(f: AtomicFile): Promise<string> {
-  const tmp = join(dirname(f.path), `.${basename(f.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(
+    dirname(f.path),
+    `.${basename(f.path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+  );
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
     fh = await open(tmp, 'wx', f.mode ?? 0o644);

@@ -13,7 +13,9 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SHARED_INTEROP = process.env.COT_SHARED_INTEROP ?? resolve(REPO, '../shared/interop');
 export const HAVE_SHARED = existsSync(join(SHARED_INTEROP, 'README.md'));
 if (!HAVE_SHARED) {
-  console.warn(`[cot tests] ${SHARED_INTEROP} is absent: interop vector tests are skipped (set COT_SHARED_INTEROP)`);
+  console.warn(
+    `[cot tests] ${SHARED_INTEROP} is absent: interop vector tests are skipped (set COT_SHARED_INTEROP)`,
+  );
 }
 
 export const HAVE_GPG = spawnSync('gpg', ['--version']).status === 0;
@@ -54,8 +56,18 @@ export function sampleTask(extra: Record<string, unknown> = {}) {
     created: '2026-11-25T00:00:00.000Z',
     deadline: '2026-11-26T00:00:00.000Z',
     expires: '2027-11-25T00:00:00.000Z',
-    payload: { image: 'ubuntu:24.04', command: ['bash', '-c', 'make'], maxRunTime: 3600, env: { LANG: 'C.UTF-8' } },
-    metadata: { name: 'build', description: 'Builds ✓ 🚀', owner: 'nobody@example.com', source: 'https://example.com' },
+    payload: {
+      image: 'ubuntu:24.04',
+      command: ['bash', '-c', 'make'],
+      maxRunTime: 3600,
+      env: { LANG: 'C.UTF-8' },
+    },
+    metadata: {
+      name: 'build',
+      description: 'Builds ✓ 🚀',
+      owner: 'nobody@example.com',
+      source: 'https://example.com',
+    },
     extra: {},
     ...extra,
   };

@@ -13,24 +13,65 @@ function pythonDumps(values: unknown[]): string[] {
     'docs = json.loads(sys.stdin.buffer.read().decode("utf-8"))',
     'sys.stdout.write("\\0".join(json.dumps(d, indent=2, sort_keys=True) for d in docs))',
   ].join('\n');
-  const r = spawnSync('python3', ['-c', script], { input: JSON.stringify(values), maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync('python3', ['-c', script], {
+    input: JSON.stringify(values),
+    maxBuffer: 256 * 1024 * 1024,
+  });
   if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr.toString()}`);
   return r.stdout.toString('latin1').split('\0');
 }
 
-const tricky = fc.constantFrom('', 'a', 'é', '💩', '\ud800', 'x\udfffy', '\uffff', '\ue000', '𝄞', '"\\/\b\f\n\r\t', '\u0000\u001f\u007f', 'Z', '~');
-const str = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), tricky, fc.string({ unit: tricky }));
+const tricky = fc.constantFrom(
+  '',
+  'a',
+  'é',
+  '💩',
+  '\ud800',
+  'x\udfffy',
+  '\uffff',
+  '\ue000',
+  '𝄞',
+  '"\\/\b\f\n\r\t',
+  '\u0000\u001f\u007f',
+  'Z',
+  '~',
+);
+const str = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+  fc.string({ unit: 'grapheme' }),
+  tricky,
+  fc.string({ unit: tricky }),
+);
 const leaf = fc.oneof(
   fc.constant(null),
   fc.boolean(),
   fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
   fc.integer({ min: -1000, max: 1000 }),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom(0.1, 1e-5, 1e-4, 123.456, 1e16, 1.5e16, 1e21, 1e22, -0, 5e-324, 1.7976931348623157e308, 2 ** 53),
+  fc.constantFrom(
+    0.1,
+    1e-5,
+    1e-4,
+    123.456,
+    1e16,
+    1.5e16,
+    1e21,
+    1e22,
+    -0,
+    5e-324,
+    1.7976931348623157e308,
+    2 ** 53,
+  ),
   str,
 );
 const { value } = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('value'), { maxLength: 5 }), fc.dictionary(str, tie('value'), { maxKeys: 6 })),
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leaf,
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.dictionary(str, tie('value'), { maxKeys: 6 }),
+  ),
 }));
 const doc = fc.dictionary(str, value, { maxKeys: 8 });
 
@@ -51,20 +92,27 @@ describe('canonicalize', () => {
     // U+FF61 sorts before U+1F4A9 by code point, after it by UTF-16 unit
     expect(canonicalize({ '💩': 1, '｡': 2 })).toBe('{\n  "\\uff61": 2,\n  "\\ud83d\\udca9": 1\n}');
     // lone surrogates compare as their own code point (found by the python property test)
-    expect(canonicalize({ '\ud800\uffff': 1, '\ud800\ue000': 2 })).toBe('{\n  "\\ud800\\ue000": 2,\n  "\\ud800\\uffff": 1\n}');
+    expect(canonicalize({ '\ud800\uffff': 1, '\ud800\ue000': 2 })).toBe(
+      '{\n  "\\ud800\\ue000": 2,\n  "\\ud800\\uffff": 1\n}',
+    );
   });
 
-  it.skipIf(!HAVE_PYTHON)(`matches python3 json.dumps(indent=2, sort_keys=True) byte for byte (${RUNS} documents)`, () => {
-    const samples = fc.sample(doc, { numRuns: RUNS, seed: Number(process.env.COT_FUZZ_SEED ?? 42) });
-    const expected = pythonDumps(samples);
-    expect(expected.length).toBe(samples.length);
-    samples.forEach((s, i) => {
-      const ours = canonicalize(JSON.parse(JSON.stringify(s)));
-      if (ours !== expected[i]) {
-        throw new Error(`mismatch for ${JSON.stringify(s)}\nours:   ${JSON.stringify(ours)}\npython: ${JSON.stringify(expected[i])}`);
-      }
-    });
-  });
+  it.skipIf(!HAVE_PYTHON)(
+    `matches python3 json.dumps(indent=2, sort_keys=True) byte for byte (${RUNS} documents)`,
+    () => {
+      const samples = fc.sample(doc, { numRuns: RUNS, seed: Number(process.env.COT_FUZZ_SEED ?? 42) });
+      const expected = pythonDumps(samples);
+      expect(expected.length).toBe(samples.length);
+      samples.forEach((s, i) => {
+        const ours = canonicalize(JSON.parse(JSON.stringify(s)));
+        if (ours !== expected[i]) {
+          throw new Error(
+            `mismatch for ${JSON.stringify(s)}\nours:   ${JSON.stringify(ours)}\npython: ${JSON.stringify(expected[i])}`,
+          );
+        }
+      });
+    },
+  );
 
   it('round-trips through the strict parser: parse(canonical(v)) re-canonicalises to the same bytes', () => {
     fc.assert(
