@@ -164,7 +164,7 @@ export async function clearsign(
     throw toCotError(e, 'SIGNING_FAILED', `${source}: OpenPGP.js produced an unreadable signature`);
   }
   const packet = signature.packets[0];
-  if (!packet || packet.version !== 4 || signature.packets.length !== 1) {
+  if (packet?.version !== 4 || signature.packets.length !== 1) {
     throw new CotError(
       'SIGNING_FAILED',
       `${source}: OpenPGP.js produced a signature that is not a single v4 signature`,
