@@ -196,6 +196,22 @@ describe.skipIf(!HAVE_GPG)('cot verifies what GnuPG signs', () => {
     expect(await codeOf(verifyLink({ data: asc, keys: vk, at: new Date() }))).toBe('KEY_NOT_FOUND');
   });
 
+  it('refuses a signature made before the key existed (gpg with a faked clock)', async () => {
+    const asc = gpg.ok([
+      '--faked-system-time',
+      '20200101T000000!',
+      '--ignore-time-conflict',
+      '--local-user',
+      keys.ed!,
+      '--clearsign',
+      '--output',
+      '-',
+      join(dir, 'doc.json'),
+    ]);
+    const vk = await parseVerificationKeys(Buffer.from(gpg.exportPublic(keys.ed!)), 'ed');
+    expect(await codeOf(verifyLink({ data: asc, keys: vk, at: new Date() }))).toBe('KEY_NOT_YET_VALID');
+  });
+
   it('refuses a signature dated after the reference time plus skew', async () => {
     const asc = clearsign(keys.ed!, 'SHA512');
     const vk = await parseVerificationKeys(Buffer.from(gpg.exportPublic(keys.ed!)), 'ed');
