@@ -6,7 +6,8 @@ import type { ErrorCode } from './errors.js';
  *   1  verification failure: the material is not trustworthy (signature, key, hash, identity)
  *   2  usage error
  *   3  reserved for transport failures (network, queue), possibly transient
- *   4  malformed input: unreadable or invalid files, documents, keys
+ *   4  malformed input: unreadable or invalid files, JSON, chain-of-trust documents, keys, artifact names
+ *      (any non-zero exit of a verify command means: NOT verified)
  *   5  local output or signing failure
  *  70  internal error (a bug)
  */
@@ -29,8 +30,8 @@ export const EXIT_CODE_FOR = {
   OUTPUT_FAILED: EXIT.OUTPUT,
   JSON_INVALID: EXIT.BAD_INPUT,
   JSON_NUMBER_UNREPRESENTABLE: EXIT.BAD_INPUT,
-  DOCUMENT_INVALID: EXIT.VERIFY_FAILED,
-  DOCUMENT_UNSUPPORTED_VERSION: EXIT.VERIFY_FAILED,
+  DOCUMENT_INVALID: EXIT.BAD_INPUT,
+  DOCUMENT_UNSUPPORTED_VERSION: EXIT.BAD_INPUT,
   ARTIFACT_NAME_INVALID: EXIT.BAD_INPUT,
   ARTIFACT_UNSAFE_FILE: EXIT.BAD_INPUT,
   ARTIFACT_RESERVED_NAME: EXIT.BAD_INPUT,

@@ -73,6 +73,19 @@ describe('private key permissions', () => {
     expect((await loadSigningKey(join(d, 'k'))).kind).toBe('ed25519');
   });
 
+  it.skipIf(process.getuid?.() !== 0)(
+    'refuses a key owned by another user (as root: chown to nobody)',
+    async () => {
+      const { chown } = await import('node:fs/promises');
+      const d = await tempDir();
+      await generateKeyPair({ type: 'ed25519', out: join(d, 'k'), now: NOW });
+      await chown(join(d, 'k'), 65534, 65534);
+      const err = await loadSigningKey(join(d, 'k')).catch((e: unknown) => e as Error & { code: string });
+      expect(err).toMatchObject({ code: 'KEY_INSECURE_PERMISSIONS' });
+      expect((err as Error).message).toContain('owned by uid 65534, not by the running user (uid 0)');
+    },
+  );
+
   it('refuses a public key or a directory given as private key', async () => {
     const d = await tempDir();
     await generateKeyPair({
