@@ -245,7 +245,7 @@ export function buildProgram(io: Io): Command {
       collect,
       [],
     )
-    .option('--concurrency <n>', 'files hashed at once', '4')
+    .option('--concurrency <n>', 'files hashed at once', '8')
     .option('--allow-insecure-key-permissions', 'use a private key file readable by others (not recommended)')
     .option('--json', 'print a JSON result')
     .exitOverride()
@@ -445,7 +445,7 @@ export function buildProgram(io: Io): Command {
     .description('print the artifacts map the generator would write, for a folder or for files')
     .argument('<paths...>', 'one folder, or files (named by their relative path, or NAME=PATH)')
     .option('--hash-algorithm <alg>', 'sha256 (default) and/or sha512', collect, [])
-    .option('--concurrency <n>', 'files hashed at once', '4')
+    .option('--concurrency <n>', 'files hashed at once', '8')
     .exitOverride()
     .action(async (paths: string[], o) => {
       const algorithms = parseAlgorithms(o.hashAlgorithm);

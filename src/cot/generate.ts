@@ -11,12 +11,12 @@ import {
   hashArtifacts,
   toArtifactDigests,
 } from '../hashing/artifacts.js';
-import { digestBytes } from '../hashing/digest.js';
+import { DEFAULT_HASH_CONCURRENCY, digestBytes } from '../hashing/digest.js';
 import { canonicalize } from '../json/canonical.js';
 import type { JsonObject } from '../json/parse.js';
 import { ed25519PublicFromRaw, ed25519Sign, ed25519Verify } from '../keys/ed25519.js';
 import { describeKey, type SigningKey } from '../keys/keys.js';
-import { clearsign } from '../pgp/openpgp.js';
+import { loadPgp } from '../pgp/lazy.js';
 import { writeFilesAtomic } from '../util/atomic.js';
 import { verifySignature } from './verify.js';
 
@@ -107,7 +107,7 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
   sources.push(...(o.artifacts ?? []));
   const hashed = await hashArtifacts(sources, {
     algorithms: o.hashAlgorithms ?? ['sha256'],
-    concurrency: o.concurrency ?? 4,
+    concurrency: o.concurrency ?? DEFAULT_HASH_CONCURRENCY,
   });
   const artifacts: ArtifactDigests = toArtifactDigests(hashed);
   const document = buildDocument({
@@ -137,7 +137,12 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
   }
   if (pgp) {
     if (pgp.kind !== 'openpgp') throw new CotError('INTERNAL', 'key kind mix-up');
-    const asc = await clearsign(canonical, pgp.key, o.now, `chain of trust of task ${o.taskId}`);
+    const asc = await (await loadPgp()).clearsign(
+      canonical,
+      pgp.key,
+      o.now,
+      `chain of trust of task ${o.taskId}`,
+    );
     // prove the file we are about to write verifies and carries exactly the canonical text
     const check = await verifySignature({
       data: Buffer.from(asc, 'utf8'),

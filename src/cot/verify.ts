@@ -2,12 +2,13 @@ import { assertCotDocument, type CotDocument } from '../document/document.js';
 import { HASH_ALGORITHMS, type HashAlgorithm } from '../document/schema.js';
 import { CotError, IntegrityError } from '../errors.js';
 import { type ArtifactSource, checkArtifactSources } from '../hashing/artifacts.js';
-import { digestFile, mapBounded } from '../hashing/digest.js';
+import { DEFAULT_HASH_CONCURRENCY, digestFile, mapBounded } from '../hashing/digest.js';
 import { type JsonValue, parseJsonBytes } from '../json/parse.js';
 import { ed25519Verify } from '../keys/ed25519.js';
 import type { VerificationKey } from '../keys/keys.js';
 import { isCleartextSigned } from '../pgp/cleartext.js';
-import { type PgpPublicKey, type PgpSigner, verifyCleartext, verifyDetachedPgp } from '../pgp/openpgp.js';
+import { loadPgp } from '../pgp/lazy.js';
+import type { PgpPublicKey, PgpSigner } from '../pgp/openpgp.js';
 
 export interface Ed25519Signer {
   kind: 'ed25519';
@@ -65,7 +66,11 @@ export async function verifySignature(input: VerifySignatureInput): Promise<Veri
     if (!isCleartextSigned(input.data)) {
       if (isArmored(input.data) || input.data.length === 0) {
         // let the strict parser say exactly what it is (inline-signed, detached, text before BEGIN...)
-        await verifyCleartext(Buffer.from(input.data).toString('utf8'), pgpKeys, pgpOptions);
+        await (await loadPgp()).verifyCleartext(
+          Buffer.from(input.data).toString('utf8'),
+          pgpKeys,
+          pgpOptions,
+        );
       }
       const head = Buffer.from(input.data).toString('latin1');
       if (head.includes('-----BEGIN PGP SIGNED MESSAGE-----')) {
@@ -93,7 +98,7 @@ export async function verifySignature(input: VerifySignatureInput): Promise<Veri
         cause: e,
       });
     }
-    const v = await verifyCleartext(text, pgpKeys, pgpOptions);
+    const v = await (await loadPgp()).verifyCleartext(text, pgpKeys, pgpOptions);
     return { kind: 'openpgp-cleartext', signedBytes: Buffer.from(v.text, 'utf8'), signers: v.signers };
   }
 
@@ -125,7 +130,7 @@ export async function verifySignature(input: VerifySignatureInput): Promise<Veri
       `${source}: signature of ${sig.length} bytes is neither a raw ed25519 signature (64 bytes) nor usable without OpenPGP keys`,
     );
   }
-  const signers = await verifyDetachedPgp(input.data, sig, pgpKeys, pgpOptions);
+  const signers = await (await loadPgp()).verifyDetachedPgp(input.data, sig, pgpKeys, pgpOptions);
   return { kind: 'openpgp-detached', signedBytes: Buffer.from(input.data), signers };
 }
 
@@ -150,7 +155,7 @@ export interface VerifyLinkInput extends VerifySignatureInput {
   artifacts?: readonly ArtifactSource[];
   /** hash algorithms accepted for artifacts (default sha256 and sha512) */
   hashAlgorithms?: readonly HashAlgorithm[];
-  /** files hashed at once (default 4) */
+  /** files hashed at once (default 8) */
   concurrency?: number;
 }
 
@@ -208,7 +213,13 @@ export async function verifyLink(input: VerifyLinkInput): Promise<VerifiedLink> 
   const accepted = input.hashAlgorithms ?? HASH_ALGORITHMS;
   const given = input.artifacts ?? [];
   checkArtifactSources(given);
-  const checked = await checkArtifacts(doc, given, accepted, label, input.concurrency ?? 4);
+  const checked = await checkArtifacts(
+    doc,
+    given,
+    accepted,
+    label,
+    input.concurrency ?? DEFAULT_HASH_CONCURRENCY,
+  );
   const givenNames = new Set(given.map((g) => g.name));
   return {
     signatureKind: sig.kind,

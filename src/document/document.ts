@@ -1,4 +1,5 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ErrorObject, ValidateFunction } from 'ajv';
 import { DocumentError, type FieldProblem } from '../errors.js';
 import type { JsonObject, JsonValue } from '../json/parse.js';
 import { COT_V1_SCHEMA } from './schema.js';
@@ -34,6 +35,8 @@ let validator: ValidateFunction | undefined;
 
 function getValidator(): ValidateFunction {
   if (!validator) {
+    // loaded on first use (synchronously: ajv is CommonJS), so commands that never validate start faster
+    const { Ajv } = createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass };
     const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: false });
     validator = ajv.compile(COT_V1_SCHEMA);
   }

@@ -4,7 +4,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import type { ArtifactDigests } from '../document/document.js';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
-import { describeStat, digestFile, mapBounded } from './digest.js';
+import { DEFAULT_HASH_CONCURRENCY, describeStat, digestFile, mapBounded } from './digest.js';
 
 /** The chain-of-trust document's own artifact names: never listed in a document, never claimable. */
 export const COT_ARTIFACT_NAMES = {
@@ -165,7 +165,7 @@ export function checkArtifactSources(sources: readonly ArtifactSource[]): void {
 
 export interface HashArtifactsOptions {
   algorithms?: readonly HashAlgorithm[];
-  /** Files hashed at once. Default 4. */
+  /** Files hashed at once. Default DEFAULT_HASH_CONCURRENCY (8). */
   concurrency?: number;
 }
 
@@ -183,7 +183,7 @@ export async function hashArtifacts(
 ): Promise<HashedArtifact[]> {
   checkArtifactSources(sources);
   const algorithms = options.algorithms ?? ['sha256'];
-  const hashed = await mapBounded(sources, options.concurrency ?? 4, async (s) => {
+  const hashed = await mapBounded(sources, options.concurrency ?? DEFAULT_HASH_CONCURRENCY, async (s) => {
     const d = await digestFile(s.path, algorithms, { name: s.name, noFollow: s.resolved });
     return { name: s.name, path: s.path, size: d.size, digests: d.digests };
   });

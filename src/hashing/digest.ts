@@ -80,32 +80,52 @@ export function describeStat(st: {
   return 'special file';
 }
 
-/** Stream an open file through the hashes: never holds more than two chunks in memory. */
+/** Reusable read buffers: hashing many small files must not allocate megabytes per file. */
+const pool: Buffer[] = [];
+const POOL_MAX = 16;
+function acquire(): Buffer {
+  return pool.pop() ?? Buffer.allocUnsafe(HASH_CHUNK_SIZE);
+}
+function release(b: Buffer): void {
+  if (pool.length < POOL_MAX) pool.push(b);
+}
+
+/**
+ * Stream an open file through the hashes. Reads of HASH_CHUNK_SIZE are double-buffered, so the next read runs
+ * on the thread pool while this one is hashed; memory use is two chunks whatever the file size.
+ */
 export async function digestHandle(
   fh: FileHandle,
   algorithms: readonly HashAlgorithm[],
   label: string,
 ): Promise<FileDigest> {
   const hashes = algorithms.map((a) => createHash(a));
-  const bufs = [Buffer.allocUnsafe(HASH_CHUNK_SIZE), Buffer.allocUnsafe(HASH_CHUNK_SIZE)];
+  const bufs = [acquire(), acquire()] as const;
   let size = 0;
-  let position = 0;
   let which = 0;
   try {
-    let pending = fh.read(bufs[which]!, 0, HASH_CHUNK_SIZE, position);
+    let pending = fh.read(bufs[0], 0, HASH_CHUNK_SIZE, 0);
     for (;;) {
       const { bytesRead } = await pending;
       if (bytesRead === 0) break;
       const current = bufs[which]!;
-      position += bytesRead;
       size += bytesRead;
       which ^= 1;
-      pending = fh.read(bufs[which]!, 0, HASH_CHUNK_SIZE, position); // overlap the next read with hashing
+      if (bytesRead === HASH_CHUNK_SIZE) {
+        pending = fh.read(bufs[which]!, 0, HASH_CHUNK_SIZE, size); // overlap the next read with hashing
+      } else {
+        // a short read is usually the end: confirm with one more read only after hashing this chunk
+        pending = undefined as unknown as typeof pending;
+      }
       const chunk = bytesRead === HASH_CHUNK_SIZE ? current : current.subarray(0, bytesRead);
       for (const h of hashes) h.update(chunk);
+      if (pending === undefined) pending = fh.read(bufs[which]!, 0, HASH_CHUNK_SIZE, size);
     }
   } catch (e) {
     throw fsError(e, label, 'cannot read');
+  } finally {
+    release(bufs[0]);
+    release(bufs[1]);
   }
   const digests: Partial<Record<HashAlgorithm, string>> = {};
   algorithms.forEach((a, i) => {
@@ -152,3 +172,6 @@ export async function mapBounded<T, R>(
   if (failed) throw failed.error;
   return results;
 }
+
+/** Files hashed at once by default: enough to keep libuv's four I/O threads busy while hashing. */
+export const DEFAULT_HASH_CONCURRENCY = 8;

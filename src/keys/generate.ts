@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { CotError } from '../errors.js';
-import { generatePgpKey } from '../pgp/openpgp.js';
+import { loadPgp } from '../pgp/lazy.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { rawPublicKey, rawSeed } from './ed25519.js';
 
@@ -68,7 +68,7 @@ export async function generateKeyPair(o: GenerateKeyPairOptions): Promise<Genera
     if (o.expiresInDays !== undefined && !(Number.isInteger(o.expiresInDays) && o.expiresInDays > 0)) {
       throw new CotError('USAGE', '--expires-in-days must be a positive integer');
     }
-    const k = await generatePgpKey({
+    const k = await (await loadPgp()).generatePgpKey({
       algorithm: o.pgpAlgorithm ?? 'rsa4096',
       userId: parseUserId(o.userId ?? 'cot worker <cot-worker@example.invalid>'),
       date: o.now,

@@ -1,14 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { CotError, fsError } from '../errors.js';
-import {
-  fingerprintOf,
-  type PgpPrivateKey,
-  type PgpPublicKey,
-  readPgpPrivateKey,
-  readPgpPublicKeys,
-  userIdsOf,
-} from '../pgp/openpgp.js';
+import { loadPgp } from '../pgp/lazy.js';
+import type { PgpPrivateKey, PgpPublicKey } from '../pgp/openpgp.js';
 import {
   type Ed25519PrivateFormat,
   parseEd25519PrivateKey,
@@ -94,8 +88,15 @@ export async function loadSigningKey(path: string, options: LoadPrivateKeyOption
   if (!options.allowInsecureKeyPermissions) checkPrivateKeyPermissions(path, mode, uid);
   const text = bytes.toString('utf8');
   if (text.includes('-----BEGIN PGP PRIVATE KEY BLOCK-----')) {
-    const key = await readPgpPrivateKey(text, path);
-    return { kind: 'openpgp', key, fingerprint: fingerprintOf(key), userIds: userIdsOf(key), source: path };
+    const p = await loadPgp();
+    const key = await p.readPgpPrivateKey(text, path);
+    return {
+      kind: 'openpgp',
+      key,
+      fingerprint: p.fingerprintOf(key),
+      userIds: p.userIdsOf(key),
+      source: path,
+    };
   }
   if (text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) {
     throw new CotError('KEY_INVALID', `${path} holds an OpenPGP public key; signing needs the private key`);
@@ -118,12 +119,13 @@ export async function parseVerificationKeys(bytes: Uint8Array, source: string): 
     if (text.includes('-----BEGIN PGP PRIVATE KEY BLOCK-----')) {
       throw new CotError('KEY_INVALID', `${source} holds a private key; give verifiers the public key only`);
     }
-    const keys = await readPgpPublicKeys(bytes, source);
+    const p = await loadPgp();
+    const keys = await p.readPgpPublicKeys(bytes, source);
     return keys.map((key) => ({
       kind: 'openpgp' as const,
       key,
-      fingerprint: fingerprintOf(key),
-      userIds: userIdsOf(key),
+      fingerprint: p.fingerprintOf(key),
+      userIds: p.userIdsOf(key),
       source,
     }));
   }

@@ -1,0 +1,292 @@
+#!/usr/bin/env node
+// cot benchmarks, measured side by side with the reference tools in one run on this machine.
+// Usage: npm run bench [-- --write]   (--write also records the table in BENCHMARKS.md)
+// Env: COT_BENCH_GIB (size of the large file, default 1), COT_BENCH_REPS (default 5), COT_BENCH_DOCS (default 1000)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, freemem, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  canonicalize,
+  digestFile,
+  enumerateArtifactDir,
+  generateKeyPair,
+  hashArtifacts,
+  loadSigningKey,
+  loadVerificationKeys,
+  verifyLink,
+} from '../dist/index.js';
+import { clearsign } from '../dist/pgp/openpgp.js';
+
+const GIB = Number(process.env.COT_BENCH_GIB ?? 1);
+const REPS = Number(process.env.COT_BENCH_REPS ?? 5);
+const DOCS = Number(process.env.COT_BENCH_DOCS ?? 1000);
+const WRITE = process.argv.includes('--write');
+const NOW = new Date();
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const time = async (fn) => {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+};
+const run = (cmd, args, opts = {}) => {
+  const r = spawnSync(cmd, args, { maxBuffer: 1 << 30, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 4).join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+};
+const log = (s) => process.stderr.write(`${s}\n`);
+
+const work = await mkdtemp(join(tmpdir(), 'cot-bench-'));
+const rows = [];
+const row = (what, cot, ref, refName, ratio, target, met) =>
+  rows.push({ what, cot, ref, refName, ratio, target, met });
+
+try {
+  // ---------------------------------------------------------------- 1. one large file
+  const big = join(work, 'big.bin');
+  log(`writing a ${GIB} GiB file...`);
+  {
+    const fh = await open(big, 'w');
+    const chunk = randomBytes(16 * 1024 * 1024);
+    for (let i = 0; i < GIB * 64; i++) await fh.write(chunk);
+    await fh.close();
+  }
+  const bytes = GIB * 1024 ** 3;
+  const expected = run('openssl', ['dgst', '-sha256', '-r', big]).toString().split(' ')[0];
+  const t = { cot: [], openssl: [], sha256sum: [], cotCli: [] };
+  for (let i = 0; i < REPS; i++) {
+    t.openssl.push(await time(() => run('openssl', ['dgst', '-sha256', big])));
+    t.sha256sum.push(await time(() => run('sha256sum', [big])));
+    t.cot.push(
+      await time(async () => {
+        const d = await digestFile(big, ['sha256']);
+        if (d.digests.sha256 !== expected) throw new Error('cot digest differs from openssl');
+      }),
+    );
+    t.cotCli.push(await time(() => run(process.execPath, ['bin/cot.js', 'hash', `big=${big}`])));
+  }
+  const mbps = (s) => bytes / s / 1e6;
+  const cotMB = mbps(median(t.cot));
+  const osslMB = mbps(median(t.openssl));
+  row(
+    `hash one ${GIB} GiB file (sha256), library`,
+    `${cotMB.toFixed(0)} MB/s`,
+    `${osslMB.toFixed(0)} MB/s`,
+    'openssl dgst -sha256',
+    cotMB / osslMB,
+    '>= 0.9x openssl',
+    cotMB / osslMB >= 0.9,
+  );
+  const cliMB = mbps(median(t.cotCli));
+  row(
+    `hash one ${GIB} GiB file (sha256), \`cot hash\` process`,
+    `${cliMB.toFixed(0)} MB/s`,
+    `${osslMB.toFixed(0)} MB/s`,
+    'openssl dgst -sha256',
+    cliMB / osslMB,
+    '>= 0.9x openssl',
+    cliMB / osslMB >= 0.9,
+  );
+  const sumMB = mbps(median(t.sha256sum));
+  row(
+    `hash one ${GIB} GiB file (sha256), library`,
+    `${cotMB.toFixed(0)} MB/s`,
+    `${sumMB.toFixed(0)} MB/s`,
+    'sha256sum',
+    cotMB / sumMB,
+    '>= 0.9x sha256sum',
+    cotMB / sumMB >= 0.9,
+  );
+  await rm(big);
+
+  // ---------------------------------------------------------------- 2. 1,000 files
+  const many = join(work, 'many');
+  log('writing 1,000 files of 64 KiB...');
+  for (let i = 0; i < 10; i++) await mkdir(join(many, `d${i}`), { recursive: true });
+  const files = [];
+  for (let i = 0; i < 1000; i++) {
+    const p = join(many, `d${i % 10}`, `f${i}.bin`);
+    await writeFile(p, randomBytes(64 * 1024));
+    files.push(p);
+  }
+  const m = { cot: [], sha256sum: [], cotCli: [] };
+  for (let i = 0; i < REPS; i++) {
+    m.sha256sum.push(await time(() => run('sha256sum', files)));
+    m.cot.push(await time(async () => hashArtifacts(await enumerateArtifactDir(many), { concurrency: 4 })));
+    m.cotCli.push(await time(() => run(process.execPath, ['bin/cot.js', 'hash', many])));
+  }
+  const fps = (s) => 1000 / s;
+  row(
+    'hash 1,000 files of 64 KiB (walk + hash), library',
+    `${fps(median(m.cot)).toFixed(0)} files/s`,
+    `${fps(median(m.sha256sum)).toFixed(0)} files/s`,
+    'sha256sum (one process, all files)',
+    median(m.sha256sum) / median(m.cot),
+    '>= 0.9x sha256sum',
+    median(m.sha256sum) / median(m.cot) >= 0.9,
+  );
+  row(
+    'hash 1,000 files of 64 KiB, `cot hash DIR` process',
+    `${fps(median(m.cotCli)).toFixed(0)} files/s`,
+    `${fps(median(m.sha256sum)).toFixed(0)} files/s`,
+    'sha256sum (one process, all files)',
+    median(m.sha256sum) / median(m.cotCli),
+    'report only',
+    null,
+  );
+
+  // ---------------------------------------------------------------- 3. sign and verify 1,000 documents
+  const gnupg = join(work, 'gnupg');
+  await mkdir(gnupg, { mode: 0o700 });
+  const gpg = (args, opts) => run('gpg', ['--homedir', gnupg, '--batch', '--no-tty', ...args], opts);
+  const docs = [];
+  for (let i = 0; i < DOCS; i++) {
+    const artifacts = {};
+    for (let j = 0; j < 20; j++)
+      artifacts[`public/build/file-${j}.tar.gz`] = {
+        sha256: createHash('sha256').update(`${i}/${j}`).digest('hex'),
+      };
+    docs.push(
+      canonicalize({
+        artifacts,
+        chainOfTrustVersion: 1,
+        environment: { instanceId: `i-${i}`, privateIpAddress: '10.0.0.1' },
+        runId: 0,
+        task: {
+          dependencies: [],
+          payload: { command: ['make', `part-${i}`], image: 'ubuntu:24.04', maxRunTime: 3600 },
+          scopes: ['queue:route:index.x'],
+          taskGroupId: 'KRa-CdtXTda3i7MQ5snK1A',
+          workerType: 'b-linux',
+          metadata: { description: 'x'.repeat(2000) },
+        },
+        taskId: 'LnshJjNXTfeBlPNrAzyy9w',
+        workerGroup: 'g',
+        workerId: 'w',
+      }),
+    );
+  }
+  const docDir = join(work, 'docs');
+  await mkdir(docDir);
+  for (let i = 0; i < DOCS; i++) await writeFile(join(docDir, `${i}.json`), docs[i]);
+  log(`documents: ${DOCS} of ${docs[0].length} bytes`);
+
+  for (const algo of ['rsa4096', 'ed25519']) {
+    log(
+      `signing and verifying ${DOCS} documents with ${algo} (cot in-process, gpg one process per document)...`,
+    );
+    const keyPath = join(work, `${algo}.key`);
+    const pubPath = join(work, `${algo}.pub`);
+    await generateKeyPair({
+      type: 'openpgp',
+      pgpAlgorithm: algo,
+      out: keyPath,
+      pubOut: pubPath,
+      now: new Date(NOW.getTime() - 60_000),
+      force: true,
+    });
+    gpg(['--import', keyPath]);
+    const sk = await loadSigningKey(keyPath);
+    const vk = await loadVerificationKeys([pubPath]);
+    const fpr = sk.fingerprint;
+
+    // cot sign (per document), then cot verify
+    const cotSign = [];
+    const ascs = [];
+    for (let i = 0; i < DOCS; i++) {
+      const t0 = performance.now();
+      ascs.push(await clearsign(docs[i], sk.key, NOW));
+      cotSign.push(performance.now() - t0);
+    }
+    const cotVerify = [];
+    for (let i = 0; i < DOCS; i++) {
+      const t0 = performance.now();
+      await verifyLink({ data: Buffer.from(ascs[i]), keys: vk, at: NOW });
+      cotVerify.push(performance.now() - t0);
+    }
+    // gpg: one process per document, as a shell loop would do
+    const gpgSign = [];
+    const gpgVerify = [];
+    for (let i = 0; i < DOCS; i++) {
+      const src = join(docDir, `${i}.json`);
+      const dst = join(docDir, `${i}.${algo}.asc`);
+      const t0 = performance.now();
+      gpg(['--yes', '--local-user', fpr, '--digest-algo', 'SHA512', '--clearsign', '--output', dst, src]);
+      gpgSign.push(performance.now() - t0);
+    }
+    for (let i = 0; i < DOCS; i++) {
+      const t0 = performance.now();
+      gpg(['--verify', join(docDir, `${i}.${algo}.asc`)]);
+      gpgVerify.push(performance.now() - t0);
+    }
+    const sum = (xs) => xs.reduce((a, b) => a + b, 0) / 1000;
+    row(
+      `sign ${DOCS} documents, OpenPGP ${algo} cleartext SHA512`,
+      `${median(cotSign).toFixed(2)} ms/doc (${sum(cotSign).toFixed(1)} s total)`,
+      `${median(gpgSign).toFixed(2)} ms/doc (${sum(gpgSign).toFixed(1)} s total)`,
+      'gpg --clearsign, one process per document',
+      median(gpgSign) / median(cotSign),
+      '>= 1x (faster than gpg)',
+      median(gpgSign) / median(cotSign) >= 1,
+    );
+    row(
+      `verify ${DOCS} documents (signature + JSON + schema), OpenPGP ${algo}`,
+      `${median(cotVerify).toFixed(2)} ms/doc (${sum(cotVerify).toFixed(1)} s total)`,
+      `${median(gpgVerify).toFixed(2)} ms/doc (${sum(gpgVerify).toFixed(1)} s total)`,
+      'gpg --verify, one process per document',
+      median(gpgVerify) / median(cotVerify),
+      '>= 1x (faster than gpg)',
+      median(gpgVerify) / median(cotVerify) >= 1,
+    );
+    // cross-check: gpg verifies one of ours, we verify one of gpg's
+    await writeFile(join(work, 'ours.asc'), ascs[0]);
+    gpg(['--verify', join(work, 'ours.asc')]);
+    await verifyLink({ data: await readFile(join(docDir, `0.${algo}.asc`)), keys: vk, at: new Date() });
+  }
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------- report
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const version = (cmd, args) => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8' }).split('\n')[0].trim();
+  } catch {
+    return 'n/a';
+  }
+};
+const machine = [
+  `- date: ${NOW.toISOString()}`,
+  `- CPU: ${cpu}, ${cpus().length} logical cores; memory ${(totalmem() / 1024 ** 3).toFixed(0)} GiB (${(freemem() / 1024 ** 3).toFixed(0)} GiB free at start)`,
+  `- Node.js ${process.version} (OpenSSL ${process.versions.openssl}); ${version('openssl', ['version'])}; ${version('sha256sum', ['--version'])}; ${version('gpg', ['--version'])}`,
+  `- repetitions: ${REPS} for hashing (median reported); ${DOCS} documents for signing/verifying (median per document)`,
+];
+const table = [
+  '| measurement | cot | reference | reference tool | ratio (cot vs reference, >1 = cot faster) | target | met |',
+  '|---|---|---|---|---|---|---|',
+  ...rows.map(
+    (r) =>
+      `| ${r.what} | ${r.cot} | ${r.ref} | ${r.refName} | ${r.ratio.toFixed(2)}x | ${r.target} | ${r.met === null ? '-' : r.met ? 'yes' : '**no**'} |`,
+  ),
+];
+const report = `${machine.join('\n')}\n\n${table.join('\n')}\n`;
+process.stdout.write(`\n${report}`);
+if (WRITE) {
+  const path = new URL('../BENCHMARKS.md', import.meta.url);
+  let old = '';
+  try {
+    old = await readFile(path, 'utf8');
+  } catch {}
+  const marker = '<!-- bench:results -->';
+  const head = old.includes(marker) ? old.slice(0, old.indexOf(marker)) : '# Benchmarks\n\n';
+  await writeFile(path, `${head}${marker}\n${report}`);
+  log('recorded in BENCHMARKS.md');
+}
