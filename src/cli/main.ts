@@ -326,6 +326,7 @@ export function buildProgram(io: Io): Command {
       're-hash every file in this folder (chain-of-trust files skipped) against the document',
     )
     .option('--artifact <name=path>', 're-hash PATH as artifact NAME (repeatable)', collect, [])
+    .option('--require-all', 'every artifact the document lists must be given (with --artifacts/--artifact)')
     .option('--task-id <id>', 'expected taskId')
     .option('--run-id <n>', 'expected runId')
     .option('--worker-group <g>', 'expected workerGroup')
@@ -368,6 +369,7 @@ export function buildProgram(io: Io): Command {
         skewSeconds: parseNonNegativeInt(o.skew, '--skew'),
         expected,
         artifacts,
+        requireAllArtifacts: Boolean(o.requireAll),
         hashAlgorithms: o.hashAlgorithm.length > 0 ? parseAlgorithms(o.hashAlgorithm) : HASH_ALGORITHMS,
         source: file,
       });

@@ -157,6 +157,8 @@ export interface VerifyLinkInput extends VerifySignatureInput {
   hashAlgorithms?: readonly HashAlgorithm[];
   /** files hashed at once (default 8) */
   concurrency?: number;
+  /** every artifact the document lists must be among `artifacts` (ARTIFACT_MISSING otherwise) */
+  requireAllArtifacts?: boolean;
 }
 
 export interface VerifiedLink {
@@ -213,6 +215,17 @@ export async function verifyLink(input: VerifyLinkInput): Promise<VerifiedLink> 
   const accepted = input.hashAlgorithms ?? HASH_ALGORITHMS;
   const given = input.artifacts ?? [];
   checkArtifactSources(given);
+  const givenNames = new Set(given.map((g) => g.name));
+  const unchecked = Object.keys(doc.artifacts)
+    .filter((n) => !givenNames.has(n))
+    .sort();
+  if (input.requireAllArtifacts && unchecked.length > 0) {
+    throw new CotError(
+      'ARTIFACT_MISSING',
+      `${label}: ${unchecked.length} artifact(s) listed in the signed document are missing: ${unchecked.join(', ')}`,
+      { details: { missing: unchecked } },
+    );
+  }
   const checked = await checkArtifacts(
     doc,
     given,
@@ -220,16 +233,13 @@ export async function verifyLink(input: VerifyLinkInput): Promise<VerifiedLink> 
     label,
     input.concurrency ?? DEFAULT_HASH_CONCURRENCY,
   );
-  const givenNames = new Set(given.map((g) => g.name));
   return {
     signatureKind: sig.kind,
     document: doc,
     signers: sig.signers,
     signedBytes: sig.signedBytes,
     artifacts: checked,
-    unchecked: Object.keys(doc.artifacts)
-      .filter((n) => !givenNames.has(n))
-      .sort(),
+    unchecked,
   };
 }
 

@@ -291,6 +291,16 @@ describe('verifyLink', () => {
     ).toBe('HASH_UNSUPPORTED_ALGORITHM');
   });
 
+  it('ARTIFACT_MISSING when every listed artifact is required and one is absent', async () => {
+    const f = join(art, 'public/build/target.zip');
+    const err = (await link({
+      requireAllArtifacts: true,
+      artifacts: [{ name: 'public/build/target.zip', path: f, resolved: false }],
+    }).catch((e: unknown) => e)) as CotError;
+    expect(err.code).toBe('ARTIFACT_MISSING');
+    expect(err.details.missing).toEqual(['public/logs/live_backing.log']);
+  });
+
   it('reports every failing artifact at once', async () => {
     const bad = join(dir, 'bad');
     await writeFile(bad, 'x');
