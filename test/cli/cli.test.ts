@@ -252,49 +252,33 @@ describe('cot generate / verify-link / verify-signature / hash', () => {
   });
 
   it('an invalid task definition: every bad path listed, nothing written', async () => {
+    const genWith = (task: string) =>
+      cot(
+        'generate',
+        '--task',
+        task,
+        '--task-id',
+        TASK_ID,
+        '--run-id',
+        '0',
+        '--worker-group',
+        'g',
+        '--worker-id',
+        'w',
+        '--artifacts',
+        join(d, 'art/public/build'),
+        '--key',
+        join(d, 'ed.key'),
+        '--out',
+        join(d, 'o2'),
+      );
     await writeFile(join(d, 'badtask.json'), JSON.stringify({ payload: [], scopes: 'x' }));
-    const g = await cot(
-      'generate',
-      '--task',
-      join(d, 'badtask.json'),
-      '--task-id',
-      TASK_ID,
-      '--run-id',
-      '0',
-      '--worker-group',
-      'g',
-      '--worker-id',
-      'w',
-      '--artifacts',
-      join(d, 'art/public/build'),
-      '--key',
-      join(d, 'ed.key'),
-      '--out',
-      join(d, 'o2'),
-    );
+    const g = await genWith(join(d, 'badtask.json'));
     expect(g.code).toBe(4);
     expect(g.err).toMatch(/DOCUMENT_INVALID: .*task\.dependencies is required.*task\.payload.*task\.scopes/);
     await expect(stat(join(d, 'o2'))).rejects.toThrow();
     await writeFile(join(d, 'duptask.json'), '{"payload": {}, "payload": {}}');
-    const dup = await cot(
-      'generate',
-      '--task',
-      join(d, 'duptask.json'),
-      '--task-id',
-      TASK_ID,
-      '--run-id',
-      '0',
-      '--worker-group',
-      'g',
-      '--worker-id',
-      'w',
-      '--artifacts',
-      join(d, 'art/public/build'),
-      '--key',
-      join(d, 'ed.key'),
-      '--out',
-      join(d, 'o2'),
-    );
+    const dup = await genWith(join(d, 'duptask.json'));
     expect(dup.code).toBe(4);
     expect(dup.err).toMatch(/JSON_INVALID: task definition .*duplicate key "payload"/);
   });

@@ -72,3 +72,18 @@ export function sampleTask(extra: Record<string, unknown> = {}) {
     ...extra,
   };
 }
+
+/** A valid v1 document (as a plain object) with one artifact. */
+export function sampleDocument(extra: Record<string, unknown> = {}) {
+  return {
+    artifacts: { 'public/a': { sha256: 'a'.repeat(64) } },
+    chainOfTrustVersion: 1,
+    environment: {},
+    runId: 0,
+    task: sampleTask(),
+    taskId: TASK_ID,
+    workerGroup: 'g',
+    workerId: 'w',
+    ...extra,
+  };
+}

@@ -10,7 +10,7 @@ import {
   verifyLink,
   verifySignature,
 } from '../../src/index.js';
-import { codeOf, HAVE_GPG, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+import { codeOf, HAVE_GPG, sampleDocument, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';
 
 // cot signs at a fixed reference time; gpg signs at the wall clock, so its signatures are checked as of now
@@ -98,16 +98,7 @@ describe.skipIf(!HAVE_GPG)('cot verifies what GnuPG signs', () => {
   let dir: string;
   let gpg: Gpg;
   const keys: Record<string, string> = {};
-  const doc = canonicalize({
-    artifacts: { 'public/x': { sha256: 'b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c' } },
-    chainOfTrustVersion: 1,
-    environment: {},
-    runId: 0,
-    task: sampleTask(),
-    taskId: TASK_ID,
-    workerGroup: 'g',
-    workerId: 'w',
-  });
+  const doc = canonicalize(sampleDocument());
   beforeAll(async () => {
     dir = await tempDir();
     gpg = await Gpg.create(dir);

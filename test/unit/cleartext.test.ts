@@ -11,19 +11,10 @@ import {
   verifySignature,
 } from '../../src/index.js';
 import { clearsign } from '../../src/pgp/openpgp.js';
-import { codeOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+import { codeOf, sampleDocument, tempDir } from '../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
-const DOC = canonicalize({
-  artifacts: { 'public/a': { sha256: 'a'.repeat(64) } },
-  chainOfTrustVersion: 1,
-  environment: {},
-  runId: 0,
-  task: sampleTask(),
-  taskId: TASK_ID,
-  workerGroup: 'g',
-  workerId: 'w',
-});
+const DOC = canonicalize(sampleDocument());
 
 let asc: string;
 let keys: VerificationKey[];

@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { assertCotDocument, buildDocument, DocumentError } from '../../src/index.js';
-import { sampleTask, TASK_ID } from '../helpers/env.js';
+import { sampleDocument, sampleTask, TASK_ID } from '../helpers/env.js';
 
-const good = () => ({
-  artifacts: { 'public/a': { sha256: 'a'.repeat(64) } },
-  chainOfTrustVersion: 1,
-  environment: {},
-  runId: 0,
-  task: sampleTask(),
-  taskId: TASK_ID,
-  workerGroup: 'g',
-  workerId: 'w',
-});
+const good = () => sampleDocument();
 
 function problemsOf(v: unknown): { code: string; paths: string[] } {
   try {
