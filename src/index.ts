@@ -36,6 +36,7 @@ export {
   ERROR_CODES,
   type ErrorCode,
   type FieldProblem,
+  fsError,
   IntegrityError,
   isCotError,
 } from './errors.js';

@@ -9,6 +9,7 @@ import {
   type ExpectedLink,
   enumerateArtifactDir,
   exitCodeFor,
+  fsError,
   generateChainOfTrust,
   generateKeyPair,
   HASH_ALGORITHMS,
@@ -71,36 +72,31 @@ function parseTime(v: string | undefined, fallback: Date): Date {
   return d;
 }
 
-async function readJsonObject(path: string, what: string, exactNumbers: boolean): Promise<JsonObject> {
-  let bytes: Buffer;
+/** Largest input file read whole (documents, signatures, task definitions); artifacts are streamed instead. */
+const MAX_INPUT_BYTES = 64 * 1024 * 1024;
+
+async function readInput(path: string, what: string): Promise<Buffer> {
   try {
-    bytes = await readFile(path);
+    const st = await stat(path);
+    if (st.size > MAX_INPUT_BYTES) {
+      throw new CotError(
+        'FILE_UNREADABLE',
+        `${what} ${path} is ${st.size} bytes, over the ${MAX_INPUT_BYTES}-byte limit`,
+      );
+    }
+    return await readFile(path);
   } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).code;
-    throw new CotError(
-      errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE',
-      `cannot read ${what} ${path}: ${(e as Error).message}`,
-      { cause: e },
-    );
+    throw fsError(e, path, `cannot read ${what}`);
   }
+}
+
+async function readJsonObject(path: string, what: string, exactNumbers: boolean): Promise<JsonObject> {
+  const bytes = await readInput(path, what);
   const v = parseJsonBytes(bytes, { source: `${what} ${path}`, exactNumbers });
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
     throw new CotError('JSON_INVALID', `${what} ${path} must hold a JSON object`);
   }
   return v;
-}
-
-async function readInput(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).code;
-    throw new CotError(
-      errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'FILE_UNREADABLE',
-      `cannot read ${what} ${path}: ${(e as Error).message}`,
-      { cause: e },
-    );
-  }
 }
 
 async function exists(path: string): Promise<boolean> {

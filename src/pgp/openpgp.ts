@@ -38,15 +38,17 @@ const VERIFY_CONFIG: openpgp.PartialConfig = {
   rejectPublicKeyAlgorithms: new Set([openpgp.enums.publicKey.dsa, openpgp.enums.publicKey.elgamal]),
 };
 
-/** Classify an OpenPGP.js verification error message into our code (the boundary conversion). */
+/**
+ * Classify an OpenPGP.js verification error into our code (the boundary conversion). OpenPGP.js has no error
+ * codes, so this matches its messages (as of 6.3); anything unrecognised is SIGNATURE_INVALID, never success.
+ */
 export function classifyPgpError(e: unknown): ErrorCode {
   const m = e instanceof Error ? e.message : String(e);
   if (/revoked/i.test(m)) return 'KEY_REVOKED';
   if (/newer than the signature|creation time is in the future/i.test(m)) return 'KEY_NOT_YET_VALID';
   if (/expired/i.test(m)) return 'KEY_EXPIRED';
-  if (/keys are considered too weak|keys shorter than|RSA keys|too weak.*key|dsa|elgamal/i.test(m))
-    return 'KEY_WEAK';
-  if (/hash algorithm/i.test(m) && /weak|insecure|reject/i.test(m)) return 'SIGNATURE_WEAK_HASH';
+  if (/Insecure message hash algorithm|Hash algorithm too weak/i.test(m)) return 'SIGNATURE_WEAK_HASH';
+  if (/keys are considered too weak|keys shorter than|Insecure hash algorithm/i.test(m)) return 'KEY_WEAK';
   return 'SIGNATURE_INVALID';
 }
 

@@ -181,6 +181,13 @@ describe.skipIf(!HAVE_GPG)('cot verifies what GnuPG signs', () => {
     expect(await codeOf(verifyLink({ data: asc, keys: vk, at: new Date() }))).toBe('KEY_WEAK');
   });
 
+  it('refuses DSA keys made by gpg', async () => {
+    const dsa = gpg.genKey('Dsa <dsa@example.com>', 'dsa2048');
+    const asc = clearsign(dsa, 'SHA256');
+    const vk = await parseVerificationKeys(Buffer.from(gpg.exportPublic(dsa)), 'dsa');
+    expect(await codeOf(verifyLink({ data: asc, keys: vk, at: new Date() }))).toBe('KEY_WEAK');
+  });
+
   it('refuses a signature from a key other than the allowed ones', async () => {
     const asc = clearsign(keys.rsa!, 'SHA512');
     const vk = await parseVerificationKeys(Buffer.from(gpg.exportPublic(keys.ed!)), 'ed');

@@ -10,7 +10,7 @@ import {
   verifyLink,
   verifySignature,
 } from '../../src/index.js';
-import { clearsign } from '../../src/pgp/openpgp.js';
+import { classifyPgpError, clearsign } from '../../src/pgp/openpgp.js';
 import { codeOf, sampleDocument, tempDir } from '../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
@@ -163,5 +163,23 @@ describe('OpenPGP cleartext: only the signed block, and only the text it covers'
     expect(s).toContain('\n- -a\n- --b\nc\n');
     const r = await verifySignature({ data: Buffer.from(s), keys, at: NOW });
     expect(r.signedBytes.toString()).toBe('-a\n--b\nc');
+  });
+});
+
+describe('OpenPGP.js error messages are converted to codes', () => {
+  it.each([
+    ['Signed digest did not match', 'SIGNATURE_INVALID'],
+    ['Signature verification failed', 'SIGNATURE_INVALID'],
+    ['Hash algorithm too weak for EdDSA.', 'SIGNATURE_WEAK_HASH'],
+    ['Insecure message hash algorithm: SHA1', 'SIGNATURE_WEAK_HASH'],
+    ['Insecure hash algorithm: MD5', 'KEY_WEAK'],
+    ['dsa keys are considered too weak.', 'KEY_WEAK'],
+    ['RSA keys shorter than 2048 bits are considered too weak.', 'KEY_WEAK'],
+    ['Primary key is expired', 'KEY_EXPIRED'],
+    ['Primary key is revoked', 'KEY_REVOKED'],
+    ['Key is newer than the signature', 'KEY_NOT_YET_VALID'],
+    ['something unforeseen', 'SIGNATURE_INVALID'],
+  ])('%s -> %s', (message, code) => {
+    expect(classifyPgpError(new Error(message))).toBe(code);
   });
 });
