@@ -175,6 +175,103 @@ export async function clearsign(
   return frameCleartext(text, hashName(packet.hashAlgorithm as number), parsed.armoredSignature);
 }
 
+/** A revocation of a key or subkey, checked to be made by the key itself. */
+export interface Revocation {
+  /** HARD (no reason, compromised, unknown): every signature by the key is void, past ones included.
+   *  SOFT (superseded, retired): only signatures made at or after `revokedAt` are void. */
+  hard: boolean;
+  reason: string;
+  revokedAt: Date;
+  /** fingerprint of the revoked (sub)key */
+  fingerprint: string;
+  subkey: boolean;
+}
+
+const SOFT_REASONS = new Set<number>([
+  openpgp.enums.reasonForRevocation.keySuperseded,
+  openpgp.enums.reasonForRevocation.keyRetired,
+]);
+
+function reasonName(flag: number | null): string {
+  if (flag === null) return 'no reason given';
+  switch (flag) {
+    case openpgp.enums.reasonForRevocation.noReason:
+      return 'no reason specified';
+    case openpgp.enums.reasonForRevocation.keySuperseded:
+      return 'key superseded';
+    case openpgp.enums.reasonForRevocation.keyCompromised:
+      return 'key compromised';
+    case openpgp.enums.reasonForRevocation.keyRetired:
+      return 'key retired';
+    default:
+      return `reason ${flag}`;
+  }
+}
+
+/**
+ * Every valid self-revocation of `key` and of the subkey holding `keyId` (when given). Revocation signatures are
+ * verified without any clock (their validity does not depend on when we look).
+ */
+export async function revocationsOf(key: PgpPublicKey, keyId?: openpgp.KeyID): Promise<Revocation[]> {
+  const out: Revocation[] = [];
+  const noClock = null as unknown as Date;
+  const record = (rev: openpgp.SignaturePacket, fingerprint: string, subkey: boolean) => {
+    const flag = rev.reasonForRevocationFlag ?? null;
+    out.push({
+      hard: flag === null || !SOFT_REASONS.has(flag),
+      reason: `${reasonName(flag)}${rev.reasonForRevocationString ? `: ${rev.reasonForRevocationString}` : ''}`,
+      revokedAt: rev.created ?? new Date(0),
+      fingerprint,
+      subkey,
+    });
+  };
+  for (const rev of key.revocationSignatures) {
+    try {
+      await rev.verify(key.keyPacket, openpgp.enums.signature.keyRevocation, { key: key.keyPacket }, noClock);
+      record(rev, fingerprintOf(key), false);
+    } catch {
+      // not made by this key (or corrupt): no effect
+    }
+  }
+  if (keyId) {
+    for (const sub of key.subkeys) {
+      if (!sub.getKeyID().equals(keyId)) continue;
+      for (const rev of sub.revocationSignatures) {
+        try {
+          await rev.verify(
+            key.keyPacket,
+            openpgp.enums.signature.subkeyRevocation,
+            { key: key.keyPacket, bind: sub.keyPacket },
+            noClock,
+          );
+          record(rev, sub.getFingerprint().toUpperCase(), true);
+        } catch {
+          // ignore invalid revocations
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The revocation that voids a signature made at `at` by this key, if any (hard first). */
+export async function revocationAt(
+  key: PgpPublicKey,
+  at: Date,
+  keyId?: openpgp.KeyID,
+): Promise<Revocation | undefined> {
+  const revs = await revocationsOf(key, keyId);
+  return revs.find((r) => r.hard) ?? revs.find((r) => r.revokedAt.getTime() <= at.getTime());
+}
+
+export function describeRevocation(r: Revocation): string {
+  return `${r.subkey ? 'subkey' : 'key'} ${r.fingerprint} was revoked on ${r.revokedAt.toISOString()} (${r.reason}; ${
+    r.hard
+      ? 'a hard revocation voids every signature, past ones included'
+      : 'a soft revocation voids signatures made from then on'
+  })`;
+}
+
 /** Who signed, as established by a successful verification. */
 export interface PgpSigner {
   kind: 'openpgp';
@@ -258,6 +355,21 @@ async function verifyMessage(
     let lastError: unknown;
     let ok: PgpSigner | undefined;
     for (const key of candidates) {
+      const revoked = await revocationAt(key, created, issuer);
+      if (revoked) {
+        lastError = new CotError(
+          'KEY_REVOKED',
+          `${source}: signature made ${created.toISOString()}: ${describeRevocation(revoked)}`,
+          {
+            details: {
+              fingerprint: fingerprintOf(key),
+              revokedAt: revoked.revokedAt.toISOString(),
+              hard: revoked.hard,
+            },
+          },
+        );
+        continue;
+      }
       const single = new openpgp.Signature(new openpgp.PacketList());
       single.packets.push(packet);
       try {
@@ -288,6 +400,7 @@ async function verifyMessage(
       }
     }
     if (!ok) {
+      if (lastError instanceof CotError) throw lastError;
       const code = classifyPgpError(lastError);
       const reason = lastError instanceof Error ? lastError.message : String(lastError);
       throw new CotError(

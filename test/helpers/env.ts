@@ -87,3 +87,14 @@ export function sampleDocument(extra: Record<string, unknown> = {}) {
     ...extra,
   };
 }
+
+/** Await `p` and return the CotError it rejects with (fails if it resolves or throws something else). */
+export async function errorOf(p: Promise<unknown>): Promise<CotError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof CotError) return e;
+    throw new Error(`expected a CotError, got ${String(e)}`, { cause: e });
+  }
+  throw new Error('expected a CotError, but it succeeded');
+}

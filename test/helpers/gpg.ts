@@ -36,6 +36,38 @@ export class Gpg {
     return fpr.split(':')[9]!;
   }
 
+  /** Revoke a key for real (gpg --edit-key revkey). Menu reason: 0 none, 1 compromised, 2 superseded, 3 retired. */
+  revoke(fpr: string, reason: 0 | 1 | 2 | 3, fakedTime?: Date): void {
+    const time = fakedTime ? ['--faked-system-time', `${Math.floor(fakedTime.getTime() / 1000)}!`] : [];
+    this.ok(
+      [
+        '--yes',
+        '--command-fd',
+        '0',
+        '--pinentry-mode',
+        'loopback',
+        '--passphrase',
+        '',
+        ...time,
+        '--edit-key',
+        fpr,
+      ],
+      `revkey\ny\n${reason}\nrevoked by the cot test suite\n\ny\nsave\n`,
+    );
+  }
+
+  exportSecret(fpr: string): Buffer {
+    return this.ok([
+      '--pinentry-mode',
+      'loopback',
+      '--passphrase',
+      '',
+      '--armor',
+      '--export-secret-keys',
+      fpr,
+    ]);
+  }
+
   exportPublic(fpr: string): string {
     return this.ok(['--armor', '--export', fpr]).toString();
   }

@@ -10,7 +10,7 @@ import {
   verifyLink,
   verifySignature,
 } from '../../src/index.js';
-import { codeOf, HAVE_GPG, sampleDocument, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+import { codeOf, errorOf, HAVE_GPG, sampleDocument, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';
 
 // cot signs at a fixed reference time; gpg signs at the wall clock, so its signatures are checked as of now
@@ -219,4 +219,69 @@ describe.skipIf(!HAVE_GPG)('cot verifies what GnuPG signs', () => {
     );
     await verifyLink({ data: asc, keys: vk, at: past, skewSeconds: 7200 });
   });
+});
+
+describe.skipIf(!HAVE_GPG)('revocation, with keys revoked by real gpg', () => {
+  let dir: string;
+  let gpg: Gpg;
+  beforeAll(async () => {
+    dir = await tempDir();
+    gpg = await Gpg.create(dir);
+    await writeFile(join(dir, 'doc.json'), canonicalize(sampleDocument()));
+  });
+  const sign = (g: Gpg, fpr: string, at?: Date) =>
+    g.ok([
+      ...(at ? ['--faked-system-time', `${Math.floor(at.getTime() / 1000)}!`] : []),
+      '--local-user',
+      fpr,
+      '--clearsign',
+      '--output',
+      '-',
+      join(dir, 'doc.json'),
+    ]);
+  const keysOf = async (fpr: string) => parseVerificationKeys(Buffer.from(gpg.exportPublic(fpr)), fpr);
+
+  it('a HARD revocation (gpg default revocation certificate: no reason) voids a signature made before it', async () => {
+    const fpr = gpg.genKey('Hard <hard@example.com>', 'ed25519');
+    const asc = sign(gpg, fpr);
+    await verifyLink({ data: asc, keys: await keysOf(fpr), at: new Date() });
+    const cert = (await readFile(join(gpg.home, 'openpgp-revocs.d', `${fpr}.rev`), 'utf8')).replace(
+      /^:-----BEGIN/m,
+      '-----BEGIN',
+    );
+    gpg.ok(['--import'], cert);
+    const err = await errorOf(verifyLink({ data: asc, keys: await keysOf(fpr), at: new Date() }));
+    expect(err).toMatchObject({ code: 'KEY_REVOKED' });
+    expect(err.message).toMatch(/hard revocation voids every signature/);
+  });
+
+  it('a HARD revocation (key compromised) voids past signatures too', async () => {
+    const fpr = gpg.genKey('Compromised <compromised@example.com>', 'ed25519');
+    const asc = sign(gpg, fpr);
+    gpg.revoke(fpr, 1, new Date(Date.now() + 3600_000));
+    expect(await codeOf(verifyLink({ data: asc, keys: await keysOf(fpr), at: new Date() }))).toBe(
+      'KEY_REVOKED',
+    );
+  });
+
+  for (const [reason, name] of [
+    [2, 'superseded'],
+    [3, 'retired'],
+  ] as const) {
+    it(`a SOFT revocation (${name}) keeps earlier signatures and voids later ones`, async () => {
+      const fpr = gpg.genKey(`Soft ${name} <soft-${name}@example.com>`, 'ed25519');
+      // a copy of the secret key from before the revocation, as a stolen or stale worker image would hold
+      const stale = await Gpg.create(join(dir, `stale-${name}`));
+      stale.ok(['--pinentry-mode', 'loopback', '--passphrase', '', '--import'], gpg.exportSecret(fpr));
+      const before = sign(gpg, fpr);
+      gpg.revoke(fpr, reason, new Date(Date.now() + 3600_000));
+      const after = sign(stale, fpr, new Date(Date.now() + 7200_000));
+      const keys = await keysOf(fpr);
+      const ok = await verifyLink({ data: before, keys, at: new Date() });
+      expect(ok.signers[0]).toMatchObject({ fingerprint: fpr });
+      const err = await errorOf(verifyLink({ data: after, keys, at: new Date(Date.now() + 7200_000) }));
+      expect(err).toMatchObject({ code: 'KEY_REVOKED' });
+      expect(err.message).toMatch(/soft revocation voids signatures made from then on/);
+    });
+  }
 });
