@@ -35,6 +35,20 @@ export const ERROR_CODES = {
   KEY_EXPIRED: 'the key had expired when the signature was made',
   KEY_REVOKED: 'the key is revoked',
   KEY_NOT_YET_VALID: 'the key was created after the signature',
+  KEY_WRONG_IMPLEMENTATION: 'the signing key belongs to another worker implementation than the link',
+  KEY_UNCERTIFIED: 'a key that needs a certification by a trusted root has none',
+  KEY_CERTIFIED_BY_UNTRUSTED: 'a key is certified only by other worker keys, not by a trusted root',
+  KEY_CERTIFIER_UNKNOWN: 'a key is certified only by keys that are not trusted roots',
+  KEY_CERTIFIER_INVALID:
+    'the trusted root was not valid (expired, revoked, not yet created) when it certified',
+  KEY_READABLE_BY_TASK_USER: 'the signing key can be read by the task user, so tasks could forge signatures',
+  TRUST_UNKNOWN_IMPLEMENTATION: 'the trust store has no keys for this worker implementation',
+  REPO_NO_SIGNED_TAG:
+    'the key repository has no tag, or its newest tag is not signed by an allowed git signer',
+  REPO_TAG_NOT_HEAD: "the key repository's newest tag does not point at the checked-out commit",
+  REPO_GIT_FAILED: 'git could not be run on the key repository',
+  KEYS_CHECK_ERRORS: 'the key repository lint found errors',
+  KEYS_CHECK_WARNINGS: 'the key repository lint found warnings only',
   // signatures
   SIGNATURE_MISSING: 'no signature was found where one is required',
   SIGNATURE_MALFORMED: 'the signature or its cleartext framing is malformed',

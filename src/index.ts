@@ -73,3 +73,26 @@ export {
   type VerificationKey,
 } from './keys/keys.js';
 export type { PgpSigner } from './pgp/openpgp.js';
+export { type CertifyOptions, type CertifyResult, certifyKeyFile } from './trust/certify.js';
+export {
+  addEd25519TrustFile,
+  type CertificationResult,
+  candidateKeys,
+  emptyTrustStore,
+  getImplementation,
+  type ImplementationKeys,
+  type KeyCache,
+  type KeyFileEntry,
+  type KeyRole,
+  type LoadKeyRepoOptions,
+  loadKeyRepo,
+  newKeyCache,
+  resolveCertification,
+  type TrustStore,
+} from './trust/store.js';
+export {
+  type LinkTrust,
+  type VerifiedTrustedSignature,
+  type VerifyTrustedInput,
+  verifySignatureTrusted,
+} from './trust/verify.js';

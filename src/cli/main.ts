@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import {
   type ArtifactSource,
+  addEd25519TrustFile,
   CotError,
   canonicalize,
   EXIT,
   type ExpectedLink,
+  emptyTrustStore,
   enumerateArtifactDir,
   exitCodeFor,
   fsError,
@@ -17,14 +19,18 @@ import {
   hashArtifacts,
   isCotError,
   type JsonObject,
+  type LinkTrust,
+  loadKeyRepo,
   loadSigningKey,
   loadVerificationKeys,
+  newKeyCache,
   parseArtifactPair,
   parseJsonBytes,
   RESERVED_ARTIFACT_NAMES,
   type SignatureFormat,
   type Signer,
   toArtifactDigests,
+  type VerificationKey,
   verifyLink,
   verifySignature,
 } from '../index.js';
@@ -109,11 +115,14 @@ async function exists(path: string): Promise<boolean> {
 export function describeSigner(s: Signer, at: Date): string {
   if (s.kind === 'ed25519') return `ed25519 key ${s.publicKey} (${s.keySource})`;
   const uid = s.userIds[0] ? ` ${s.userIds[0]}` : '';
+  const cert = s.certifiedBy
+    ? `, certified by trusted root ${s.certifiedBy.fingerprint}${s.certifiedBy.userIds[0] ? ` ${s.certifiedBy.userIds[0]}` : ''} on ${s.certifiedBy.certifiedAt.toISOString()}`
+    : '';
   const expired =
     s.keyExpires && s.keyExpires.getTime() < at.getTime()
       ? `; key expired since ${s.keyExpires.toISOString()}`
       : '';
-  return `OpenPGP key ${s.fingerprint}${uid}, signed ${s.signedAt.toISOString()} with ${s.hashAlgorithm}${expired}`;
+  return `OpenPGP key ${s.fingerprint}${uid}${cert}, signed ${s.signedAt.toISOString()} with ${s.hashAlgorithm}${expired}`;
 }
 
 function signerJson(s: Signer, at: Date): Record<string, unknown> {
@@ -127,6 +136,13 @@ function signerJson(s: Signer, at: Date): Record<string, unknown> {
     hashAlgorithm: s.hashAlgorithm,
     keyExpires: s.keyExpires ? s.keyExpires.toISOString() : null,
     keyExpiredAtReferenceTime: s.keyExpires ? s.keyExpires.getTime() < at.getTime() : false,
+    certifiedBy: s.certifiedBy
+      ? {
+          fingerprint: s.certifiedBy.fingerprint,
+          userIds: s.certifiedBy.userIds,
+          certifiedAt: s.certifiedBy.certifiedAt.toISOString(),
+        }
+      : null,
   };
 }
 
@@ -143,6 +159,29 @@ async function artifactSourcesForVerify(dir: string | undefined, pairs: string[]
   }
   out.push(...pairs.map(parseArtifactPair));
   return out;
+}
+
+/** Keys for a verification: a flat --key list, or a trust store (--key-repo / --ed25519-keys) with --worker-impl. */
+async function keySourceFromOptions(o: {
+  key: string[];
+  keyRepo?: string;
+  ed25519Keys?: string;
+  workerImpl?: string;
+}): Promise<{ keys: VerificationKey[] } | { trust: LinkTrust }> {
+  const useStore = o.keyRepo !== undefined || o.ed25519Keys !== undefined;
+  if (useStore) {
+    if (o.key.length > 0)
+      throw usage('give either --key or a trust store (--key-repo / --ed25519-keys), not both');
+    if (o.workerImpl === undefined) throw usage('--key-repo and --ed25519-keys need --worker-impl');
+    const cache = newKeyCache();
+    const store = o.keyRepo !== undefined ? await loadKeyRepo(o.keyRepo, { cache }) : emptyTrustStore();
+    if (o.ed25519Keys !== undefined) await addEd25519TrustFile(store, o.ed25519Keys, cache);
+    return { trust: { store, implementation: o.workerImpl } };
+  }
+  if (o.workerImpl !== undefined) throw usage('--worker-impl needs --key-repo or --ed25519-keys');
+  if (o.key.length === 0)
+    throw usage('give at least one --key, or --key-repo/--ed25519-keys with --worker-impl');
+  return { keys: await loadVerificationKeys(o.key) };
 }
 
 export function buildProgram(io: Io): Command {
@@ -335,11 +374,20 @@ export function buildProgram(io: Io): Command {
     )
     .option('--at <time>', 'reference time for the verification (ISO 8601; default now)')
     .option('--skew <seconds>', 'allowed clock skew for future-dated signatures', '300')
+    .option('--key-repo <dir>', 'key repository (cot-gpg-keys layout); needs --worker-impl')
+    .option(
+      '--ed25519-keys <file>',
+      'JSON trust file: implementation -> base64 ed25519 keys; needs --worker-impl',
+    )
+    .option(
+      '--worker-impl <name>',
+      'the worker implementation this link ran on (docker-worker, generic-worker, scriptworker, ...)',
+    )
     .option('--json', 'print a JSON result')
     .exitOverride()
     .action(async (file: string, o) => {
-      if (o.key.length === 0) throw usage('give at least one --key');
       const at = parseTime(o.at, io.now);
+      const keySource = await keySourceFromOptions(o);
       const data = await readInput(file, 'document');
       let sigPath: string | undefined = o.sig;
       if (
@@ -349,7 +397,6 @@ export function buildProgram(io: Io): Command {
         if (await exists(`${file}.sig`)) sigPath = `${file}.sig`;
       }
       const signature = sigPath === undefined ? undefined : await readInput(sigPath, 'signature');
-      const keys = await loadVerificationKeys(o.key);
       const expected: ExpectedLink = {
         ...(o.taskId === undefined ? {} : { taskId: o.taskId }),
         ...(o.runId === undefined ? {} : { runId: parseNonNegativeInt(o.runId, '--run-id') }),
@@ -360,7 +407,7 @@ export function buildProgram(io: Io): Command {
       const r = await verifyLink({
         data,
         ...(signature === undefined ? {} : { signature }),
-        keys,
+        ...keySource,
         at,
         skewSeconds: parseNonNegativeInt(o.skew, '--skew'),
         expected,
@@ -374,6 +421,7 @@ export function buildProgram(io: Io): Command {
           ok: true,
           file,
           signatureKind: r.signatureKind,
+          workerImplementation: r.implementation ?? null,
           taskId: r.document.taskId,
           runId: r.document.runId,
           workerGroup: r.document.workerGroup,
@@ -386,7 +434,7 @@ export function buildProgram(io: Io): Command {
         });
       } else {
         io.stdout(
-          `verified: task ${r.document.taskId} run ${r.document.runId} (${r.signatureKind}) signed by ${r.signers
+          `verified: task ${r.document.taskId} run ${r.document.runId} (${r.signatureKind}${r.implementation ? `, ${r.implementation}` : ''}) signed by ${r.signers
             .map((s) => describeSigner(s, at))
             .join(
               '; ',

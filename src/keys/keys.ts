@@ -129,8 +129,16 @@ export async function parseVerificationKeys(bytes: Uint8Array, source: string): 
       source,
     }));
   }
-  const key = parseEd25519PublicKey(text, source);
-  return [{ kind: 'ed25519', key, publicKey: rawPublicKey(key).toString('base64'), source }];
+  // base64 ed25519 keys, one per line; blank lines and "#" comments allowed (a key set for rotation by overlap)
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  if (lines.length === 0) throw new CotError('KEY_INVALID', `${source}: no key in the file`);
+  return lines.map((line, i) => {
+    const key = parseEd25519PublicKey(line, lines.length > 1 ? `${source} line ${i + 1}` : source);
+    return { kind: 'ed25519' as const, key, publicKey: rawPublicKey(key).toString('base64'), source };
+  });
 }
 
 /** Load verification keys from files. */

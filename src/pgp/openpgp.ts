@@ -38,6 +38,9 @@ const VERIFY_CONFIG: openpgp.PartialConfig = {
   rejectPublicKeyAlgorithms: new Set([openpgp.enums.publicKey.dsa, openpgp.enums.publicKey.elgamal]),
 };
 
+/** The same settings as a complete Config, for the lower-level OpenPGP.js calls that require one. */
+const FULL_VERIFY_CONFIG = { ...openpgp.config, ...VERIFY_CONFIG } as openpgp.Config;
+
 /**
  * Classify an OpenPGP.js verification error into our code (the boundary conversion). OpenPGP.js has no error
  * codes, so this matches its messages (as of 6.3); anything unrecognised is SIGNATURE_INVALID, never success.
@@ -285,6 +288,8 @@ export interface PgpSigner {
   hashAlgorithm: string;
   /** the primary key's expiry (null = never), for "expired since" reporting */
   keyExpires: Date | null;
+  /** for a key that needs certification: the trusted root that certified it */
+  certifiedBy?: { fingerprint: string; userIds: string[]; certifiedAt: Date };
 }
 
 export interface PgpVerifyOptions {
@@ -491,4 +496,116 @@ export async function verifyDetachedPgp(
     throw toCotError(e, 'SIGNATURE_INVALID', `${source}: text-mode signature over data that is not UTF-8`);
   }
   return verifyMessage(message, signature, keys, { ...o, source });
+}
+
+/** One certification (by another key) on one of a key's user ids, checked against the trusted roots. */
+export interface CertificationFinding {
+  userId: string;
+  /** key ID of the certifying key (upper-case hex) */
+  issuerKeyId: string;
+  created: Date;
+  /** the trusted root that made it, when the issuer is one */
+  root?: PgpPublicKey;
+  /** for a root's certification: whether it is valid (root valid and not voided by revocation when it certified) */
+  valid?: boolean;
+  reason?: string;
+}
+
+/**
+ * Every certification by another key on `key`'s user ids. Those made by one of `roots` are verified as of their
+ * own creation time: the root must have been valid then (not expired, not yet-to-be-created), and not revoked
+ * (a hard revocation of the root voids all its certifications; a soft one only those made after it).
+ */
+export async function checkCertifications(
+  key: PgpPublicKey,
+  roots: readonly PgpPublicKey[],
+): Promise<CertificationFinding[]> {
+  const out: CertificationFinding[] = [];
+  for (const user of key.users) {
+    const userId = user.userID?.userID ?? '(user attribute)';
+    for (const cert of user.otherCertifications) {
+      const issuer = cert.issuerKeyID;
+      const created = cert.created ?? new Date(0);
+      const finding: CertificationFinding = { userId, issuerKeyId: issuer.toHex().toUpperCase(), created };
+      const root = roots.find((r) => r.getKeys(issuer).length > 0);
+      if (root) {
+        finding.root = root;
+        const revoked = await revocationAt(root, created, issuer);
+        if (revoked) {
+          finding.valid = false;
+          finding.reason = `the certifying root ${describeRevocation(revoked)}`;
+        } else {
+          try {
+            const r = await user.verifyCertificate(cert, [root], created, FULL_VERIFY_CONFIG);
+            finding.valid = r === true;
+            if (!finding.valid) finding.reason = 'the certification could not be checked against the root';
+          } catch (e) {
+            finding.valid = false;
+            finding.reason = e instanceof Error ? e.message : String(e);
+          }
+        }
+      }
+      out.push(finding);
+    }
+  }
+  return out;
+}
+
+/** Certify every user id of `target` with `signer` (exportable generic certification, as `gpg --sign-key`). */
+export async function certifyKey(
+  target: PgpPublicKey,
+  signer: PgpPrivateKey,
+  date: Date,
+): Promise<PgpPublicKey> {
+  try {
+    return await target.signAllUsers([signer], date, FULL_VERIFY_CONFIG);
+  } catch (e) {
+    throw toCotError(
+      e,
+      'SIGNING_FAILED',
+      `cannot certify ${fingerprintOf(target)} with ${fingerprintOf(signer)}`,
+    );
+  }
+}
+
+export function armorKey(key: PgpPublicKey): string {
+  return key.armor();
+}
+
+/** Facts about a key for listings and lint. */
+export interface PgpKeyFacts {
+  fingerprint: string;
+  keyId: string;
+  userIds: string[];
+  created: Date;
+  /** primary key expiry as of now-independent self-signatures; null = never */
+  expires: Date | null;
+  algorithm: string;
+  bits?: number;
+  version: number;
+  /** why the key material is refused, if it is */
+  weak?: string;
+}
+
+export async function keyFacts(key: PgpPublicKey): Promise<PgpKeyFacts> {
+  const info = key.getAlgorithmInfo();
+  let weak: string | undefined;
+  if (info.algorithm === 'dsa' || info.algorithm === 'elgamal')
+    weak = `${info.algorithm.toUpperCase()} keys are refused`;
+  if ((info.algorithm === 'rsaSign' || info.algorithm === 'rsaEncryptSign') && (info.bits ?? 0) < 2048) {
+    weak = `RSA-${info.bits} is under 2048 bits`;
+  }
+  return {
+    fingerprint: fingerprintOf(key),
+    keyId: key.getKeyID().toHex().toUpperCase(),
+    userIds: userIdsOf(key),
+    created: key.getCreationTime(),
+    expires: await keyExpiry(key),
+    algorithm: info.bits
+      ? `${info.algorithm}-${info.bits}`
+      : `${info.algorithm}${info.curve ? `/${info.curve}` : ''}`,
+    ...(info.bits ? { bits: info.bits } : {}),
+    version: key.keyPacket.version,
+    ...(weak ? { weak } : {}),
+  };
 }

@@ -1,0 +1,315 @@
+import { createHash } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { CotError, fsError } from '../errors.js';
+import { parseJsonBytes } from '../json/parse.js';
+import { parseVerificationKeys, type VerificationKey } from '../keys/keys.js';
+import { loadPgp } from '../pgp/lazy.js';
+import type { PgpPublicKey } from '../pgp/openpgp.js';
+
+export type PgpVerificationKey = Extract<VerificationKey, { kind: 'openpgp' }>;
+export type Ed25519VerificationKey = Extract<VerificationKey, { kind: 'ed25519' }>;
+
+/** How a key serves its implementation. */
+export type KeyRole = 'worker' | 'root' | 'certified';
+
+/** The keys of one worker implementation. A key allowed for one implementation is never used for another. */
+export interface ImplementationKeys {
+  name: string;
+  /** 'flat': every key is a worker key; 'certified': roots (trusted/) certify worker keys (valid/) */
+  layout: 'flat' | 'certified';
+  /** accepted directly: flat OpenPGP keys and ed25519 keys */
+  workerKeys: VerificationKey[];
+  /** trusted roots: they certify keys but are NOT accepted as worker keys */
+  roots: PgpVerificationKey[];
+  /** accepted only when certified by a root that was valid when it certified */
+  certified: PgpVerificationKey[];
+}
+
+/** One file of a key repository, as loaded (for listings and lint). */
+export interface KeyFileEntry {
+  path: string;
+  implementation: string;
+  role: KeyRole;
+  keys: VerificationKey[];
+  /** why the file could not be used */
+  error?: string;
+}
+
+export interface TrustStore {
+  implementations: Map<string, ImplementationKeys>;
+  files: KeyFileEntry[];
+  /** files under an implementation folder that are not key files (README.md, scripts...) */
+  ignored: string[];
+}
+
+/** Parsed keys by content hash: each distinct key file is parsed once per run. */
+export type KeyCache = Map<string, Promise<VerificationKey[]>>;
+
+export function newKeyCache(): KeyCache {
+  return new Map();
+}
+
+/** Key files in a repository: OpenPGP (.pub, .asc, .gpg) or ed25519 (.pub, .ed25519) public keys. */
+const KEY_SUFFIXES = ['.pub', '.asc', '.gpg', '.ed25519'];
+const IMPLEMENTATION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+async function parseCached(bytes: Buffer, source: string, cache: KeyCache): Promise<VerificationKey[]> {
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  let p = cache.get(digest);
+  if (!p) {
+    p = parseVerificationKeys(bytes, source);
+    cache.set(digest, p);
+  }
+  // the cached parse names the first file; re-label the source for this one
+  return (await p).map((k) => ({ ...k, source }));
+}
+
+async function walkFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    throw fsError(e, dir, 'cannot list');
+  }
+  for (const ent of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (ent.name.startsWith('.')) continue;
+    const p = join(dir, ent.name);
+    if (ent.isDirectory()) out.push(...(await walkFiles(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+export interface LoadKeyRepoOptions {
+  cache?: KeyCache;
+  /** keep going past unreadable or invalid files, recording them (for `keys check` / `keys list`) */
+  tolerant?: boolean;
+}
+
+function emptyImplementation(name: string, layout: 'flat' | 'certified'): ImplementationKeys {
+  return { name, layout, workerKeys: [], roots: [], certified: [] };
+}
+
+/**
+ * Load a key repository in the `cot-gpg-keys` layout: each top-level folder is a worker implementation. A folder
+ * with `trusted/` (and `valid/`) subfolders uses the certified layout (scriptworker); any other folder is flat,
+ * every key file below it (recursively) being a worker key. Key files may hold OpenPGP keys (armored or binary,
+ * several per file) or base64 ed25519 keys (one per line). Other files are ignored and reported.
+ */
+export async function loadKeyRepo(dir: string, options: LoadKeyRepoOptions = {}): Promise<TrustStore> {
+  const cache = options.cache ?? newKeyCache();
+  const store: TrustStore = { implementations: new Map(), files: [], ignored: [] };
+  let top: Dirent[];
+  try {
+    if (!(await stat(dir)).isDirectory())
+      throw new CotError('USAGE', `key repository ${dir} is not a directory`);
+    top = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    throw fsError(e, dir, 'key repository');
+  }
+  const bad: string[] = [];
+  for (const ent of top.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!ent.isDirectory() || ent.name.startsWith('.')) continue;
+    if (!IMPLEMENTATION_NAME.test(ent.name)) continue;
+    const implDir = join(dir, ent.name);
+    const subdirs = new Set(
+      (await readdir(implDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name),
+    );
+    const certifiedLayout = subdirs.has('trusted');
+    const impl = emptyImplementation(ent.name, certifiedLayout ? 'certified' : 'flat');
+    store.implementations.set(ent.name, impl);
+    for (const file of await walkFiles(implDir)) {
+      const rel = relative(implDir, file).split(sep);
+      if (!KEY_SUFFIXES.some((s) => file.endsWith(s))) {
+        store.ignored.push(file);
+        continue;
+      }
+      let role: KeyRole = 'worker';
+      if (certifiedLayout) {
+        if (rel[0] === 'trusted') role = 'root';
+        else if (rel[0] === 'valid') role = 'certified';
+        else {
+          store.ignored.push(file);
+          continue;
+        }
+      }
+      const entry: KeyFileEntry = { path: file, implementation: ent.name, role, keys: [] };
+      store.files.push(entry);
+      try {
+        const bytes = await readFile(file);
+        entry.keys = await parseCached(bytes, file, cache);
+      } catch (e) {
+        entry.error = e instanceof Error ? e.message : String(e);
+        bad.push(`${file}: ${entry.error}`);
+        continue;
+      }
+      for (const k of entry.keys) {
+        if (role === 'worker') impl.workerKeys.push(k);
+        else if (k.kind !== 'openpgp') {
+          entry.error = `${role === 'root' ? 'trusted roots' : 'certified keys'} must be OpenPGP keys`;
+          bad.push(`${file}: ${entry.error}`);
+        } else if (role === 'root') impl.roots.push(k);
+        else impl.certified.push(k);
+      }
+    }
+  }
+  if (bad.length > 0 && !options.tolerant) {
+    throw new CotError(
+      'KEY_INVALID',
+      `key repository ${dir}: ${bad.length} unusable key file(s): ${bad.join('; ')}`,
+      {
+        details: { files: bad },
+      },
+    );
+  }
+  if (store.implementations.size === 0 && !options.tolerant) {
+    throw new CotError(
+      'USAGE',
+      `key repository ${dir} has no implementation folders (docker-worker/, generic-worker/, scriptworker/ ...)`,
+    );
+  }
+  return store;
+}
+
+/**
+ * Add ed25519 keys from a JSON trust file: `{ "<implementation>": ["<base64 key>", {"key": "<base64>", "comment": "..."}] }`.
+ * Several keys per implementation allow rotation by overlap.
+ */
+export async function addEd25519TrustFile(
+  store: TrustStore,
+  path: string,
+  cache: KeyCache = newKeyCache(),
+): Promise<TrustStore> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw fsError(e, path, 'cannot read trust file');
+  }
+  const doc = parseJsonBytes(bytes, { source: `trust file ${path}` });
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new CotError(
+      'KEY_INVALID',
+      `trust file ${path} must hold an object: implementation -> list of base64 ed25519 keys`,
+    );
+  }
+  for (const [name, list] of Object.entries(doc)) {
+    if (!IMPLEMENTATION_NAME.test(name))
+      throw new CotError(
+        'KEY_INVALID',
+        `trust file ${path}: bad implementation name ${JSON.stringify(name)}`,
+      );
+    if (!Array.isArray(list))
+      throw new CotError('KEY_INVALID', `trust file ${path}: ${name} must be a list of keys`);
+    const impl = store.implementations.get(name) ?? emptyImplementation(name, 'flat');
+    store.implementations.set(name, impl);
+    const entry: KeyFileEntry = { path: `${path}#${name}`, implementation: name, role: 'worker', keys: [] };
+    for (let i = 0; i < list.length; i++) {
+      const item = list[i];
+      const text =
+        typeof item === 'string'
+          ? item
+          : item && typeof item === 'object' && !Array.isArray(item)
+            ? item.key
+            : undefined;
+      if (typeof text !== 'string') {
+        throw new CotError(
+          'KEY_INVALID',
+          `trust file ${path}: ${name}[${i}] is not a base64 key or {"key": "<base64>"}`,
+        );
+      }
+      const keys = await parseCached(Buffer.from(text), `${path} ${name}[${i}]`, cache);
+      for (const k of keys) {
+        if (k.kind !== 'ed25519')
+          throw new CotError('KEY_INVALID', `trust file ${path}: ${name}[${i}] is not an ed25519 key`);
+        entry.keys.push(k);
+        impl.workerKeys.push(k);
+      }
+    }
+    store.files.push(entry);
+  }
+  return store;
+}
+
+/** An empty store, to which keys can be added. */
+export function emptyTrustStore(): TrustStore {
+  return { implementations: new Map(), files: [], ignored: [] };
+}
+
+/** The result of resolving a certified key's certification. */
+export interface CertificationResult {
+  root: PgpVerificationKey;
+  certifiedAt: Date;
+  userId: string;
+}
+
+/**
+ * Decide whether `key` (from the certified set of `impl`) is certified by one of its trusted roots that was valid
+ * when it certified. A certification made after a document was signed still counts (as with GnuPG's keyring).
+ */
+export async function resolveCertification(
+  impl: ImplementationKeys,
+  key: PgpVerificationKey,
+): Promise<CertificationResult> {
+  const pgp = await loadPgp();
+  const findings = await pgp.checkCertifications(
+    key.key,
+    impl.roots.map((r) => r.key),
+  );
+  const good = findings.find((f) => f.root && f.valid);
+  if (good) {
+    const root = impl.roots.find((r) => r.key === good.root)!;
+    return { root, certifiedAt: good.created, userId: good.userId };
+  }
+  const label = `${impl.name} key ${key.fingerprint}${key.userIds[0] ? ` (${key.userIds[0]})` : ''}`;
+  const byRoot = findings.filter((f) => f.root);
+  if (byRoot.length > 0) {
+    throw new CotError(
+      'KEY_CERTIFIER_INVALID',
+      `${label} is certified only by trusted roots that were not valid when they certified: ${byRoot
+        .map((f) => `${f.issuerKeyId} at ${f.created.toISOString()}: ${f.reason}`)
+        .join('; ')}`,
+    );
+  }
+  if (findings.length === 0) {
+    throw new CotError(
+      'KEY_UNCERTIFIED',
+      `${label} is not certified by any key; it needs a certification by a trusted root`,
+    );
+  }
+  const others = impl.certified.filter((c) => c !== key);
+  const byValid = findings.filter((f) => others.some((o) => hasKeyId(o.key, f.issuerKeyId)));
+  if (byValid.length > 0) {
+    throw new CotError(
+      'KEY_CERTIFIED_BY_UNTRUSTED',
+      `${label} is certified only by other worker keys (${byValid.map((f) => f.issuerKeyId).join(', ')}), not by a trusted root`,
+    );
+  }
+  throw new CotError(
+    'KEY_CERTIFIER_UNKNOWN',
+    `${label} is certified only by unknown keys (${[...new Set(findings.map((f) => f.issuerKeyId))].join(', ')}), none of them a trusted root`,
+  );
+}
+
+function hasKeyId(key: PgpPublicKey, hex: string): boolean {
+  return key.getKeyIDs().some((id) => id.toHex().toUpperCase() === hex);
+}
+
+/** All keys a signature for `impl` may be checked against (certified keys still need `resolveCertification`). */
+export function candidateKeys(impl: ImplementationKeys): VerificationKey[] {
+  return [...impl.workerKeys, ...impl.certified];
+}
+
+export function getImplementation(store: TrustStore, name: string): ImplementationKeys {
+  const impl = store.implementations.get(name);
+  if (!impl) {
+    throw new CotError(
+      'TRUST_UNKNOWN_IMPLEMENTATION',
+      `no keys for worker implementation ${JSON.stringify(name)}; the trust store has: ${[...store.implementations.keys()].join(', ') || 'nothing'}`,
+    );
+  }
+  return impl;
+}
