@@ -74,6 +74,16 @@ export {
 } from './keys/keys.js';
 export type { PgpSigner } from './pgp/openpgp.js';
 export { type CertifyOptions, type CertifyResult, certifyKeyFile } from './trust/certify.js';
+export { type VerifiedRepoTag, verifyRepoTag } from './trust/git-repo.js';
+export { type GuardOptions, type GuardResult, guardKey } from './trust/guard.js';
+export {
+  type CheckKeyRepoOptions,
+  checkKeyRepo,
+  type Finding,
+  type KeyListing,
+  type KeyRepoReport,
+  listKeys,
+} from './trust/lint.js';
 export {
   addEd25519TrustFile,
   type CertificationResult,

@@ -6,6 +6,8 @@ import {
   addEd25519TrustFile,
   CotError,
   canonicalize,
+  certifyKeyFile,
+  checkKeyRepo,
   EXIT,
   type ExpectedLink,
   emptyTrustStore,
@@ -14,12 +16,14 @@ import {
   fsError,
   generateChainOfTrust,
   generateKeyPair,
+  guardKey,
   HASH_ALGORITHMS,
   type HashAlgorithm,
   hashArtifacts,
   isCotError,
   type JsonObject,
   type LinkTrust,
+  listKeys,
   loadKeyRepo,
   loadSigningKey,
   loadVerificationKeys,
@@ -32,6 +36,7 @@ import {
   toArtifactDigests,
   type VerificationKey,
   verifyLink,
+  verifyRepoTag,
   verifySignature,
 } from '../index.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -242,6 +247,144 @@ export function buildProgram(io: Io): Command {
       }
     });
 
+  keys
+    .command('certify')
+    .description('certify a worker OpenPGP key with a trusted root (exportable, as gpg --sign-key)')
+    .requiredOption('--with <file>', "the trusted root's private key (armored OpenPGP)")
+    .requiredOption('--key <file>', "the worker's public key")
+    .requiredOption('--out <file>', 'where to write the certified public key')
+    .option('--allow-insecure-key-permissions', 'use a private key file readable by others (not recommended)')
+    .option('--json', 'print a JSON result')
+    .exitOverride()
+    .action(async (o) => {
+      const r = await certifyKeyFile({
+        withPrivate: o.with,
+        keyPublic: o.key,
+        out: o.out,
+        now: io.now,
+        allowInsecureKeyPermissions: Boolean(o.allowInsecureKeyPermissions),
+      });
+      if (o.json) jsonOut(io, { ok: true, ...r });
+      else
+        io.stdout(`certified ${r.certified} (${r.userIds.join(', ')}) with ${r.certifiedBy} -> ${r.out}\n`);
+    });
+
+  keys
+    .command('list')
+    .description(
+      'every key of a key repository with implementation, role, fingerprint, user id, dates and status',
+    )
+    .argument('<dir>', 'key repository')
+    .option('--at <time>', 'reference time for the status (ISO 8601; default now)')
+    .option('--json', 'print JSON')
+    .exitOverride()
+    .action(async (dir: string, o) => {
+      const at = parseTime(o.at, io.now);
+      const store = await loadKeyRepo(dir, { tolerant: true });
+      const list = await listKeys(store, at);
+      if (o.json) {
+        jsonOut(io, {
+          ok: true,
+          referenceTime: at.toISOString(),
+          keys: list,
+          unusableFiles: store.files.filter((f) => f.error),
+        });
+        return;
+      }
+      for (const k of list) {
+        io.stdout(
+          `${k.implementation}\t${k.role}\t${k.status}\t${k.id}\t${k.created ?? '-'}\t${k.expires ?? 'never'}\t${k.userIds[0] ?? ''}${
+            k.certifiedBy ? `\tcertified by ${k.certifiedBy}` : ''
+          }${k.detail ? `\t(${k.detail})` : ''}\n`,
+        );
+      }
+      for (const f of store.files.filter((f) => f.error)) io.stdout(`unusable\t${f.path}\t${f.error}\n`);
+    });
+
+  keys
+    .command('check')
+    .description(
+      'lint a key repository: expired, expiring, revoked, weak, uncertified and duplicate keys, bad files',
+    )
+    .argument('<dir>', 'key repository')
+    .option('--warn-days <n>', 'warn for keys expiring within N days', '60')
+    .option('--error-days <n>', 'error for keys expiring within N days', '30')
+    .option('--at <time>', 'reference time (ISO 8601; default now)')
+    .option('--json', 'print JSON')
+    .exitOverride()
+    .action(async (dir: string, o) => {
+      const r = await checkKeyRepo(dir, {
+        at: parseTime(o.at, io.now),
+        warnDays: parseNonNegativeInt(o.warnDays, '--warn-days'),
+        errorDays: parseNonNegativeInt(o.errorDays, '--error-days'),
+      });
+      const summary = `${r.keys.length} key(s): ${r.errors} error(s), ${r.warnings} warning(s)`;
+      if (!o.json) {
+        for (const f of r.findings) io.stdout(`${f.level}: ${f.message} [${f.file}]\n`);
+        if (r.findings.length === 0) io.stdout(`ok: ${summary}\n`);
+      }
+      if (r.errors > 0)
+        throw new CotError('KEYS_CHECK_ERRORS', summary, { details: { findings: r.findings } });
+      if (r.warnings > 0)
+        throw new CotError('KEYS_CHECK_WARNINGS', summary, { details: { findings: r.findings } });
+      if (o.json) jsonOut(io, { ok: true, keys: r.keys.length, findings: [] });
+    });
+
+  keys
+    .command('verify-repo')
+    .description(
+      "check that the key repository's newest tag is signed by an allowed git signer and is checked out",
+    )
+    .argument('<dir>', 'key repository (a git checkout)')
+    .option('--git-signers <file>', 'public key(s) allowed to sign the tags (repeatable)', collect, [])
+    .option('--at <time>', 'reference time (ISO 8601; default now)')
+    .option('--json', 'print a JSON result')
+    .exitOverride()
+    .action(async (dir: string, o) => {
+      if (o.gitSigners.length === 0) throw usage('give --git-signers with the keys allowed to sign tags');
+      const at = parseTime(o.at, io.now);
+      const r = await verifyRepoTag(dir, await loadVerificationKeys(o.gitSigners), at);
+      if (o.json)
+        jsonOut(io, {
+          ok: true,
+          tag: r.tag,
+          commit: r.commit,
+          signers: r.signers.map((s) => signerJson(s, at)),
+        });
+      else
+        io.stdout(
+          `verified: tag ${r.tag} at ${r.commit} (checked out) signed by ${r.signers.map((s) => describeSigner(s, at)).join('; ')}\n`,
+        );
+    });
+
+  keys
+    .command('guard')
+    .description(
+      'check that a private key is owned by you with mode 0600 or stricter, and that the task user cannot read it',
+    )
+    .argument('<private>', 'private key file')
+    .option(
+      '--task-user <user>',
+      'prove, by trying as that user, that tasks cannot read the key (needs root)',
+    )
+    .option('--fix', 'set mode 0600 and ownership when wrong')
+    .option('--json', 'print a JSON result')
+    .exitOverride()
+    .action(async (path: string, o) => {
+      const r = await guardKey(path, {
+        ...(o.taskUser === undefined ? {} : { taskUser: o.taskUser }),
+        fix: Boolean(o.fix),
+      });
+      if (o.json) jsonOut(io, { ok: true, ...r });
+      else {
+        io.stdout(
+          `ok: ${r.path} mode ${r.mode}, owner uid ${r.uid}${r.fixed.length ? ` (fixed: ${r.fixed.join(', ')})` : ''}${
+            r.taskUserCannotRead ? `; task user cannot read it (${r.taskUserCannotRead})` : ''
+          }\n`,
+        );
+      }
+    });
+
   // ---- generate
   program
     .command('generate')
@@ -282,6 +425,10 @@ export function buildProgram(io: Io): Command {
     )
     .option('--concurrency <n>', 'files hashed at once', '8')
     .option('--allow-insecure-key-permissions', 'use a private key file readable by others (not recommended)')
+    .option(
+      '--task-user <user>',
+      'refuse to sign unless this user (the one tasks run as) provably cannot read the keys',
+    )
     .option('--json', 'print a JSON result')
     .exitOverride()
     .action(async (o) => {
@@ -293,6 +440,7 @@ export function buildProgram(io: Io): Command {
       if (out === undefined) throw usage('give --out DIR when artifacts are given only with --artifact');
       const signingKeys = [];
       for (const k of o.key as string[]) {
+        if (o.taskUser !== undefined) await guardKey(k, { taskUser: o.taskUser });
         signingKeys.push(
           await loadSigningKey(k, { allowInsecureKeyPermissions: Boolean(o.allowInsecureKeyPermissions) }),
         );
