@@ -314,6 +314,33 @@ describe.skipIf(!HAVE_SHARED)('cot verify-link on the real 2017 artifact', () =>
   });
 });
 
+describe.skipIf(!HAVE_SHARED)('cot verify-link with the trust model on the real 2017 repository', () => {
+  const repo = join(SHARED_INTEROP, 'mozilla-2017/cot-gpg-keys');
+  const asc = join(SHARED_INTEROP, 'mozilla-2017/chainOfTrust.json.asc');
+  it('scriptworker: verified, naming the key and its certifying root', async () => {
+    const v = await cot('verify-link', asc, '--key-repo', repo, '--worker-impl', 'scriptworker');
+    expect(v.code).toBe(0);
+    expect(v.out).toMatch(
+      /\(openpgp-cleartext, scriptworker\) signed by OpenPGP key FAD6F73ED15A6620149115BBD79913CEFD45E8A9 .*certified by trusted root [0-9A-F]*4654904BB484B6B2 Aki Sasaki/,
+    );
+    const j = JSON.parse(
+      (await cot('verify-link', asc, '--key-repo', repo, '--worker-impl', 'scriptworker', '--json')).out,
+    );
+    expect(j.workerImplementation).toBe('scriptworker');
+    expect(j.signers[0].certifiedBy.fingerprint).toMatch(/4654904BB484B6B2$/);
+  });
+  it('docker-worker: KEY_WRONG_IMPLEMENTATION, exit 1; options misuse is a usage error', async () => {
+    const v = await cot('verify-link', asc, '--key-repo', repo, '--worker-impl', 'docker-worker');
+    expect(v.code).toBe(1);
+    expect(v.err).toMatch(/^cot: KEY_WRONG_IMPLEMENTATION: .*a key of scriptworker/);
+    expect((await cot('verify-link', asc, '--key-repo', repo)).code).toBe(2);
+    expect(
+      (await cot('verify-link', asc, '--worker-impl', 'scriptworker', '--key', join(d, 'pgp.pub'))).code,
+    ).toBe(2);
+    expect((await cot('verify-link', asc, '--key-repo', repo, '--worker-impl', 'nope')).code).toBe(2);
+  });
+});
+
 describe('the installed bin', () => {
   it('npx-style `cot --help` works from the built package', () => {
     const r = spawnSync(process.execPath, [join(REPO, 'bin/cot.js'), '--help'], { encoding: 'utf8' });

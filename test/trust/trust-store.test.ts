@@ -218,6 +218,45 @@ describe('certified keys (roots made and used by cot)', () => {
     }
   });
 
+  it('a root that had expired when it certified does not count (KEY_CERTIFIER_INVALID); one valid then does', async () => {
+    if (root.kind !== 'openpgp') throw new Error('kind');
+    // the same key material published with self-signatures that expire 25 days before NOW, i.e. before the
+    // certification made 20 days before NOW (reformatKey keeps the key packets, so the key ID is the same)
+    const expiring = await openpgp.reformatKey({
+      privateKey: root.key,
+      userIDs: [{ name: 'root', email: 'root@example.com' }],
+      keyExpirationTime: 5 * 86400,
+      date: new Date(NOW.getTime() - 30 * DAY),
+      format: 'armored',
+    });
+    await writeFile(join(d, 'root.expired.pub'), expiring.publicKey);
+    const store = await repo('r6', {
+      'scriptworker/trusted/root.pub': join(d, 'root.expired.pub'),
+      'scriptworker/valid/worker.pub': join(d, 'worker.certified.pub'),
+    });
+    const err = await errorOf(
+      verifyLink({ data: await signed(worker), trust: { store, implementation: 'scriptworker' }, at: NOW }),
+    );
+    expect(err.code).toBe('KEY_CERTIFIER_INVALID');
+    expect(err.message).toMatch(/expired/i);
+    // certified while that root was still valid: accepted, although the root has expired since
+    await certifyKeyFile({
+      withPrivate: join(d, 'root.key'),
+      keyPublic: join(d, 'worker.pub'),
+      out: join(d, 'worker.early.pub'),
+      now: new Date(NOW.getTime() - 28 * DAY),
+    });
+    const early = await repo('r7', {
+      'scriptworker/trusted/root.pub': join(d, 'root.expired.pub'),
+      'scriptworker/valid/worker.pub': join(d, 'worker.early.pub'),
+    });
+    await verifyLink({
+      data: await signed(worker),
+      trust: { store: early, implementation: 'scriptworker' },
+      at: NOW,
+    });
+  });
+
   it('ed25519 key sets: one file per implementation (several keys for rotation) or a JSON trust file', async () => {
     const a = join(d, 'a');
     const b = join(d, 'b');
