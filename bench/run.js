@@ -4,7 +4,7 @@
 // Env: COT_BENCH_GIB (size of the large file, default 1), COT_BENCH_REPS (default 5), COT_BENCH_DOCS (default 1000)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,8 +14,10 @@ import {
   enumerateArtifactDir,
   generateKeyPair,
   hashArtifacts,
+  loadKeyRepo,
   loadSigningKey,
   loadVerificationKeys,
+  resolveCertification,
   verifyLink,
 } from '../dist/index.js';
 import { ed25519Sign } from '../dist/keys/ed25519.js';
@@ -290,7 +292,76 @@ try {
     gpg(['--verify', join(work, 'ours.asc')]);
     await verifyLink({ data: await readFile(join(docDir, `0.${algo}.asc`)), keys: vk, at: new Date() });
   }
-  // ---------------------------------------------------------------- 4. start-up
+  // ---------------------------------------------------------------- 4. key repository load (200 OpenPGP keys)
+  {
+    log(
+      'building a key repository of 200 OpenPGP keys (100 RSA-2048, 100 ed25519; 3 roots certifying 50 scriptworker keys)...',
+    );
+    const repo = join(work, 'keyrepo');
+    const openpgp = await import('openpgp');
+    const date = new Date(NOW.getTime() - 86400_000);
+    const gen = async (i, rsa) =>
+      (
+        await openpgp.generateKey({
+          ...(rsa ? { type: 'rsa', rsaBits: 2048 } : { type: 'ecc', curve: 'ed25519Legacy' }),
+          userIDs: [{ name: `key ${i}`, email: `key${i}@example.com` }],
+          date,
+          format: 'object',
+        })
+      ).privateKey;
+    const roots = [];
+    for (let i = 0; i < 3; i++) roots.push(await gen(`root${i}`, true));
+    await mkdir(join(repo, 'scriptworker/trusted'), { recursive: true });
+    await mkdir(join(repo, 'scriptworker/valid'), { recursive: true });
+    for (let i = 0; i < 3; i++)
+      await writeFile(join(repo, `scriptworker/trusted/root${i}.pub`), roots[i].toPublic().armor());
+    for (let i = 0; i < 197; i++) {
+      const k = await gen(i, i % 2 === 0);
+      let dest;
+      let pub = k.toPublic();
+      if (i < 50) {
+        pub = await pub.signAllUsers([roots[i % 3]], new Date(NOW.getTime() - 3600_000));
+        dest = join(repo, 'scriptworker/valid', `key${i}.pub`);
+      } else {
+        dest = join(repo, i % 3 === 0 ? 'generic-worker' : 'docker-worker', `pool-${i % 7}`, `key${i}.pub`);
+      }
+      await mkdir(join(dest, '..'), { recursive: true });
+      await writeFile(dest, pub.armor());
+    }
+    const files = (await readdir(repo, { recursive: true }))
+      .map((f) => join(repo, f))
+      .filter((f) => f.endsWith('.pub'));
+    const loadTimes = [];
+    const gpgTimes = [];
+    for (let r = 0; r < REPS; r++) {
+      loadTimes.push(
+        await time(async () => {
+          const store = await loadKeyRepo(repo);
+          const sw = store.implementations.get('scriptworker');
+          for (const k of sw.certified) await resolveCertification(sw, k);
+          if (sw.certified.length !== 50) throw new Error('bench repo: wrong certified count');
+        }),
+      );
+      const home = join(work, `gnupg-import-${r}`);
+      await mkdir(home, { mode: 0o700 });
+      gpgTimes.push(
+        await time(() => run('gpg', ['--homedir', home, '--batch', '--quiet', '--import', ...files])),
+      );
+    }
+    const cotMs = median(loadTimes) * 1000;
+    const gpgMs = median(gpgTimes) * 1000;
+    row(
+      `load a key repository of ${files.length} OpenPGP keys and resolve 50 certifications`,
+      `${cotMs.toFixed(0)} ms`,
+      `${gpgMs.toFixed(0)} ms`,
+      'gpg --import of the same files, one process (no certification check)',
+      gpgMs / cotMs,
+      '< 1000 ms',
+      cotMs < 1000,
+    );
+  }
+
+  // ---------------------------------------------------------------- 5. start-up
   const startup = { cot: [], node: [] };
   for (let i = 0; i < 10; i++) {
     startup.node.push(await time(() => run(process.execPath, ['-e', '0'])));
