@@ -2,22 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { generateArgs, runCli } from '../helpers/cli.js';
 import { HAVE_GPG, HAVE_SHARED, REPO, SHARED_INTEROP, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 
-async function cot(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'cot', ...args], {
-    stdout: (s) => (out += s),
-    stderr: (s) => (err += s),
-    now: NOW,
-  });
-  return { code, out, err };
-}
+const cot = (...args: string[]) => runCli(NOW, ...args);
 
 let d: string;
 beforeAll(async () => {
@@ -68,21 +59,7 @@ describe('cot keys new', () => {
 });
 
 describe('cot generate / verify-link / verify-signature / hash', () => {
-  const gen = (...extra: string[]) =>
-    cot(
-      'generate',
-      '--task',
-      join(d, 'task.json'),
-      '--task-id',
-      TASK_ID,
-      '--run-id',
-      '0',
-      '--worker-group',
-      'g',
-      '--worker-id',
-      'w',
-      ...extra,
-    );
+  const gen = (...extra: string[]) => cot(...generateArgs(join(d, 'task.json'), ...extra));
 
   it('generates both formats into <artifacts>/public and verifies each, with artifacts', async () => {
     const g = await gen(
@@ -254,23 +231,15 @@ describe('cot generate / verify-link / verify-signature / hash', () => {
   it('an invalid task definition: every bad path listed, nothing written', async () => {
     const genWith = (task: string) =>
       cot(
-        'generate',
-        '--task',
-        task,
-        '--task-id',
-        TASK_ID,
-        '--run-id',
-        '0',
-        '--worker-group',
-        'g',
-        '--worker-id',
-        'w',
-        '--artifacts',
-        join(d, 'art/public/build'),
-        '--key',
-        join(d, 'ed.key'),
-        '--out',
-        join(d, 'o2'),
+        ...generateArgs(
+          task,
+          '--artifacts',
+          join(d, 'art/public/build'),
+          '--key',
+          join(d, 'ed.key'),
+          '--out',
+          join(d, 'o2'),
+        ),
       );
     await writeFile(join(d, 'badtask.json'), JSON.stringify({ payload: [], scopes: 'x' }));
     const g = await genWith(join(d, 'badtask.json'));

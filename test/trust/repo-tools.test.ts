@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import {
   checkKeyRepo,
   generateKeyPair,
@@ -12,22 +11,14 @@ import {
   loadVerificationKeys,
   verifyRepoTag,
 } from '../../src/index.js';
+import { generateArgs, runCli } from '../helpers/cli.js';
 import { codeOf, errorOf, HAVE_GPG, HAVE_SHARED, SHARED_INTEROP, tempDir } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';
 
 const DAY = 86400_000;
 const REPO_2017 = join(SHARED_INTEROP, 'mozilla-2017/cot-gpg-keys');
 
-async function cot(now: Date, ...args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'cot', ...args], {
-    stdout: (s) => (out += s),
-    stderr: (s) => (err += s),
-    now,
-  });
-  return { code, out, err };
-}
+const cot = runCli;
 
 describe.skipIf(!HAVE_SHARED)('keys list / keys check on the real 2017 repository', () => {
   it('as of 2017-06-02 every key is valid and the scriptworker keys are certified', async () => {
@@ -248,53 +239,26 @@ describe('keys guard', () => {
         }),
       );
       await writeFile(join(d, 'a.txt'), 'a');
-      const g = await cot(
-        new Date(),
-        'generate',
-        '--task',
-        join(d, 'task.json'),
-        '--task-id',
-        'LnshJjNXTfeBlPNrAzyy9w',
-        '--run-id',
-        '0',
-        '--worker-group',
-        'g',
-        '--worker-id',
-        'w',
-        '--artifact',
-        `public/a.txt=${join(d, 'a.txt')}`,
-        '--out',
-        join(d, 'out'),
-        '--key',
-        join(d, 'k600'),
-        '--task-user',
-        'root',
-      );
+      const gen = (taskUser: string) =>
+        cot(
+          new Date(),
+          ...generateArgs(
+            join(d, 'task.json'),
+            '--artifact',
+            `public/a.txt=${join(d, 'a.txt')}`,
+            '--out',
+            join(d, 'out'),
+            '--key',
+            join(d, 'k600'),
+            '--task-user',
+            taskUser,
+          ),
+        );
+      const g = await gen('root');
       expect(g.code).toBe(1);
       expect(g.err).toMatch(/^cot: KEY_READABLE_BY_TASK_USER: /);
       await expect(stat(join(d, 'out'))).rejects.toThrow();
-      const ok = await cot(
-        new Date(),
-        'generate',
-        '--task',
-        join(d, 'task.json'),
-        '--task-id',
-        'LnshJjNXTfeBlPNrAzyy9w',
-        '--run-id',
-        '0',
-        '--worker-group',
-        'g',
-        '--worker-id',
-        'w',
-        '--artifact',
-        `public/a.txt=${join(d, 'a.txt')}`,
-        '--out',
-        join(d, 'out'),
-        '--key',
-        join(d, 'k600'),
-        '--task-user',
-        user,
-      );
+      const ok = await gen(user);
       expect(ok.code, ok.err).toBe(0);
     });
   });
