@@ -60,6 +60,14 @@ export const ERROR_CODES = {
   // identity of the link
   LINK_ID_MISMATCH:
     'taskId, runId, workerGroup or workerId in the signed document differs from the expected value',
+  TRANSPORT_NOT_FOUND: 'the task, run or artifact does not exist in the queue',
+  TRANSPORT_HTTP: 'the queue or storage answered with an error status (after bounded retries for 5xx)',
+  TRANSPORT_NETWORK: 'the connection failed, was reset or timed out (after bounded retries)',
+  TRANSPORT_TOO_LARGE: 'a download exceeded its byte limit or its declared length',
+  TRANSPORT_REDIRECT_REFUSED:
+    'a redirect to a host that is not allowed, a redirect loop, or too many redirects',
+  TRANSPORT_AUTH: 'the queue refused the credentials (401/403)',
+  TRANSPORT_CONFLICT: 'the artifact already exists with different content (409)',
   INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 

@@ -5,7 +5,7 @@ import type { ErrorCode } from './errors.js';
  *   0  success (verified / done)
  *   1  verification failure: the material is not trustworthy (signature, key, hash, identity)
  *   2  usage error
- *   3  reserved for transport failures (network, queue), possibly transient
+ *   3  transport failures (network, queue, missing task or artifact), possibly transient
  *   4  malformed input: unreadable or invalid files, JSON, chain-of-trust documents, keys, artifact names
  *      (any non-zero exit of a verify command means: NOT verified)
  *   5  local output or signing failure
@@ -69,6 +69,13 @@ export const EXIT_CODE_FOR = {
   SIGNATURE_HASH_HEADER_MISMATCH: EXIT.VERIFY_FAILED,
   SIGNING_FAILED: EXIT.OUTPUT,
   LINK_ID_MISMATCH: EXIT.VERIFY_FAILED,
+  TRANSPORT_NOT_FOUND: EXIT.TRANSPORT,
+  TRANSPORT_HTTP: EXIT.TRANSPORT,
+  TRANSPORT_NETWORK: EXIT.TRANSPORT,
+  TRANSPORT_TOO_LARGE: EXIT.VERIFY_FAILED,
+  TRANSPORT_REDIRECT_REFUSED: EXIT.VERIFY_FAILED,
+  TRANSPORT_AUTH: EXIT.TRANSPORT,
+  TRANSPORT_CONFLICT: EXIT.TRANSPORT,
   INTERNAL: EXIT.INTERNAL,
 } as const satisfies Record<ErrorCode, ExitCode>;
 

@@ -73,6 +73,25 @@ export {
   type VerificationKey,
 } from './keys/keys.js';
 export type { PgpSigner } from './pgp/openpgp.js';
+export { DirectoryQueue } from './transport/dir-store.js';
+export { type DownloadedArtifact, type DownloadOptions, downloadArtifact } from './transport/download.js';
+export { type HttpBody, type HttpGetOptions, httpGet, httpPutFile } from './transport/http.js';
+export type {
+  ArtifactInfo,
+  CreateArtifactInput,
+  DownloadLimits,
+  OpenedArtifact,
+  TaskQueue,
+} from './transport/queue.js';
+export {
+  type Fault,
+  FaultPlan,
+  type FaultTarget,
+  type QueueServer,
+  type QueueServerOptions,
+  startQueueServer,
+} from './transport/server.js';
+export { TaskclusterQueue, type TaskclusterQueueOptions } from './transport/taskcluster.js';
 export { type CertifyOptions, type CertifyResult, certifyKeyFile } from './trust/certify.js';
 export { type VerifiedRepoTag, verifyRepoTag } from './trust/git-repo.js';
 export { type GuardOptions, type GuardResult, guardKey } from './trust/guard.js';

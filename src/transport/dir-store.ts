@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SLUGID_PATTERN } from '../document/schema.js';
+import { CotError, fsError } from '../errors.js';
+import { assertArtifactName } from '../hashing/artifacts.js';
+import { openRegularFile } from '../hashing/digest.js';
+import { type JsonObject, parseJsonBytes } from '../json/parse.js';
+import type {
+  ArtifactInfo,
+  CreateArtifactInput,
+  DownloadLimits,
+  OpenedArtifact,
+  TaskQueue,
+} from './queue.js';
+
+const SLUG = new RegExp(SLUGID_PATTERN);
+const MAX_TASK_BYTES = 16 * 1024 * 1024;
+
+export function assertTaskId(taskId: string): void {
+  if (!SLUG.test(taskId))
+    throw new CotError('USAGE', `${JSON.stringify(taskId)} is not a Taskcluster task id (slugid)`);
+}
+
+function assertRunId(runId: number): void {
+  if (!Number.isSafeInteger(runId) || runId < 0)
+    throw new CotError('USAGE', `run id ${runId} is not a non-negative integer`);
+}
+
+/**
+ * The embedded queue: a folder, no server. Layout (documented in the README):
+ *   DIR/<taskId>/task.json                                 the task definition, as the queue serves it
+ *   DIR/<taskId>/runs/<runId>/artifacts/<artifact name>    the artifact's bytes (names keep their "/" folders)
+ * A run exists when its folder exists. Artifact names are checked (no "..", absolute, backslash, NUL), so no name
+ * can reach outside its run folder.
+ */
+export class DirectoryQueue implements TaskQueue {
+  readonly root: string;
+  readonly description: string;
+
+  constructor(dir: string) {
+    this.root = resolve(dir);
+    this.description = `directory store ${this.root}`;
+  }
+
+  taskDir(taskId: string): string {
+    assertTaskId(taskId);
+    return join(this.root, taskId);
+  }
+
+  runDir(taskId: string, runId: number): string {
+    assertRunId(runId);
+    return join(this.taskDir(taskId), 'runs', String(runId));
+  }
+
+  artifactPath(taskId: string, runId: number, name: string): string {
+    assertArtifactName(name);
+    return join(this.runDir(taskId, runId), 'artifacts', ...name.split('/'));
+  }
+
+  async task(taskId: string): Promise<JsonObject> {
+    const p = join(this.taskDir(taskId), 'task.json');
+    let bytes: Buffer;
+    try {
+      const st = await stat(p);
+      if (st.size > MAX_TASK_BYTES)
+        throw new CotError('FILE_UNREADABLE', `${p} is too large for a task definition`);
+      bytes = await readFile(p);
+    } catch (e) {
+      const err = fsError(e, p, `task ${taskId} in ${this.description}`);
+      if (err.code === 'FILE_NOT_FOUND')
+        throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} not found in ${this.description}`, {
+          cause: e,
+        });
+      throw err;
+    }
+    const v = parseJsonBytes(bytes, { source: p });
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw new CotError('JSON_INVALID', `${p} must hold a JSON object`);
+    return v;
+  }
+
+  async latestRunId(taskId: string): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.taskDir(taskId), 'runs'));
+    } catch (e) {
+      throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`, {
+        cause: e,
+      });
+    }
+    const runs = names.filter((n) => /^(0|[1-9][0-9]*)$/.test(n)).map(Number);
+    if (runs.length === 0)
+      throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`);
+    return Math.max(...runs);
+  }
+
+  async listArtifacts(taskId: string, runId: number): Promise<ArtifactInfo[]> {
+    const base = join(this.runDir(taskId, runId), 'artifacts');
+    try {
+      await stat(this.runDir(taskId, runId));
+    } catch (e) {
+      throw new CotError(
+        'TRANSPORT_NOT_FOUND',
+        `task ${taskId} run ${runId} not found in ${this.description}`,
+        { cause: e },
+      );
+    }
+    const out: ArtifactInfo[] = [];
+    const expires = await this.task(taskId).then(
+      (t) => (typeof t.expires === 'string' ? t.expires : ''),
+      () => '',
+    );
+    const walk = async (dir: string, prefix: string): Promise<void> => {
+      let ents: import('node:fs').Dirent[];
+      try {
+        ents = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of ents) {
+        if (e.name.startsWith('.') && e.name.endsWith('.tmp')) continue;
+        if (e.isDirectory()) await walk(join(dir, e.name), `${prefix}${e.name}/`);
+        else if (e.isFile())
+          out.push({
+            name: `${prefix}${e.name}`,
+            storageType: 's3',
+            contentType: contentTypeFor(e.name),
+            expires,
+          });
+      }
+    };
+    await walk(base, '');
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async openArtifact(
+    taskId: string,
+    runId: number | undefined,
+    name: string,
+    limits: DownloadLimits = {},
+  ): Promise<OpenedArtifact> {
+    const run = runId ?? (await this.latestRunId(taskId));
+    const p = this.artifactPath(taskId, run, name);
+    let fh: Awaited<ReturnType<typeof openRegularFile>>;
+    try {
+      fh = await openRegularFile(p, { name });
+    } catch (e) {
+      if (e instanceof CotError && e.code === 'FILE_NOT_FOUND') {
+        throw new CotError(
+          'TRANSPORT_NOT_FOUND',
+          `artifact ${name} of task ${taskId} run ${run} not found in ${this.description}`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+    const { size } = await fh.stat();
+    const max = limits.maxBytes ?? DEFAULT_MAX_BYTES;
+    if (size > max) {
+      await fh.close();
+      throw new CotError(
+        'TRANSPORT_TOO_LARGE',
+        `artifact ${name} of task ${taskId} is ${size} bytes, over the limit of ${max}`,
+      );
+    }
+    const stream = fh.createReadStream({ highWaterMark: 2 * 1024 * 1024 });
+    return { stream, size, contentType: contentTypeFor(name), runId: run };
+  }
+
+  /** Write the task definition (atomically). */
+  async putTask(taskId: string, task: JsonObject | Buffer): Promise<void> {
+    const p = join(this.taskDir(taskId), 'task.json');
+    await mkdir(dirname(p), { recursive: true });
+    await atomicCopyBytes(
+      p,
+      Buffer.isBuffer(task) ? task : Buffer.from(`${JSON.stringify(task, null, 2)}\n`),
+    );
+  }
+
+  /** Create a run folder (a run exists when its folder exists). */
+  async ensureRun(taskId: string, runId: number): Promise<void> {
+    await mkdir(join(this.runDir(taskId, runId), 'artifacts'), { recursive: true });
+  }
+
+  async createArtifact(input: CreateArtifactInput): Promise<void> {
+    const dest = this.artifactPath(input.taskId, input.runId, input.name);
+    try {
+      await stat(this.runDir(input.taskId, input.runId));
+    } catch (e) {
+      throw new CotError(
+        'TRANSPORT_NOT_FOUND',
+        `task ${input.taskId} run ${input.runId} does not exist in ${this.description}`,
+        { cause: e },
+      );
+    }
+    await mkdir(dirname(dest), { recursive: true });
+    const tmp = `${dirname(dest)}/.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await copyFile(input.path, tmp);
+      const fh = await open(tmp, 'r+');
+      await fh.sync();
+      await fh.close();
+      await rename(tmp, dest);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw fsError(e, input.path, `cannot store artifact ${input.name}`);
+    }
+  }
+
+  /** Store bytes from a stream at an artifact name, atomically (used by the server and by fetch). */
+  async writeArtifactStream(
+    taskId: string,
+    runId: number,
+    name: string,
+    source: NodeJS.ReadableStream,
+  ): Promise<void> {
+    const dest = this.artifactPath(taskId, runId, name);
+    await mkdir(dirname(dest), { recursive: true });
+    await atomicWriteStream(dest, source);
+  }
+}
+
+export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
+
+export function contentTypeFor(name: string): string {
+  if (/\.(json|asc|log|txt|diff|yml|yaml)$/.test(name)) return 'text/plain';
+  return 'application/octet-stream';
+}
+
+async function atomicCopyBytes(dest: string, bytes: Buffer): Promise<void> {
+  const tmp = `${dirname(dest)}/.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const fh = await open(tmp, 'wx', 0o644);
+    await fh.writeFile(bytes);
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, dest);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw fsError(e, dest, 'cannot write');
+  }
+}
+
+/** Stream into a temp file in the destination folder, fsync, rename: readers never see a partial file. */
+export async function atomicWriteStream(dest: string, source: NodeJS.ReadableStream): Promise<number> {
+  const tmp = `${dirname(dest)}/.${randomBytes(6).toString('hex')}.tmp`;
+  let bytes = 0;
+  try {
+    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    await pipeline(source, counter, out);
+    const fh = await open(tmp, 'r+');
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, dest);
+    return bytes;
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}

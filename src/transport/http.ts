@@ -1,0 +1,271 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { CotError } from '../errors.js';
+
+export interface HttpGetOptions {
+  /** hosts (`host` or `host:port`) that redirects may lead to; the first URL's host is always allowed */
+  allowedHosts?: readonly string[];
+  /** inactivity timeout per request, ms (default 30 s) */
+  timeoutMs?: number;
+  /** maximum decoded body bytes (default 8 GiB) */
+  maxBytes?: number;
+  /** maximum redirects followed (default 5) */
+  maxRedirects?: number;
+  /** attempts for network errors, 408, 429 and 5xx before the body starts (default 5) */
+  retries?: number;
+  /** base delay of the exponential backoff, ms (default 100) */
+  retryDelayMs?: number;
+  headers?: Record<string, string>;
+}
+
+export interface HttpBody {
+  /** decoded body (content-encoding removed), bounded */
+  stream: Readable;
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  url: string;
+  /** declared decoded length, when the server sent one without content-encoding */
+  length?: number;
+}
+
+const RETRYABLE_STATUS = (s: number) => s === 408 || s === 429 || s >= 500;
+
+function hostOf(u: URL): string {
+  return u.port ? `${u.hostname}:${u.port}` : u.hostname;
+}
+
+export function backoff(attempt: number, base: number): number {
+  // full jitter, capped at 10 s
+  return Math.random() * Math.min(10_000, base * 2 ** attempt);
+}
+
+function request(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  body?: () => Readable,
+) {
+  return new Promise<http.IncomingMessage>((resolve, reject) => {
+    const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
+    if (!mod) {
+      reject(new CotError('TRANSPORT_REDIRECT_REFUSED', `unsupported URL scheme in ${url.href}`));
+      return;
+    }
+    const req = mod.request(url, { method, headers }, resolve);
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(new CotError('TRANSPORT_NETWORK', `${method} ${url.href}: no data for ${timeoutMs} ms`)),
+    );
+    req.on('error', reject);
+    if (body) {
+      const b = body();
+      b.on('error', (e) => req.destroy(e));
+      b.pipe(req);
+    } else req.end();
+  });
+}
+
+function networkError(e: unknown, what: string): CotError {
+  if (e instanceof CotError) return e;
+  return new CotError('TRANSPORT_NETWORK', `${what}: ${e instanceof Error ? e.message : String(e)}`, {
+    cause: e,
+  });
+}
+
+async function statusError(res: http.IncomingMessage, what: string): Promise<CotError> {
+  let text = '';
+  for await (const c of res) {
+    if (text.length < 2000) text += c.toString();
+  }
+  const s = res.statusCode ?? 0;
+  const code =
+    s === 404
+      ? 'TRANSPORT_NOT_FOUND'
+      : s === 401 || s === 403
+        ? 'TRANSPORT_AUTH'
+        : s === 409
+          ? 'TRANSPORT_CONFLICT'
+          : 'TRANSPORT_HTTP';
+  return new CotError(code, `${what}: HTTP ${s}${text ? `: ${text.slice(0, 300)}` : ''}`, {
+    details: { status: s },
+  });
+}
+
+/** A Transform that fails once more than `max` bytes pass, and (optionally) when fewer than `expected` arrived. */
+function bounded(max: number, what: string, expected?: number): Transform {
+  let n = 0;
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      n += chunk.length;
+      if (n > max) cb(new CotError('TRANSPORT_TOO_LARGE', `${what}: more than ${max} bytes`));
+      else if (expected !== undefined && n > expected)
+        cb(new CotError('TRANSPORT_TOO_LARGE', `${what}: more bytes than the declared ${expected}`));
+      else cb(null, chunk);
+    },
+    flush(cb) {
+      if (expected !== undefined && n !== expected) {
+        cb(
+          new CotError(
+            'TRANSPORT_NETWORK',
+            `${what}: body truncated at ${n} of the declared ${expected} bytes`,
+          ),
+        );
+      } else cb();
+    },
+  });
+}
+
+/**
+ * GET with the rules a verifier needs: redirects followed only to allowed hosts (never to another scheme than
+ * http/https, never in a loop, at most maxRedirects), retries with exponential backoff and jitter for network
+ * errors, 408, 429 and 5xx (never other 4xx), gzip content-encoding decoded, every body bounded in bytes and in
+ * inactivity time, and a declared length enforced.
+ */
+export async function httpGet(url: string, o: HttpGetOptions = {}): Promise<HttpBody> {
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  const maxBytes = o.maxBytes ?? 8 * 1024 ** 3;
+  const maxRedirects = o.maxRedirects ?? 5;
+  const retries = o.retries ?? 5;
+  const first = new URL(url);
+  const allowed = new Set([hostOf(first), ...(o.allowedHosts ?? [])]);
+  let current = first;
+  const seen = new Set<string>();
+  for (let redirects = 0; ; redirects++) {
+    if (seen.has(current.href))
+      throw new CotError('TRANSPORT_REDIRECT_REFUSED', `redirect loop at ${current.href}`);
+    seen.add(current.href);
+    let res: http.IncomingMessage | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await request(current, 'GET', { 'accept-encoding': 'gzip', ...(o.headers ?? {}) }, timeoutMs);
+      } catch (e) {
+        if (attempt >= retries) throw networkError(e, `GET ${current.href}`);
+        await sleep(backoff(attempt, o.retryDelayMs ?? 100));
+        continue;
+      }
+      if (RETRYABLE_STATUS(res.statusCode ?? 0) && attempt < retries) {
+        res.resume();
+        await sleep(backoff(attempt, o.retryDelayMs ?? 100));
+        continue;
+      }
+      break;
+    }
+    const status = res.statusCode ?? 0;
+    if ([301, 302, 303, 307, 308].includes(status)) {
+      res.resume();
+      const loc = res.headers.location;
+      if (!loc) throw new CotError('TRANSPORT_HTTP', `GET ${current.href}: redirect without a Location`);
+      const next = new URL(loc, current);
+      if (redirects >= maxRedirects)
+        throw new CotError(
+          'TRANSPORT_REDIRECT_REFUSED',
+          `GET ${first.href}: more than ${maxRedirects} redirects`,
+        );
+      if (!allowed.has(hostOf(next)) || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
+        throw new CotError(
+          'TRANSPORT_REDIRECT_REFUSED',
+          `GET ${current.href}: redirect to ${next.protocol}//${hostOf(next)} is not allowed (allowed: ${[...allowed].join(', ')})`,
+        );
+      }
+      current = next;
+      continue;
+    }
+    if (status < 200 || status >= 300) throw await statusError(res, `GET ${current.href}`);
+    const encoding = (res.headers['content-encoding'] ?? 'identity').toLowerCase();
+    const declared =
+      res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
+    const what = `GET ${current.href}`;
+    const out = new PassThrough({ highWaterMark: 2 * 1024 * 1024 });
+    const fail = (e: unknown) => out.destroy(networkError(e, what));
+    res.on('aborted', () => fail(new Error('connection closed before the body ended')));
+    res.on('error', fail);
+    res.setTimeout?.(timeoutMs, () =>
+      res?.destroy(new CotError('TRANSPORT_NETWORK', `${what}: no data for ${timeoutMs} ms`)),
+    );
+    let wire: Readable = res;
+    if (declared !== undefined)
+      wire = wire.pipe(bounded(Number.MAX_SAFE_INTEGER, what, declared)).on('error', fail);
+    let decoded: Readable = wire;
+    if (encoding === 'gzip' || encoding === 'x-gzip') decoded = wire.pipe(createGunzip()).on('error', fail);
+    else if (encoding !== 'identity')
+      throw new CotError('TRANSPORT_HTTP', `${what}: unsupported content-encoding ${encoding}`);
+    decoded.pipe(bounded(maxBytes, what)).on('error', fail).pipe(out);
+    return {
+      stream: out,
+      status,
+      headers: res.headers,
+      url: current.href,
+      ...(encoding === 'identity' && declared !== undefined ? { length: declared } : {}),
+    };
+  }
+}
+
+export interface HttpPutFileOptions {
+  contentType: string;
+  gzip?: boolean;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  retries?: number;
+  retryDelayMs?: number;
+}
+
+/**
+ * PUT a file, re-reading it on every attempt; retries network errors, 408, 429 and 5xx with backoff and jitter,
+ * never other 4xx (409 is a conflict). Returns the final status.
+ */
+export async function httpPutFile(url: string, path: string, o: HttpPutFileOptions): Promise<number> {
+  // gzip once into a temp file (bounded memory, a known Content-Length, the same bytes on every attempt)
+  let source = path;
+  let cleanup: (() => Promise<void>) | undefined;
+  if (o.gzip) {
+    const dir = await mkdtemp(join(tmpdir(), 'cot-gz-'));
+    source = join(dir, 'body.gz');
+    cleanup = () => rm(dir, { recursive: true, force: true });
+    await pipeline(createReadStream(path), createGzip(), createWriteStream(source));
+  }
+  try {
+    return await putLoop(url, source, (await stat(source)).size, o);
+  } finally {
+    await cleanup?.();
+  }
+}
+
+async function putLoop(url: string, source: string, length: number, o: HttpPutFileOptions): Promise<number> {
+  const target = new URL(url);
+  const retries = o.retries ?? 5;
+  const headers: Record<string, string> = {
+    'content-type': o.contentType,
+    'content-length': String(length),
+    ...(o.gzip ? { 'content-encoding': 'gzip' } : {}),
+    ...(o.headers ?? {}),
+  };
+  for (let attempt = 0; ; attempt++) {
+    let res: http.IncomingMessage;
+    try {
+      res = await request(target, 'PUT', headers, o.timeoutMs ?? 300_000, () => createReadStream(source));
+    } catch (e) {
+      if (attempt >= retries) throw networkError(e, `PUT ${target.href}`);
+      await sleep(backoff(attempt, o.retryDelayMs ?? 100));
+      continue;
+    }
+    const s = res.statusCode ?? 0;
+    if (s >= 200 && s < 300) {
+      res.resume();
+      return s;
+    }
+    if (RETRYABLE_STATUS(s) && attempt < retries) {
+      res.resume();
+      await sleep(backoff(attempt, o.retryDelayMs ?? 100));
+      continue;
+    }
+    throw await statusError(res, `PUT ${target.href}`);
+  }
+}

@@ -1,0 +1,62 @@
+import type { Readable } from 'node:stream';
+import type { JsonObject } from '../json/parse.js';
+
+/** One artifact of a run, as the queue lists it. */
+export interface ArtifactInfo {
+  name: string;
+  storageType: string;
+  contentType: string;
+  expires: string;
+}
+
+export interface OpenedArtifact {
+  /** the artifact's bytes (content-encoding already removed) */
+  stream: Readable;
+  /** size in bytes when known in advance */
+  size?: number;
+  contentType?: string;
+  /** the run the bytes came from (resolved when the latest run was asked for) */
+  runId: number;
+}
+
+export interface DownloadLimits {
+  /** maximum decoded bytes of one artifact (default 8 GiB) */
+  maxBytes?: number;
+  /** per-request inactivity timeout in ms (default 30 s) */
+  timeoutMs?: number;
+}
+
+export interface CreateArtifactInput {
+  taskId: string;
+  runId: number;
+  name: string;
+  /** the file holding the bytes (read again on every attempt) */
+  path: string;
+  contentType: string;
+  /** ISO time; the task's own expiry */
+  expires: string;
+  storageType?: 's3' | 'object';
+  /** gzip the bytes on the wire (the stored artifact is the original bytes) */
+  gzip?: boolean;
+}
+
+/**
+ * Everything above the transport talks to a queue through this interface and never knows which implementation
+ * it has: a directory store, the Taskcluster queue (through taskcluster-client), or `cot queue serve`.
+ */
+export interface TaskQueue {
+  /** where this queue is, for messages */
+  readonly description: string;
+  task(taskId: string): Promise<JsonObject>;
+  /** the highest run id of a task */
+  latestRunId(taskId: string): Promise<number>;
+  listArtifacts(taskId: string, runId: number): Promise<ArtifactInfo[]>;
+  /** open an artifact of a run (or of the latest run when runId is undefined) as a stream */
+  openArtifact(
+    taskId: string,
+    runId: number | undefined,
+    name: string,
+    limits?: DownloadLimits,
+  ): Promise<OpenedArtifact>;
+  createArtifact(input: CreateArtifactInput): Promise<void>;
+}

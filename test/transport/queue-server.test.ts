@@ -1,0 +1,308 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import tc from 'taskcluster-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DirectoryQueue,
+  downloadArtifact,
+  FaultPlan,
+  httpGet,
+  type QueueServer,
+  startQueueServer,
+  TaskclusterQueue,
+} from '../../src/index.js';
+import { codeOf, errorOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+
+// Real HTTP on 127.0.0.1, the real taskcluster-client, no fakes.
+const CREDS = { clientId: 'project/cot/worker', accessToken: 'not-a-real-secret-but-long-enough-for-hawk' };
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+let dir: string;
+let server: QueueServer;
+let store: DirectoryQueue;
+let queue: TaskclusterQueue;
+const big = randomBytes(3 * 1024 * 1024 + 17);
+
+beforeAll(async () => {
+  dir = await tempDir();
+  store = new DirectoryQueue(join(dir, 'store'));
+  await store.putTask(TASK_ID, sampleTask());
+  await store.ensureRun(TASK_ID, 0);
+  await store.ensureRun(TASK_ID, 1);
+  await writeFile(join(dir, 'big.bin'), big);
+  await writeFile(join(dir, 'log.txt'), 'line\n'.repeat(10_000));
+  await store.createArtifact({
+    taskId: TASK_ID,
+    runId: 1,
+    name: 'public/build/big.bin',
+    path: join(dir, 'big.bin'),
+    contentType: 'application/octet-stream',
+    expires: '2027-01-01T00:00:00Z',
+  });
+  await store.createArtifact({
+    taskId: TASK_ID,
+    runId: 1,
+    name: 'public/logs/live.log',
+    path: join(dir, 'log.txt'),
+    contentType: 'text/plain',
+    expires: '2027-01-01T00:00:00Z',
+  });
+  await store.createArtifact({
+    taskId: TASK_ID,
+    runId: 1,
+    name: 'private/secret.txt',
+    path: join(dir, 'log.txt'),
+    contentType: 'text/plain',
+    expires: '2027-01-01T00:00:00Z',
+  });
+  server = await startQueueServer({ dir: join(dir, 'store'), credentials: CREDS, faults: new FaultPlan() });
+  queue = new TaskclusterQueue({ rootUrl: server.rootUrl, credentials: CREDS, retries: 3, retryDelayMs: 5 });
+});
+afterAll(async () => {
+  await server.close();
+});
+afterEach(() => server.faults.clear());
+
+describe('reading through the real client', () => {
+  it('serves task definitions, runs and artifact lists', async () => {
+    expect((await queue.task(TASK_ID)).workerType).toBe('b-linux');
+    expect(await queue.latestRunId(TASK_ID)).toBe(1);
+    expect((await queue.listArtifacts(TASK_ID, 1)).map((a) => a.name)).toEqual([
+      'private/secret.txt',
+      'public/build/big.bin',
+      'public/logs/live.log',
+    ]);
+    expect(await codeOf(queue.task('Se-5NNn4TB65_9383YGsJA'))).toBe('TRANSPORT_NOT_FOUND');
+    const client = new tc.Queue({ rootUrl: server.rootUrl });
+    const r = await client.getArtifact(TASK_ID, 1, 'public/build/big.bin');
+    expect(r.storageType).toBe('s3'); // the 303 body, as the real queue answers
+  });
+
+  it('downloads by following the 303, hashing in one pass; gzip content-encoding decoded', async () => {
+    const d = await downloadArtifact(queue, TASK_ID, undefined, 'public/build/big.bin', {
+      expected: { sha256: sha256(big) },
+      dest: join(dir, 'dl/big.bin'),
+    });
+    expect(d).toMatchObject({ runId: 1, size: big.length });
+    expect((await readFile(join(dir, 'dl/big.bin'))).equals(big)).toBe(true);
+    const log = await downloadArtifact(queue, TASK_ID, 1, 'public/logs/live.log');
+    expect(log.digests.sha256).toBe(sha256(await readFile(join(dir, 'log.txt'))));
+    const raw = await httpGet(
+      `${server.rootUrl}/api/queue/v1/task/${TASK_ID}/runs/1/artifacts/public%2Flogs%2Flive.log`,
+    );
+    expect(raw.headers['content-encoding']).toBe('gzip');
+  });
+
+  it('a wrong expected digest: HASH_MISMATCH and nothing written at the destination', async () => {
+    const err = await errorOf(
+      downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin', {
+        expected: { sha256: '0'.repeat(64) },
+        dest: join(dir, 'dl2/big.bin'),
+      }),
+    );
+    expect(err.code).toBe('HASH_MISMATCH');
+    expect(await readdir(join(dir, 'dl2'))).toEqual([]);
+  });
+
+  it('private artifacts need credentials', async () => {
+    const anon = new TaskclusterQueue({ rootUrl: server.rootUrl, retries: 0 });
+    expect(await codeOf(downloadArtifact(anon, TASK_ID, 1, 'private/secret.txt'))).toBe('TRANSPORT_AUTH');
+    await downloadArtifact(queue, TASK_ID, 1, 'private/secret.txt');
+    // the content URL of a private artifact is signed, like a presigned storage URL
+    expect(
+      await codeOf(httpGet(`${server.rootUrl}/_content/${TASK_ID}/1/private/secret.txt`, { retries: 0 })),
+    ).toBe('TRANSPORT_AUTH');
+  });
+
+  it('download bounds: max bytes, truncated body, wrong length, stall, disallowed redirect, 5xx storm', async () => {
+    expect(
+      await codeOf(downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin', { maxBytes: 1024 })),
+    ).toBe('TRANSPORT_TOO_LARGE');
+    server.faults.add('content', { kind: 'truncate', bytes: 1000 });
+    expect(await codeOf(downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin'))).toBe(
+      'TRANSPORT_NETWORK',
+    );
+    server.faults.add('content', { kind: 'wrong-length', extra: 10 });
+    expect(await codeOf(downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin'))).toBe(
+      'TRANSPORT_NETWORK',
+    );
+    // a server that stalls on every attempt (the client retries a timeout 3 times)
+    server.faults.add('content', { kind: 'stall', ms: 700 }, 4);
+    expect(
+      await codeOf(downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin', { timeoutMs: 200 })),
+    ).toBe('TRANSPORT_NETWORK');
+    server.faults.clear();
+    // a single stall is retried and the download completes
+    server.faults.add('content', { kind: 'stall', ms: 700 });
+    await downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin', {
+      timeoutMs: 200,
+      expected: { sha256: sha256(big) },
+    });
+    server.faults.add('get-artifact', {
+      kind: 'redirect',
+      location: 'http://169.254.169.254/latest/meta-data/',
+    });
+    expect(await codeOf(downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin'))).toBe(
+      'TRANSPORT_REDIRECT_REFUSED',
+    );
+    server.faults.add('content', { kind: 'status', status: 503 }, 10);
+    expect(await codeOf(downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin'))).toBe('TRANSPORT_HTTP');
+    server.faults.clear();
+    server.faults.add('content', { kind: 'status', status: 502 }, 2);
+    await downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin', { expected: { sha256: sha256(big) } });
+  });
+});
+
+describe('uploading through the real client', () => {
+  it('s3 and object storage types round-trip exactly the bytes, gzip on the wire for s3', async () => {
+    await queue.createArtifact({
+      taskId: TASK_ID,
+      runId: 0,
+      name: 'public/a/s3.bin',
+      path: join(dir, 'big.bin'),
+      contentType: 'application/octet-stream',
+      expires: '2027-01-01T00:00:00Z',
+      storageType: 's3',
+    });
+    await queue.createArtifact({
+      taskId: TASK_ID,
+      runId: 0,
+      name: 'public/a/log.txt',
+      path: join(dir, 'log.txt'),
+      contentType: 'text/plain',
+      expires: '2027-01-01T00:00:00Z',
+      storageType: 's3',
+      gzip: true,
+    });
+    await queue.createArtifact({
+      taskId: TASK_ID,
+      runId: 0,
+      name: 'public/a/object.bin',
+      path: join(dir, 'big.bin'),
+      contentType: 'application/octet-stream',
+      expires: '2027-01-01T00:00:00Z',
+      storageType: 'object',
+    });
+    await writeFile(join(dir, 'small.json'), '{"a": 1}');
+    await queue.createArtifact({
+      taskId: TASK_ID,
+      runId: 0,
+      name: 'public/a/small.json',
+      path: join(dir, 'small.json'),
+      contentType: 'text/plain',
+      expires: '2027-01-01T00:00:00Z',
+      storageType: 'object',
+    });
+    const art = (n: string) => readFile(store.artifactPath(TASK_ID, 0, n));
+    expect((await art('public/a/s3.bin')).equals(big)).toBe(true);
+    expect((await art('public/a/log.txt')).equals(await readFile(join(dir, 'log.txt')))).toBe(true);
+    expect((await art('public/a/object.bin')).equals(big)).toBe(true);
+    expect((await art('public/a/small.json')).toString()).toBe('{"a": 1}');
+  });
+
+  it('refuses unsigned, wrongly signed and unknown-client writes with 401/403, writing nothing', async () => {
+    const anon = new TaskclusterQueue({ rootUrl: server.rootUrl, retries: 0 });
+    const wrong = new TaskclusterQueue({
+      rootUrl: server.rootUrl,
+      credentials: { ...CREDS, accessToken: 'wrong-token-wrong-token-wrong-token' },
+      retries: 0,
+    });
+    const other = new TaskclusterQueue({
+      rootUrl: server.rootUrl,
+      credentials: { clientId: 'someone-else', accessToken: 'x'.repeat(40) },
+      retries: 0,
+    });
+    for (const q of [anon, wrong, other]) {
+      expect(
+        await codeOf(
+          q.createArtifact({
+            taskId: TASK_ID,
+            runId: 0,
+            name: 'public/evil.bin',
+            path: join(dir, 'big.bin'),
+            contentType: 'application/octet-stream',
+            expires: '2027-01-01T00:00:00Z',
+          }),
+        ),
+      ).toBe('TRANSPORT_AUTH');
+    }
+    expect((await queue.listArtifacts(TASK_ID, 0)).map((a) => a.name)).not.toContain('public/evil.bin');
+  });
+
+  it('retries 5xx and connection resets, then stores exactly the signed bytes; 409 on different content', async () => {
+    server.faults.add('upload', { kind: 'status', status: 500 }, 2).add('upload', { kind: 'reset' });
+    await queue.createArtifact({
+      taskId: TASK_ID,
+      runId: 0,
+      name: 'public/b/retried.bin',
+      path: join(dir, 'big.bin'),
+      contentType: 'application/octet-stream',
+      expires: '2027-01-01T00:00:00Z',
+    });
+    expect((await readFile(store.artifactPath(TASK_ID, 0, 'public/b/retried.bin'))).equals(big)).toBe(true);
+    server.faults.add('upload', { kind: 'status', status: 500 }, 10);
+    expect(
+      await codeOf(
+        queue.createArtifact({
+          taskId: TASK_ID,
+          runId: 0,
+          name: 'public/b/storm.bin',
+          path: join(dir, 'big.bin'),
+          contentType: 'application/octet-stream',
+          expires: '2027-01-01T00:00:00Z',
+        }),
+      ),
+    ).toBe('TRANSPORT_HTTP');
+    await expect(readFile(store.artifactPath(TASK_ID, 0, 'public/b/storm.bin'))).rejects.toThrow();
+    server.faults.clear();
+    expect(
+      await codeOf(
+        queue.createArtifact({
+          taskId: TASK_ID,
+          runId: 0,
+          name: 'public/b/retried.bin',
+          path: join(dir, 'log.txt'),
+          contentType: 'application/octet-stream',
+          expires: '2027-01-01T00:00:00Z',
+        }),
+      ),
+    ).toBe('TRANSPORT_CONFLICT');
+    // an identical retry is idempotent
+    await queue.createArtifact({
+      taskId: TASK_ID,
+      runId: 0,
+      name: 'public/b/retried.bin',
+      path: join(dir, 'big.bin'),
+      contentType: 'application/octet-stream',
+      expires: '2027-01-01T00:00:00Z',
+    });
+  });
+
+  it('refuses artifacts expiring after the task, and runs that do not exist', async () => {
+    expect(
+      await codeOf(
+        queue.createArtifact({
+          taskId: TASK_ID,
+          runId: 0,
+          name: 'public/late.bin',
+          path: join(dir, 'big.bin'),
+          contentType: 'application/octet-stream',
+          expires: '2099-01-01T00:00:00Z',
+        }),
+      ),
+    ).toBe('TRANSPORT_HTTP');
+    expect(
+      await codeOf(
+        queue.createArtifact({
+          taskId: TASK_ID,
+          runId: 7,
+          name: 'public/x.bin',
+          path: join(dir, 'big.bin'),
+          contentType: 'application/octet-stream',
+          expires: '2027-01-01T00:00:00Z',
+        }),
+      ),
+    ).toBe('TRANSPORT_CONFLICT');
+  });
+});
