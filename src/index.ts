@@ -75,6 +75,13 @@ export {
 export type { PgpSigner } from './pgp/openpgp.js';
 export { DirectoryQueue } from './transport/dir-store.js';
 export { type DownloadedArtifact, type DownloadOptions, downloadArtifact } from './transport/download.js';
+export {
+  type FetchedTask,
+  type FetchOptions,
+  type FetchResult,
+  fetchChain,
+  upstreamOf,
+} from './transport/fetch.js';
 export { type HttpBody, type HttpGetOptions, httpGet, httpPutFile } from './transport/http.js';
 export type {
   ArtifactInfo,
@@ -92,6 +99,13 @@ export {
   startQueueServer,
 } from './transport/server.js';
 export { TaskclusterQueue, type TaskclusterQueueOptions } from './transport/taskcluster.js';
+export {
+  type UploadedFile,
+  type UploadFile,
+  type UploadOptions,
+  uploadArtifacts,
+  uploadContentType,
+} from './transport/upload.js';
 export { type CertifyOptions, type CertifyResult, certifyKeyFile } from './trust/certify.js';
 export { type VerifiedRepoTag, verifyRepoTag } from './trust/git-repo.js';
 export { type GuardOptions, type GuardResult, guardKey } from './trust/guard.js';

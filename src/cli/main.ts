@@ -8,11 +8,13 @@ import {
   canonicalize,
   certifyKeyFile,
   checkKeyRepo,
+  DirectoryQueue,
   EXIT,
   type ExpectedLink,
   emptyTrustStore,
   enumerateArtifactDir,
   exitCodeFor,
+  fetchChain,
   fsError,
   generateChainOfTrust,
   generateKeyPair,
@@ -33,7 +35,11 @@ import {
   RESERVED_ARTIFACT_NAMES,
   type SignatureFormat,
   type Signer,
+  startQueueServer,
+  TaskclusterQueue,
+  type TaskQueue,
   toArtifactDigests,
+  uploadArtifacts,
   type VerificationKey,
   verifyLink,
   verifyRepoTag,
@@ -187,6 +193,30 @@ async function keySourceFromOptions(o: {
   if (o.key.length === 0)
     throw usage('give at least one --key, or --key-repo/--ed25519-keys with --worker-impl');
   return { keys: await loadVerificationKeys(o.key) };
+}
+
+/** The queue a command talks to: a directory store (--queue DIR) or Taskcluster (--root-url / environment). */
+function queueFromOptions(
+  o: { queue?: string; rootUrl?: string; allowHost?: string[] },
+  env: NodeJS.ProcessEnv,
+): TaskQueue {
+  if (o.queue !== undefined && o.rootUrl !== undefined)
+    throw usage('give either --queue DIR or --root-url URL');
+  if (o.queue !== undefined) return new DirectoryQueue(o.queue);
+  return new TaskclusterQueue({
+    ...TaskclusterQueue.optionsFromEnv(env, o.rootUrl),
+    ...(o.allowHost && o.allowHost.length > 0 ? { allowedHosts: o.allowHost } : {}),
+  });
+}
+
+function addQueueOptions(c: Command): Command {
+  return c
+    .option('--queue <dir>', 'a directory store (no server)')
+    .option(
+      '--root-url <url>',
+      'a Taskcluster deployment or `cot queue serve` (default: TASKCLUSTER_ROOT_URL / TASKCLUSTER_PROXY_URL)',
+    )
+    .option('--allow-host <host>', 'host that artifact redirects may lead to (repeatable)', collect, []);
 }
 
 export function buildProgram(io: Io): Command {
@@ -385,6 +415,120 @@ export function buildProgram(io: Io): Command {
       }
     });
 
+  // ---- queue serve
+  const queueCmd = program
+    .command('queue')
+    .description('the queue: a local server over a directory store')
+    .exitOverride();
+  queueCmd
+    .command('serve')
+    .description(
+      "serve a directory store over the queue's REST routes (rootUrl http://HOST:PORT), loopback by default",
+    )
+    .requiredOption('--dir <dir>', 'the directory store')
+    .option('--port <n>', 'port (0 = any free port)', '0')
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option(
+      '--client-id <id>',
+      'client id allowed to write (with --access-token); default: COT_QUEUE_CLIENT_ID',
+    )
+    .option('--access-token <token>', 'its access token; default: COT_QUEUE_ACCESS_TOKEN')
+    .exitOverride()
+    .action(async (o) => {
+      const clientId = o.clientId ?? process.env.COT_QUEUE_CLIENT_ID;
+      const accessToken = o.accessToken ?? process.env.COT_QUEUE_ACCESS_TOKEN;
+      if ((clientId === undefined) !== (accessToken === undefined))
+        throw usage('give both --client-id and --access-token, or neither');
+      const server = await startQueueServer({
+        dir: o.dir,
+        port: parseNonNegativeInt(o.port, '--port'),
+        host: o.host,
+        ...(clientId !== undefined ? { credentials: { clientId, accessToken: accessToken! } } : {}),
+      });
+      io.stdout(
+        `serving ${o.dir} at ${server.rootUrl} (writes ${clientId ? `allowed for ${clientId}` : 'refused: no credentials'})\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
+
+  // ---- upload
+  addQueueOptions(
+    program
+      .command('upload')
+      .description(
+        'upload artifacts of a run (text gzipped on the wire, chain-of-trust files last, expiring with the task)',
+      )
+      .requiredOption('--task-id <id>', 'task id')
+      .requiredOption('--run-id <n>', 'run id')
+      .option('--artifacts <dir>', 'upload every file of this folder, named by its relative path')
+      .argument('[pairs...]', 'NAME=PATH artifacts')
+      .addOption(
+        new Option('--storage-type <type>', 'artifact storage type').choices(['s3', 'object']).default('s3'),
+      )
+      .option('--expires <time>', "expiry (ISO 8601; default: the task's expires)")
+      .option('--json', 'print a JSON result'),
+  )
+    .exitOverride()
+    .action(async (pairs: string[], o) => {
+      const queue = queueFromOptions(o, process.env);
+      const sources = [
+        ...(o.artifacts ? await enumerateArtifactDir(o.artifacts) : []),
+        ...pairs.map(parseArtifactPair),
+      ];
+      if (sources.length === 0) throw usage('give --artifacts DIR or NAME=PATH pairs');
+      const done = await uploadArtifacts(queue, sources, {
+        taskId: o.taskId,
+        runId: parseNonNegativeInt(o.runId, '--run-id'),
+        storageType: o.storageType,
+        ...(o.expires ? { expires: o.expires } : {}),
+      });
+      if (o.json) jsonOut(io, { ok: true, queue: queue.description, uploaded: done });
+      else
+        for (const f of done)
+          io.stdout(
+            `uploaded ${f.name} (${f.contentType}${f.gzip ? ', gzip' : ''}) to ${queue.description}\n`,
+          );
+    });
+
+  // ---- fetch
+  addQueueOptions(
+    program
+      .command('fetch')
+      .description(
+        'mirror a task, its chain-of-trust files and the upstream artifacts it consumes, up to the decision task',
+      )
+      .argument('<taskId>', 'the task to start from')
+      .requiredOption('--out <dir>', 'directory store to write')
+      .option('--depth <n>', 'links to follow upwards', '20')
+      .option('--max-tasks <n>', 'most tasks to mirror', '1000')
+      .option('--max-bytes <n>', 'largest artifact, bytes', String(8 * 1024 ** 3))
+      .option('--timeout <ms>', 'inactivity timeout per request', '30000')
+      .option('--json', 'print a JSON result'),
+  )
+    .exitOverride()
+    .action(async (taskId: string, o) => {
+      const queue = queueFromOptions(o, process.env);
+      const r = await fetchChain(queue, taskId, o.out, {
+        depth: parseNonNegativeInt(o.depth, '--depth'),
+        maxTasks: parseNonNegativeInt(o.maxTasks, '--max-tasks'),
+        maxBytes: parseNonNegativeInt(o.maxBytes, '--max-bytes'),
+        timeoutMs: parseNonNegativeInt(o.timeout, '--timeout'),
+      });
+      if (o.json) jsonOut(io, { ok: true, ...r });
+      else {
+        for (const t of r.tasks)
+          io.stdout(
+            `${'  '.repeat(t.depth)}${t.taskId} run ${t.runId}: ${t.artifacts.join(', ') || 'no artifacts'}\n`,
+          );
+        io.stdout(`mirrored ${r.tasks.length} task(s), ${r.bytes} bytes, into ${o.out}\n`);
+      }
+    });
+
   // ---- generate
   program
     .command('generate')
@@ -429,10 +573,20 @@ export function buildProgram(io: Io): Command {
       '--task-user <user>',
       'refuse to sign unless this user (the one tasks run as) provably cannot read the keys',
     )
+    .option('--upload', 'then upload the artifacts and the chain-of-trust files (with --queue or --root-url)')
+    .option('--queue <dir>', 'with --upload: a directory store')
+    .option('--root-url <url>', 'with --upload: a Taskcluster deployment or `cot queue serve`')
+    .addOption(
+      new Option('--storage-type <type>', 'with --upload: artifact storage type')
+        .choices(['s3', 'object'])
+        .default('s3'),
+    )
     .option('--json', 'print a JSON result')
     .exitOverride()
     .action(async (o) => {
       if (o.key.length === 0) throw usage('give --key (twice for --format both)');
+      if (!o.upload && (o.queue !== undefined || o.rootUrl !== undefined))
+        throw usage('--queue / --root-url apply with --upload');
       if (o.artifacts === undefined && o.artifact.length === 0)
         throw usage('give --artifacts DIR or --artifact NAME=PATH');
       const out: string | undefined =
@@ -468,9 +622,27 @@ export function buildProgram(io: Io): Command {
         hashAlgorithms: parseAlgorithms(o.hashAlgorithm),
         concurrency: Math.max(1, parseNonNegativeInt(o.concurrency, '--concurrency')),
       });
+      let uploaded: Awaited<ReturnType<typeof uploadArtifacts>> = [];
+      if (o.upload) {
+        const queue = queueFromOptions(o, process.env);
+        uploaded = await uploadArtifacts(
+          queue,
+          [
+            ...r.artifacts.map((a) => ({ name: a.name, path: a.path })),
+            ...r.files.map((f) => ({ name: f.artifact, path: f.path })),
+          ],
+          {
+            taskId: r.document.taskId,
+            runId: r.document.runId,
+            storageType: o.storageType,
+            ...(typeof task.expires === 'string' ? { expires: task.expires } : {}),
+          },
+        );
+      }
       if (o.json) {
         jsonOut(io, {
           ok: true,
+          uploaded: uploaded.map((u) => u.name),
           taskId: r.document.taskId,
           runId: r.document.runId,
           format,
@@ -484,6 +656,7 @@ export function buildProgram(io: Io): Command {
         io.stdout(
           `task ${r.document.taskId} run ${r.document.runId}: ${r.artifacts.length} artifacts hashed, signed by ${r.signers.join(' and ')}\n`,
         );
+        if (uploaded.length > 0) io.stdout(`uploaded ${uploaded.length} artifact(s) to the queue\n`);
       }
     });
 

@@ -1,0 +1,77 @@
+import { CotError } from '../errors.js';
+import { COT_ARTIFACT_NAMES } from '../hashing/artifacts.js';
+import type { TaskQueue } from './queue.js';
+
+export interface UploadFile {
+  name: string;
+  path: string;
+}
+
+export interface UploadOptions {
+  taskId: string;
+  runId: number;
+  /** ISO time; default: the task definition's `expires` */
+  expires?: string;
+  storageType?: 's3' | 'object';
+  /** files uploaded at once (default 4); the chain-of-trust files always go last, after every other artifact */
+  concurrency?: number;
+}
+
+export interface UploadedFile {
+  name: string;
+  path: string;
+  contentType: string;
+  gzip: boolean;
+}
+
+const TEXT = /\.(json|asc|log|txt|yml|yaml|diff)$/;
+
+/** Content type as the workers use it: text/plain for .json, .asc and logs; application/octet-stream for .sig. */
+export function uploadContentType(name: string): { contentType: string; gzip: boolean } {
+  if (TEXT.test(name)) return { contentType: 'text/plain', gzip: true };
+  return { contentType: 'application/octet-stream', gzip: false };
+}
+
+/**
+ * Upload artifacts of a run: every artifact expires with the task (unless told otherwise), text is gzipped on the
+ * wire (the stored artifact is the original bytes), the chain-of-trust files go last so that a document is never
+ * visible before the artifacts it lists.
+ */
+export async function uploadArtifacts(
+  queue: TaskQueue,
+  files: readonly UploadFile[],
+  o: UploadOptions,
+): Promise<UploadedFile[]> {
+  let expires = o.expires;
+  if (expires === undefined) {
+    const task = await queue.task(o.taskId);
+    if (typeof task.expires !== 'string') {
+      throw new CotError('USAGE', `task ${o.taskId} has no expires; give --expires`);
+    }
+    expires = task.expires;
+  }
+  const cotNames = new Set<string>(Object.values(COT_ARTIFACT_NAMES));
+  const payload = files.filter((f) => !cotNames.has(f.name));
+  const cot = files
+    .filter((f) => cotNames.has(f.name))
+    .sort((a, b) => (a.name.endsWith('.sig') ? 1 : b.name.endsWith('.sig') ? -1 : 0));
+  const done: UploadedFile[] = [];
+  const one = async (f: UploadFile) => {
+    const t = uploadContentType(f.name);
+    await queue.createArtifact({
+      taskId: o.taskId,
+      runId: o.runId,
+      name: f.name,
+      path: f.path,
+      contentType: t.contentType,
+      expires: expires!,
+      storageType: o.storageType ?? 's3',
+      gzip: t.gzip,
+    });
+    done.push({ name: f.name, path: f.path, ...t });
+  };
+  const limit = Math.max(1, o.concurrency ?? 4);
+  for (let i = 0; i < payload.length; i += limit) await Promise.all(payload.slice(i, i + limit).map(one));
+  for (const f of cot) await one(f);
+  return done;
+}
