@@ -1,6 +1,7 @@
 // Public API of cot. Named exports only; everything else is internal.
 
 export {
+  CERTIFIED_LOG_NAME,
   COT_FILE_NAMES,
   type GenerateOptions,
   type GenerateResult,
@@ -139,3 +140,18 @@ export {
   type VerifyTrustedInput,
   verifySignatureTrusted,
 } from './trust/verify.js';
+export {
+  type CollectEnvironmentOptions,
+  collectEc2Environment,
+  collectEnvironment,
+  collectGcpEnvironment,
+  type EnvironmentSource,
+  mergeAdditionalData,
+} from './worker/environment.js';
+export {
+  ADDITIONAL_DATA_FILE,
+  readAdditionalData,
+  type WorkerChainOfTrustOptions,
+  type WorkerChainOfTrustResult,
+  workerChainOfTrust,
+} from './worker/worker.js';

@@ -16,7 +16,6 @@ import {
   exitCodeFor,
   fetchChain,
   fsError,
-  generateChainOfTrust,
   generateKeyPair,
   guardKey,
   HASH_ALGORITHMS,
@@ -44,6 +43,7 @@ import {
   verifyLink,
   verifyRepoTag,
   verifySignature,
+  workerChainOfTrust,
 } from '../index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { VERSION } from './version.js';
@@ -573,6 +573,23 @@ export function buildProgram(io: Io): Command {
       '--task-user <user>',
       'refuse to sign unless this user (the one tasks run as) provably cannot read the keys',
     )
+    .option(
+      '--certified-log <log>',
+      'the task log: copied to <out>/logs/certified.log and listed as public/logs/certified.log',
+    )
+    .option(
+      '--task-dir <dir>',
+      'task folder: its chain-of-trust-additional-data.json is merged under the worker values',
+    )
+    .addOption(
+      new Option('--environment-from <source>', 'environment: static (--environment) or cloud metadata')
+        .choices(['static', 'ec2', 'gcp'])
+        .default('static'),
+    )
+    .option(
+      '--metadata-endpoint <url>',
+      'metadata server for --environment-from ec2/gcp (default: the cloud link-local address)',
+    )
     .option('--upload', 'then upload the artifacts and the chain-of-trust files (with --queue or --root-url)')
     .option('--queue <dir>', 'with --upload: a directory store')
     .option('--root-url <url>', 'with --upload: a Taskcluster deployment or `cot queue serve`')
@@ -587,7 +604,7 @@ export function buildProgram(io: Io): Command {
       if (o.key.length === 0) throw usage('give --key (twice for --format both)');
       if (!o.upload && (o.queue !== undefined || o.rootUrl !== undefined))
         throw usage('--queue / --root-url apply with --upload');
-      if (o.artifacts === undefined && o.artifact.length === 0)
+      if (o.artifacts === undefined && o.artifact.length === 0 && o.certifiedLog === undefined)
         throw usage('give --artifacts DIR or --artifact NAME=PATH');
       const out: string | undefined =
         o.out ?? (o.artifacts !== undefined ? join(o.artifacts, 'public') : undefined);
@@ -605,7 +622,14 @@ export function buildProgram(io: Io): Command {
       const task = await readJsonObject(o.task, 'task definition', true);
       const environment =
         o.environment === undefined ? undefined : await readJsonObject(o.environment, 'environment', true);
-      const r = await generateChainOfTrust({
+      const r = await workerChainOfTrust({
+        environmentFrom: o.environmentFrom,
+        ...(o.metadataEndpoint === undefined ? {} : { metadataEndpoint: o.metadataEndpoint }),
+        ...(o.taskDir === undefined ? {} : { taskDir: o.taskDir }),
+        ...(o.certifiedLog === undefined ? {} : { certifiedLog: o.certifiedLog }),
+        ...(o.upload
+          ? { upload: { queue: queueFromOptions(o, process.env), storageType: o.storageType } }
+          : {}),
         task,
         taskId: o.taskId,
         runId: parseNonNegativeInt(o.runId, '--run-id'),
@@ -622,23 +646,7 @@ export function buildProgram(io: Io): Command {
         hashAlgorithms: parseAlgorithms(o.hashAlgorithm),
         concurrency: Math.max(1, parseNonNegativeInt(o.concurrency, '--concurrency')),
       });
-      let uploaded: Awaited<ReturnType<typeof uploadArtifacts>> = [];
-      if (o.upload) {
-        const queue = queueFromOptions(o, process.env);
-        uploaded = await uploadArtifacts(
-          queue,
-          [
-            ...r.artifacts.map((a) => ({ name: a.name, path: a.path })),
-            ...r.files.map((f) => ({ name: f.artifact, path: f.path })),
-          ],
-          {
-            taskId: r.document.taskId,
-            runId: r.document.runId,
-            storageType: o.storageType,
-            ...(typeof task.expires === 'string' ? { expires: task.expires } : {}),
-          },
-        );
-      }
+      const uploaded = r.uploaded;
       if (o.json) {
         jsonOut(io, {
           ok: true,
@@ -650,6 +658,8 @@ export function buildProgram(io: Io): Command {
           bytesHashed: r.artifacts.reduce((n, a) => n + a.size, 0),
           files: r.files,
           signers: r.signers,
+          environment: r.environment,
+          additionalData: r.additionalData,
         });
       } else {
         for (const f of r.files) io.stdout(`wrote ${f.artifact} -> ${f.path} (${f.size} bytes)\n`);

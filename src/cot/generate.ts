@@ -1,8 +1,14 @@
-import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { type ArtifactDigests, buildDocument, type CotDocument } from '../document/document.js';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, rename, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import {
+  type ArtifactDigests,
+  assertCotDocument,
+  buildDocument,
+  type CotDocument,
+} from '../document/document.js';
 import type { HashAlgorithm } from '../document/schema.js';
-import { CotError } from '../errors.js';
+import { CotError, fsError } from '../errors.js';
 import {
   type ArtifactSource,
   COT_ARTIFACT_NAMES,
@@ -18,6 +24,7 @@ import { ed25519PublicFromRaw, ed25519Sign, ed25519Verify } from '../keys/ed2551
 import { describeKey, type SigningKey } from '../keys/keys.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFilesAtomic } from '../util/atomic.js';
+import { mergeAdditionalData } from '../worker/environment.js';
 import { verifySignature } from './verify.js';
 
 export type SignatureFormat = 'openpgp' | 'ed25519' | 'both';
@@ -51,7 +58,13 @@ export interface GenerateOptions {
   now: Date;
   hashAlgorithms?: readonly HashAlgorithm[];
   concurrency?: number;
+  /** the task log: copied to <outDir>/logs/certified.log, listed as public/logs/certified.log */
+  certifiedLog?: string;
+  /** the task's chain-of-trust-additional-data.json, deep-merged under the worker's values */
+  additionalData?: JsonObject;
 }
+
+export const CERTIFIED_LOG_NAME = 'public/logs/certified.log';
 
 export interface WrittenFile {
   artifact: string;
@@ -91,7 +104,11 @@ function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
  */
 export async function generateChainOfTrust(o: GenerateOptions): Promise<GenerateResult> {
   const { pgp, ed } = pickKeys(o.keys, o.format);
-  if (o.artifactDir === undefined && (o.artifacts === undefined || o.artifacts.length === 0)) {
+  if (
+    o.artifactDir === undefined &&
+    (o.artifacts === undefined || o.artifacts.length === 0) &&
+    o.certifiedLog === undefined
+  ) {
     throw new CotError('USAGE', 'give an artifact directory or at least one NAME=PATH artifact');
   }
   const outDir = resolve(o.outDir);
@@ -100,17 +117,66 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     json: join(outDir, COT_FILE_NAMES.json),
     sig: join(outDir, COT_FILE_NAMES.sig),
   };
+  const certifiedLogPath = join(outDir, 'logs', 'certified.log');
   const sources: ArtifactSource[] = [];
   if (o.artifactDir !== undefined) {
-    sources.push(...(await enumerateArtifactDir(o.artifactDir, { exclude: Object.values(outPaths) })));
+    sources.push(
+      ...(await enumerateArtifactDir(o.artifactDir, {
+        exclude: [...Object.values(outPaths), ...(o.certifiedLog ? [certifiedLogPath] : [])],
+      })),
+    );
   }
   sources.push(...(o.artifacts ?? []));
-  const hashed = await hashArtifacts(sources, {
-    algorithms: o.hashAlgorithms ?? ['sha256'],
-    concurrency: o.concurrency ?? DEFAULT_HASH_CONCURRENCY,
-  });
+  // the certified log: a frozen copy of the task log, hashed as copied, renamed into place with the documents
+  let logCopy: { tmp: string; dest: string } | undefined;
+  if (o.certifiedLog !== undefined) {
+    const claimed = sources.find((s) => s.name === CERTIFIED_LOG_NAME);
+    if (claimed) {
+      throw new CotError(
+        'ARTIFACT_RESERVED_NAME',
+        `artifact ${CERTIFIED_LOG_NAME} (${claimed.path}) is reserved for the certified log`,
+      );
+    }
+    await mkdir(dirname(certifiedLogPath), { recursive: true });
+    const tmp = join(dirname(certifiedLogPath), `.certified.log.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await copyFile(o.certifiedLog, tmp);
+    } catch (e) {
+      throw fsError(e, o.certifiedLog, 'cannot copy the task log');
+    }
+    logCopy = { tmp, dest: certifiedLogPath };
+    sources.push({ name: CERTIFIED_LOG_NAME, path: tmp, resolved: true });
+  }
+  let hashed: HashedArtifact[];
+  try {
+    hashed = await hashArtifacts(sources, {
+      algorithms: o.hashAlgorithms ?? ['sha256'],
+      concurrency: o.concurrency ?? DEFAULT_HASH_CONCURRENCY,
+    });
+  } catch (e) {
+    if (logCopy) await unlink(logCopy.tmp).catch(() => undefined);
+    throw e;
+  }
+  try {
+    return await signAndWrite(o, hashed, outDir, outPaths, pgp, ed, logCopy);
+  } catch (e) {
+    if (logCopy) await unlink(logCopy.tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function signAndWrite(
+  o: GenerateOptions,
+  hashedIn: HashedArtifact[],
+  outDir: string,
+  outPaths: { openpgp: string; json: string; sig: string },
+  pgp: SigningKey | undefined,
+  ed: SigningKey | undefined,
+  logCopy: { tmp: string; dest: string } | undefined,
+): Promise<GenerateResult> {
+  const hashed = hashedIn.map((h) => (logCopy && h.path === logCopy.tmp ? { ...h, path: logCopy.dest } : h));
   const artifacts: ArtifactDigests = toArtifactDigests(hashed);
-  const document = buildDocument({
+  const generated = buildDocument({
     task: o.task,
     taskId: o.taskId,
     runId: o.runId,
@@ -120,6 +186,13 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     ...(o.environment === undefined ? {} : { environment: o.environment }),
     artifacts,
   });
+  // the task's additional data lies under the worker's own values, which win (nested keys of both kept)
+  let document: CotDocument = generated;
+  if (o.additionalData !== undefined) {
+    const merged = mergeAdditionalData(o.additionalData, generated as unknown as JsonObject);
+    assertCotDocument(merged, 'document merged with the additional data');
+    document = merged;
+  }
   const canonical = canonicalize(document);
   const bytes = Buffer.from(canonical, 'latin1'); // canonical JSON is pure ASCII
 
@@ -173,6 +246,7 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
   await mkdir(outDir, { recursive: true }).catch((e: unknown) => {
     throw new CotError('OUTPUT_FAILED', `cannot create output folder ${outDir}`, { cause: e });
   });
+  if (logCopy) await rename(logCopy.tmp, logCopy.dest);
   await writeFilesAtomic(files.map((f) => ({ path: f.path, data: f.data, mode: 0o644 })));
   return {
     document,

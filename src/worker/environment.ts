@@ -1,0 +1,156 @@
+import * as http from 'node:http';
+import { CotError } from '../errors.js';
+import type { JsonObject } from '../json/parse.js';
+
+export type EnvironmentSource = 'static' | 'ec2' | 'gcp';
+
+export interface CollectEnvironmentOptions {
+  /** metadata endpoint (default: the cloud's link-local address); tests point it at a local server */
+  endpoint?: string;
+  /** per-request timeout, ms (default 2000) */
+  timeoutMs?: number;
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+function call(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+        if (body.length > 65536) req.destroy(new Error('metadata reply too large'));
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim(), headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function metadata(
+  what: string,
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  optional = false,
+): Promise<string | undefined> {
+  let r: Reply;
+  try {
+    r = await call(url, method, headers, timeoutMs);
+  } catch (e) {
+    throw new CotError('TRANSPORT_NETWORK', `${what}: ${url}: ${(e as Error).message}`, { cause: e });
+  }
+  if (r.status === 404 && optional) return undefined;
+  if (r.status !== 200) throw new CotError('TRANSPORT_HTTP', `${what}: ${url}: HTTP ${r.status}`);
+  if (optional && r.body === '') return undefined;
+  return r.body;
+}
+
+/**
+ * EC2 instance metadata with the IMDSv2 token flow: instance id, type, region, private and (when the instance has
+ * one) public IP address. A missing public IP is simply omitted.
+ */
+export async function collectEc2Environment(o: CollectEnvironmentOptions = {}): Promise<JsonObject> {
+  const base = (o.endpoint ?? 'http://169.254.169.254').replace(/\/+$/, '');
+  const t = o.timeoutMs ?? 2000;
+  const token = await metadata(
+    'EC2 IMDSv2 token',
+    `${base}/latest/api/token`,
+    'PUT',
+    { 'X-aws-ec2-metadata-token-ttl-seconds': '300' },
+    t,
+  );
+  const h = { 'X-aws-ec2-metadata-token': token! };
+  const get = (p: string, optional = false) =>
+    metadata('EC2 metadata', `${base}/latest/meta-data/${p}`, 'GET', h, t, optional);
+  const az = await get('placement/availability-zone');
+  const region = (await get('placement/region', true)) ?? az!.replace(/[a-z]$/, '');
+  const pub = await get('public-ipv4', true);
+  return {
+    instanceId: (await get('instance-id'))!,
+    instanceType: (await get('instance-type'))!,
+    region,
+    privateIpAddress: (await get('local-ipv4'))!,
+    ...(pub ? { publicIpAddress: pub } : {}),
+  };
+}
+
+/** GCP metadata server (with its required Metadata-Flavor header, checked on the reply too). */
+export async function collectGcpEnvironment(o: CollectEnvironmentOptions = {}): Promise<JsonObject> {
+  const base = (o.endpoint ?? 'http://metadata.google.internal').replace(/\/+$/, '');
+  const t = o.timeoutMs ?? 2000;
+  const get = async (p: string, optional = false) => {
+    const url = `${base}/computeMetadata/v1/instance/${p}`;
+    let r: Reply;
+    try {
+      r = await call(url, 'GET', { 'Metadata-Flavor': 'Google' }, t);
+    } catch (e) {
+      throw new CotError('TRANSPORT_NETWORK', `GCP metadata: ${url}: ${(e as Error).message}`, { cause: e });
+    }
+    if (r.headers['metadata-flavor'] !== 'Google')
+      throw new CotError(
+        'TRANSPORT_HTTP',
+        `GCP metadata: ${url} is not a GCP metadata server (no Metadata-Flavor: Google)`,
+      );
+    if (r.status === 404 && optional) return undefined;
+    if (r.status !== 200) throw new CotError('TRANSPORT_HTTP', `GCP metadata: ${url}: HTTP ${r.status}`);
+    return r.body === '' && optional ? undefined : r.body;
+  };
+  const zone = (await get('zone'))!.split('/').pop()!;
+  const pub = await get('network-interfaces/0/access-configs/0/external-ip', true);
+  return {
+    instanceId: (await get('id'))!,
+    instanceType: (await get('machine-type'))!.split('/').pop()!,
+    region: zone.replace(/-[a-z]$/, ''),
+    privateIpAddress: (await get('network-interfaces/0/ip'))!,
+    ...(pub ? { publicIpAddress: pub } : {}),
+  };
+}
+
+export async function collectEnvironment(
+  source: EnvironmentSource,
+  o: CollectEnvironmentOptions & { static?: JsonObject } = {},
+): Promise<JsonObject> {
+  switch (source) {
+    case 'static':
+      return o.static ?? {};
+    case 'ec2':
+      return collectEc2Environment(o);
+    case 'gcp':
+      return collectGcpEnvironment(o);
+  }
+}
+
+function isObject(v: unknown): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Deep-merge `additional` (from the task's chain-of-trust-additional-data.json) under `generated`: the worker's own
+ * values win on every conflict, nested objects are merged key by key (so nested keys of both survive), anything
+ * else from `generated` replaces what `additional` had.
+ */
+export function mergeAdditionalData(additional: JsonObject, generated: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(additional))
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of Object.entries(generated)) {
+    const merged = isObject(v) && isObject(out[k]) ? mergeAdditionalData(out[k] as JsonObject, v) : v;
+    Object.defineProperty(out, k, { value: merged, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
