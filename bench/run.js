@@ -2,9 +2,9 @@
 // cot benchmarks, measured side by side with the reference tools in one run on this machine.
 // Usage: npm run bench [-- --write]   (--write also records the table in BENCHMARKS.md)
 // Env: COT_BENCH_GIB (size of the large file, default 1), COT_BENCH_REPS (default 5), COT_BENCH_DOCS (default 1000)
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -107,7 +107,75 @@ try {
     '>= 0.9x sha256sum',
     cotMB / sumMB >= 0.9,
   );
-  await rm(big);
+  // ---------------------------------------------------------------- 1b. download + hash from the local queue server
+  {
+    const storeDir = join(work, 'store');
+    const taskId = 'LnshJjNXTfeBlPNrAzyy9w';
+    await mkdir(join(storeDir, taskId, 'runs/0/artifacts/public'), { recursive: true });
+    await writeFile(
+      join(storeDir, taskId, 'task.json'),
+      JSON.stringify({ taskGroupId: taskId, expires: '2099-01-01T00:00:00.000Z' }),
+    );
+    await rename(big, join(storeDir, taskId, 'runs/0/artifacts/public/big.bin'));
+    // a sparse 4 GiB artifact for the memory bound (contents do not matter for RSS)
+    {
+      const fh = await open(join(storeDir, taskId, 'runs/0/artifacts/public/huge.bin'), 'w');
+      await fh.truncate(4 * 1024 ** 3);
+      await fh.close();
+    }
+    const server = spawn(process.execPath, ['bin/cot.js', 'queue', 'serve', '--dir', storeDir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const rootUrl = await new Promise((resolve, reject) => {
+      let out = '';
+      server.stdout.on('data', (c) => {
+        out += c;
+        const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      server.once('exit', (c) => reject(new Error(`queue serve exited ${c}`)));
+    });
+    try {
+      const dl = [];
+      const local = [];
+      for (let i = 0; i < REPS; i++) {
+        const r = JSON.parse(
+          run(process.execPath, ['bench/download-child.js', rootUrl, taskId, 'public/big.bin']).toString(),
+        );
+        if (r.sha256 !== expected) throw new Error('downloaded bytes differ');
+        dl.push(r.seconds);
+        local.push(
+          await time(() => digestFile(join(storeDir, taskId, 'runs/0/artifacts/public/big.bin'), ['sha256'])),
+        );
+      }
+      const dlMB = bytes / median(dl) / 1e6;
+      const localMB = bytes / median(local) / 1e6;
+      row(
+        `download + hash-check ${GIB} GiB from \`cot queue serve\` (303, one pass)`,
+        `${dlMB.toFixed(0)} MB/s`,
+        `${localMB.toFixed(0)} MB/s`,
+        'cot hashing the same file from local disk',
+        dlMB / localMB,
+        '>= 0.6x local hashing',
+        dlMB / localMB >= 0.6,
+      );
+      const huge = JSON.parse(
+        run(process.execPath, ['bench/download-child.js', rootUrl, taskId, 'public/huge.bin']).toString(),
+      );
+      const rssMB = (huge.maxRssKiB * 1024) / 1e6;
+      row(
+        'peak RSS downloading + hashing a 4 GiB artifact',
+        `${rssMB.toFixed(0)} MB (${(huge.size / huge.seconds / 1e6).toFixed(0)} MB/s)`,
+        '-',
+        '-',
+        200 / rssMB,
+        '< 200 MB',
+        rssMB < 200,
+      );
+    } finally {
+      server.kill('SIGTERM');
+    }
+  }
 
   // ---------------------------------------------------------------- 2. 1,000 files
   const many = join(work, 'many');

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, IntegrityError } from '../errors.js';
 import { atomicWriteStream } from './dir-store.js';
@@ -62,11 +61,10 @@ export async function downloadArtifact(
       staged = await stageTo(o.dest, opened.stream.pipe(hasher));
       opened.stream.on('error', (e) => hasher.destroy(e));
     } else {
-      await pipeline(opened.stream, hasher, async (src: AsyncIterable<Buffer>) => {
-        for await (const _ of src) {
-          // consume: the hasher does the work
-        }
-      });
+      for await (const chunk of opened.stream as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        for (const h of hashes) h.update(chunk);
+      }
     }
   } catch (e) {
     if (e instanceof CotError) throw e;

@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, type Readable, Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -24,6 +24,8 @@ export interface HttpGetOptions {
   /** base delay of the exponential backoff, ms (default 100) */
   retryDelayMs?: number;
   headers?: Record<string, string>;
+  /** refuse redirects that the queue marks (x-taskcluster-artifact-storage-type) with one of these storage types */
+  refuseStorageTypes?: readonly string[];
 }
 
 export interface HttpBody {
@@ -163,6 +165,13 @@ export async function httpGet(url: string, o: HttpGetOptions = {}): Promise<Http
       res.resume();
       const loc = res.headers.location;
       if (!loc) throw new CotError('TRANSPORT_HTTP', `GET ${current.href}: redirect without a Location`);
+      const storageType = String(res.headers['x-taskcluster-artifact-storage-type'] ?? '');
+      if (storageType && o.refuseStorageTypes?.includes(storageType)) {
+        throw new CotError(
+          'TRANSPORT_REDIRECT_REFUSED',
+          `GET ${current.href}: a ${storageType} artifact points at a URL the task chose (${loc}); refused unless reference artifacts are allowed`,
+        );
+      }
       const next = new URL(loc, current);
       if (redirects >= maxRedirects)
         throw new CotError(
@@ -183,21 +192,25 @@ export async function httpGet(url: string, o: HttpGetOptions = {}): Promise<Http
     const declared =
       res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
     const what = `GET ${current.href}`;
-    const out = new PassThrough({ highWaterMark: 2 * 1024 * 1024 });
+    const gzip = encoding === 'gzip' || encoding === 'x-gzip';
+    if (!gzip && encoding !== 'identity')
+      throw new CotError('TRANSPORT_HTTP', `${what}: unsupported content-encoding ${encoding}`);
+    // identity: one Transform enforces both the declared length and the byte limit; gzip: the wire length first,
+    // then the decoded limit
+    const out = bounded(maxBytes, what, gzip ? undefined : declared);
     const fail = (e: unknown) => out.destroy(networkError(e, what));
     res.on('aborted', () => fail(new Error('connection closed before the body ended')));
     res.on('error', fail);
     res.setTimeout?.(timeoutMs, () =>
       res?.destroy(new CotError('TRANSPORT_NETWORK', `${what}: no data for ${timeoutMs} ms`)),
     );
-    let wire: Readable = res;
-    if (declared !== undefined)
-      wire = wire.pipe(bounded(Number.MAX_SAFE_INTEGER, what, declared)).on('error', fail);
-    let decoded: Readable = wire;
-    if (encoding === 'gzip' || encoding === 'x-gzip') decoded = wire.pipe(createGunzip()).on('error', fail);
-    else if (encoding !== 'identity')
-      throw new CotError('TRANSPORT_HTTP', `${what}: unsupported content-encoding ${encoding}`);
-    decoded.pipe(bounded(maxBytes, what)).on('error', fail).pipe(out);
+    if (gzip) {
+      const wire: Readable =
+        declared !== undefined
+          ? res.pipe(bounded(Number.MAX_SAFE_INTEGER, what, declared)).on('error', fail)
+          : res;
+      wire.pipe(createGunzip()).on('error', fail).pipe(out);
+    } else res.pipe(out);
     return {
       stream: out,
       status,

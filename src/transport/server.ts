@@ -34,7 +34,7 @@ export type Fault =
   | { kind: 'stall'; ms: number }
   | { kind: 'truncate'; bytes: number }
   | { kind: 'wrong-length'; extra: number }
-  | { kind: 'redirect'; location: string };
+  | { kind: 'redirect'; location: string; storageType?: string };
 
 /** Which requests a fault applies to. */
 export type FaultTarget =
@@ -214,7 +214,10 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
       return undefined; // then carry on normally (a slow server)
     }
     if (f.kind === 'redirect') {
-      res.writeHead(303, { location: f.location });
+      res.writeHead(303, {
+        location: f.location,
+        ...(f.storageType ? { 'x-taskcluster-artifact-storage-type': f.storageType } : {}),
+      });
       res.end();
       return f;
     }
@@ -501,7 +504,7 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
         stream.pipe(res, { end: false });
         return;
       }
-      await pipeline(createReadStream(file), res);
+      await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), res);
       return;
     }
     throw new HttpError(404, 'ResourceNotFound', `no route ${method} ${path}`);

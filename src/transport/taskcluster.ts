@@ -24,6 +24,8 @@ export interface TaskclusterQueueOptions {
   retries?: number;
   /** base backoff in ms (default 100) */
   retryDelayMs?: number;
+  /** follow `reference` artifacts (URLs chosen by the task; default: refused) */
+  allowReferenceArtifacts?: boolean;
 }
 
 function convert(e: unknown, what: string): CotError {
@@ -151,6 +153,7 @@ export class TaskclusterQueue implements TaskQueue {
       ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
       retries: this.o.retries ?? 5,
       retryDelayMs: this.o.retryDelayMs ?? 100,
+      ...(this.o.allowReferenceArtifacts ? {} : { refuseStorageTypes: ['reference'] }),
     }).catch((e: unknown) => {
       throw convert(e, `artifact ${name} of task ${taskId} run ${run}`);
     });

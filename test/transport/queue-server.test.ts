@@ -146,6 +146,23 @@ describe('reading through the real client', () => {
     expect(await codeOf(downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin'))).toBe(
       'TRANSPORT_REDIRECT_REFUSED',
     );
+    // a reference artifact (a URL the task chose), even on an allowed host, is refused unless allowed
+    const content = `${server.rootUrl}/_content/${TASK_ID}/1/public/build/big.bin`;
+    server.faults.add('get-artifact', { kind: 'redirect', location: content, storageType: 'reference' });
+    expect(await codeOf(downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin'))).toBe(
+      'TRANSPORT_REDIRECT_REFUSED',
+    );
+    const lenient = new TaskclusterQueue({
+      rootUrl: server.rootUrl,
+      credentials: CREDS,
+      retries: 3,
+      retryDelayMs: 5,
+      allowReferenceArtifacts: true,
+    });
+    server.faults.add('get-artifact', { kind: 'redirect', location: content, storageType: 'reference' });
+    await downloadArtifact(lenient, TASK_ID, 1, 'public/build/big.bin', {
+      expected: { sha256: sha256(big) },
+    });
     server.faults.add('content', { kind: 'status', status: 503 }, 10);
     expect(await codeOf(downloadArtifact(queue, TASK_ID, 1, 'public/build/big.bin'))).toBe('TRANSPORT_HTTP');
     server.faults.clear();
