@@ -197,7 +197,7 @@ async function keySourceFromOptions(o: {
 
 /** The queue a command talks to: a directory store (--queue DIR) or Taskcluster (--root-url / environment). */
 function queueFromOptions(
-  o: { queue?: string; rootUrl?: string; allowHost?: string[] },
+  o: { queue?: string; rootUrl?: string; allowHost?: string[]; allowReferenceArtifacts?: boolean },
   env: NodeJS.ProcessEnv,
 ): TaskQueue {
   if (o.queue !== undefined && o.rootUrl !== undefined)
@@ -206,6 +206,7 @@ function queueFromOptions(
   return new TaskclusterQueue({
     ...TaskclusterQueue.optionsFromEnv(env, o.rootUrl),
     ...(o.allowHost && o.allowHost.length > 0 ? { allowedHosts: o.allowHost } : {}),
+    ...(o.allowReferenceArtifacts ? { allowReferenceArtifacts: true } : {}),
   });
 }
 
@@ -216,7 +217,11 @@ function addQueueOptions(c: Command): Command {
       '--root-url <url>',
       'a Taskcluster deployment or `cot queue serve` (default: TASKCLUSTER_ROOT_URL / TASKCLUSTER_PROXY_URL)',
     )
-    .option('--allow-host <host>', 'host that artifact redirects may lead to (repeatable)', collect, []);
+    .option('--allow-host <host>', 'host that artifact redirects may lead to (repeatable)', collect, [])
+    .option(
+      '--allow-reference-artifacts',
+      'follow reference artifacts (URLs chosen by tasks; refused by default)',
+    );
 }
 
 export function buildProgram(io: Io): Command {
