@@ -33,6 +33,8 @@ export type Fault =
   | { kind: 'reset' }
   | { kind: 'stall'; ms: number }
   | { kind: 'truncate'; bytes: number }
+  /** uploads: read this many bytes of the body, then drop the connection */
+  | { kind: 'reset-mid-body'; bytes: number }
   | { kind: 'wrong-length'; extra: number }
   | { kind: 'redirect'; location: string; storageType?: string };
 
@@ -207,6 +209,22 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
     }
     if (f.kind === 'reset') {
       res.socket?.destroy();
+      return f;
+    }
+    if (f.kind === 'reset-mid-body') {
+      const req = res.req;
+      let n = 0;
+      await new Promise<void>((resolve) => {
+        req.on('data', (c: Buffer) => {
+          n += c.length;
+          if (n >= f.bytes) {
+            req.socket.destroy();
+            resolve();
+          }
+        });
+        req.on('end', () => resolve());
+        req.on('close', () => resolve());
+      });
       return f;
     }
     if (f.kind === 'stall') {

@@ -24,6 +24,8 @@ export interface TaskclusterQueueOptions {
   retries?: number;
   /** base backoff in ms (default 100) */
   retryDelayMs?: number;
+  /** inactivity timeout of one upload attempt, ms (default 300 000) */
+  uploadTimeoutMs?: number;
   /** follow `reference` artifacts (URLs chosen by the task; default: refused) */
   allowReferenceArtifacts?: boolean;
 }
@@ -184,6 +186,7 @@ export class TaskclusterQueue implements TaskQueue {
       await httpPutFile(res.putUrl, a.path, {
         contentType: a.contentType,
         ...(a.gzip ? { gzip: true } : {}),
+        ...(this.o.uploadTimeoutMs !== undefined ? { timeoutMs: this.o.uploadTimeoutMs } : {}),
         retries: this.o.retries ?? 5,
         retryDelayMs: this.o.retryDelayMs ?? 100,
       }).catch((e: unknown) => {

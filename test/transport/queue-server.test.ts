@@ -258,6 +258,35 @@ describe('uploading through the real client', () => {
       expires: '2027-01-01T00:00:00Z',
     });
     expect((await readFile(store.artifactPath(TASK_ID, 0, 'public/b/retried.bin'))).equals(big)).toBe(true);
+    // a connection dropped mid-body, then a server that stalls past the client's timeout: retried, exact bytes stored
+    server.faults.add('upload', { kind: 'reset-mid-body', bytes: 1024 * 1024 });
+    await queue.createArtifact({
+      taskId: TASK_ID,
+      runId: 0,
+      name: 'public/b/mid-body.bin',
+      path: join(dir, 'big.bin'),
+      contentType: 'application/octet-stream',
+      expires: '2027-01-01T00:00:00Z',
+    });
+    expect((await readFile(store.artifactPath(TASK_ID, 0, 'public/b/mid-body.bin'))).equals(big)).toBe(true);
+    const impatient = new TaskclusterQueue({
+      rootUrl: server.rootUrl,
+      credentials: CREDS,
+      retries: 3,
+      retryDelayMs: 5,
+      uploadTimeoutMs: 300,
+    });
+    server.faults.add('upload', { kind: 'stall', ms: 1500 });
+    await impatient.createArtifact({
+      taskId: TASK_ID,
+      runId: 0,
+      name: 'public/b/stalled.bin',
+      path: join(dir, 'big.bin'),
+      contentType: 'application/octet-stream',
+      expires: '2027-01-01T00:00:00Z',
+    });
+    expect((await readFile(store.artifactPath(TASK_ID, 0, 'public/b/stalled.bin'))).equals(big)).toBe(true);
+    expect((await readdir(join(dir, 'store/.cot-staging'))).filter((f) => !f.startsWith('.'))).toEqual([]);
     server.faults.add('upload', { kind: 'status', status: 500 }, 10);
     expect(
       await codeOf(

@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DirectoryQueue, fetchChain, upstreamOf } from '../../src/index.js';
+import { codeOf, sampleTask, tempDir } from '../helpers/env.js';
+
+// slugids for a chain t0 <- t1 <- t2 ... (each task's parent is the next one)
+const IDS = [
+  'AAAAAAAAQACAAAAAAAAAAA',
+  'BBBBBBBBQBCBBBBBBBBBBA',
+  'CCCCCCCCQCCCCCCCCCCCCA',
+  'DDDDDDDDQDCDDDDDDDDDDA',
+  'EEEEEEEEQECEEEEEEEEEEA',
+];
+
+describe('fetchChain bounds', () => {
+  it('reads upstream links from the parent, inputs and upstreamArtifacts', () => {
+    const t = sampleTask({
+      taskGroupId: IDS[4],
+      extra: { parent: IDS[1], chainOfTrust: { inputs: { 'docker-image': IDS[2] } } },
+      payload: { upstreamArtifacts: [{ taskId: IDS[3], paths: ['public/a', 'public/b'] }] },
+    });
+    const up = upstreamOf(t as never);
+    expect([...up.keys()].sort()).toEqual([IDS[1], IDS[2], IDS[3]].sort());
+    expect([...up.get(IDS[3]!)!]).toEqual(['public/a', 'public/b']);
+  });
+
+  it('follows each task once (a cycle ends), and stops at the depth and task bounds', async () => {
+    const d = await tempDir();
+    const src = new DirectoryQueue(join(d, 'src'));
+    for (let i = 0; i < IDS.length; i++) {
+      // a chain 0 -> 1 -> 2 -> 3 -> 4, and 4's parent is 0 again: a cycle
+      await src.putTask(IDS[i]!, sampleTask({ taskGroupId: IDS[(i + 1) % IDS.length] }));
+      await src.ensureRun(IDS[i]!, 0);
+    }
+    const all = await fetchChain(src, IDS[0]!, join(d, 'm1'));
+    expect(all.tasks.map((t) => t.taskId)).toEqual(IDS);
+    const shallow = await fetchChain(src, IDS[0]!, join(d, 'm2'), { depth: 2 });
+    expect(shallow.tasks.map((t) => t.depth)).toEqual([0, 1, 2]);
+    expect(await codeOf(fetchChain(src, IDS[0]!, join(d, 'm3'), { maxTasks: 3 }))).toBe('USAGE');
+    expect(await codeOf(fetchChain(src, 'Se-5NNn4TB65_9383YGsJA', join(d, 'm4')))).toBe(
+      'TRANSPORT_NOT_FOUND',
+    );
+  });
+});
