@@ -69,17 +69,21 @@ export const ERROR_CODES = {
   TRANSPORT_AUTH: 'the queue refused the credentials (401/403)',
   TRANSPORT_CONFLICT: 'the artifact already exists with different content (409)',
   POLICY_INVALID: 'the policy file is not valid (unknown keys are named, with a hint)',
-  CHAIN_VERIFICATION_FAILED: 'the chain did not verify: at least one link failed (each failure has its own code)',
+  CHAIN_VERIFICATION_FAILED:
+    'the chain did not verify: at least one link failed (each failure has its own code)',
   CHAIN_COT_MISSING: 'a task of the chain has no chain-of-trust files in the format the policy requires',
   CHAIN_CYCLE: 'the upstream links of the chain form a cycle',
   CHAIN_TOO_DEEP: 'the chain is deeper than the policy allows',
   CHAIN_TOO_MANY_TASKS: 'the chain has more tasks than the policy allows',
   CHAIN_UNKNOWN_WORKER_TYPE: "the policy maps no worker implementation to the task's worker type",
-  CHAIN_TASK_MISMATCH: "the task definition in the signed document differs from the queue's (a diff is shown)",
-  CHAIN_DECISION_WORKER_TYPE: 'a decision or action task ran on a worker type the policy does not allow for them',
-  CHAIN_NOT_IN_TASK_GRAPH: 'a task is missing from its decision task's task-graph.json',
-  CHAIN_TASK_GRAPH_MISMATCH: 'a task differs from its entry in the decision task's task-graph.json',
-  CHAIN_IMAGE_HASH_MISMATCH: 'a task's imageArtifactHash differs from the image in the docker-image task's document',
+  CHAIN_TASK_MISMATCH:
+    "the task definition in the signed document differs from the queue's (a diff is shown)",
+  CHAIN_DECISION_WORKER_TYPE:
+    'a decision or action task ran on a worker type the policy does not allow for them',
+  CHAIN_NOT_IN_TASK_GRAPH: "a task is missing from its decision task's task-graph.json",
+  CHAIN_TASK_GRAPH_MISMATCH: "a task differs from its entry in the decision task's task-graph.json",
+  CHAIN_IMAGE_HASH_MISMATCH:
+    "a task's imageArtifactHash differs from the image in the docker-image task's document",
   INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 

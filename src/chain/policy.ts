@@ -5,7 +5,13 @@ import type { Ajv as AjvClass } from 'ajv';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
 import { parseJson } from '../json/parse.js';
-import { addEd25519TrustFile, emptyTrustStore, loadKeyRepo, newKeyCache, type TrustStore } from '../trust/store.js';
+import {
+  addEd25519TrustFile,
+  emptyTrustStore,
+  loadKeyRepo,
+  newKeyCache,
+  type TrustStore,
+} from '../trust/store.js';
 
 /** What a chain verification trusts and how far it goes. Paths are relative to the policy file. */
 export interface Policy {
@@ -77,27 +83,39 @@ function distance(a: string, b: string): number {
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      d[i]![j] = Math.min(
+        d[i - 1]![j]! + 1,
+        d[i]![j - 1]! + 1,
+        d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
   }
   return d[a.length]![b.length]!;
 }
 
 function hint(key: string, known: readonly string[]): string {
-  const best = known.map((k) => [k, distance(key.toLowerCase(), k.toLowerCase())] as const).sort((x, y) => x[1] - y[1])[0];
+  const best = known
+    .map((k) => [k, distance(key.toLowerCase(), k.toLowerCase())] as const)
+    .sort((x, y) => x[1] - y[1])[0];
   return best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best[0]}"?)` : '';
 }
 
 /** Check a parsed policy and fill in the defaults; every problem is listed, unknown keys with a hint. */
 export function toPolicy(value: unknown, source = 'policy'): Policy {
-  const ajv = new ((createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass }).Ajv)({ allErrors: true, strict: true });
+  const ajv = new (createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass }).Ajv({
+    allErrors: true,
+    strict: true,
+  });
   const validate = ajv.compile(POLICY_SCHEMA);
   if (!validate(value)) {
     const problems = (validate.errors ?? []).map((e) => {
       const at = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
       if (e.keyword === 'additionalProperties') {
         const extra = (e.params as { additionalProperty: string }).additionalProperty;
-        const known = e.instancePath === '/bounds' ? Object.keys(BOUNDS_SCHEMA.properties) : Object.keys(POLICY_SCHEMA.properties);
+        const known =
+          e.instancePath === '/bounds'
+            ? Object.keys(BOUNDS_SCHEMA.properties)
+            : Object.keys(POLICY_SCHEMA.properties);
         return `${e.instancePath ? `${at}.` : ''}${extra}: unknown key${hint(extra, known)}`;
       }
       return `${at}: ${e.message}`;
@@ -133,7 +151,9 @@ export async function loadPolicy(path: string): Promise<LoadedPolicy> {
   try {
     if (/\.json$/i.test(path)) value = parseJson(text, { source: path });
     else {
-      const YAML = createRequire(import.meta.url)('yaml') as { parse(t: string, o?: Record<string, unknown>): unknown };
+      const YAML = createRequire(import.meta.url)('yaml') as {
+        parse(t: string, o?: Record<string, unknown>): unknown;
+      };
       value = YAML.parse(text, { uniqueKeys: true, maxAliasCount: 0 });
     }
   } catch (e) {
@@ -143,9 +163,12 @@ export async function loadPolicy(path: string): Promise<LoadedPolicy> {
   const policy = toPolicy(value, path);
   const base = dirname(resolve(path));
   const cache = newKeyCache();
-  const trust = policy.keyRepo ? await loadKeyRepo(resolve(base, policy.keyRepo), { cache }) : emptyTrustStore();
+  const trust = policy.keyRepo
+    ? await loadKeyRepo(resolve(base, policy.keyRepo), { cache })
+    : emptyTrustStore();
   if (policy.ed25519Keys) await addEd25519TrustFile(trust, resolve(base, policy.ed25519Keys), cache);
-  if (trust.implementations.size === 0) throw new CotError('POLICY_INVALID', `${path}: the policy names no keys (keyRepo or ed25519Keys)`);
+  if (trust.implementations.size === 0)
+    throw new CotError('POLICY_INVALID', `${path}: the policy names no keys (keyRepo or ed25519Keys)`);
   return { policy, trust, path };
 }
 
@@ -156,7 +179,11 @@ function matches(pattern: string, provisionerId: string, workerType: string): bo
 }
 
 /** The implementation a task's worker type maps to (the policy decides; nothing is guessed). */
-export function implementationFor(policy: Policy, provisionerId: string, workerType: string): string | undefined {
+export function implementationFor(
+  policy: Policy,
+  provisionerId: string,
+  workerType: string,
+): string | undefined {
   const keys = Object.keys(policy.workerTypes).sort((a, b) => b.length - a.length); // most specific first
   const key = keys.find((k) => matches(k, provisionerId, workerType));
   return key === undefined ? undefined : policy.workerTypes[key];
