@@ -1,5 +1,23 @@
 // Public API of cot. Named exports only; everything else is internal.
 
+export { renderChainHtml } from './chain/html.js';
+export {
+  implementationFor,
+  type LoadedPolicy,
+  loadPolicy,
+  POLICY_SCHEMA,
+  type Policy,
+  toPolicy,
+} from './chain/policy.js';
+export { chainReportJson, renderChainText } from './chain/report.js';
+export {
+  type ChainError,
+  type ChainLink,
+  type ChainReport,
+  chainEdges,
+  type VerifyChainOptions,
+  verifyChain,
+} from './chain/verify-chain.js';
 export {
   CERTIFIED_LOG_NAME,
   COT_FILE_NAMES,
@@ -22,6 +40,7 @@ export {
   verifyLink,
   verifySignature,
 } from './cot/verify.js';
+export { type DemoOptions, type DemoResult, runDemo, slugid } from './demo/demo.js';
 export {
   type ArtifactDigests,
   assertCotDocument,

@@ -23,8 +23,8 @@ export interface Policy {
   workerTypes: Record<string, string>;
   /** worker types (same key forms) that decision and action tasks must run on */
   decisionWorkerTypes: string[];
-  /** worker types allowed to build docker images consumed by tasks */
-  dockerImageWorkerTypes?: string[];
+  /** worker types allowed to build docker images consumed by tasks (empty: any) */
+  dockerImageWorkerTypes: string[];
   /** which chain-of-trust files each link must have */
   signatureFormat: 'ed25519' | 'openpgp' | 'either';
   hashAlgorithms: HashAlgorithm[];

@@ -7,6 +7,7 @@ import {
   CotError,
   canonicalize,
   certifyKeyFile,
+  chainReportJson,
   checkKeyRepo,
   DirectoryQueue,
   EXIT,
@@ -26,12 +27,16 @@ import {
   type LinkTrust,
   listKeys,
   loadKeyRepo,
+  loadPolicy,
   loadSigningKey,
   loadVerificationKeys,
   newKeyCache,
   parseArtifactPair,
   parseJsonBytes,
   RESERVED_ARTIFACT_NAMES,
+  renderChainHtml,
+  renderChainText,
+  runDemo,
   type SignatureFormat,
   type Signer,
   startQueueServer,
@@ -40,6 +45,7 @@ import {
   toArtifactDigests,
   uploadArtifacts,
   type VerificationKey,
+  verifyChain,
   verifyLink,
   verifyRepoTag,
   verifySignature,
@@ -53,6 +59,10 @@ export interface Io {
   stderr: (s: string) => void;
   /** the reference time of this run (captured once) */
   now: Date;
+  /** set by a command that reported its own failure (e.g. a chain that did not verify) */
+  exitCode?: number;
+  /** stderr is a terminal (progress display allowed) */
+  isTTY?: boolean;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -675,6 +685,86 @@ export function buildProgram(io: Io): Command {
       }
     });
 
+  // ---- demo
+  program
+    .command('demo')
+    .description(
+      'the main job on local files: keys, a task graph in a directory store, signed documents, cot verify',
+    )
+    .option('--out <dir>', 'where to build the demo', 'cot-demo')
+    .option('--tamper', 'swap a build artifact after signing: the verification must fail')
+    .option('--json', 'print the JSON report')
+    .exitOverride()
+    .action(async (o) => {
+      const r = await runDemo({ out: o.out, tamper: Boolean(o.tamper), now: io.now });
+      if (o.json) jsonOut(io, chainReportJson(r.report));
+      else {
+        io.stdout(
+          `cot demo: a task graph in ${r.dir}/queue (a directory store), keys in ${r.dir}/keys, policy ${r.policy}\n`,
+        );
+        for (const [name, id] of Object.entries(r.tasks)) io.stdout(`  ${name.padEnd(14)} ${id}\n`);
+        io.stdout(`\n${renderChainText(r.report)}`);
+        io.stdout(
+          `HTML report: ${r.reportHtml}\n\nverify again with:\n  cot verify ${r.taskId} --queue ${r.dir}/queue --policy ${r.policy}\n`,
+        );
+      }
+      if (!r.report.ok) {
+        io.stderr(
+          `cot: CHAIN_VERIFICATION_FAILED: ${r.report.errors[0]?.code}: ${r.report.errors[0]?.message}\n`,
+        );
+        io.exitCode = exitCodeFor('CHAIN_VERIFICATION_FAILED');
+      }
+    });
+
+  // ---- verify (the chain)
+  addQueueOptions(
+    program
+      .command('verify')
+      .description("verify a task's chain of trust, link by link, back to its decision task")
+      .argument('<taskId>', 'the task to verify (e.g. a release or signing task)')
+      .requiredOption(
+        '--policy <file>',
+        'policy (YAML or JSON): keys, worker types, decision worker types, bounds',
+      )
+      .option('--at <time>', 'reference time (ISO 8601; default now)')
+      .option('--report <file>', 'also write a self-contained HTML report')
+      .option('--json', 'print the JSON report'),
+  )
+    .exitOverride()
+    .action(async (taskId: string, o) => {
+      const at = parseTime(o.at, io.now);
+      const loaded = await loadPolicy(o.policy);
+      const queue = queueFromOptions(
+        { ...o, allowHost: [...(o.allowHost ?? []), ...loaded.policy.allowedHosts] },
+        process.env,
+      );
+      const showProgress = Boolean(io.isTTY) && !o.json && !process.env.CI;
+      const report = await verifyChain(queue, taskId, {
+        policy: loaded.policy,
+        trust: loaded.trust,
+        at,
+        ...(showProgress
+          ? {
+              onProgress: (p) =>
+                io.stderr(
+                  `\rverifying: ${p.linksVerified}/${p.links} links, ${(p.bytesHashed / 1e6).toFixed(1)} MB hashed`,
+                ),
+            }
+          : {}),
+      });
+      if (showProgress) io.stderr('\n');
+      if (o.report) await writeFileAtomic(o.report, renderChainHtml(report));
+      if (o.json) jsonOut(io, chainReportJson(report));
+      else io.stdout(renderChainText(report));
+      if (!report.ok) {
+        const failed = report.links.filter((l) => !l.ok).length;
+        io.stderr(
+          `cot: CHAIN_VERIFICATION_FAILED: ${failed} of ${report.links.length} link(s) failed; first: ${report.errors[0]?.code}: ${report.errors[0]?.message}\n`,
+        );
+        io.exitCode = exitCodeFor('CHAIN_VERIFICATION_FAILED');
+      }
+    });
+
   // ---- verify-link
   program
     .command('verify-link')
@@ -866,11 +956,12 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
     stdout: io?.stdout ?? ((s) => process.stdout.write(s)),
     stderr: io?.stderr ?? ((s) => process.stderr.write(s)),
     now: io?.now ?? new Date(),
+    isTTY: io?.isTTY ?? Boolean(process.stderr.isTTY),
   };
   const wantsJson = argv.includes('--json');
   try {
     await buildProgram(full).parseAsync(argv);
-    return EXIT.OK;
+    return full.exitCode ?? EXIT.OK;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (

@@ -1,0 +1,49 @@
+import type { ChainLink, ChainReport } from './verify-chain.js';
+
+/** The text report: a tree of links from the verified task up to the decision task(s). */
+export function renderChainText(r: ChainReport): string {
+  const byId = new Map(r.links.map((l) => [l.taskId, l]));
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const line = (l: ChainLink) =>
+    `${l.ok ? 'ok  ' : 'FAIL'} ${l.taskId} ${l.role}${l.decision && l.role !== 'parent' ? ' (decision)' : ''} ${l.implementation ?? `${l.provisionerId}/${l.workerType}`}${
+      l.signer ? ` signed by ${l.signer}` : ''
+    }${l.certifiedBy ? `, certified by ${l.certifiedBy}` : ''}`;
+  const walk = (id: string, prefix: string, last: boolean, top: boolean) => {
+    const l = byId.get(id);
+    if (!l) return;
+    const branch = top ? '' : last ? '└─ ' : '├─ ';
+    const cont = top ? '' : last ? '   ' : '│  ';
+    if (seen.has(id)) {
+      out.push(`${prefix}${branch}${l.ok ? 'ok  ' : 'FAIL'} ${id} (see above)`);
+      return;
+    }
+    seen.add(id);
+    out.push(`${prefix}${branch}${line(l)}`);
+    for (const c of l.checks) out.push(`${prefix}${cont}     · ${c}`);
+    for (const e of l.errors) out.push(`${prefix}${cont}     ✗ ${e.code}: ${e.message}`);
+    const kids = l.upstream.filter((u) => byId.has(u));
+    kids.forEach((k, i) => walk(k, prefix + cont, i === kids.length - 1, false));
+  };
+  walk(r.root, '', true, true);
+  const other = r.errors.filter((e) => !e.taskId);
+  for (const e of other) out.push(`✗ ${e.code}: ${e.message}`);
+  const failed = r.links.filter((l) => !l.ok).length;
+  out.push(
+    '',
+    `${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}: ${r.links.length} link(s), ${failed} failed, ${r.stats.artifactsChecked} artifact(s) hash-checked (${r.stats.bytesHashed} bytes) in ${r.stats.seconds.toFixed(2)} s, as of ${r.referenceTime}`,
+  );
+  return `${out.join('\n')}\n`;
+}
+
+/** The machine-readable report (stable field names and error codes). */
+export function chainReportJson(r: ChainReport): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    root: r.root,
+    referenceTime: r.referenceTime,
+    links: r.links,
+    errors: r.errors,
+    stats: r.stats,
+  };
+}
