@@ -51,7 +51,7 @@ export function renderChainHtml(r: ChainReport): string {
     return `<g class="node ${l.ok ? 'ok' : 'fail'}" data-task="${esc(l.taskId)}" tabindex="0" role="button" aria-label="${esc(`${l.role} ${l.taskId} ${l.ok ? 'verified' : 'failed'}`)}">
 <title>${esc(title)}</title>
 <rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="8"/>
-<text x="${p.x + 10}" y="${p.y + 22}" class="role">${l.ok ? '✔' : '✘'} ${esc(l.role)}${l.decision ? ' · decision' : ''}</text>
+<text x="${p.x + 10}" y="${p.y + 22}" class="role">${l.ok ? '✔' : '✘'} ${esc(l.name || l.role)}${l.decision ? ' · decision' : ''}</text>
 <text x="${p.x + 10}" y="${p.y + 42}" class="id">${esc(l.taskId)}</text>
 <text x="${p.x + 10}" y="${p.y + 58}" class="impl">${esc(l.implementation ?? l.workerType)}</text>
 </g>`;
@@ -59,7 +59,7 @@ export function renderChainHtml(r: ChainReport): string {
   const details = r.links
     .map(
       (l) => `<section class="link ${l.ok ? 'ok' : 'fail'}" id="link-${esc(l.taskId)}">
-<h3>${l.ok ? '✔' : '✘'} ${esc(l.role)} <code>${esc(l.taskId)}</code></h3>
+<h3>${l.ok ? '✔' : '✘'} ${esc(l.name || l.role)} <small>(${esc(l.role)})</small> <code>${esc(l.taskId)}</code></h3>
 <p>${esc(`${l.provisionerId}/${l.workerType}`)} → ${esc(l.implementation ?? 'no implementation')}${l.runId !== undefined ? ` · run ${l.runId}` : ''}${
         l.signer ? ` · signed by ${esc(l.signer)}` : ''
       }${l.certifiedBy ? ` · certified by ${esc(l.certifiedBy)}` : ''}</p>
@@ -83,9 +83,9 @@ main{display:flex;gap:16px;padding:16px 24px;align-items:flex-start}
 .node.selected rect{stroke-width:4}
 .node text{font-size:12px;pointer-events:none}.node .role{font-weight:600}.node .id{font-family:monospace}
 .edge{stroke:#8c959f;stroke-width:1.5}
-#panel{width:360px;background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:12px;position:sticky;top:16px}
+#panel{width:360px;overflow-wrap:anywhere;background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:12px;position:sticky;top:16px}
 .link{background:#fff;border:1px solid #d0d7de;border-left:6px solid #1f7a3a;border-radius:6px;margin:8px 24px;padding:4px 12px}
-.link.fail{border-left-color:#b3261e}.error{color:#b3261e}.check{color:#1f5f2e}
+.link{overflow-wrap:anywhere}.link.fail{border-left-color:#b3261e}.error{color:#b3261e}.check{color:#1f5f2e}
 code{font-family:monospace}
 </style></head><body>
 <header><h1>Chain of trust of <code>${esc(r.root)}</code>: ${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}</h1>

@@ -6,7 +6,7 @@ export function renderChainText(r: ChainReport): string {
   const out: string[] = [];
   const seen = new Set<string>();
   const line = (l: ChainLink) =>
-    `${l.ok ? 'ok  ' : 'FAIL'} ${l.taskId} ${l.role}${l.decision && l.role !== 'parent' ? ' (decision)' : ''} ${l.implementation ?? `${l.provisionerId}/${l.workerType}`}${
+    `${l.ok ? 'ok  ' : 'FAIL'} ${l.taskId} ${l.name ? `${l.name} ` : ''}(${l.role})${l.decision && l.role !== 'parent' ? ' (decision)' : ''} ${l.implementation ?? `${l.provisionerId}/${l.workerType}`}${
       l.signer ? ` signed by ${l.signer}` : ''
     }${l.certifiedBy ? `, certified by ${l.certifiedBy}` : ''}`;
   const walk = (id: string, prefix: string, last: boolean, top: boolean) => {

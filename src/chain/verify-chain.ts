@@ -21,6 +21,8 @@ export interface ChainLink {
   taskId: string;
   /** how the chain reached it: root, parent (decision/action), upstream (build, signing...), input:<name>, dependency */
   role: string;
+  /** the task's metadata.name */
+  name: string;
   /** decision/action task (a parent of another link, or its own task group) */
   decision: boolean;
   depth: number;
@@ -226,6 +228,7 @@ export async function verifyChain(
       const link: ChainLink = {
         taskId: f.l.id,
         role: f.l.role,
+        name: typeof obj(task.metadata)?.name === 'string' ? (obj(task.metadata)!.name as string) : '',
         decision: f.l.role === 'parent' || task.taskGroupId === f.l.id,
         depth,
         provisionerId: typeof task.provisionerId === 'string' ? task.provisionerId : '',

@@ -78,7 +78,7 @@ export async function downloadArtifact(
     if (digests[alg] !== want) {
       await staged?.abort();
       throw new IntegrityError(
-        `task ${taskId} run ${opened.runId}: ${label}: ${alg} is ${digests[alg]}, the signed document lists ${want}`,
+        `${label}: ${alg} is ${digests[alg]}, the signed document lists ${want}`,
         name,
         alg,
         want,
