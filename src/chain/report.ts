@@ -23,7 +23,7 @@ export function renderChainText(r: ChainReport): string {
     for (const c of l.checks) out.push(`${prefix}${cont}     · ${c}`);
     for (const e of l.errors) out.push(`${prefix}${cont}     ✗ ${e.code}: ${e.message}`);
     const kids = l.upstream.filter((u) => byId.has(u));
-    kids.forEach((k, i) => walk(k, prefix + cont, i === kids.length - 1, false));
+    for (let i = 0; i < kids.length; i++) walk(kids[i]!, prefix + cont, i === kids.length - 1, false);
   };
   walk(r.root, '', true, true);
   const other = r.errors.filter((e) => !e.taskId);

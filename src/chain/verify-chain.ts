@@ -144,7 +144,7 @@ export function diffPaths(
     return out;
   }
   if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
-    a.forEach((x, i) => diffPaths(x, b[i], `${path}[${i}]`, out, limit));
+    for (let i = 0; i < a.length; i++) diffPaths(a[i], b[i], `${path}[${i}]`, out, limit);
     return out;
   }
   if (canonicalize(a ?? null) !== canonicalize(b ?? null) || (a === undefined) !== (b === undefined)) {
