@@ -480,7 +480,7 @@ export async function verifyChain(
   for (const node of nodes.values()) {
     const parentEdge = edges.find((e) => e.from === node.link.taskId && e.role === 'parent');
     const parent = parentEdge ? nodes.get(parentEdge.to) : undefined;
-    if (!parent || !parent.docOk || node.link.decision) continue;
+    if (!parent?.docOk || node.link.decision) continue;
     const graph = await loadGraph(parent);
     if (!graph) continue;
     const entry = obj(obj(graph[node.link.taskId])?.task);
