@@ -22,6 +22,7 @@ import {
 } from '../dist/index.js';
 import { ed25519Sign } from '../dist/keys/ed25519.js';
 import { clearsign } from '../dist/pgp/openpgp.js';
+import { buildChainGraph } from './chain-graph.js';
 
 const GIB = Number(process.env.COT_BENCH_GIB ?? 1);
 const REPS = Number(process.env.COT_BENCH_REPS ?? 5);
@@ -429,7 +430,66 @@ try {
     );
   }
 
-  // ---------------------------------------------------------------- 5. start-up
+  // ---------------------------------------------------------------- 5. chain verification of 2,000 tasks
+  {
+    log(
+      'building the 2,000-task graph (1 decision, 1,000 builds, 999 signing tasks, 4 upstream artifacts each)...',
+    );
+    const g = await buildChainGraph(join(work, 'chain'), NOW);
+    const child = (args) =>
+      JSON.parse(run(process.execPath, ['bench/chain-child.js', g.root, g.policy, ...args]).toString());
+    const local = child(['--queue', g.queueDir]);
+    if (!local.ok || local.links !== 2000) throw new Error(`chain bench: ${JSON.stringify(local.errors)}`);
+    const perLink = (r) =>
+      `${((r.seconds * 1000) / r.links).toFixed(2)} ms/link (discovery ${r.phases.discovery.toFixed(1)} s, documents ${r.phases.documents.toFixed(1)} s, artifacts ${r.phases.artifacts.toFixed(1)} s)`;
+    row(
+      'verify a 2,000-task chain from a directory store',
+      `${local.seconds.toFixed(1)} s; ${perLink(local)}; ${local.artifacts} artifacts`,
+      '-',
+      'no reference verifier runs here (scriptworker is Python; PyPI is unreachable)',
+      20 / local.seconds,
+      '< 20 s',
+      local.seconds < 20,
+    );
+    row(
+      'peak RSS verifying the 2,000-task chain (directory store)',
+      `${((local.maxRssKiB * 1024) / 1e6).toFixed(0)} MB`,
+      '-',
+      '-',
+      400 / ((local.maxRssKiB * 1024) / 1e6),
+      '< 400 MB',
+      (local.maxRssKiB * 1024) / 1e6 < 400,
+    );
+    const server = spawn(process.execPath, ['bin/cot.js', 'queue', 'serve', '--dir', g.queueDir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const rootUrl = await new Promise((resolve, reject) => {
+        let out = '';
+        server.stdout.on('data', (c) => {
+          out += c;
+          const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        server.once('exit', (c) => reject(new Error(`queue serve exited ${c}`)));
+      });
+      const remote = child(['--root-url', rootUrl]);
+      if (!remote.ok) throw new Error(`chain bench (server): ${JSON.stringify(remote.errors)}`);
+      row(
+        'verify the 2,000-task chain through `cot queue serve` with taskcluster-client',
+        `${remote.seconds.toFixed(1)} s; ${perLink(remote)}`,
+        '-',
+        '-',
+        60 / remote.seconds,
+        '< 60 s',
+        remote.seconds < 60,
+      );
+    } finally {
+      server.kill('SIGTERM');
+    }
+  }
+
+  // ---------------------------------------------------------------- 6. start-up
   const startup = { cot: [], node: [] };
   for (let i = 0; i < 10; i++) {
     startup.node.push(await time(() => run(process.execPath, ['-e', '0'])));
