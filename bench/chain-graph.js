@@ -59,7 +59,8 @@ export async function buildChainGraph(dir, now = new Date()) {
   });
   const defs = new Map();
   defs.set(decision, { ...task('decision', 'decision', { command: ['decide'] }), taskGroupId: decision });
-  builds.forEach((id, i) => defs.set(id, task('b-linux', `build-${i}`, { command: ['build', String(i)] })));
+  for (const [i, id] of builds.entries())
+    defs.set(id, task('b-linux', `build-${i}`, { command: ['build', String(i)] }));
   signing.forEach((id, j) => {
     const ups = [
       { taskId: builds[j], taskType: 'build', paths: ['public/build/a.bin', 'public/build/b.bin'] },
