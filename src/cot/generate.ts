@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, rename, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import {
   type ArtifactDigests,
@@ -66,6 +66,20 @@ export interface GenerateOptions {
 
 export const CERTIFIED_LOG_NAME = 'public/logs/certified.log';
 
+/** Temp files a killed generator may have left (hidden, never at a document's own name). */
+const STALE_TEMP =
+  /^\.(chainOfTrust\.json\.asc|chain-of-trust\.json|chain-of-trust\.json\.sig|certified\.log)\.([0-9]+\.)?[0-9a-f]+\.tmp$/;
+
+/** Remove them before listing artifacts, so that a re-run after a crash neither lists nor keeps them. */
+async function removeStaleTemps(outDir: string): Promise<void> {
+  for (const dir of [outDir, join(outDir, 'logs')]) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    await Promise.all(
+      names.filter((n) => STALE_TEMP.test(n)).map((n) => unlink(join(dir, n)).catch(() => undefined)),
+    );
+  }
+}
+
 export interface WrittenFile {
   artifact: string;
   path: string;
@@ -118,6 +132,7 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     sig: join(outDir, COT_FILE_NAMES.sig),
   };
   const certifiedLogPath = join(outDir, 'logs', 'certified.log');
+  await removeStaleTemps(outDir);
   const sources: ArtifactSource[] = [];
   if (o.artifactDir !== undefined) {
     sources.push(
@@ -247,7 +262,12 @@ async function signAndWrite(
     throw new CotError('OUTPUT_FAILED', `cannot create output folder ${outDir}`, { cause: e });
   });
   if (logCopy) await rename(logCopy.tmp, logCopy.dest);
-  await writeFilesAtomic(files.map((f) => ({ path: f.path, data: f.data, mode: 0o644 })));
+  // old signatures go first, and signatures are renamed after the document: a crash between renames can leave a
+  // document without its signature, never a signature beside a document it does not sign
+  await writeFilesAtomic(
+    files.map((f) => ({ path: f.path, data: f.data, mode: 0o644 })),
+    { removeFirst: files.map((f) => f.path).filter((p) => p === outPaths.sig || p === outPaths.openpgp) },
+  );
   return {
     document,
     canonical,

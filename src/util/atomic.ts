@@ -44,10 +44,18 @@ async function writeTemp(f: AtomicFile): Promise<string> {
  * every temp file (same folder, created with the final mode, fsynced) is written before any is renamed
  * into place, then the folders are fsynced. On failure no temp file is left behind.
  */
-export async function writeFilesAtomic(files: readonly AtomicFile[]): Promise<void> {
+export async function writeFilesAtomic(
+  files: readonly AtomicFile[],
+  o: { removeFirst?: readonly string[] } = {},
+): Promise<void> {
   const temps: string[] = [];
   try {
     for (const f of files) temps.push(await writeTemp(f));
+    // files that must never be seen paired with the new ones (old signatures): gone before any rename
+    for (const p of o.removeFirst ?? [])
+      await unlink(p).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
     for (let i = 0; i < files.length; i++) {
       await rename(temps[i]!, files[i]!.path);
       temps[i] = '';
