@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   ARTIFACT_UNSAFE_FILE: 'an artifact is a symlink escaping the artifact directory, a socket, FIFO or device',
   ARTIFACT_RESERVED_NAME: "an artifact claims one of the chain-of-trust document's own names",
   ARTIFACT_DUPLICATE_NAME: 'two artifacts were given the same name',
+  ARTIFACT_CHANGED:
+    'an artifact changed between hashing and upload: the upload was stopped before the document',
   ARTIFACT_NOT_LISTED: 'a consumed artifact is not listed in the signed document',
   ARTIFACT_MISSING: 'an artifact listed in the document (and required) is absent',
   HASH_MISMATCH: 'artifact bytes do not hash to the value the signed document lists',

@@ -7,14 +7,15 @@ import { pipeline } from 'node:stream/promises';
 import { SLUGID_PATTERN } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
 import { assertArtifactName } from '../hashing/artifacts.js';
-import { openRegularFile } from '../hashing/digest.js';
+import { digestFile, openRegularFile } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
-import type {
-  ArtifactInfo,
-  CreateArtifactInput,
-  DownloadLimits,
-  OpenedArtifact,
-  TaskQueue,
+import {
+  type ArtifactInfo,
+  artifactChanged,
+  type CreateArtifactInput,
+  type DownloadLimits,
+  type OpenedArtifact,
+  type TaskQueue,
 } from './queue.js';
 
 const SLUG = new RegExp(SLUGID_PATTERN);
@@ -204,9 +205,14 @@ export class DirectoryQueue implements TaskQueue {
       const fh = await open(tmp, 'r+');
       await fh.sync();
       await fh.close();
+      if (input.expectedSha256 !== undefined) {
+        const found = (await digestFile(tmp, ['sha256'])).digests.sha256!;
+        if (found !== input.expectedSha256) throw artifactChanged(input, found);
+      }
       await rename(tmp, dest);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
+      if (e instanceof CotError) throw e;
       throw fsError(e, input.path, `cannot store artifact ${input.name}`);
     }
   }

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import * as http from 'node:http';
@@ -234,24 +235,48 @@ export interface HttpPutFileOptions {
  * PUT a file, re-reading it on every attempt; retries network errors, 408, 429 and 5xx with backoff and jitter,
  * never other 4xx (409 is a conflict). Returns the final status.
  */
-export async function httpPutFile(url: string, path: string, o: HttpPutFileOptions): Promise<number> {
-  // gzip once into a temp file (bounded memory, a known Content-Length, the same bytes on every attempt)
+export interface PutResult {
+  status: number;
+  /** sha256 of the bytes that were uploaded (before gzip): what the receiver stores */
+  sha256: string;
+}
+
+export async function httpPutFile(url: string, path: string, o: HttpPutFileOptions): Promise<PutResult> {
+  // gzip once into a temp file (bounded memory, a known Content-Length, the same bytes on every attempt), hashing
+  // exactly the bytes that go into it
   let source = path;
   let cleanup: (() => Promise<void>) | undefined;
+  let gzSha256: string | undefined;
   if (o.gzip) {
     const dir = await mkdtemp(join(tmpdir(), 'cot-gz-'));
     source = join(dir, 'body.gz');
     cleanup = () => rm(dir, { recursive: true, force: true });
-    await pipeline(createReadStream(path), createGzip(), createWriteStream(source));
+    const h = createHash('sha256');
+    const tee = new Transform({
+      transform(c: Buffer, _e, cb) {
+        h.update(c);
+        cb(null, c);
+      },
+    });
+    await pipeline(createReadStream(path), tee, createGzip(), createWriteStream(source));
+    gzSha256 = h.digest('hex');
   }
   try {
-    return await putLoop(url, source, (await stat(source)).size, o);
+    const r = await putLoop(url, source, (await stat(source)).size, o, !o.gzip);
+    return { status: r.status, sha256: gzSha256 ?? r.sha256! };
   } finally {
     await cleanup?.();
   }
 }
 
-async function putLoop(url: string, source: string, length: number, o: HttpPutFileOptions): Promise<number> {
+async function putLoop(
+  url: string,
+  source: string,
+  length: number,
+  o: HttpPutFileOptions,
+  hashBody: boolean,
+): Promise<{ status: number; sha256?: string }> {
+  let attemptHash: Hash | undefined;
   const target = new URL(url);
   const retries = o.retries ?? 5;
   const headers: Record<string, string> = {
@@ -263,7 +288,20 @@ async function putLoop(url: string, source: string, length: number, o: HttpPutFi
   for (let attempt = 0; ; attempt++) {
     let res: http.IncomingMessage;
     try {
-      res = await request(target, 'PUT', headers, o.timeoutMs ?? 300_000, () => createReadStream(source));
+      res = await request(target, 'PUT', headers, o.timeoutMs ?? 300_000, () => {
+        const h = createHash('sha256');
+        attemptHash = h;
+        const s = createReadStream(source);
+        if (!hashBody) return s;
+        return s.pipe(
+          new Transform({
+            transform(c: Buffer, _e, cb) {
+              h.update(c);
+              cb(null, c);
+            },
+          }),
+        );
+      });
     } catch (e) {
       if (attempt >= retries) throw networkError(e, `PUT ${target.href}`);
       await sleep(backoff(attempt, o.retryDelayMs ?? 100));
@@ -272,7 +310,7 @@ async function putLoop(url: string, source: string, length: number, o: HttpPutFi
     const s = res.statusCode ?? 0;
     if (s >= 200 && s < 300) {
       res.resume();
-      return s;
+      return { status: s, ...(hashBody ? { sha256: attemptHash!.digest('hex') } : {}) };
     }
     if (RETRYABLE_STATUS(s) && attempt < retries) {
       res.resume();

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { CotError } from '../errors.js';
 import type { JsonObject } from '../json/parse.js';
 
 /** One artifact of a run, as the queue lists it. */
@@ -38,6 +39,16 @@ export interface CreateArtifactInput {
   storageType?: 's3' | 'object';
   /** gzip the bytes on the wire (the stored artifact is the original bytes) */
   gzip?: boolean;
+  /** the sha256 the signed document lists: the bytes uploaded must be these (ARTIFACT_CHANGED otherwise) */
+  expectedSha256?: string;
+}
+
+export function artifactChanged(a: CreateArtifactInput, found: string): CotError {
+  return new CotError(
+    'ARTIFACT_CHANGED',
+    `artifact ${a.name} (${a.path}) changed after it was hashed: its bytes now hash to ${found}, the document lists ${a.expectedSha256}`,
+    { details: { artifact: a.name, expected: a.expectedSha256, found } },
+  );
 }
 
 /**

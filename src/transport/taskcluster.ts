@@ -1,15 +1,18 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import { CotError } from '../errors.js';
 import type { JsonObject } from '../json/parse.js';
 import { assertTaskId } from './dir-store.js';
 import { httpGet, httpPutFile } from './http.js';
-import type {
-  ArtifactInfo,
-  CreateArtifactInput,
-  DownloadLimits,
-  OpenedArtifact,
-  TaskQueue,
+import {
+  type ArtifactInfo,
+  artifactChanged,
+  type CreateArtifactInput,
+  type DownloadLimits,
+  type OpenedArtifact,
+  type TaskQueue,
 } from './queue.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: taskcluster-client ships no types
@@ -183,7 +186,7 @@ export class TaskclusterQueue implements TaskQueue {
       throw convert(e, `createArtifact ${a.name} for task ${a.taskId} run ${a.runId}`);
     }
     if (storageType === 's3') {
-      await httpPutFile(res.putUrl, a.path, {
+      const put = await httpPutFile(res.putUrl, a.path, {
         contentType: a.contentType,
         ...(a.gzip ? { gzip: true } : {}),
         ...(this.o.uploadTimeoutMs !== undefined ? { timeoutMs: this.o.uploadTimeoutMs } : {}),
@@ -192,8 +195,11 @@ export class TaskclusterQueue implements TaskQueue {
       }).catch((e: unknown) => {
         throw convert(e, `upload of ${a.name}`);
       });
+      if (a.expectedSha256 !== undefined && put.sha256 !== a.expectedSha256)
+        throw artifactChanged(a, put.sha256);
       return;
     }
+    let lastHash: ReturnType<typeof createHash> | undefined;
     try {
       const object = new tc.Object({
         rootUrl: this.o.rootUrl,
@@ -209,10 +215,25 @@ export class TaskclusterQueue implements TaskQueue {
         expires: new Date(res.expires),
         uploadId: res.uploadId,
         object,
-        streamFactory: async () => createReadStream(a.path),
+        streamFactory: async () => {
+          const h = createHash('sha256');
+          lastHash = h;
+          return createReadStream(a.path).pipe(
+            new Transform({
+              transform(c: Buffer, _e, cb) {
+                h.update(c);
+                cb(null, c);
+              },
+            }),
+          );
+        },
         retries: this.o.retries ?? 5,
         delayFactor: this.o.retryDelayMs ?? 100,
       });
+      // the object is not visible until finishArtifact: stop there if the bytes were not the hashed ones
+      const found = lastHash?.digest('hex');
+      if (a.expectedSha256 !== undefined && found !== a.expectedSha256)
+        throw artifactChanged(a, found ?? '(nothing read)');
       await queue.finishArtifact(a.taskId, a.runId, a.name, { uploadId: res.uploadId });
     } catch (e) {
       throw convert(e, `object upload of ${a.name}`);

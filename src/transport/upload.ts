@@ -5,6 +5,8 @@ import type { TaskQueue } from './queue.js';
 export interface UploadFile {
   name: string;
   path: string;
+  /** the sha256 the signed document lists for it: uploads stop if the bytes are not these */
+  sha256?: string;
 }
 
 export interface UploadOptions {
@@ -67,6 +69,7 @@ export async function uploadArtifacts(
       expires: expires!,
       storageType: o.storageType ?? 's3',
       gzip: t.gzip,
+      ...(f.sha256 !== undefined ? { expectedSha256: f.sha256 } : {}),
     });
     done.push({ name: f.name, path: f.path, ...t });
   };

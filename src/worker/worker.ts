@@ -78,8 +78,13 @@ export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<
     uploaded = await uploadArtifacts(
       upload.queue,
       [
-        ...r.artifacts.map((a) => ({ name: a.name, path: a.path })),
-        ...r.files.map((f) => ({ name: f.artifact, path: f.path })),
+        // with the digests the document lists: an artifact changed since it was hashed stops the upload
+        ...r.artifacts.map((a) => ({
+          name: a.name,
+          path: a.path,
+          ...(a.digests.sha256 ? { sha256: a.digests.sha256 } : {}),
+        })),
+        ...r.files.map((f) => ({ name: f.artifact, path: f.path, sha256: f.sha256 })),
       ],
       {
         taskId: o.taskId,

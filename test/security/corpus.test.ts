@@ -26,6 +26,7 @@ import {
   parseArtifactPair,
   runDemo,
   type TrustStore,
+  uploadArtifacts,
   verifyChain,
   verifyLink,
 } from '../../src/index.js';
@@ -520,6 +521,41 @@ const artifactRows: Row[] = [
         }),
       ),
     'ARTIFACT_NOT_LISTED',
+  ],
+  [
+    'an artifact changed between hashing and upload (the document is never uploaded)',
+    async () => {
+      const art = join(d, 'changing');
+      await mkdir(join(art, 'public'), { recursive: true });
+      await writeFile(join(art, 'public/a.bin'), 'original');
+      const q = new DirectoryQueue(join(d, 'changing-queue'));
+      await q.putTask(TASK_ID, sampleTask());
+      await q.ensureRun(TASK_ID, 0);
+      const key = await loadSigningKey(join(d, 'gw'));
+      const r = await generateChainOfTrust({
+        task: sampleTask(),
+        taskId: TASK_ID,
+        runId: 0,
+        workerGroup: 'g',
+        workerId: 'w',
+        artifactDir: art,
+        keys: [key],
+        format: 'ed25519',
+        outDir: join(art, 'public'),
+        now: NOW,
+      });
+      await writeFile(join(art, 'public/a.bin'), 'swapped after hashing');
+      const files = [
+        ...r.artifacts.map((a) => ({ name: a.name, path: a.path, sha256: a.digests.sha256! })),
+        ...r.files.map((f) => ({ name: f.artifact, path: f.path, sha256: f.sha256 })),
+      ];
+      const got = await code(uploadArtifacts(q, files, { taskId: TASK_ID, runId: 0 }));
+      const names = (await q.listArtifacts(TASK_ID, 0)).map((a) => a.name);
+      return names.includes('public/chain-of-trust.json') || names.includes('public/a.bin')
+        ? 'SOMETHING_UPLOADED'
+        : got;
+    },
+    'ARTIFACT_CHANGED',
   ],
   [
     'an artifact whose bytes changed after signing',

@@ -325,6 +325,38 @@ describe('uploading through the real client', () => {
     });
   });
 
+  it('an artifact changed between hashing and upload is stopped (s3: error after the PUT; object: never finished)', async () => {
+    const expectedSha256 = sha256(big);
+    await writeFile(join(dir, 'changing.bin'), Buffer.concat([big, Buffer.from('x')]));
+    for (const storageType of ['s3', 'object'] as const) {
+      const err = await errorOf(
+        queue.createArtifact({
+          taskId: TASK_ID,
+          runId: 0,
+          name: `public/c/${storageType}.bin`,
+          path: join(dir, 'changing.bin'),
+          contentType: 'application/octet-stream',
+          expires: '2027-01-01T00:00:00Z',
+          storageType,
+          expectedSha256,
+        }),
+      );
+      expect(err.code).toBe('ARTIFACT_CHANGED');
+    }
+    // an object upload that was never finished is not an artifact
+    expect((await queue.listArtifacts(TASK_ID, 0)).map((a) => a.name)).not.toContain('public/c/object.bin');
+    await queue.createArtifact({
+      taskId: TASK_ID,
+      runId: 0,
+      name: 'public/c/same.bin',
+      path: join(dir, 'big.bin'),
+      contentType: 'application/octet-stream',
+      expires: '2027-01-01T00:00:00Z',
+      storageType: 'object',
+      expectedSha256,
+    });
+  });
+
   it('refuses artifacts expiring after the task, and runs that do not exist', async () => {
     expect(
       await codeOf(
