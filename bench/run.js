@@ -2,7 +2,7 @@
 // cot benchmarks, measured side by side with the reference tools in one run on this machine.
 // Usage: npm run bench [-- --write]   (--write also records the table in BENCHMARKS.md)
 // Env: COT_BENCH_GIB (size of the large file, default 1), COT_BENCH_REPS (default 5), COT_BENCH_DOCS (default 1000)
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
@@ -23,6 +23,7 @@ import {
 import { ed25519Sign } from '../dist/keys/ed25519.js';
 import { clearsign } from '../dist/pgp/openpgp.js';
 import { buildChainGraph } from './chain-graph.js';
+import { serveProcess } from './serve.js';
 
 const GIB = Number(process.env.COT_BENCH_GIB ?? 1);
 const REPS = Number(process.env.COT_BENCH_REPS ?? 5);
@@ -124,18 +125,8 @@ try {
       await fh.truncate(4 * 1024 ** 3);
       await fh.close();
     }
-    const server = spawn(process.execPath, ['bin/cot.js', 'queue', 'serve', '--dir', storeDir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const rootUrl = await new Promise((resolve, reject) => {
-      let out = '';
-      server.stdout.on('data', (c) => {
-        out += c;
-        const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      server.once('exit', (c) => reject(new Error(`queue serve exited ${c}`)));
-    });
+    const server = await serveProcess(storeDir);
+    const rootUrl = server.rootUrl;
     try {
       const dl = [];
       const local = [];
@@ -174,7 +165,7 @@ try {
         rssMB < 200,
       );
     } finally {
-      server.kill('SIGTERM');
+      server.stop();
     }
   }
 
@@ -595,19 +586,9 @@ try {
       '< 400 MB',
       (local.maxRssKiB * 1024) / 1e6 < 400,
     );
-    const server = spawn(process.execPath, ['bin/cot.js', 'queue', 'serve', '--dir', g.queueDir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const server = await serveProcess(g.queueDir);
     try {
-      const rootUrl = await new Promise((resolve, reject) => {
-        let out = '';
-        server.stdout.on('data', (c) => {
-          out += c;
-          const m = /at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-          if (m) resolve(m[1]);
-        });
-        server.once('exit', (c) => reject(new Error(`queue serve exited ${c}`)));
-      });
+      const rootUrl = server.rootUrl;
       const remote = child(['--root-url', rootUrl]);
       if (!remote.ok) throw new Error(`chain bench (server): ${JSON.stringify(remote.errors)}`);
       row(
@@ -620,7 +601,7 @@ try {
         remote.seconds < 60,
       );
     } finally {
-      server.kill('SIGTERM');
+      server.stop();
     }
   }
 

@@ -9,7 +9,7 @@ import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { CotError } from '../errors.js';
+import { CotError, type ErrorCode } from '../errors.js';
 
 export interface HttpGetOptions {
   /** hosts (`host` or `host:port`) that redirects may lead to; the first URL's host is always allowed */
@@ -89,17 +89,18 @@ async function statusError(res: http.IncomingMessage, what: string): Promise<Cot
     if (text.length < 2000) text += c.toString();
   }
   const s = res.statusCode ?? 0;
-  const code =
-    s === 404
-      ? 'TRANSPORT_NOT_FOUND'
-      : s === 401 || s === 403
-        ? 'TRANSPORT_AUTH'
-        : s === 409
-          ? 'TRANSPORT_CONFLICT'
-          : 'TRANSPORT_HTTP';
+  const code = codeForStatus(s);
   return new CotError(code, `${what}: HTTP ${s}${text ? `: ${text.slice(0, 300)}` : ''}`, {
     details: { status: s },
   });
+}
+
+/** The error code for an HTTP error status (shared by cot's own requests and the Taskcluster client's errors). */
+export function codeForStatus(status: number): ErrorCode {
+  if (status === 404) return 'TRANSPORT_NOT_FOUND';
+  if (status === 401 || status === 403) return 'TRANSPORT_AUTH';
+  if (status === 409) return 'TRANSPORT_CONFLICT';
+  return 'TRANSPORT_HTTP';
 }
 
 /** A Transform that fails once more than `max` bytes pass, and (optionally) when fewer than `expected` arrived. */

@@ -5,7 +5,7 @@ import { Transform } from 'node:stream';
 import { CotError } from '../errors.js';
 import type { JsonObject } from '../json/parse.js';
 import { assertTaskId } from './dir-store.js';
-import { httpGet, httpPutFile } from './http.js';
+import { codeForStatus, httpGet, httpPutFile } from './http.js';
 import {
   type ArtifactInfo,
   artifactChanged,
@@ -37,16 +37,7 @@ function convert(e: unknown, what: string): CotError {
   if (e instanceof CotError) return e;
   const err = e as { statusCode?: number; code?: string; message?: string };
   const s = err.statusCode;
-  const code =
-    s === 404
-      ? 'TRANSPORT_NOT_FOUND'
-      : s === 401 || s === 403
-        ? 'TRANSPORT_AUTH'
-        : s === 409
-          ? 'TRANSPORT_CONFLICT'
-          : s
-            ? 'TRANSPORT_HTTP'
-            : 'TRANSPORT_NETWORK';
+  const code = s ? codeForStatus(s) : 'TRANSPORT_NETWORK';
   return new CotError(code, `${what}: ${err.message ?? String(e)}`, {
     cause: e,
     details: s ? { status: s } : {},
