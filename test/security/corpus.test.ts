@@ -795,89 +795,39 @@ afterAll(() => {
   hostile.close();
 });
 
+/** A document clearsigned by a fresh gpg key of `algo`, verified against a repository holding only that key. */
+async function gpgSigned(
+  name: string,
+  algo: 'ed25519' | 'dsa2048' | 'rsa1024',
+  gpgArgs: string[] = [],
+): Promise<string> {
+  const fpr = gpg!.genKey(`${name} <${name}@example.com>`, algo);
+  await writeFile(join(d, 'doc.json'), DOC);
+  const s = await repoWith(`gpg-${name}`, { 'docker-worker/k.pub': gpg!.exportPublic(fpr) });
+  const signed = gpg!.ok([
+    ...gpgArgs,
+    '--local-user',
+    fpr,
+    '--clearsign',
+    '--output',
+    '-',
+    join(d, 'doc.json'),
+  ]);
+  return code(asImpl('docker-worker', signed, undefined, s, new Date()));
+}
+
 const gpgRows: Row[] = [
   [
     'a SHA-1 signature (gpg)',
-    async () => {
-      const fpr = gpg!.genKey('Sha1 <sha1@example.com>', 'ed25519');
-      await writeFile(join(d, 'doc.json'), DOC);
-      const s = await repoWith('sha1', { 'docker-worker/k.pub': gpg!.exportPublic(fpr) });
-      return code(
-        asImpl(
-          'docker-worker',
-          gpg!.ok([
-            '--local-user',
-            fpr,
-            '--digest-algo',
-            'SHA1',
-            '--clearsign',
-            '--output',
-            '-',
-            join(d, 'doc.json'),
-          ]),
-          undefined,
-          s,
-          new Date(),
-        ),
-      );
-    },
+    () => gpgSigned('sha1', 'ed25519', ['--digest-algo', 'SHA1']),
     'SIGNATURE_WEAK_HASH',
   ],
-  [
-    'DSA key material (gpg)',
-    async () => {
-      const fpr = gpg!.genKey('Dsa <dsa@example.com>', 'dsa2048');
-      await writeFile(join(d, 'doc.json'), DOC);
-      const s = await repoWith('dsa', { 'docker-worker/k.pub': gpg!.exportPublic(fpr) });
-      return code(
-        asImpl(
-          'docker-worker',
-          gpg!.ok(['--local-user', fpr, '--clearsign', '--output', '-', join(d, 'doc.json')]),
-          undefined,
-          s,
-          new Date(),
-        ),
-      );
-    },
-    'KEY_WEAK',
-  ],
-  [
-    'RSA-1024 key material (gpg)',
-    async () => {
-      const fpr = gpg!.genKey('Rsa1024 <rsa1024@example.com>', 'rsa1024');
-      await writeFile(join(d, 'doc.json'), DOC);
-      const s = await repoWith('rsa1024', { 'docker-worker/k.pub': gpg!.exportPublic(fpr) });
-      return code(
-        asImpl(
-          'docker-worker',
-          gpg!.ok(['--local-user', fpr, '--clearsign', '--output', '-', join(d, 'doc.json')]),
-          undefined,
-          s,
-          new Date(),
-        ),
-      );
-    },
-    'KEY_WEAK',
-  ],
+  ['DSA key material (gpg)', () => gpgSigned('dsa', 'dsa2048'), 'KEY_WEAK'],
+  ['RSA-1024 key material (gpg)', () => gpgSigned('rsa1024', 'rsa1024'), 'KEY_WEAK'],
   [
     'a signature made before the key existed (gpg, faked clock)',
-    async () => {
-      const fpr = gpg!.genKey('Young <young@example.com>', 'ed25519');
-      await writeFile(join(d, 'doc.json'), DOC);
-      const s = await repoWith('young', { 'docker-worker/k.pub': gpg!.exportPublic(fpr) });
-      const a = gpg!.ok([
-        '--faked-system-time',
-        '20200101T000000!',
-        '--ignore-time-conflict',
-        '--local-user',
-        fpr,
-        '--clearsign',
-        '--output',
-        '-',
-        join(d, 'doc.json'),
-      ]);
-      return code(asImpl('docker-worker', a, undefined, s, new Date()));
-    },
+    () =>
+      gpgSigned('young', 'ed25519', ['--faked-system-time', '20200101T000000!', '--ignore-time-conflict']),
     'KEY_NOT_YET_VALID',
   ],
 ];
