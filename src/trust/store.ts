@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join, relative, sep } from 'node:path';
 import { CotError, fsError } from '../errors.js';
 import { parseJsonBytes } from '../json/parse.js';
@@ -189,7 +190,19 @@ export async function addEd25519TrustFile(
   } catch (e) {
     throw fsError(e, path, 'cannot read trust file');
   }
-  const doc = parseJsonBytes(bytes, { source: `trust file ${path}` });
+  let doc: unknown;
+  if (/\.ya?ml$/i.test(path)) {
+    const YAML = createRequire(import.meta.url)('yaml') as {
+      parse(t: string, o?: Record<string, unknown>): unknown;
+    };
+    try {
+      doc = YAML.parse(bytes.toString('utf8'), { uniqueKeys: true, maxAliasCount: 0 });
+    } catch (e) {
+      throw new CotError('KEY_INVALID', `trust file ${path}: not valid YAML: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  } else doc = parseJsonBytes(bytes, { source: `trust file ${path}` });
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new CotError(
       'KEY_INVALID',

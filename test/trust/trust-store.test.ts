@@ -323,6 +323,18 @@ describe('certified keys (roots made and used by cot)', () => {
         }),
       ),
     ).toBe('KEY_WRONG_IMPLEMENTATION');
+    // and as YAML
+    await writeFile(
+      join(d, 'trust.yml'),
+      `# ed25519 keys per implementation\ndocker-worker:\n  - ${(await readFile(`${a}.pub`, 'utf8')).trim()}\n  - key: ${(await readFile(`${b}.pub`, 'utf8')).trim()}\n    comment: d2g\n`,
+    );
+    const fromYaml = await addEd25519TrustFile(emptyTrustStore(), join(d, 'trust.yml'));
+    await verifyLink({
+      data,
+      signature: await sigBy(b),
+      trust: { store: fromYaml, implementation: 'docker-worker' },
+      at: NOW,
+    });
     await writeFile(join(d, 'bad-trust.json'), JSON.stringify({ 'docker-worker': [42] }));
     expect(await codeOf(addEd25519TrustFile(emptyTrustStore(), join(d, 'bad-trust.json')))).toBe(
       'KEY_INVALID',
