@@ -5,6 +5,7 @@ import type { Ajv as AjvClass } from 'ajv';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
 import { parseJson } from '../json/parse.js';
+import { loadVerificationKeys } from '../keys/keys.js';
 import {
   addEd25519TrustFile,
   emptyTrustStore,
@@ -17,8 +18,10 @@ import {
 export interface Policy {
   /** key repository (cot-gpg-keys layout) */
   keyRepo?: string;
-  /** JSON trust file of ed25519 keys per implementation */
+  /** JSON or YAML trust file of ed25519 keys per implementation */
   ed25519Keys?: string;
+  /** key files per implementation (OpenPGP or base64 ed25519), as worker keys */
+  keys?: Record<string, string[]>;
   /** worker type -> implementation: keys "provisionerId/workerType" or "workerType"; "*" may end a key */
   workerTypes: Record<string, string>;
   /** worker types (same key forms) that decision and action tasks must run on */
@@ -66,6 +69,7 @@ export const POLICY_SCHEMA = {
   properties: {
     keyRepo: { type: 'string' },
     ed25519Keys: { type: 'string' },
+    keys: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
     workerTypes: { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
     decisionWorkerTypes: { type: 'array', items: { type: 'string' } },
     dockerImageWorkerTypes: { type: 'array', items: { type: 'string' } },
@@ -167,8 +171,25 @@ export async function loadPolicy(path: string): Promise<LoadedPolicy> {
     ? await loadKeyRepo(resolve(base, policy.keyRepo), { cache })
     : emptyTrustStore();
   if (policy.ed25519Keys) await addEd25519TrustFile(trust, resolve(base, policy.ed25519Keys), cache);
-  if (trust.implementations.size === 0)
-    throw new CotError('POLICY_INVALID', `${path}: the policy names no keys (keyRepo or ed25519Keys)`);
+  for (const [impl, files] of Object.entries(policy.keys ?? {})) {
+    const entry = trust.implementations.get(impl) ?? {
+      name: impl,
+      layout: 'flat' as const,
+      workerKeys: [],
+      roots: [],
+      certified: [],
+    };
+    trust.implementations.set(impl, entry);
+    for (const f of files) {
+      const file = resolve(base, f);
+      const keys = await loadVerificationKeys([file]);
+      entry.workerKeys.push(...keys);
+      trust.files.push({ path: file, implementation: impl, role: 'worker', keys });
+    }
+  }
+  if (trust.implementations.size === 0) {
+    throw new CotError('POLICY_INVALID', `${path}: the policy names no keys (keyRepo, ed25519Keys or keys)`);
+  }
   return { policy, trust, path };
 }
 

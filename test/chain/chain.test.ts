@@ -176,6 +176,14 @@ describe('chain failures', () => {
     );
   });
 
+  it('key files per implementation in the policy itself (`keys:`) serve like a trust file', async () => {
+    const { dir } = await copyDemo('policy-keys');
+    const r = await verifyCopy(dir, (p) =>
+      p.replace('ed25519Keys: ed25519-keys.json\n', 'keys:\n  generic-worker: [keys/generic-worker.pub]\n'),
+    );
+    expect(r.errors).toEqual([]);
+  });
+
   it('a policy with an unknown key is refused with a hint', async () => {
     const { dir } = await copyDemo('bad-policy');
     await writeFile(
