@@ -200,6 +200,38 @@ describe('chain failures', () => {
   });
 });
 
+describe('mirror, then verify offline', () => {
+  it('cot fetch mirrors what the chain needs; the mirror verifies with no server', async () => {
+    const server = await startQueueServer({ dir: join(demo.dir, 'queue') });
+    try {
+      const f = await runCli(
+        NOW,
+        'fetch',
+        demo.taskId,
+        '--root-url',
+        server.rootUrl,
+        '--out',
+        join(d, 'mirror'),
+      );
+      expect(f.code, f.err).toBe(0);
+    } finally {
+      await server.close();
+    }
+    const v = await runCli(
+      NOW,
+      'verify',
+      demo.taskId,
+      '--queue',
+      join(d, 'mirror'),
+      '--policy',
+      demo.policy,
+      '--json',
+    );
+    expect(v.code, v.err).toBe(0);
+    expect(JSON.parse(v.out)).toMatchObject({ ok: true, stats: { artifactsChecked: 5 } });
+  });
+});
+
 describe('through the local queue server with the real client', () => {
   it('verifies the demo chain the same way', async () => {
     const server = await startQueueServer({ dir: join(demo.dir, 'queue') });
