@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import {
   verifyChain,
 } from '../../src/index.js';
 import { runCli } from '../helpers/cli.js';
-import { codeOf, tempDir } from '../helpers/env.js';
+import { codeOf, REPO, tempDir } from '../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 let demo: DemoResult;
@@ -198,6 +199,28 @@ describe('chain failures', () => {
     await writeFile(join(dir, 'policy.yml'), 'workerTypes: {}\n');
     expect(await codeOf(loadPolicy(join(dir, 'policy.yml')))).toBe('POLICY_INVALID');
   });
+});
+
+describe('progress display', () => {
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)(
+    'on a terminal (a real pty via script(1)): a progress line; with --json or CI: silent',
+    async () => {
+      const cmd = (extra: string) =>
+        `${JSON.stringify(process.execPath)} ${JSON.stringify(join(REPO, 'bin/cot.js'))} verify ${demo.taskId} --queue ${JSON.stringify(join(demo.dir, 'queue'))} --policy ${JSON.stringify(demo.policy)} ${extra}`;
+      const env = { ...process.env };
+      delete env.CI;
+      const tty = spawnSync('script', ['-qec', cmd(''), '/dev/null'], { encoding: 'utf8', env });
+      expect(tty.status).toBe(0);
+      expect(tty.stdout).toMatch(/verifying: 6\/6 links, [0-9.]+ MB hashed/);
+      const json = spawnSync('script', ['-qec', cmd('--json'), '/dev/null'], { encoding: 'utf8', env });
+      expect(json.stdout).not.toMatch(/verifying:/);
+      const ci = spawnSync('script', ['-qec', cmd(''), '/dev/null'], {
+        encoding: 'utf8',
+        env: { ...env, CI: 'true' },
+      });
+      expect(ci.stdout).not.toMatch(/verifying:/);
+    },
+  );
 });
 
 describe('mirror, then verify offline', () => {
