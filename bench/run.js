@@ -203,31 +203,16 @@ try {
       }),
     );
     const files = (await readdir(join(gen, 'art/public/build'))).map((f) => join(gen, 'art/public/build', f));
+    const generateCmd = (artifacts) => [
+      'bin/cot.js',
+      'generate',
+      ...['--task', join(gen, 'task.json'), '--task-id', 'LnshJjNXTfeBlPNrAzyy9w', '--run-id', '0'],
+      ...['--worker-group', 'g', '--worker-id', 'w', '--artifacts', join(gen, artifacts), '--key', keyPath],
+    ];
     const tc = [];
     const tr = [];
     for (let r = 0; r < Math.min(REPS, 3); r++) {
-      tc.push(
-        await time(() =>
-          run(process.execPath, [
-            'bin/cot.js',
-            'generate',
-            '--task',
-            join(gen, 'task.json'),
-            '--task-id',
-            'LnshJjNXTfeBlPNrAzyy9w',
-            '--run-id',
-            '0',
-            '--worker-group',
-            'g',
-            '--worker-id',
-            'w',
-            '--artifacts',
-            join(gen, 'art'),
-            '--key',
-            keyPath,
-          ]),
-        ),
-      );
+      tc.push(await time(() => run(process.execPath, generateCmd('art'))));
       tr.push(
         await time(() => {
           const sums = run('sha256sum', files);
@@ -266,31 +251,9 @@ try {
       await fh.truncate(4 * 1024 ** 3);
       await fh.close();
     }
-    const r4 = spawnSync(
-      '/usr/bin/time',
-      [
-        '-f',
-        '%M %e',
-        process.execPath,
-        'bin/cot.js',
-        'generate',
-        '--task',
-        join(gen, 'task.json'),
-        '--task-id',
-        'LnshJjNXTfeBlPNrAzyy9w',
-        '--run-id',
-        '0',
-        '--worker-group',
-        'g',
-        '--worker-id',
-        'w',
-        '--artifacts',
-        join(gen, 'huge'),
-        '--key',
-        keyPath,
-      ],
-      { encoding: 'utf8' },
-    );
+    const r4 = spawnSync('/usr/bin/time', ['-f', '%M %e', process.execPath, ...generateCmd('huge')], {
+      encoding: 'utf8',
+    });
     const [kib, secs] = r4.stderr.trim().split('\n').pop().split(' ').map(Number);
     row(
       'peak RSS of `cot generate` over one 4 GiB artifact',
