@@ -14,7 +14,7 @@ import {
   type SigningKey,
   workerChainOfTrust,
 } from '../../src/index.js';
-import { runCli } from '../helpers/cli.js';
+import { generateArgs, runCli } from '../helpers/cli.js';
 import { codeOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 
 /** A metadata server on 127.0.0.1 that behaves like the clouds' (the real ones are link-local and unreachable here). */
@@ -193,51 +193,24 @@ describe('additional data and the certified log', () => {
   it('the certified-log name is reserved; the CLI takes the same options', async () => {
     await writeFile(join(d, 'task.json'), JSON.stringify(sampleTask()));
     await writeFile(join(d, 'log'), 'log\n');
-    const r = await runCli(
-      new Date(),
-      'generate',
-      '--task',
-      join(d, 'task.json'),
-      '--task-id',
-      TASK_ID,
-      '--run-id',
-      '0',
-      '--worker-group',
-      'g',
-      '--worker-id',
-      'w',
-      '--key',
-      join(d, 'k'),
-      '--out',
-      join(d, 'o'),
-      '--certified-log',
-      join(d, 'log'),
-      '--artifact',
-      `public/logs/certified.log=${join(d, 'log')}`,
-    );
+    const gen = (...extra: string[]) =>
+      runCli(
+        new Date(),
+        ...generateArgs(
+          join(d, 'task.json'),
+          '--key',
+          join(d, 'k'),
+          '--out',
+          join(d, 'o'),
+          '--certified-log',
+          join(d, 'log'),
+          ...extra,
+        ),
+      );
+    const r = await gen('--artifact', `public/logs/certified.log=${join(d, 'log')}`);
     expect(r.code).toBe(4);
     expect(r.err).toMatch(/ARTIFACT_RESERVED_NAME/);
-    const ok = await runCli(
-      new Date(),
-      'generate',
-      '--task',
-      join(d, 'task.json'),
-      '--task-id',
-      TASK_ID,
-      '--run-id',
-      '0',
-      '--worker-group',
-      'g',
-      '--worker-id',
-      'w',
-      '--key',
-      join(d, 'k'),
-      '--out',
-      join(d, 'o'),
-      '--certified-log',
-      join(d, 'log'),
-      '--json',
-    );
+    const ok = await gen('--json');
     expect(ok.code, ok.err).toBe(0);
     expect(JSON.parse(ok.out)).toMatchObject({ ok: true, artifacts: 1 });
   });
