@@ -1,5 +1,6 @@
 // Public API of cot. Named exports only; everything else is internal.
 
+export { chainEdges, type Edge } from './chain/edges.js';
 export { renderChainHtml } from './chain/html.js';
 export {
   implementationFor,
@@ -14,7 +15,6 @@ export {
   type ChainError,
   type ChainLink,
   type ChainReport,
-  chainEdges,
   type VerifyChainOptions,
   verifyChain,
 } from './chain/verify-chain.js';

@@ -9,6 +9,7 @@ import { type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.j
 import { downloadArtifact } from '../transport/download.js';
 import type { TaskQueue } from '../transport/queue.js';
 import type { TrustStore } from '../trust/store.js';
+import { chainEdges, type Edge, obj } from './edges.js';
 import { implementationFor, type Policy, workerTypeIn } from './policy.js';
 
 export interface ChainError {
@@ -64,13 +65,6 @@ export interface VerifyChainOptions {
   onProgress?: (p: { linksVerified: number; links: number; bytesHashed: number }) => void;
 }
 
-interface Edge {
-  from: string;
-  to: string;
-  role: string;
-  paths: { path: string; optional: boolean }[];
-}
-
 interface Node {
   link: ChainLink;
   task: JsonObject;
@@ -81,50 +75,9 @@ interface Node {
 const IGNORED_GRAPH_KEYS = new Set(['created', 'deadline', 'expires', 'dependencies', 'schedulerId']);
 const MAX_DOC_BYTES = 64 * 1024 * 1024;
 
-function obj(v: JsonValue | undefined): JsonObject | undefined {
-  return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
-}
-
 function describeSignerShort(s: Signer): string {
   if (s.kind === 'ed25519') return `ed25519 ${s.publicKey}`;
   return `openpgp ${s.fingerprint}${s.userIds[0] ? ` (${s.userIds[0]})` : ''}`;
-}
-
-/** Edges from a task to what it relies on: parent, upstream artifacts, inputs (docker images), dependencies. */
-export function chainEdges(taskId: string, task: JsonObject, policy: Policy): Edge[] {
-  const edges: Edge[] = [];
-  const add = (to: unknown, role: string, path?: { path: string; optional: boolean }) => {
-    if (typeof to !== 'string' || to === taskId) return;
-    let e = edges.find((x) => x.to === to && x.role === role);
-    if (!e) {
-      e = { from: taskId, to, role, paths: [] };
-      edges.push(e);
-    }
-    if (path && !e.paths.some((p) => p.path === path.path)) e.paths.push(path);
-  };
-  const extra = obj(task.extra);
-  add(typeof extra?.parent === 'string' ? extra.parent : task.taskGroupId, 'parent');
-  for (const [name, id] of Object.entries(obj(obj(extra?.chainOfTrust)?.inputs) ?? {}))
-    add(id, `input:${name}`);
-  const image = obj(obj(task.payload)?.image);
-  if (image?.type === 'task-image') add(image.taskId, 'input:docker-image');
-  const ups = obj(task.payload)?.upstreamArtifacts;
-  if (Array.isArray(ups)) {
-    for (const u of ups) {
-      const uo = obj(u);
-      if (!uo) continue;
-      for (const p of Array.isArray(uo.paths) ? uo.paths : []) {
-        if (typeof p === 'string')
-          add(uo.taskId, `upstream:${typeof uo.taskType === 'string' ? uo.taskType : 'artifacts'}`, {
-            path: p,
-            optional: uo.optional === true,
-          });
-      }
-    }
-  }
-  if (policy.followDependencies && Array.isArray(task.dependencies))
-    for (const d of task.dependencies) add(d, 'dependency');
-  return edges;
 }
 
 /** Paths at which two JSON values differ (for a readable diff). */

@@ -1,5 +1,6 @@
+import { chainEdges } from '../chain/edges.js';
 import { CotError } from '../errors.js';
-import type { JsonObject, JsonValue } from '../json/parse.js';
+import type { JsonObject } from '../json/parse.js';
 import { DirectoryQueue } from './dir-store.js';
 import { downloadArtifact } from './download.js';
 import type { DownloadLimits, TaskQueue } from './queue.js';
@@ -31,32 +32,13 @@ export interface FetchResult {
   bytes: number;
 }
 
-function obj(v: JsonValue | undefined): JsonObject | undefined {
-  return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
-}
-
-/** The tasks a task depends on for its chain of trust, with the artifacts it consumes from each. */
-export function upstreamOf(task: JsonObject): Map<string, Set<string>> {
+/** The tasks a task depends on for its chain of trust (the same links `cot verify` follows), with the artifacts it consumes from each. */
+export function upstreamOf(task: JsonObject, taskId = ''): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
-  const add = (id: unknown, path?: unknown) => {
-    if (typeof id !== 'string') return;
-    const set = out.get(id) ?? new Set<string>();
-    if (typeof path === 'string') set.add(path);
-    out.set(id, set);
-  };
-  const extra = obj(task.extra);
-  add(typeof extra?.parent === 'string' ? extra.parent : task.taskGroupId);
-  const inputs = obj(obj(extra?.chainOfTrust)?.inputs);
-  for (const v of Object.values(inputs ?? {})) add(v);
-  const ups = obj(task.payload)?.upstreamArtifacts;
-  if (Array.isArray(ups)) {
-    for (const u of ups) {
-      const uo = obj(u);
-      if (!uo) continue;
-      const paths = Array.isArray(uo.paths) ? uo.paths : [];
-      if (paths.length === 0) add(uo.taskId);
-      for (const p of paths) add(uo.taskId, p);
-    }
+  for (const e of chainEdges(taskId, task, { followDependencies: false })) {
+    const set = out.get(e.to) ?? new Set<string>();
+    for (const p of e.paths) set.add(p.path);
+    out.set(e.to, set);
   }
   return out;
 }
@@ -107,8 +89,7 @@ export async function fetchChain(
       done[done.length - 1]!.artifacts.push(...missing.map((m) => `(missing) ${m}`));
     }
     if (depth >= maxDepth) continue;
-    for (const [up, paths] of upstreamOf(task)) {
-      if (up === id) continue; // a decision task is its own task group
+    for (const [up, paths] of upstreamOf(task, id)) {
       const set = wanted.get(up) ?? new Set<string>();
       for (const p of paths) set.add(p);
       wanted.set(up, set);
