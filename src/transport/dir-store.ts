@@ -232,6 +232,7 @@ export class DirectoryQueue implements TaskQueue {
 
 export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 
+/** text/plain for JSON, OpenPGP armor, logs and other text; application/octet-stream otherwise (.sig, binaries). */
 export function contentTypeFor(name: string): string {
   if (/\.(json|asc|log|txt|diff|yml|yaml)$/.test(name)) return 'text/plain';
   return 'application/octet-stream';

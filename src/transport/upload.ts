@@ -1,5 +1,6 @@
 import { CotError } from '../errors.js';
 import { COT_ARTIFACT_NAMES } from '../hashing/artifacts.js';
+import { contentTypeFor } from './dir-store.js';
 import type { TaskQueue } from './queue.js';
 
 export interface UploadFile {
@@ -26,12 +27,10 @@ export interface UploadedFile {
   gzip: boolean;
 }
 
-const TEXT = /\.(json|asc|log|txt|yml|yaml|diff)$/;
-
 /** Content type as the workers use it: text/plain for .json, .asc and logs; application/octet-stream for .sig. */
 export function uploadContentType(name: string): { contentType: string; gzip: boolean } {
-  if (TEXT.test(name)) return { contentType: 'text/plain', gzip: true };
-  return { contentType: 'application/octet-stream', gzip: false };
+  const contentType = contentTypeFor(name);
+  return { contentType, gzip: contentType === 'text/plain' };
 }
 
 /**

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { CotError, fsError } from '../errors.js';
-import { type LoadPrivateKeyOptions, loadSigningKey, parseVerificationKeys } from '../keys/keys.js';
+import { CotError } from '../errors.js';
+import { type LoadPrivateKeyOptions, loadSigningKey, loadVerificationKeys } from '../keys/keys.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
@@ -27,13 +26,7 @@ export async function certifyKeyFile(o: CertifyOptions): Promise<CertifyResult> 
   const root = await loadSigningKey(o.withPrivate, o);
   if (root.kind !== 'openpgp')
     throw new CotError('KEY_INVALID', `${o.withPrivate}: certifying needs an OpenPGP private key`);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(o.keyPublic);
-  } catch (e) {
-    throw fsError(e, o.keyPublic, 'cannot read key');
-  }
-  const keys = await parseVerificationKeys(bytes, o.keyPublic);
+  const keys = await loadVerificationKeys([o.keyPublic]);
   if (keys.length !== 1 || keys[0]!.kind !== 'openpgp') {
     throw new CotError(
       'KEY_INVALID',
