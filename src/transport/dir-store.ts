@@ -9,6 +9,7 @@ import { CotError, fsError } from '../errors.js';
 import { assertArtifactName } from '../hashing/artifacts.js';
 import { digestFile, openRegularFile } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import {
   type ArtifactInfo,
   artifactChanged,
@@ -176,7 +177,7 @@ export class DirectoryQueue implements TaskQueue {
   async putTask(taskId: string, task: JsonObject | Buffer): Promise<void> {
     const p = join(this.taskDir(taskId), 'task.json');
     await mkdir(dirname(p), { recursive: true });
-    await atomicCopyBytes(
+    await writeFileAtomic(
       p,
       Buffer.isBuffer(task) ? task : Buffer.from(`${JSON.stringify(task, null, 2)}\n`),
     );
@@ -236,20 +237,6 @@ export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 export function contentTypeFor(name: string): string {
   if (/\.(json|asc|log|txt|diff|yml|yaml)$/.test(name)) return 'text/plain';
   return 'application/octet-stream';
-}
-
-async function atomicCopyBytes(dest: string, bytes: Buffer): Promise<void> {
-  const tmp = `${dirname(dest)}/.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const fh = await open(tmp, 'wx', 0o644);
-    await fh.writeFile(bytes);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, dest);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw fsError(e, dest, 'cannot write');
-  }
 }
 
 /** Stream into a temp file in the destination folder, fsync, rename: readers never see a partial file. */
