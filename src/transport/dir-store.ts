@@ -16,7 +16,10 @@ import {
   type CreateArtifactInput,
   type DownloadLimits,
   type OpenedArtifact,
+  type RunStatus,
+  STORED_STORAGE_TYPES,
   type TaskQueue,
+  type TaskStatus,
 } from './queue.js';
 
 const SLUG = new RegExp(SLUGID_PATTERN);
@@ -35,9 +38,13 @@ function assertRunId(runId: number): void {
 /**
  * The embedded queue: a folder, no server. Layout (documented in the README):
  *   DIR/<taskId>/task.json                                 the task definition, as the queue serves it
+ *   DIR/<taskId>/status.json                               optional: the queue's status response ({"status": ...})
  *   DIR/<taskId>/runs/<runId>/artifacts/<artifact name>    the artifact's bytes (names keep their "/" folders)
- * A run exists when its folder exists. Artifact names are checked (no "..", absolute, backslash, NUL), so no name
- * can reach outside its run folder.
+ *   DIR/<taskId>/runs/<runId>/artifacts.json               optional: the queue's listArtifacts response
+ *                                                          ({"artifacts": [...]}), authoritative for the listing
+ * A run exists when its folder exists. Without status.json every run folder is a completed run with no times;
+ * without artifacts.json every file is an s3 artifact. Artifact names are checked (no "..", absolute, backslash,
+ * NUL), so no name can reach outside its run folder.
  */
 export class DirectoryQueue implements TaskQueue {
   readonly root: string;
@@ -100,6 +107,38 @@ export class DirectoryQueue implements TaskQueue {
     return Math.max(...runs);
   }
 
+  /** Read a small JSON object file of the store, or undefined when it does not exist. */
+  private async readJsonFile(p: string, what: string): Promise<JsonObject | undefined> {
+    let bytes: Buffer;
+    try {
+      const st = await stat(p);
+      if (st.size > MAX_TASK_BYTES) throw new CotError('FILE_UNREADABLE', `${p} is too large for ${what}`);
+      bytes = await readFile(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fsError(e, p, what);
+    }
+    const v = parseJsonBytes(bytes, { source: p });
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw new CotError('JSON_INVALID', `${p} must hold a JSON object`);
+    return v;
+  }
+
+  async status(taskId: string): Promise<TaskStatus> {
+    const p = join(this.taskDir(taskId), 'status.json');
+    const stored = await this.readJsonFile(p, `status of task ${taskId}`);
+    if (stored) return parseTaskStatus(stored, taskId, p);
+    let runs: RunStatus[] = [];
+    try {
+      const latest = await this.latestRunId(taskId);
+      runs = Array.from({ length: latest + 1 }, (_, runId) => ({ runId, state: 'completed' }));
+    } catch (e) {
+      if (!(e instanceof CotError && e.code === 'TRANSPORT_NOT_FOUND')) throw e;
+      await this.task(taskId); // a task without runs exists; an unknown task is TRANSPORT_NOT_FOUND
+    }
+    return { taskId, state: runs.length ? 'completed' : 'unscheduled', runs };
+  }
+
   async listArtifacts(taskId: string, runId: number): Promise<ArtifactInfo[]> {
     const base = join(this.runDir(taskId, runId), 'artifacts');
     try {
@@ -111,6 +150,9 @@ export class DirectoryQueue implements TaskQueue {
         { cause: e },
       );
     }
+    const listing = join(this.runDir(taskId, runId), 'artifacts.json');
+    const stored = await this.readJsonFile(listing, `artifacts of task ${taskId} run ${runId}`);
+    if (stored) return parseArtifactList(stored, listing);
     const out: ArtifactInfo[] = [];
     const expires = await this.task(taskId).then(
       (t) => (typeof t.expires === 'string' ? t.expires : ''),
@@ -139,6 +181,14 @@ export class DirectoryQueue implements TaskQueue {
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** The stored listing entry of one artifact, when the run has an artifacts.json. */
+  async artifactInfo(taskId: string, runId: number, name: string): Promise<ArtifactInfo | undefined> {
+    const listing = join(this.runDir(taskId, runId), 'artifacts.json');
+    const stored = await this.readJsonFile(listing, `artifacts of task ${taskId} run ${runId}`);
+    if (!stored) return undefined;
+    return parseArtifactList(stored, listing).find((a) => a.name === name);
+  }
+
   async openArtifact(
     taskId: string,
     runId: number | undefined,
@@ -147,6 +197,14 @@ export class DirectoryQueue implements TaskQueue {
   ): Promise<OpenedArtifact> {
     const run = runId ?? (await this.latestRunId(taskId));
     const p = this.artifactPath(taskId, run, name);
+    const info = await this.artifactInfo(taskId, run, name);
+    if (info && !STORED_STORAGE_TYPES.has(info.storageType)) {
+      throw new CotError(
+        'TRANSPORT_NOT_FOUND',
+        `artifact ${name} of task ${taskId} run ${run} is a ${info.storageType} artifact: the queue holds no bytes for it`,
+        { details: { storageType: info.storageType } },
+      );
+    }
     let fh: Awaited<ReturnType<typeof openRegularFile>>;
     try {
       fh = await openRegularFile(p, { name });
@@ -232,6 +290,55 @@ export class DirectoryQueue implements TaskQueue {
 }
 
 export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
+
+const optString = (o: JsonObject, k: string) => (typeof o[k] === 'string' ? { [k]: o[k] as string } : {});
+
+/** Check a stored status response ({"status": {"runs": [...]}}) and keep what the verifier uses. */
+export function parseTaskStatus(v: JsonObject, taskId: string, source: string): TaskStatus {
+  const status = v.status;
+  const bad = (why: string): never => {
+    throw new CotError('JSON_INVALID', `${source}: not a queue status response: ${why}`);
+  };
+  if (!status || typeof status !== 'object' || Array.isArray(status)) return bad('no "status" object');
+  if (!Array.isArray(status.runs)) return bad('status.runs is not a list');
+  const runs = status.runs.map((r, i): RunStatus => {
+    if (!r || typeof r !== 'object' || Array.isArray(r)) return bad(`runs[${i}] is not an object`);
+    if (r.runId !== i) return bad(`runs[${i}].runId is ${JSON.stringify(r.runId)}, expected ${i}`);
+    if (typeof r.state !== 'string') return bad(`runs[${i}].state is not a string`);
+    return {
+      runId: i,
+      state: r.state,
+      ...optString(r, 'reasonCreated'),
+      ...optString(r, 'reasonResolved'),
+      ...optString(r, 'workerGroup'),
+      ...optString(r, 'workerId'),
+      ...optString(r, 'scheduled'),
+      ...optString(r, 'started'),
+      ...optString(r, 'resolved'),
+    };
+  });
+  return { taskId, ...optString(status, 'state'), runs };
+}
+
+/** Check a stored listArtifacts response ({"artifacts": [...]}). */
+export function parseArtifactList(v: JsonObject, source: string): ArtifactInfo[] {
+  const bad = (why: string): never => {
+    throw new CotError('JSON_INVALID', `${source}: not a queue artifact listing: ${why}`);
+  };
+  if (!Array.isArray(v.artifacts)) return bad('no "artifacts" list');
+  return v.artifacts.map((a, i) => {
+    if (!a || typeof a !== 'object' || Array.isArray(a)) return bad(`artifacts[${i}] is not an object`);
+    if (typeof a.name !== 'string') return bad(`artifacts[${i}].name is not a string`);
+    if (typeof a.storageType !== 'string') return bad(`artifacts[${i}].storageType is not a string`);
+    assertArtifactName(a.name);
+    return {
+      name: a.name,
+      storageType: a.storageType,
+      contentType: typeof a.contentType === 'string' ? a.contentType : contentTypeFor(a.name),
+      expires: typeof a.expires === 'string' ? a.expires : '',
+    };
+  });
+}
 
 /** text/plain for JSON, OpenPGP armor, logs and other text; application/octet-stream otherwise (.sig, binaries). */
 export function contentTypeFor(name: string): string {

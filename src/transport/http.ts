@@ -97,7 +97,8 @@ async function statusError(res: http.IncomingMessage, what: string): Promise<Cot
 
 /** The error code for an HTTP error status (shared by cot's own requests and the Taskcluster client's errors). */
 export function codeForStatus(status: number): ErrorCode {
-  if (status === 404) return 'TRANSPORT_NOT_FOUND';
+  // 424: an error artifact (a declared output the worker never produced): there are no bytes, as for a 404
+  if (status === 404 || status === 424) return 'TRANSPORT_NOT_FOUND';
   if (status === 401 || status === 403) return 'TRANSPORT_AUTH';
   if (status === 409) return 'TRANSPORT_CONFLICT';
   return 'TRANSPORT_HTTP';

@@ -2,12 +2,39 @@ import type { Readable } from 'node:stream';
 import { CotError } from '../errors.js';
 import type { JsonObject } from '../json/parse.js';
 
-/** One artifact of a run, as the queue lists it. */
+/** One artifact of a run, as the queue lists it (`listArtifacts`). */
 export interface ArtifactInfo {
   name: string;
+  /** s3, object: bytes stored by the queue; reference: a URL the task chose; link: another artifact of the task;
+   * error: a declared output the worker could not produce (no bytes; getArtifact answers 424) */
   storageType: string;
   contentType: string;
   expires: string;
+}
+
+/** Storage types whose bytes the queue itself holds: the only ones a chain of trust can consume. */
+export const STORED_STORAGE_TYPES: ReadonlySet<string> = new Set(['s3', 'object']);
+
+/** One run of a task, as the queue's `status` reports it (queue schema task-run.yml). */
+export interface RunStatus {
+  runId: number;
+  /** pending, running, completed, failed, exception */
+  state: string;
+  reasonCreated?: string;
+  reasonResolved?: string;
+  workerGroup?: string;
+  workerId?: string;
+  /** ISO 8601 times, when the queue has them */
+  scheduled?: string;
+  started?: string;
+  resolved?: string;
+}
+
+/** A task's status (the queue's `status` response, `status` member). */
+export interface TaskStatus {
+  taskId: string;
+  state?: string;
+  runs: RunStatus[];
 }
 
 export interface OpenedArtifact {
@@ -61,6 +88,8 @@ export interface TaskQueue {
   task(taskId: string): Promise<JsonObject>;
   /** the highest run id of a task */
   latestRunId(taskId: string): Promise<number>;
+  /** the task's runs with their states and times (queue.status) */
+  status(taskId: string): Promise<TaskStatus>;
   listArtifacts(taskId: string, runId: number): Promise<ArtifactInfo[]>;
   /** open an artifact of a run (or of the latest run when runId is undefined) as a stream */
   openArtifact(

@@ -260,14 +260,13 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
       }
       if (rest.length === 2 && rest[1] === 'status' && method === 'GET') {
         const task = await store.task(taskId);
-        const latest = await store.latestRunId(taskId).catch(() => -1);
-        const runs = Array.from({ length: latest + 1 }, (_, runId) => ({ runId, state: 'completed' }));
+        const status = await store.status(taskId);
         return send(res, 200, {
           status: {
-            taskId,
             taskGroupId: task.taskGroupId,
-            state: runs.length ? 'completed' : 'unscheduled',
-            runs,
+            ...status,
+            taskId,
+            state: status.state ?? (status.runs.length ? 'completed' : 'unscheduled'),
           },
         });
       }
@@ -294,6 +293,21 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
         if (!name.startsWith('public/')) await requireWriter(req);
         if (await applyFault('get-artifact', res)) return;
         const run = runId ?? (await store.latestRunId(taskId));
+        const info = await store.artifactInfo(taskId, run, name);
+        if (info?.storageType === 'error') {
+          // what the queue answers for an error artifact: 424 with the worker's reason
+          return send(res, 424, {
+            reason: 'file-missing-on-worker',
+            message: `artifact ${name} of ${taskId} run ${run} is an error artifact`,
+          });
+        }
+        if (info && info.storageType !== 's3' && info.storageType !== 'object') {
+          throw new HttpError(
+            404,
+            'ResourceNotFound',
+            `artifact ${name} is a ${info.storageType} artifact, which this server does not serve`,
+          );
+        }
         await stat(store.artifactPath(taskId, run, name)).catch(() => {
           throw new HttpError(404, 'ResourceNotFound', `artifact ${name} of ${taskId} run ${run} not found`);
         });

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { CotError } from '../errors.js';
 import type { JsonObject } from '../json/parse.js';
-import { assertTaskId } from './dir-store.js';
+import { assertTaskId, parseTaskStatus } from './dir-store.js';
 import { codeForStatus, httpGet, httpPutFile } from './http.js';
 import {
   type ArtifactInfo,
@@ -13,6 +13,7 @@ import {
   type DownloadLimits,
   type OpenedArtifact,
   type TaskQueue,
+  type TaskStatus,
 } from './queue.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: taskcluster-client ships no types
@@ -99,16 +100,20 @@ export class TaskclusterQueue implements TaskQueue {
     }
   }
 
-  async latestRunId(taskId: string): Promise<number> {
+  async status(taskId: string): Promise<TaskStatus> {
     assertTaskId(taskId);
     const { queue } = await this.api();
-    let status: { status: { runs: unknown[] } };
+    let response: JsonObject;
     try {
-      status = await queue.status(taskId);
+      response = (await queue.status(taskId)) as JsonObject;
     } catch (e) {
       throw convert(e, `status of task ${taskId}`);
     }
-    const n = status.status.runs.length;
+    return parseTaskStatus(response, taskId, `status of task ${taskId} from ${this.description}`);
+  }
+
+  async latestRunId(taskId: string): Promise<number> {
+    const n = (await this.status(taskId)).runs.length;
     if (n === 0) throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} has no runs`);
     return n - 1;
   }
