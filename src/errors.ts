@@ -86,6 +86,13 @@ export const ERROR_CODES = {
   CHAIN_TASK_GRAPH_MISMATCH: "a task differs from its entry in the decision task's task-graph.json",
   CHAIN_IMAGE_HASH_MISMATCH:
     "a task's imageArtifactHash differs from the image in the docker-image task's document",
+  CHAIN_PARENT_INVALID:
+    'a task does not trace to a verified decision or action task (it is its own parent off a decision worker type, names no valid parent, or its parent did not verify)',
+  CHAIN_NO_DECISION: 'the chain reaches no verified decision task',
+  CHAIN_PREBUILT_IMAGE:
+    'a task runs a prebuilt or indexed docker image where the policy does not allow it (task kind, restricted scope)',
+  CHAIN_INTERACTIVE_TASK:
+    'an interactive task (a person could have changed its outputs) is part of the chain',
   INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 

@@ -28,6 +28,16 @@ export interface Policy {
   decisionWorkerTypes: string[];
   /** worker types allowed to build docker images consumed by tasks (empty: any) */
   dockerImageWorkerTypes: string[];
+  /**
+   * task kinds allowed to run a prebuilt docker image (a registry name or an indexed image), as the reference's
+   * `prebuilt_docker_image_task_types`: decision, action, docker-image, an upstreamArtifacts taskType, an input
+   * name, `root` for the verified task when it is neither a decision nor an action. Absent: any kind, and the
+   * report marks such images unverified.
+   */
+  prebuiltDockerImageTaskTypes?: string[];
+  /** scopes (exact, or ending in `*` for a prefix) that make the verified task restricted: no indexed image may
+   * appear in its chain (the reference's `cot_restricted_scopes`) */
+  restrictedScopes: string[];
   /** which chain-of-trust files each link must have */
   signatureFormat: 'ed25519' | 'openpgp' | 'either';
   hashAlgorithms: HashAlgorithm[];
@@ -48,6 +58,7 @@ const DEFAULTS = {
   bounds: { maxDepth: 20, maxTasks: 5000, maxBytes: 8 * 1024 ** 3, concurrency: 8, timeoutMs: 30_000 },
   allowedHosts: [],
   dockerImageWorkerTypes: [],
+  restrictedScopes: [],
 } as const;
 
 const BOUNDS_SCHEMA = {
@@ -73,6 +84,8 @@ export const POLICY_SCHEMA = {
     workerTypes: { type: 'object', additionalProperties: { type: 'string', minLength: 1 } },
     decisionWorkerTypes: { type: 'array', items: { type: 'string' } },
     dockerImageWorkerTypes: { type: 'array', items: { type: 'string' } },
+    prebuiltDockerImageTaskTypes: { type: 'array', items: { type: 'string', minLength: 1 } },
+    restrictedScopes: { type: 'array', items: { type: 'string', minLength: 1 } },
     signatureFormat: { enum: ['ed25519', 'openpgp', 'either'] },
     hashAlgorithms: { type: 'array', minItems: 1, items: { enum: ['sha256', 'sha512'] } },
     followDependencies: { type: 'boolean' },
@@ -132,6 +145,10 @@ export function toPolicy(value: unknown, source = 'policy'): Policy {
     ...v,
     hashAlgorithms: [...(v.hashAlgorithms ?? DEFAULTS.hashAlgorithms)],
     dockerImageWorkerTypes: [...(v.dockerImageWorkerTypes ?? [])],
+    ...(v.prebuiltDockerImageTaskTypes
+      ? { prebuiltDockerImageTaskTypes: [...v.prebuiltDockerImageTaskTypes] }
+      : {}),
+    restrictedScopes: [...(v.restrictedScopes ?? [])],
     allowedHosts: [...(v.allowedHosts ?? [])],
     bounds: { ...DEFAULTS.bounds, ...(v.bounds ?? {}) },
   } as Policy;

@@ -6,9 +6,13 @@ export function renderChainText(r: ChainReport): string {
   const out: string[] = [];
   const seen = new Set<string>();
   const line = (l: ChainLink) =>
-    `${l.ok ? 'ok  ' : 'FAIL'} ${l.taskId} ${l.name ? `${l.name} ` : ''}(${l.role})${l.decision && l.role !== 'parent' ? ' (decision)' : ''} ${l.implementation ?? `${l.provisionerId}/${l.workerType}`}${
-      l.signer ? ` signed by ${l.signer}` : ''
-    }${l.certifiedBy ? `, certified by ${l.certifiedBy}` : ''}`;
+    `${l.ok ? 'ok  ' : 'FAIL'} ${l.taskId} ${l.name ? `${l.name} ` : ''}(${l.kinds.length ? l.kinds.join(', ') : l.role}) ${l.implementation ?? `${l.provisionerId}/${l.workerType}`}${
+      l.runId !== undefined ? ` run ${l.runId}` : ''
+    }${l.signer ? ` signed by ${l.signer}` : ''}${l.certifiedBy ? `, certified by ${l.certifiedBy}` : ''}${
+      l.image && l.image.type !== 'none'
+        ? `; image ${l.image.name ?? l.image.type} (${l.image.type}, ${l.image.verified ? 'verified' : 'NOT verified'})`
+        : ''
+    }`;
   const walk = (id: string, prefix: string, last: boolean, top: boolean) => {
     const l = byId.get(id);
     if (!l) return;

@@ -6,11 +6,13 @@ import { loadPolicy } from '../chain/policy.js';
 import { type ChainReport, verifyChain } from '../chain/verify-chain.js';
 import { generateChainOfTrust } from '../cot/generate.js';
 import { digestBytes } from '../hashing/digest.js';
+import { canonicalize } from '../json/canonical.js';
 import type { JsonObject } from '../json/parse.js';
 import { generateKeyPair } from '../keys/generate.js';
 import { loadSigningKey, type SigningKey } from '../keys/keys.js';
 import { DirectoryQueue } from '../transport/dir-store.js';
 import { certifyKeyFile } from '../trust/certify.js';
+import { createdTask, type GraphTaskInput, graphEntry, queueDefaults } from './taskgraph.js';
 
 /** A fresh Taskcluster slugid (v4, "nice" form), as the queue uses for task ids. */
 export function slugid(): string {
@@ -48,6 +50,9 @@ workerTypes:
   scriptworker-k8s/*: scriptworker
 decisionWorkerTypes: [releng-3/decision]
 dockerImageWorkerTypes: [releng-3/images]
+# prebuilt images (registry names, indexed images) only where the reference's Firefox configuration allows them
+prebuiltDockerImageTaskTypes: [decision, action, docker-image]
+restrictedScopes: ['project:releng:signing:cert:release-signing', 'project:releng:beetmover:bucket:*']
 signatureFormat: either
 bounds:
   maxDepth: 10
@@ -132,73 +137,87 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     signing: slugid(),
     beetmover: slugid(),
   };
-  const created = new Date(o.now.getTime() - 3600_000).toISOString();
-  const base = (
-    name: string,
-    provisionerId: string,
-    workerType: string,
-    payload: JsonObject,
-    extra: JsonObject = {},
-  ): JsonObject => ({
-    provisionerId,
-    workerType,
-    schedulerId: 'gecko-level-3',
+  // the decision task, as the repository's .taskcluster.yml makes it (its own task group), and the graph it writes
+  // exactly as taskgraph does: task-graph.json before the tasks exist, then the tasks as the queue serves them
+  const decisionCreated = new Date(o.now.getTime() - 3600_000);
+  const tasksCreated = new Date(decisionCreated.getTime() + 120_000);
+  const schedulerId = 'demo-level-3';
+  const decision = queueDefaults({
+    provisionerId: 'releng-3',
+    workerType: 'decision',
+    schedulerId,
     taskGroupId: ids.decision,
-    dependencies: [],
-    requires: 'all-completed',
-    routes: [],
+    created: decisionCreated.toISOString(),
+    deadline: new Date(decisionCreated.getTime() + 86400_000).toISOString(),
+    expires: new Date(decisionCreated.getTime() + 365 * 86400_000).toISOString(),
     priority: 'very-low',
-    retries: 5,
-    created,
-    deadline: new Date(o.now.getTime() + 86400_000).toISOString(),
-    expires: new Date(o.now.getTime() + 365 * 86400_000).toISOString(),
-    scopes: [],
-    payload,
-    metadata: {
-      name,
-      description: `${name} (cot demo)`,
-      owner: 'release@example.com',
-      source: 'https://hg.example.com/releases/file/tip/.taskcluster.yml',
+    scopes: ['assume:repo:hg.example.com/releases:branch:default'],
+    payload: {
+      image: 'mozillareleases/taskgraph:decision-v11@sha256:'.concat('4f'.repeat(32)),
+      command: ['run-task', '--', 'taskgraph', 'decision'],
+      maxRunTime: 1800,
+      features: { chainOfTrust: true, taskclusterProxy: true },
+      env: { DEMO_HEAD_REPOSITORY: 'https://hg.example.com/releases', DEMO_HEAD_REV: 'a'.repeat(40) },
     },
-    tags: { kind: name.split('-')[0]! },
-    extra,
+    metadata: {
+      name: 'Decision Task',
+      description: 'the cot demo decision task',
+      owner: 'release@example.com',
+      source: 'https://hg.example.com/releases/raw-file/tip/.taskcluster.yml',
+    },
+    tags: { kind: 'decision-task' },
+    extra: { tasks_for: 'hg-push' },
   });
   const image = { type: 'task-image', taskId: ids.image, path: 'public/image.tar.zst' };
-  const tasks: Record<string, JsonObject> = {
-    [ids.decision]: {
-      ...base('decision', 'releng-3', 'decision', {
-        image: 'ubuntu:24.04',
-        command: ['./mach', 'taskgraph', 'decision'],
-        maxRunTime: 1800,
+  const inputs: Record<string, GraphTaskInput> = {
+    [ids.image]: {
+      label: 'docker-image-build',
+      kind: 'docker-image',
+      provisionerId: 'releng-3',
+      workerType: 'images',
+      payload: {
+        image: 'docker:stable',
+        command: ['build-image'],
+        maxRunTime: 3600,
         features: { chainOfTrust: true },
-      }),
-      taskGroupId: ids.decision,
+        artifacts: {
+          'public/image.tar.zst': {
+            type: 'file',
+            path: '/builds/image.tar.zst',
+            expires: { 'relative-datestamp': '1 year' },
+          },
+        },
+      },
     },
-    [ids.image]: base('docker-image-build', 'releng-3', 'images', {
-      image: 'docker:stable',
-      command: ['build-image'],
-      maxRunTime: 3600,
-      features: { chainOfTrust: true },
-    }),
     [ids.linux]: {
-      ...base(
-        'build-linux64',
-        'releng-3',
-        'b-linux',
-        { image, command: ['./mach', 'build'], maxRunTime: 7200, features: { chainOfTrust: true } },
-        { chainOfTrust: { inputs: { 'docker-image': ids.image } } },
-      ),
-      dependencies: [ids.image],
+      label: 'build-linux64',
+      kind: 'build',
+      provisionerId: 'releng-3',
+      workerType: 'b-linux',
+      payload: { image, command: ['./mach', 'build'], maxRunTime: 7200, features: { chainOfTrust: true } },
+      extra: { chainOfTrust: { inputs: { 'docker-image': ids.image } } },
+      dependencies: { 'docker-image': ids.image },
     },
-    [ids.windows]: base('build-win64', 'releng-3', 'b-win2022', {
-      command: [['mach.bat', 'build']],
-      maxRunTime: 7200,
-      mounts: [],
-      osGroups: [],
-      features: { chainOfTrust: true },
-    }),
+    [ids.windows]: {
+      label: 'build-win64',
+      kind: 'build',
+      provisionerId: 'releng-3',
+      workerType: 'b-win2022',
+      payload: {
+        command: [['mach.bat', 'build']],
+        maxRunTime: 7200,
+        mounts: [],
+        osGroups: [],
+        features: { chainOfTrust: true },
+      },
+    },
     [ids.signing]: {
-      ...base('signing', 'scriptworker-k8s', 'signing-3', {
+      label: 'signing',
+      kind: 'signing',
+      provisionerId: 'scriptworker-k8s',
+      workerType: 'signing-3',
+      scopes: ['project:releng:signing:cert:release-signing'],
+      payload: {
         upstreamArtifacts: [
           {
             taskId: ids.linux,
@@ -220,11 +239,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
             optional: true,
           },
         ],
-      }),
-      dependencies: [ids.linux, ids.windows],
+      },
+      dependencies: { 'build-linux64': ids.linux, 'build-win64': ids.windows },
     },
     [ids.beetmover]: {
-      ...base('beetmover', 'scriptworker-k8s', 'beetmover-3', {
+      label: 'beetmover',
+      kind: 'beetmover',
+      provisionerId: 'scriptworker-k8s',
+      workerType: 'beetmover-3',
+      scopes: ['project:releng:beetmover:bucket:release'],
+      payload: {
         upstreamArtifacts: [
           {
             taskId: ids.signing,
@@ -233,18 +257,27 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
           },
         ],
         releaseProperties: { appName: 'demo', appVersion: '1.0' },
-      }),
-      dependencies: [ids.signing],
+      },
+      dependencies: { signing: ids.signing },
     },
   };
   const graph: JsonObject = {};
-  for (const [id, t] of Object.entries(tasks))
-    if (id !== ids.decision) graph[id] = { task: t, dependencies: t.dependencies ?? [] } as JsonObject;
+  for (const [id, t] of Object.entries(inputs)) graph[id] = graphEntry(id, ids.decision, t);
+  const inGraph = new Set(Object.keys(graph));
+  const tasks: Record<string, JsonObject> = { [ids.decision]: decision };
+  for (const [id, entry] of Object.entries(graph))
+    tasks[id] = createdTask(entry as JsonObject, {
+      decisionTaskId: ids.decision,
+      schedulerId,
+      created: tasksCreated,
+      inGraph,
+    });
 
   // artifacts, then each task's signed chain-of-trust document, in the order the tasks would run
   const artifacts: Record<string, Record<string, Buffer>> = {
     [ids.decision]: {
-      'public/task-graph.json': Buffer.from(`${JSON.stringify(graph, null, 2)}\n`),
+      // taskgraph writes it with json.dump(sort_keys=True, indent=2)
+      'public/task-graph.json': Buffer.from(canonicalize(graph)),
       'public/parameters.yml': Buffer.from('project: demo\nlevel: "3"\n'),
     },
     [ids.image]: { 'public/image.tar.zst': randomBytes(256 * 1024) },

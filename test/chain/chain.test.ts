@@ -144,7 +144,7 @@ describe('chain failures', () => {
           p.replace('decisionWorkerTypes: [releng-3/decision]', 'decisionWorkerTypes: [releng-3/other]'),
         ),
       ),
-    ).toEqual(['CHAIN_DECISION_WORKER_TYPE']);
+    ).toEqual(['CHAIN_DECISION_WORKER_TYPE', 'CHAIN_NO_DECISION']);
     const b = await copyDemo('unknown-type');
     expect(
       codes(await verifyCopy(b.dir, (p) => p.replace('  releng-3/b-win2022: generic-worker\n', ''))),

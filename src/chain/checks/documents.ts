@@ -1,0 +1,146 @@
+import type { Signer } from '../../cot/signature.js';
+import { verifyLink } from '../../cot/verify.js';
+import { CotError } from '../../errors.js';
+import { COT_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
+import { mapBounded } from '../../hashing/digest.js';
+import { canonicalize } from '../../json/canonical.js';
+import type { JsonObject } from '../../json/parse.js';
+import { STORED_STORAGE_TYPES, type TaskQueue } from '../../transport/queue.js';
+import { implementationFor, type Policy } from '../policy.js';
+import type { ChainCheck, ChainRun, LinkState } from '../state.js';
+import { diffPaths } from '../task-graph.js';
+
+const MAX_DOC_BYTES = 64 * 1024 * 1024;
+
+/** Read a small artifact (a document, a signature, task-graph.json) whole, bounded. */
+export async function readArtifact(
+  queue: TaskQueue,
+  taskId: string,
+  runId: number,
+  name: string,
+  bounds: Policy['bounds'],
+): Promise<Buffer> {
+  const opened = await queue.openArtifact(taskId, runId, name, {
+    maxBytes: Math.min(bounds.maxBytes, MAX_DOC_BYTES),
+    timeoutMs: bounds.timeoutMs,
+  });
+  const chunks: Buffer[] = [];
+  for await (const c of opened.stream as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+function describeSigner(s: Signer): string {
+  if (s.kind === 'ed25519') return `ed25519 ${s.publicKey}`;
+  return `openpgp ${s.fingerprint}${s.userIds[0] ? ` (${s.userIds[0]})` : ''}`;
+}
+
+/** The signed task and the queue's, compared without `priority` (queue changeTaskPriority; it carries no trust). */
+function withoutPriority(t: JsonObject): JsonObject {
+  const { priority: _p, ...rest } = t;
+  return rest;
+}
+
+/** A chain-of-trust file present as bytes the queue holds (not an error, reference or link artifact). */
+function stored(n: LinkState, name: string): boolean {
+  const a = n.listing?.get(name);
+  return a !== undefined && STORED_STORAGE_TYPES.has(a.storageType);
+}
+
+async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
+  const { link, task } = n;
+  const { policy } = s;
+  const impl = implementationFor(policy, link.provisionerId, link.workerType);
+  if (!impl) {
+    s.fail(
+      n,
+      'CHAIN_UNKNOWN_WORKER_TYPE',
+      `task ${link.taskId}: no worker implementation for ${link.provisionerId}/${link.workerType} in the policy`,
+    );
+    return;
+  }
+  link.implementation = impl;
+  if (link.role === 'root' && !policy.verifyRootTask) {
+    link.checks.push(
+      'root task: its own chain-of-trust document is not required by the policy (every other check applies)',
+    );
+    return;
+  }
+  if (link.runId === undefined || !n.listing) return; // the run could not be chosen: already reported
+  const runId = link.runId;
+  const hasEd = stored(n, COT_ARTIFACT_NAMES.json) && stored(n, COT_ARTIFACT_NAMES.sig);
+  const hasPgp = stored(n, COT_ARTIFACT_NAMES.openpgp);
+  const useEd = policy.signatureFormat === 'ed25519' || (policy.signatureFormat === 'either' && hasEd);
+  if ((useEd && !hasEd) || (!useEd && !hasPgp)) {
+    const wanted =
+      policy.signatureFormat === 'either'
+        ? 'public/chain-of-trust.json + .sig nor public/chainOfTrust.json.asc'
+        : useEd
+          ? 'public/chain-of-trust.json + .sig'
+          : 'public/chainOfTrust.json.asc';
+    s.fail(n, 'CHAIN_COT_MISSING', `task ${link.taskId} run ${runId} has no ${wanted}`);
+    return;
+  }
+  const data = await readArtifact(
+    s.queue,
+    link.taskId,
+    runId,
+    useEd ? COT_ARTIFACT_NAMES.json : COT_ARTIFACT_NAMES.openpgp,
+    policy.bounds,
+  );
+  const signature = useEd
+    ? await readArtifact(s.queue, link.taskId, runId, COT_ARTIFACT_NAMES.sig, policy.bounds)
+    : undefined;
+  const v = await verifyLink({
+    data,
+    ...(signature ? { signature } : {}),
+    trust: { store: s.o.trust, implementation: impl },
+    at: s.o.at,
+    expected: { taskId: link.taskId, runId },
+    hashAlgorithms: policy.hashAlgorithms,
+    source: `task ${link.taskId} run ${runId}`,
+  });
+  n.doc = v.document;
+  link.signatureKind = v.signatureKind;
+  link.signer = v.signers.map(describeSigner).join(', ');
+  const cert = v.signers.find((x) => x.kind === 'openpgp' && x.certifiedBy);
+  if (cert?.kind === 'openpgp' && cert.certifiedBy)
+    link.certifiedBy = `${cert.certifiedBy.fingerprint}${cert.certifiedBy.userIds[0] ? ` (${cert.certifiedBy.userIds[0]})` : ''}`;
+  link.checks.push(`signature (${v.signatureKind}) by an allowed ${impl} key`, 'taskId and runId match');
+  const signed = withoutPriority(v.document.task as JsonObject);
+  const queued = withoutPriority(task);
+  if (canonicalize(signed) !== canonicalize(queued)) {
+    s.fail(
+      n,
+      'CHAIN_TASK_MISMATCH',
+      `task ${link.taskId}: the signed task differs from the queue's: ${diffPaths(signed, queued).join('; ')}`,
+    );
+    return;
+  }
+  link.checks.push("signed task definition equals the queue's (priority not compared: it carries no trust)");
+  n.docOk = true;
+}
+
+/**
+ * Every link's chain-of-trust document: the worker implementation from the policy's worker-type mapping (never
+ * guessed; needed even when the root's document is waived), the files of the format the policy requires among the
+ * run's stored artifacts, the signature verified with that implementation's keys only (the trust model), the
+ * document's taskId and runId, and the signed task equal to the queue's (stricter than scriptworker, which never
+ * compares them; `priority` excepted).
+ */
+export const verifyDocuments: ChainCheck = {
+  name: 'documents',
+  async run(s: ChainRun): Promise<void> {
+    const nodes = [...s.nodes.values()].filter((n) => n.fetched);
+    await mapBounded(nodes, s.policy.bounds.concurrency, async (n) => {
+      try {
+        await verifyDocument(s, n);
+      } catch (e) {
+        if (!(e instanceof CotError)) throw e;
+        s.fail(n, e.code, e.message);
+      } finally {
+        s.linksVerified++;
+        s.progress();
+      }
+    });
+  },
+};

@@ -1,0 +1,106 @@
+import { CotError } from '../errors.js';
+import type { RunStatus, TaskStatus } from '../transport/queue.js';
+
+/**
+ * What a link's consumers tell about which of its runs they could have used:
+ * - `consumed`: a task that downloaded this task's artifacts (upstreamArtifacts, a docker image input) and started
+ *   at `started` (its own verified run's start): it can only have read a run that had resolved by then;
+ * - `created`: a task this (decision or action) task created, at `created`: the creating run is the one that was
+ *   running then.
+ */
+export type RunConstraint =
+  | { kind: 'consumed'; by: string; started?: string }
+  | { kind: 'created'; by: string; created?: string };
+
+export interface RunChoice {
+  runId: number;
+  state: string;
+  /** why this run, in words, for the report */
+  reason: string;
+}
+
+const time = (s: string | undefined): number | undefined => {
+  if (s === undefined) return undefined;
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? undefined : t;
+};
+
+function latest(runs: readonly RunStatus[], why: string): RunChoice {
+  const done = runs.filter((r) => r.state === 'completed');
+  const r = done.at(-1) ?? runs.at(-1)!;
+  return {
+    runId: r.runId,
+    state: r.state,
+    reason: `${done.length ? 'latest completed run' : 'latest run'} (${why})`,
+  };
+}
+
+function forConstraint(runs: readonly RunStatus[], c: RunConstraint): RunChoice | undefined {
+  if (c.kind === 'consumed') {
+    const started = time(c.started);
+    if (started === undefined) return undefined;
+    const before = runs.filter((r) => {
+      const resolved = time(r.resolved);
+      return resolved !== undefined && resolved <= started;
+    });
+    const r = before.at(-1);
+    if (!r) return undefined;
+    return {
+      runId: r.runId,
+      state: r.state,
+      reason: `the latest run resolved (${r.resolved}) before ${c.by} started (${c.started})`,
+    };
+  }
+  const created = time(c.created);
+  if (created === undefined) return undefined;
+  const during = runs.filter((r) => {
+    const s = time(r.started);
+    const e = time(r.resolved) ?? Number.POSITIVE_INFINITY;
+    return s !== undefined && s <= created && created <= e;
+  });
+  const r = during.at(-1);
+  if (!r) return undefined;
+  return {
+    runId: r.runId,
+    state: r.state,
+    reason: `the run that was running when it created ${c.by} (${c.created})`,
+  };
+}
+
+/**
+ * Choose the run of a task that the chain depends on: the run its consumers could have consumed (for a producer:
+ * the latest run that resolved before the consumer started; for a decision or action task: the run during which it
+ * created the child), not simply the latest run, which may be a rerun made after the consumer ran. When the queue
+ * gives no run times (a directory store without status.json), or no consumer constrains the choice (the task being
+ * verified), the latest completed run is used, else the latest run. When consumers disagree, the first consumer's
+ * choice is kept and the reason names the others. Pure: every time comes from the queue's status.
+ *
+ * Throws TRANSPORT_NOT_FOUND when the task has no run at all.
+ */
+export function selectRun(status: TaskStatus, constraints: readonly RunConstraint[]): RunChoice {
+  const runs = [...status.runs].sort((a, b) => a.runId - b.runId);
+  if (runs.length === 0) throw new CotError('TRANSPORT_NOT_FOUND', `task ${status.taskId} has no runs`);
+  if (runs.length === 1) {
+    const r = runs[0]!;
+    return { runId: r.runId, state: r.state, reason: 'its only run' };
+  }
+  const choices = constraints
+    .map((c) => ({ c, choice: forConstraint(runs, c) }))
+    .filter((x): x is { c: RunConstraint; choice: RunChoice } => x.choice !== undefined);
+  if (choices.length === 0) {
+    return latest(
+      runs,
+      constraints.length === 0
+        ? 'no consumer in the chain constrains it'
+        : 'the queue gives no run times that decide it',
+    );
+  }
+  const first = choices[0]!.choice;
+  const others = [...new Set(choices.map((x) => x.choice.runId).filter((r) => r !== first.runId))];
+  return others.length === 0
+    ? first
+    : {
+        ...first,
+        reason: `${first.reason}; other consumers could have used run(s) ${others.join(', ')}`,
+      };
+}

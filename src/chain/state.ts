@@ -1,0 +1,166 @@
+import type { CotDocument } from '../document/document.js';
+import { CotError, type ErrorCode } from '../errors.js';
+import type { JsonObject } from '../json/parse.js';
+import type { ArtifactInfo, TaskQueue, TaskStatus } from '../transport/queue.js';
+import type { TrustStore } from '../trust/store.js';
+import type { Edge } from './edges.js';
+import type { Policy } from './policy.js';
+
+export interface ChainError {
+  code: ErrorCode;
+  taskId?: string;
+  message: string;
+}
+
+/** Which docker image a link ran, and whether the chain proves it. */
+export interface LinkImage {
+  /** task-image: built by a docker-image task of the chain; indexed-image: from the index; prebuilt: a registry
+   * name such as ubuntu:24.04; none: the payload names no image */
+  type: 'task-image' | 'indexed-image' | 'prebuilt' | 'none' | 'unknown';
+  /** the image reference as the payload gives it */
+  name?: string;
+  /** true only for a task-image whose hash matches the docker-image task's signed document */
+  verified: boolean;
+}
+
+export interface ChainLink {
+  taskId: string;
+  /** how the chain reached it first: root, parent, upstream (its taskType), input:<name>, dependency */
+  role: string;
+  /** every kind the chain gives it (decision, action, the consumers' taskTypes, input names, dependency) */
+  kinds: string[];
+  /** the task's metadata.name */
+  name: string;
+  /** a decision or action task (a parent of another link, or the root task being one) */
+  decision: boolean;
+  depth: number;
+  provisionerId: string;
+  workerType: string;
+  implementation?: string;
+  /** the run verified, and why that one */
+  runId?: number;
+  runReason?: string;
+  signatureKind?: string;
+  signer?: string;
+  certifiedBy?: string;
+  image?: LinkImage;
+  /** task ids this link depends on for its chain of trust */
+  upstream: string[];
+  checks: string[];
+  errors: ChainError[];
+  ok: boolean;
+}
+
+export interface ChainReport {
+  ok: boolean;
+  root: string;
+  referenceTime: string;
+  links: ChainLink[];
+  errors: ChainError[];
+  stats: {
+    tasks: number;
+    artifactsChecked: number;
+    bytesHashed: number;
+    seconds: number;
+    phases: Record<string, number>;
+  };
+}
+
+/** One task of the chain while it is verified. */
+export interface LinkState {
+  link: ChainLink;
+  /** the queue's definition ({} when it could not be fetched) */
+  task: JsonObject;
+  fetched: boolean;
+  status?: TaskStatus;
+  /** artifacts of the verified run, by name */
+  listing?: Map<string, ArtifactInfo>;
+  /** the verified document (signature, identity and schema checked) */
+  doc?: CotDocument;
+  /** the document verified and its task equals the queue's */
+  docOk: boolean;
+  /** decision/action links: their parsed, hash-checked task-graph.json (null: could not be used) */
+  graph?: JsonObject | null;
+}
+
+export interface VerifyChainOptions {
+  policy: Policy;
+  trust: TrustStore;
+  /** reference time of the run */
+  at: Date;
+  /** progress callback (links verified, bytes hashed) */
+  onProgress?: (p: { linksVerified: number; links: number; bytesHashed: number }) => void;
+}
+
+/** The run state every chain check reads and records into. */
+export class ChainRun {
+  readonly nodes = new Map<string, LinkState>();
+  readonly edges: Edge[] = [];
+  readonly errors: ChainError[] = [];
+  artifactsChecked = 0;
+  bytesHashed = 0;
+  linksVerified = 0;
+
+  constructor(
+    readonly queue: TaskQueue,
+    readonly root: string,
+    readonly o: VerifyChainOptions,
+  ) {}
+
+  get policy(): Policy {
+    return this.o.policy;
+  }
+
+  /** Record a failure, on a link or on the chain as a whole. */
+  fail(node: LinkState | undefined, code: ErrorCode, message: string): void {
+    const e: ChainError = { code, ...(node ? { taskId: node.link.taskId } : {}), message };
+    if (node) node.link.errors.push(e);
+    this.errors.push(e);
+  }
+
+  /** Run `fn`; a CotError it throws becomes a failure of `node`; anything else is a bug and propagates. */
+  async guard(node: LinkState | undefined, fn: () => Promise<void> | void, prefix = ''): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      if (!(e instanceof CotError)) throw e;
+      this.fail(node, e.code, `${prefix}${e.message}`);
+    }
+  }
+
+  private readonly byFrom = new Map<string, Edge[]>();
+  private readonly byTo = new Map<string, Edge[]>();
+
+  addEdge(e: Edge): void {
+    this.edges.push(e);
+    const f = this.byFrom.get(e.from);
+    if (f) f.push(e);
+    else this.byFrom.set(e.from, [e]);
+    const t = this.byTo.get(e.to);
+    if (t) t.push(e);
+    else this.byTo.set(e.to, [e]);
+  }
+
+  edgesFrom(taskId: string): readonly Edge[] {
+    return this.byFrom.get(taskId) ?? [];
+  }
+
+  edgesTo(taskId: string): readonly Edge[] {
+    return this.byTo.get(taskId) ?? [];
+  }
+
+  progress(): void {
+    this.o.onProgress?.({
+      linksVerified: this.linksVerified,
+      links: this.nodes.size,
+      bytesHashed: this.bytesHashed,
+    });
+  }
+}
+
+/** One named step of chain verification: it reads the run state and records its checks and failures. */
+export interface ChainCheck {
+  /** short name, used for the per-phase timings */
+  name: string;
+  run(state: ChainRun): Promise<void>;
+}

@@ -1,0 +1,260 @@
+import { canonicalize } from '../json/canonical.js';
+import type { JsonObject, JsonValue } from '../json/parse.js';
+import { obj } from './edges.js';
+
+/**
+ * How a runtime task definition (the queue's) is compared with its entry in the task-graph.json of the decision or
+ * action task that created it, field by field. taskgraph writes task-graph.json before it creates the tasks
+ * (taskgraph `decision.py` writes it, then `create.py` `create_tasks` adds `taskGroupId`, `schedulerId` and the
+ * decision task to `dependencies`, and resolves `{"relative-datestamp": ...}` at creation); the queue then fills its
+ * own defaults (`createTask`: `taskQueueId`, `projectId`, and the defaults of its create-task-request schema).
+ */
+export const TASK_GRAPH_FIELD_RULES: readonly { field: string; rule: string; source: string }[] = [
+  {
+    field: 'created, deadline, expires',
+    rule: 'not compared',
+    source: 'set at creation: taskgraph create.py resolves them against the creation time',
+  },
+  {
+    field: 'priority',
+    rule: 'not compared',
+    source: 'queue changeTaskPriority may change it later; it carries no trust (scriptworker ignores it too)',
+  },
+  {
+    field: 'projectId',
+    rule: 'normalised on both sides: absent = "none"',
+    source: 'queue createTask fills "none" when unset',
+  },
+  {
+    field: 'taskQueueId, provisionerId + workerType',
+    rule: 'normalised on both sides to taskQueueId = provisionerId/workerType; the split fields must agree with it',
+    source: 'queue createTask derives one form from the other (joinTaskQueueId / addSplitFields)',
+  },
+  {
+    field: 'taskGroupId',
+    rule: "must equal the parent's task group: the decision task's taskId, or the action's ACTION_TASK_GROUP_ID",
+    source: 'taskgraph create.py sets it to the group the decision or action creates tasks in',
+  },
+  {
+    field: 'schedulerId',
+    rule: 'must equal the schedulerId of the parent decision or action task',
+    source: 'taskgraph create.py sets "<trust-domain>-level-<level>", the decision task\'s own',
+  },
+  {
+    field: 'dependencies',
+    rule: "runtime within the graph entry's plus the task group's decision task; every graph dependency present at runtime",
+    source:
+      'taskgraph create.py only appends the decision task; scriptworker verify_task_in_task_graph (first half)',
+  },
+  {
+    field: '{"relative-datestamp": ...} anywhere',
+    rule: "resolved against the runtime task's created with taskgraph's units (s, min, h, d, mo = 30 d, y = 365 d) and format, then compared",
+    source: 'taskgraph util/parameterization.py resolve_timestamps, util/time.py json_time_from_now',
+  },
+  {
+    field: 'requires, retries, routes, tags, extra, scopes',
+    rule: 'compared after filling the queue default where one side omits it: all-completed, 5, [], {}, {}, []',
+    source: 'queue schemas/v1/create-task-request.yml defaults',
+  },
+  {
+    field: 'every other field',
+    rule: 'equal, in both directions (a field on one side only is a difference)',
+    source: 'stricter than scriptworker, which compares only the keys the graph entry has',
+  },
+];
+
+const NOT_COMPARED = new Set(['created', 'deadline', 'expires', 'priority']);
+const QUEUE_DEFAULTS: Record<string, JsonValue> = {
+  requires: 'all-completed',
+  retries: 5,
+  routes: [],
+  tags: {},
+  extra: {},
+  scopes: [],
+};
+
+// taskgraph util/time.py: PATTERN and ALIASES (months are 30 days, years 365)
+const DATESTAMP = /((?:\d+)?\.?\d+) *([a-z]+)/;
+const UNIT_SECONDS: Record<string, number> = {};
+for (const [names, s] of [
+  [['seconds', 'second', 's'], 1],
+  [['minutes', 'minute', 'min'], 60],
+  [['hours', 'hour', 'h'], 3600],
+  [['days', 'day', 'd'], 86400],
+  [['months', 'month', 'mo'], 30 * 86400],
+  [['years', 'year', 'y'], 365 * 86400],
+] as const)
+  for (const n of names) UNIT_SECONDS[n] = s;
+
+/**
+ * taskgraph `json_time_from_now(input, now)`: the first `<number> <unit>` in the string (Python `re.search`, so any
+ * text around it, a sign included, is ignored), the number read as an integer (`int()`: "1.5" is an error), added
+ * to `now`, written as `YYYY-MM-DDTHH:MM:SS.mmmZ`. Throws an Error with the reason when taskgraph would fail.
+ */
+export function resolveRelativeDatestamp(input: JsonValue, now: Date): string {
+  if (typeof input !== 'string')
+    throw new Error(`relative-datestamp ${JSON.stringify(input)} is not a string`);
+  const m = DATESTAMP.exec(input);
+  if (!m) throw new Error(`relative-datestamp "${input}" is not "<number> <unit>"`);
+  const [, value, unit] = m as unknown as [string, string, string];
+  if (!/^\d+$/.test(value)) throw new Error(`relative-datestamp "${input}": ${value} is not an integer`);
+  const seconds = UNIT_SECONDS[unit];
+  if (seconds === undefined) throw new Error(`relative-datestamp "${input}": unknown unit ${unit}`);
+  const t = now.getTime() + Number(value) * seconds * 1000;
+  const d = new Date(t);
+  if (!Number.isSafeInteger(t) || Number.isNaN(d.getTime()) || d.getUTCFullYear() > 9999)
+    throw new Error(`relative-datestamp "${input}" is out of range`);
+  return d.toISOString();
+}
+
+/**
+ * taskgraph `resolve_timestamps`: every object whose only key is `relative-datestamp` is replaced by the resolved
+ * time (an object value: its keys are resolved, as taskgraph's `_recurse` does).
+ */
+export function resolveTimestamps(v: JsonValue, now: Date): JsonValue {
+  if (Array.isArray(v)) return v.map((x) => resolveTimestamps(x, now));
+  const o = obj(v);
+  if (!o) return v;
+  const keys = Object.keys(o);
+  if (keys.length === 1 && keys[0] === 'relative-datestamp') {
+    const inner = obj(o['relative-datestamp']);
+    if (inner) {
+      const out: JsonObject = {};
+      for (const [k, x] of Object.entries(inner))
+        out[resolveRelativeDatestamp(k, now)] = resolveTimestamps(x, now);
+      return out;
+    }
+    return resolveRelativeDatestamp(o['relative-datestamp']!, now);
+  }
+  const out: JsonObject = {};
+  for (const [k, x] of Object.entries(o)) out[k] = resolveTimestamps(x, now);
+  return out;
+}
+
+/** Paths at which two JSON values differ (for a readable diff), at most `limit`. */
+export function diffPaths(
+  a: JsonValue | undefined,
+  b: JsonValue | undefined,
+  path = '',
+  out: string[] = [],
+  limit = 20,
+): string[] {
+  if (out.length >= limit) return out;
+  const ao = obj(a);
+  const bo = obj(b);
+  if (ao && bo) {
+    for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)]))
+      diffPaths(
+        Object.hasOwn(ao, k) ? ao[k] : undefined,
+        Object.hasOwn(bo, k) ? bo[k] : undefined,
+        path ? `${path}.${k}` : k,
+        out,
+        limit,
+      );
+    return out;
+  }
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+    for (let i = 0; i < a.length; i++) diffPaths(a[i], b[i], `${path}[${i}]`, out, limit);
+    return out;
+  }
+  if ((a === undefined) !== (b === undefined) || canonicalize(a ?? null) !== canonicalize(b ?? null)) {
+    const show = (x: JsonValue | undefined) => (x === undefined ? 'absent' : JSON.stringify(x).slice(0, 80));
+    out.push(`${path || '(root)'}: ${show(a)} vs ${show(b)}`);
+  }
+  return out;
+}
+
+/** The queue's identity of a task, whichever form a definition uses; a disagreement is reported. */
+function taskQueueIdOf(t: JsonObject, side: string, problems: string[]): string | undefined {
+  const split =
+    typeof t.provisionerId === 'string' && typeof t.workerType === 'string'
+      ? `${t.provisionerId}/${t.workerType}`
+      : undefined;
+  const joined = typeof t.taskQueueId === 'string' ? t.taskQueueId : undefined;
+  if (split !== undefined && joined !== undefined && split !== joined)
+    problems.push(`${side}: taskQueueId ${joined} disagrees with provisionerId/workerType ${split}`);
+  return joined ?? split;
+}
+
+/** Facts about the parent that the comparison needs. */
+export interface GraphParent {
+  taskId: string;
+  /** task group ids a child of this parent may be in */
+  taskGroupIds: readonly string[];
+  schedulerId?: string;
+}
+
+/**
+ * Compare a runtime task with its task-graph.json entry (the entry's `task`), by TASK_GRAPH_FIELD_RULES. Returns
+ * the differences, as readable `path: graph vs runtime` lines; empty when they match. Pure.
+ */
+export function compareWithGraphEntry(runtime: JsonObject, entry: JsonObject, parent: GraphParent): string[] {
+  const problems: string[] = [];
+  // relative datestamps, resolved as taskgraph did when it created the task
+  let graph: JsonObject = entry;
+  const created = typeof runtime.created === 'string' ? new Date(runtime.created) : undefined;
+  if (!created || Number.isNaN(created.getTime())) {
+    problems.push(`created: the runtime task has no valid created time (${JSON.stringify(runtime.created)})`);
+  } else {
+    try {
+      graph = resolveTimestamps(entry, created) as JsonObject;
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  // taskGroupId and schedulerId: set at creation from the parent
+  const group = runtime.taskGroupId;
+  if (typeof group !== 'string' || !parent.taskGroupIds.includes(group))
+    problems.push(
+      `taskGroupId: ${JSON.stringify(group ?? null)} is not the task group of its parent ${parent.taskId} (${parent.taskGroupIds.join(' or ')})`,
+    );
+  if (graph.taskGroupId !== undefined && graph.taskGroupId !== group)
+    problems.push(`taskGroupId: ${JSON.stringify(graph.taskGroupId)} vs ${JSON.stringify(group ?? null)}`);
+  if (runtime.schedulerId !== parent.schedulerId)
+    problems.push(
+      `schedulerId: ${JSON.stringify(runtime.schedulerId ?? null)} is not its parent's (${JSON.stringify(parent.schedulerId ?? null)})`,
+    );
+  if (graph.schedulerId !== undefined && graph.schedulerId !== runtime.schedulerId)
+    problems.push(
+      `schedulerId: ${JSON.stringify(graph.schedulerId)} vs ${JSON.stringify(runtime.schedulerId)}`,
+    );
+  // dependencies
+  const list = (v: JsonValue | undefined) =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  const runDeps = new Set(list(runtime.dependencies));
+  const graphDeps = new Set(list(graph.dependencies));
+  const extraDeps = [...runDeps].filter((d) => !graphDeps.has(d) && d !== group);
+  if (extraDeps.length)
+    problems.push(
+      `dependencies: the runtime task also depends on ${extraDeps.join(', ')}, which its graph entry does not list`,
+    );
+  const lost = [...graphDeps].filter((d) => !runDeps.has(d));
+  if (lost.length)
+    problems.push(`dependencies: the runtime task lacks ${lost.join(', ')} from its graph entry`);
+  // queue identity and project
+  const ids = [taskQueueIdOf(graph, 'graph', problems), taskQueueIdOf(runtime, 'runtime', problems)];
+  if (ids[0] !== ids[1])
+    problems.push(`taskQueueId: ${JSON.stringify(ids[0] ?? null)} vs ${JSON.stringify(ids[1] ?? null)}`);
+  const project = (t: JsonObject) => (t.projectId === undefined ? 'none' : t.projectId);
+  if (canonicalize(project(graph)) !== canonicalize(project(runtime)))
+    problems.push(`projectId: ${JSON.stringify(project(graph))} vs ${JSON.stringify(project(runtime))}`);
+  // every other field, with the queue's defaults
+  const handled = new Set([
+    ...NOT_COMPARED,
+    'taskGroupId',
+    'schedulerId',
+    'dependencies',
+    'taskQueueId',
+    'provisionerId',
+    'workerType',
+    'projectId',
+  ]);
+  const rest = (t: JsonObject): JsonObject => {
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(QUEUE_DEFAULTS)) out[k] = v;
+    for (const [k, v] of Object.entries(t)) if (!handled.has(k)) out[k] = v;
+    return out;
+  };
+  problems.push(...diffPaths(rest(graph), rest(runtime)));
+  return problems;
+}
