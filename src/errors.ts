@@ -70,6 +70,8 @@ export const ERROR_CODES = {
     'a redirect to a host that is not allowed, a redirect loop, or too many redirects',
   TRANSPORT_AUTH: 'the queue refused the credentials (401/403)',
   TRANSPORT_CONFLICT: 'the artifact already exists with different content (409)',
+  FETCH_INCOMPLETE:
+    'cot fetch could not mirror everything the chain needs (bounds, missing or unsigned artifacts); the mirror keeps what it got',
   POLICY_INVALID: 'the policy file is not valid (unknown keys are named, with a hint)',
   CHAIN_VERIFICATION_FAILED:
     'the chain did not verify: at least one link failed (each failure has its own code)',

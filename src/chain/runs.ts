@@ -1,5 +1,7 @@
 import { CotError } from '../errors.js';
+import type { JsonObject } from '../json/parse.js';
 import type { RunStatus, TaskStatus } from '../transport/queue.js';
+import type { Edge } from './edges.js';
 
 /**
  * What a link's consumers tell about which of its runs they could have used:
@@ -103,4 +105,74 @@ export function selectRun(status: TaskStatus, constraints: readonly RunConstrain
         ...first,
         reason: `${first.reason}; other consumers could have used run(s) ${others.join(', ')}`,
       };
+}
+
+/** What `chooseRuns` needs of each task: its definition and its status, when they could be read. */
+export interface RunInputs {
+  task?: JsonObject;
+  status?: TaskStatus;
+}
+
+/**
+ * Choose the run of every task of a chain: consumers before producers (a task is placed once every task that
+ * reaches it over an edge has been; in a cycle, in walk order), each by `selectRun` with the constraints its
+ * consumers give: a parent edge gives the child's creation time, any other edge the consumer's chosen run's start.
+ * Tasks without a status get no choice. Returns the choice, or the CotError `selectRun` threw, per task id.
+ */
+export function chooseRuns(
+  tasks: ReadonlyMap<string, RunInputs>,
+  edges: readonly Edge[],
+): Map<string, RunChoice | CotError> {
+  const ids = [...tasks.keys()];
+  const pending = new Map<string, number>(ids.map((id) => [id, 0]));
+  const from = new Map<string, Edge[]>();
+  const to = new Map<string, Edge[]>();
+  for (const e of edges) {
+    if (!pending.has(e.to) || !pending.has(e.from)) continue;
+    pending.set(e.to, pending.get(e.to)! + 1);
+    from.set(e.from, [...(from.get(e.from) ?? []), e]);
+    to.set(e.to, [...(to.get(e.to) ?? []), e]);
+  }
+  const ready = ids.filter((id) => pending.get(id) === 0);
+  const placed = new Set<string>();
+  const out = new Map<string, RunChoice | CotError>();
+  while (placed.size < ids.length) {
+    const id = ready.shift() ?? ids.find((x) => !placed.has(x))!;
+    if (placed.has(id)) continue;
+    placed.add(id);
+    for (const e of from.get(id) ?? []) {
+      const left = pending.get(e.to)! - 1;
+      pending.set(e.to, left);
+      if (left === 0) ready.push(e.to);
+    }
+    const status = tasks.get(id)?.status;
+    if (!status) continue;
+    const constraints: RunConstraint[] = [];
+    for (const e of to.get(id) ?? []) {
+      const c = tasks.get(e.from);
+      if (!c?.task) continue;
+      if (e.role === 'parent') {
+        const created = c.task.created;
+        constraints.push({
+          kind: 'created',
+          by: e.from,
+          ...(typeof created === 'string' ? { created } : {}),
+        });
+      } else {
+        const mine = out.get(e.from);
+        const started =
+          mine && !(mine instanceof CotError)
+            ? c.status?.runs.find((r) => r.runId === mine.runId)?.started
+            : undefined;
+        constraints.push({ kind: 'consumed', by: e.from, ...(started ? { started } : {}) });
+      }
+    }
+    try {
+      out.set(id, selectRun(status, constraints));
+    } catch (e) {
+      if (!(e instanceof CotError)) throw e;
+      out.set(id, e);
+    }
+  }
+  return out;
 }

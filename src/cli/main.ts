@@ -534,13 +534,30 @@ export function buildProgram(io: Io): Command {
         maxBytes: parseNonNegativeInt(o.maxBytes, '--max-bytes'),
         timeoutMs: parseNonNegativeInt(o.timeout, '--timeout'),
       });
-      if (o.json) jsonOut(io, { ok: true, ...r });
+      if (o.json) jsonOut(io, { ok: r.complete, ...r });
       else {
         for (const t of r.tasks)
           io.stdout(
-            `${'  '.repeat(t.depth)}${t.taskId} run ${t.runId}: ${t.artifacts.join(', ') || 'no artifacts'}\n`,
+            `${'  '.repeat(t.depth)}${t.taskId}${t.runId !== undefined ? ` run ${t.runId}` : ''}: ${t.artifacts.join(', ') || 'no artifacts'}\n`,
           );
-        io.stdout(`mirrored ${r.tasks.length} task(s), ${r.bytes} bytes, into ${o.out}\n`);
+        for (const m of r.missing)
+          io.stdout(
+            `missing: ${m.taskId ?? ''}${m.artifact ? ` ${m.artifact}` : ''}: ${m.code}: ${m.reason}\n`,
+          );
+        io.stdout(
+          `mirrored ${r.tasks.length} task(s), ${r.bytes} bytes, into ${o.out}${r.complete ? '' : ` (INCOMPLETE: ${r.missing.length} missing${r.truncated ? ', the walk stopped at a bound' : ''})`}\n`,
+        );
+      }
+      if (!r.complete) {
+        // only transient transport failures: a retry may complete the mirror (exit 3); anything else: exit 1
+        const transient = r.missing.every(
+          (m) => m.code === 'TRANSPORT_NETWORK' || m.code === 'TRANSPORT_HTTP',
+        );
+        const code = transient && r.missing.length > 0 ? r.missing[0]!.code : 'FETCH_INCOMPLETE';
+        io.stderr(
+          `cot: ${code}: the mirror in ${o.out} is incomplete: ${r.truncated ? 'the walk stopped at --depth or --max-tasks; ' : ''}${r.missing.length} item(s) missing${r.missing[0] ? `, first: ${r.missing[0].reason}` : ''}\n`,
+        );
+        io.exitCode = exitCodeFor(code);
       }
     });
 

