@@ -2,7 +2,7 @@ import { CotError, type ErrorCode } from '../errors.js';
 import { mapBounded } from '../hashing/digest.js';
 import type { JsonObject } from '../json/parse.js';
 import type { TaskQueue } from '../transport/queue.js';
-import { chainEdges, type Edge, isAction, parentOf } from './edges.js';
+import { chainEdges, type Edge, isAction } from './edges.js';
 
 /** One task the walk reached. */
 export interface DiscoveredTask {
@@ -16,7 +16,7 @@ export interface DiscoveredTask {
   role: string;
   /** every kind the chain gives it: decision or action (parents), taskTypes, input names, dependency */
   kinds: string[];
-  /** reached as a parent, or the root being a decision (its own parent) or an action task */
+  /** reached as a parent, or the root being an action task */
   decision: boolean;
 }
 
@@ -119,9 +119,10 @@ export async function discoverChain(
       }
       const task = f.task!;
       node.task = task;
-      // the root is a decision when it is its own parent, an action when its definition is one
-      if (f.l.role === 'root' && (parentOf(f.l.id, task).self || isAction(task))) {
-        node.kinds.push(isAction(task) ? 'action' : 'decision');
+      // the root is an action when its definition is one; whether a self-parented task is a decision task depends
+      // on the worker type it ran on, which the checks decide
+      if (f.l.role === 'root' && isAction(task)) {
+        node.kinds.push('action');
         node.decision = true;
       }
       for (const e of chainEdges(f.l.id, task, o)) {
