@@ -70,9 +70,10 @@ describe('keys check thresholds, duplicates and bad files', () => {
     expect(warn.out).toMatch(/^warning: docker-worker worker key .* expires in 45\.0 days/);
     const err = await cot(now, 'keys', 'check', join(d, 'repo'), '--error-days', '50', '--warn-days', '60');
     expect(err.code).toBe(1);
-    await mkdir(join(d, 'repo/generic-worker'), { recursive: true });
-    await writeFile(join(d, 'repo/generic-worker/k.pub'), await readFile(join(d, 'k.pub')));
-    await writeFile(join(d, 'repo/generic-worker/broken.pub'), 'garbage');
+    // docker-worker with generic-worker may share a key (d2g); any other pair may not
+    await mkdir(join(d, 'repo/taskcluster-worker'), { recursive: true });
+    await writeFile(join(d, 'repo/taskcluster-worker/k.pub'), await readFile(join(d, 'k.pub')));
+    await writeFile(join(d, 'repo/taskcluster-worker/broken.pub'), 'garbage');
     const r = await checkKeyRepo(join(d, 'repo'), { at: now, warnDays: 30, errorDays: 10 });
     expect(r.findings.map((f) => f.message).join('\n')).toMatch(
       /appears 2 times.*a key may serve only one implementation/,
