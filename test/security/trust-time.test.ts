@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   canonicalize,
   generateKeyPair,
+  listKeys,
   loadKeyRepo,
   loadSigningKey,
   parseVerificationKeys,
@@ -122,15 +123,15 @@ describe.skipIf(!HAVE_GPG)(
       });
       const s = ok.signers[0]!;
       expect(s.kind === 'openpgp' && s.certifiedBy?.fingerprint).toBe(root);
-    });
-
-    it('a certification made after the document still counts, even once expired itself', async () => {
-      const worker = genKeyAt(g, 'Later <later@example.com>', T('2026-10-01T00:00:00Z'));
-      const asc = clearsignAt(g, [worker], T('2026-10-05T00:00:00Z'), docPath);
-      certifyForOneDay(worker, T('2026-10-10T00:00:00Z'));
-      const store = await storeFor('after', worker);
+      // a certification made after the document was signed still counts, even once expired itself
+      const later = genKeyAt(g, 'Later <later@example.com>', T('2026-10-01T00:00:00Z'));
+      const asc = clearsignAt(g, [later], T('2026-10-05T00:00:00Z'), docPath);
+      certifyForOneDay(later, T('2026-10-10T00:00:00Z'));
+      const after = await storeFor('after', later);
       expect(
-        await code(verifyLink({ data: asc, trust: { store, implementation: 'scriptworker' }, at: NOW })),
+        await code(
+          verifyLink({ data: asc, trust: { store: after, implementation: 'scriptworker' }, at: NOW }),
+        ),
       ).toBe('ACCEPTED');
     });
   },
@@ -162,6 +163,12 @@ describe.skipIf(!HAVE_GPG)(
       ];
       expect(await code(verifyLink({ data: asc, keys, at: NOW }))).toBe('KEY_REVOKED');
       expect(await code(verifyLink({ data: asc, keys: [...keys].reverse(), at: NOW }))).toBe('KEY_REVOKED');
+      // keys list judges both copies as the merged key: both rows revoked, each naming both files
+      const rows = await listKeys(store, NOW);
+      expect(rows.map((k) => [k.status, k.copies?.length])).toEqual([
+        ['revoked', 2],
+        ['revoked', 2],
+      ]);
       // and the stale copy alone verifies (the revocation is what refuses it)
       expect(await code(verifyLink({ data: asc, keys: keys.slice(0, 1), at: NOW }))).toBe('ACCEPTED');
     });
