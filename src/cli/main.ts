@@ -317,7 +317,7 @@ export function buildProgram(io: Io): Command {
   keys
     .command('list')
     .description(
-      'every key of a key repository with implementation, role, fingerprint, user id, dates and status',
+      'every key of a key repository and/or ed25519 trust file: implementation, role, id, dates, window, status',
     )
     .argument('[dir]', 'key repository')
     .option('--ed25519-keys <file>', 'also list an ed25519 trust file (JSON or YAML)')
@@ -357,7 +357,7 @@ export function buildProgram(io: Io): Command {
   keys
     .command('check')
     .description(
-      'lint a key repository: expired, expiring, revoked, weak, uncertified and duplicate keys, bad files',
+      'lint a key repository and/or trust file: expired, expiring, revoked, weak, uncertified, duplicate keys',
     )
     .argument('[dir]', 'key repository')
     .option('--ed25519-keys <file>', 'also check an ed25519 trust file (JSON or YAML; windows)')

@@ -30,6 +30,8 @@ export interface KeyListing {
   status: 'valid' | 'expired' | 'revoked' | 'not-yet-valid' | 'weak' | 'uncertified' | 'retired';
   detail?: string;
   certifiedBy?: string;
+  /** when the certification by `certifiedBy` expires (null/absent = never) */
+  certificationExpires?: string | null;
   /** every file of this implementation holding a copy of the key, when there are several (they are merged) */
   copies?: string[];
 }
@@ -118,6 +120,7 @@ export async function listKeys(store: TrustStore, at: Date): Promise<KeyListing[
         try {
           const c = await resolveCertification(impl, k, at);
           entry.certifiedBy = `${c.root.fingerprint}${c.root.userIds[0] ? ` (${c.root.userIds[0]})` : ''}`;
+          entry.certificationExpires = c.expires ? c.expires.toISOString() : null;
         } catch (e) {
           if (!(e instanceof CotError)) throw e;
           if (entry.status === 'valid') {
@@ -175,7 +178,7 @@ function sharingAllowed(impls: ReadonlySet<string>): boolean {
 /**
  * Lint a key repository (and/or an ed25519 trust file): unreadable or invalid files, expired, revoked, weak and
  * not-yet-valid keys, keys expiring within `errorDays` (error) or `warnDays` (warning) — for ed25519 keys with a
- * window, the end of the window (`until`) — uncertified keys in certified folders, and keys that appear twice: an
+ * window, the end of the window (`until`); for certified keys, also their certification's expiry — uncertified keys in certified folders, and keys that appear twice: an
  * error across implementations, since a key must never serve two, except the pairs of SHARED_KEY_IMPLEMENTATIONS
  * (a warning); a warning within one. An ed25519 key past its window (retired) or before it (staged) is listed,
  * not a finding: that is what windows are for. Throws USAGE when neither a repository nor a trust file is given.
@@ -206,25 +209,39 @@ export async function checkKeyRepo(dir: string | undefined, o: CheckKeyRepoOptio
       });
       continue;
     }
+    const deadlines: [string, (days: number) => string][] = [];
     if (k.expires) {
-      const days = (Date.parse(k.expires) - o.at.getTime()) / DAY;
-      const what =
-        k.kind === 'ed25519'
-          ? `is trusted only until ${k.expires}, in ${days.toFixed(1)} days (its window's end)`
-          : `expires in ${days.toFixed(1)} days (${k.expires})`;
+      const at = k.expires;
+      deadlines.push([
+        at,
+        (days) =>
+          k.kind === 'ed25519'
+            ? `is trusted only until ${at}, in ${days.toFixed(1)} days (its window's end)`
+            : `expires in ${days.toFixed(1)} days (${at})`,
+      ]);
+    }
+    if (k.certificationExpires) {
+      const at = k.certificationExpires;
+      deadlines.push([
+        at,
+        (days) => `has its certification by ${k.certifiedBy} expiring in ${days.toFixed(1)} days (${at})`,
+      ]);
+    }
+    for (const [when, what] of deadlines) {
+      const days = (Date.parse(when) - o.at.getTime()) / DAY;
       if (days <= errorDays) {
         findings.push({
           level: 'error',
           file: k.file,
           key: k.id,
-          message: `${label} ${what}, within ${errorDays}`,
+          message: `${label} ${what(days)}, within ${errorDays}`,
         });
       } else if (days <= warnDays) {
         findings.push({
           level: 'warning',
           file: k.file,
           key: k.id,
-          message: `${label} ${what}, within ${warnDays}`,
+          message: `${label} ${what(days)}, within ${warnDays}`,
         });
       }
     }
