@@ -301,10 +301,10 @@ export interface CertificationResult {
  *  - the root was valid when it certified: created, not expired, not revoked then (a HARD revocation of the root
  *    voids all its certifications, past ones included; a soft one only those made after it);
  *  - the certification itself had not expired when the document was signed (its signature expiration time,
- *    RFC 9580 section 5.2.3.18; e.g. `gpg --default-cert-expire`): a one-day certification does not vouch for a
- *    signature made weeks later. A certification made after the document was signed still counts (as with
- *    GnuPG's keyring, which the reference verifier scriptworker used; key repositories certify keys after they
- *    start signing).
+ *    RFC 4880 section 5.2.3.10 / RFC 9580 section 5.2.3.18; made e.g. by `gpg --default-cert-expire`): a one-day
+ *    certification does not vouch for a signature made weeks later. A certification made after the document was
+ *    signed still counts (as with GnuPG's keyring, which the reference verifier scriptworker used; key
+ *    repositories certify keys after they start signing).
  * Without `signedAt`, the certification's expiry is not judged.
  *
  * Throws KEY_CERTIFIER_INVALID (only roots' certifications that do not count), KEY_UNCERTIFIED (none at all),
