@@ -333,6 +333,13 @@ function assertSignaturePacketSet(packets: readonly openpgp.SignaturePacket[], s
   }
   const seen = new Map<string, number>();
   packets.forEach((p, i) => {
+    // OpenPGP.js keeps packets it cannot parse (unknown tags or versions) in the list, without these fields
+    if (!(p instanceof openpgp.SignaturePacket) || !p.issuerKeyID || !(p.created instanceof Date)) {
+      throw new CotError(
+        'SIGNATURE_MALFORMED',
+        `${source}: packet ${i + 1} of the signature block is not a readable signature packet with an issuer and a creation time`,
+      );
+    }
     const issuer = p.issuerKeyID.toHex().toUpperCase();
     const first = seen.get(issuer);
     if (first !== undefined) {
