@@ -42,7 +42,7 @@ export const ERROR_CODES = {
   KEY_CERTIFIED_BY_UNTRUSTED: 'a key is certified only by other worker keys, not by a trusted root',
   KEY_CERTIFIER_UNKNOWN: 'a key is certified only by keys that are not trusted roots',
   KEY_CERTIFIER_INVALID:
-    'the trusted root was not valid (expired, revoked, not yet created) when it certified',
+    'no certification by a trusted root counts: the root was not valid (expired, revoked, not yet created) when it certified, or the certification had expired when the document was signed',
   KEY_READABLE_BY_TASK_USER: 'the signing key can be read by the task user, so tasks could forge signatures',
   TRUST_UNKNOWN_IMPLEMENTATION: 'the trust store has no keys for this worker implementation',
   REPO_NO_SIGNED_TAG:
@@ -53,10 +53,15 @@ export const ERROR_CODES = {
   KEYS_CHECK_WARNINGS: 'the key repository lint found warnings only',
   // signatures
   SIGNATURE_MISSING: 'no signature was found where one is required',
-  SIGNATURE_MALFORMED: 'the signature or its cleartext framing is malformed',
+  SIGNATURE_MALFORMED:
+    'the signature or its cleartext framing is malformed (including more than 8 signature packets, or one signer twice)',
   SIGNATURE_INVALID: 'the signature does not verify over the signed bytes',
   SIGNATURE_WEAK_HASH: 'the signature uses a refused hash algorithm (e.g. SHA-1)',
   SIGNATURE_FROM_FUTURE: 'the signature creation time is later than the reference time plus the allowed skew',
+  SIGNATURE_BEFORE_TASK:
+    "the signature is dated before the task's created time minus the allowed skew (a worker cannot sign a task that did not exist yet)",
+  SIGNATURE_KIND_REFUSED:
+    'the signature is of a kind the caller does not accept (e.g. OpenPGP where only raw ed25519 is allowed)',
   SIGNATURE_HASH_HEADER_MISMATCH: 'the cleartext Hash: header disagrees with the signature',
   SIGNING_FAILED: 'a signature could not be produced',
   // identity of the link

@@ -33,6 +33,7 @@ export {
   type ExpectedLink,
   type SignatureKind,
   type Signer,
+  signatureKindOf,
   type VerifiedLink,
   type VerifiedSignature,
   type VerifyLinkInput,
@@ -136,6 +137,7 @@ export {
   type KeyListing,
   type KeyRepoReport,
   listKeys,
+  SHARED_KEY_IMPLEMENTATIONS,
 } from './trust/lint.js';
 export {
   addEd25519TrustFile,
@@ -149,6 +151,7 @@ export {
   type KeyRole,
   type LoadKeyRepoOptions,
   loadKeyRepo,
+  mergedImplementation,
   newKeyCache,
   resolveCertification,
   type TrustStore,

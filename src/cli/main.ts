@@ -92,10 +92,10 @@ function parseAlgorithms(values: string[]): HashAlgorithm[] {
   return out.size > 0 ? [...out] : ['sha256'];
 }
 
-function parseTime(v: string | undefined, fallback: Date): Date {
+function parseTime(v: string | undefined, fallback: Date, option = '--at'): Date {
   if (v === undefined) return fallback;
   const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw usage(`--at expects an ISO 8601 time, got ${JSON.stringify(v)}`);
+  if (Number.isNaN(d.getTime())) throw usage(`${option} expects an ISO 8601 time, got ${JSON.stringify(v)}`);
   return d;
 }
 
@@ -317,15 +317,19 @@ export function buildProgram(io: Io): Command {
   keys
     .command('list')
     .description(
-      'every key of a key repository with implementation, role, fingerprint, user id, dates and status',
+      'every key of a key repository and/or ed25519 trust file: implementation, role, id, dates, window, status',
     )
-    .argument('<dir>', 'key repository')
+    .argument('[dir]', 'key repository')
+    .option('--ed25519-keys <file>', 'also list an ed25519 trust file (JSON or YAML)')
     .option('--at <time>', 'reference time for the status (ISO 8601; default now)')
     .option('--json', 'print JSON')
     .exitOverride()
-    .action(async (dir: string, o) => {
+    .action(async (dir: string | undefined, o) => {
       const at = parseTime(o.at, io.now);
-      const store = await loadKeyRepo(dir, { tolerant: true });
+      if (dir === undefined && o.ed25519Keys === undefined)
+        throw usage('give a key repository and/or --ed25519-keys FILE');
+      const store = dir !== undefined ? await loadKeyRepo(dir, { tolerant: true }) : emptyTrustStore();
+      if (o.ed25519Keys !== undefined) await addEd25519TrustFile(store, o.ed25519Keys);
       const list = await listKeys(store, at);
       if (o.json) {
         jsonOut(io, {
@@ -339,8 +343,12 @@ export function buildProgram(io: Io): Command {
       for (const k of list) {
         io.stdout(
           `${k.implementation}\t${k.role}\t${k.status}\t${k.id}\t${k.created ?? '-'}\t${k.expires ?? 'never'}\t${k.userIds[0] ?? ''}${
-            k.certifiedBy ? `\tcertified by ${k.certifiedBy}` : ''
-          }${k.detail ? `\t(${k.detail})` : ''}\n`,
+            k.window
+              ? `\ttrusted from ${k.window.from ?? '(any time)'} until ${k.window.until ?? '(no end)'}`
+              : ''
+          }${k.certifiedBy ? `\tcertified by ${k.certifiedBy}` : ''}${k.detail ? `\t(${k.detail})` : ''}${
+            k.copies ? `\tcopies: ${k.copies.join(', ')}` : ''
+          }\n`,
         );
       }
       for (const f of store.files.filter((f) => f.error)) io.stdout(`unusable\t${f.path}\t${f.error}\n`);
@@ -349,19 +357,21 @@ export function buildProgram(io: Io): Command {
   keys
     .command('check')
     .description(
-      'lint a key repository: expired, expiring, revoked, weak, uncertified and duplicate keys, bad files',
+      'lint a key repository and/or trust file: expired, expiring, revoked, weak, uncertified, duplicate keys',
     )
-    .argument('<dir>', 'key repository')
-    .option('--warn-days <n>', 'warn for keys expiring within N days', '60')
-    .option('--error-days <n>', 'error for keys expiring within N days', '30')
+    .argument('[dir]', 'key repository')
+    .option('--ed25519-keys <file>', 'also check an ed25519 trust file (JSON or YAML; windows)')
+    .option('--warn-days <n>', 'warn for keys expiring (or leaving their window) within N days', '60')
+    .option('--error-days <n>', 'error for keys expiring (or leaving their window) within N days', '30')
     .option('--at <time>', 'reference time (ISO 8601; default now)')
     .option('--json', 'print JSON')
     .exitOverride()
-    .action(async (dir: string, o) => {
+    .action(async (dir: string | undefined, o) => {
       const r = await checkKeyRepo(dir, {
         at: parseTime(o.at, io.now),
         warnDays: parseNonNegativeInt(o.warnDays, '--warn-days'),
         errorDays: parseNonNegativeInt(o.errorDays, '--error-days'),
+        ...(o.ed25519Keys === undefined ? {} : { ed25519Keys: o.ed25519Keys }),
       });
       const summary = `${r.keys.length} key(s): ${r.errors} error(s), ${r.warnings} warning(s)`;
       if (!o.json) {
@@ -816,7 +826,11 @@ export function buildProgram(io: Io): Command {
       [],
     )
     .option('--at <time>', 'reference time for the verification (ISO 8601; default now)')
-    .option('--skew <seconds>', 'allowed clock skew for future-dated signatures', '300')
+    .option(
+      '--task-created <time>',
+      "the task's created time from the queue (ISO 8601): earlier signatures are refused; ed25519 key windows are judged at it",
+    )
+    .option('--skew <seconds>', 'allowed clock skew for future-dated signatures and --task-created', '300')
     .option('--key-repo <dir>', 'key repository (cot-gpg-keys layout); needs --worker-impl')
     .option(
       '--ed25519-keys <file>',
@@ -847,11 +861,14 @@ export function buildProgram(io: Io): Command {
         ...(o.workerId === undefined ? {} : { workerId: o.workerId }),
       };
       const artifacts = await artifactSourcesForVerify(o.artifacts, o.artifact);
+      const taskCreated =
+        o.taskCreated === undefined ? undefined : parseTime(o.taskCreated, at, '--task-created');
       const r = await verifyLink({
         data,
         ...(signature === undefined ? {} : { signature }),
         ...keySource,
         at,
+        ...(taskCreated === undefined ? {} : { taskCreated }),
         skewSeconds: parseNonNegativeInt(o.skew, '--skew'),
         expected,
         artifacts,
@@ -874,6 +891,7 @@ export function buildProgram(io: Io): Command {
           artifactsChecked: r.artifacts,
           artifactsNotChecked: r.unchecked,
           referenceTime: at.toISOString(),
+          taskCreated: taskCreated?.toISOString() ?? null,
         });
       } else {
         io.stdout(
@@ -913,18 +931,38 @@ export function buildProgram(io: Io): Command {
         source: file,
       });
       if (o.output !== undefined) await writeFileAtomic(o.output, r.signedBytes);
+      // A text-mode signature covers the text whatever its line endings: say which bytes were written.
+      const sameAsFile = r.signedBytes.equals(data);
+      const note =
+        r.kind === 'openpgp-detached' && r.textMode
+          ? `text-mode signature (type 0x01): it covers the text whatever its line endings (CRLF and LF verify alike)${
+              o.output === undefined
+                ? ''
+                : sameAsFile
+                  ? `; wrote ${o.output}: exactly the bytes of ${file}`
+                  : `; wrote ${o.output}: the signed text with LF line endings (${r.signedBytes.length} bytes), not the ${data.length} bytes of ${file}, whose CRLF line endings the signature does not fix`
+            }`
+          : undefined;
       if (o.json) {
         jsonOut(io, {
           ok: true,
           file,
           kind: r.kind,
+          textMode: Boolean(r.textMode),
           bytes: r.signedBytes.length,
           signers: r.signers.map((s) => signerJson(s, at)),
+          ...(o.output === undefined
+            ? {}
+            : { output: { path: o.output, bytes: r.signedBytes.length, sameAsFile } }),
+          ...(note ? { note } : {}),
         });
       } else {
         io.stdout(
-          `good ${r.kind} signature over ${r.signedBytes.length} bytes by ${r.signers.map((s) => describeSigner(s, at)).join('; ')}\n`,
+          `good ${r.kind}${r.textMode && r.kind === 'openpgp-detached' ? ' (text mode)' : ''} signature over ${r.signedBytes.length} bytes by ${r.signers.map((s) => describeSigner(s, at)).join('; ')}\n`,
         );
+        if (note) io.stdout(`note: ${note}\n`);
+        else if (o.output !== undefined)
+          io.stdout(`wrote ${o.output}: the ${r.signedBytes.length} signed bytes\n`);
       }
     });
 

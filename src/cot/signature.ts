@@ -26,8 +26,20 @@ export interface VerifySignatureInput {
   keys: readonly VerificationKey[];
   /** reference time of this verification run */
   at: Date;
-  /** allowed clock skew for future-dated OpenPGP signatures, seconds (default 300) */
+  /** allowed clock skew, seconds (default 300): for future-dated OpenPGP signatures and for `taskCreated` */
   skewSeconds?: number;
+  /**
+   * When the task was created, as the queue says (the task definition's `created`), never taken from the signed
+   * document, which a forger writes. An OpenPGP signature dated before it (minus the skew) is refused with
+   * SIGNATURE_BEFORE_TASK; ed25519 keys with a validity window are judged against it (else against `at`).
+   */
+  taskCreated?: Date;
+  /**
+   * The signature kinds accepted (default: all). A signature of another kind is refused with
+   * SIGNATURE_KIND_REFUSED before any cryptography (e.g. `['ed25519']` for a policy requiring raw ed25519, so a
+   * detached OpenPGP signature given as the `.sig` is not verified as OpenPGP).
+   */
+  allowedKinds?: readonly SignatureKind[];
   /** label for messages */
   source?: string;
 }
@@ -37,25 +49,76 @@ export interface VerifiedSignature {
   /** exactly the bytes the signature covers; the only bytes callers may parse */
   signedBytes: Buffer;
   signers: Signer[];
+  /**
+   * An OpenPGP text-mode signature (type 0x01; every cleartext signature is one). It covers the text whatever
+   * its line endings, so `signedBytes` is the text with LF line endings: for a detached one this may differ from
+   * `data` (CRLF line endings in the file).
+   */
+  textMode?: boolean;
 }
 
 function isArmored(bytes: Uint8Array): boolean {
   return Buffer.from(bytes.subarray(0, 15)).toString('latin1') === '-----BEGIN PGP ';
 }
 
+/** The kind of signature `input` holds, decided from its shape alone (no cryptography). */
+export function signatureKindOf(input: { data: Uint8Array; signature?: Uint8Array }): SignatureKind {
+  if (input.signature === undefined) return 'openpgp-cleartext';
+  return input.signature.length === 64 && !isArmored(input.signature) ? 'ed25519' : 'openpgp-detached';
+}
+
+type Ed25519Key = Extract<VerificationKey, { kind: 'ed25519' }>;
+
+/** Why an ed25519 key's validity window excludes `when`, if it does. */
+function outsideWindow(k: Ed25519Key, when: Date): 'KEY_NOT_YET_VALID' | 'KEY_EXPIRED' | undefined {
+  if (k.validFrom && when.getTime() < k.validFrom.getTime()) return 'KEY_NOT_YET_VALID';
+  if (k.validUntil && when.getTime() >= k.validUntil.getTime()) return 'KEY_EXPIRED';
+  return undefined;
+}
+
+function describeWindow(k: Ed25519Key): string {
+  return `from ${k.validFrom ? k.validFrom.toISOString() : '(any time)'} until ${
+    k.validUntil ? k.validUntil.toISOString() : '(no end)'
+  }`;
+}
+
 /**
  * The signature layer alone, for any file. A cleartext-signed file needs no separate signature; a 64-byte
  * raw signature is ed25519; anything else given as signature is read as OpenPGP.
+ *
+ * Throws (CotError): SIGNATURE_KIND_REFUSED (kind not in `allowedKinds`), SIGNATURE_MISSING,
+ * SIGNATURE_MALFORMED, SIGNATURE_INVALID, KEY_NOT_FOUND; ed25519: KEY_EXPIRED / KEY_NOT_YET_VALID when the only
+ * key that verifies is outside its validity window as of `taskCreated` (else `at`); OpenPGP: see verifyCleartext
+ * and verifyDetachedPgp (KEY_EXPIRED, KEY_REVOKED, KEY_NOT_YET_VALID, KEY_WEAK, SIGNATURE_WEAK_HASH,
+ * SIGNATURE_FROM_FUTURE, SIGNATURE_BEFORE_TASK, SIGNATURE_HASH_HEADER_MISMATCH).
  */
 export async function verifySignature(input: VerifySignatureInput): Promise<VerifiedSignature> {
   const source = input.source ?? 'document';
+  const kind = signatureKindOf(input);
+  if (input.allowedKinds && !input.allowedKinds.includes(kind)) {
+    // a cleartext kind is only claimed when the data really is cleartext-signed; otherwise say what is missing
+    if (kind !== 'openpgp-cleartext' || isCleartextSigned(input.data)) {
+      throw new CotError(
+        'SIGNATURE_KIND_REFUSED',
+        `${source}: ${kind} signature, but only ${input.allowedKinds.join(', ')} ${
+          input.allowedKinds.length === 1 ? 'is' : 'are'
+        } accepted here`,
+        { details: { kind, allowedKinds: [...input.allowedKinds] } },
+      );
+    }
+  }
   const pgpKeys: PgpPublicKey[] = [];
-  const edKeys: Extract<VerificationKey, { kind: 'ed25519' }>[] = [];
+  const edKeys: Ed25519Key[] = [];
   for (const k of input.keys) {
     if (k.kind === 'openpgp') pgpKeys.push(k.key);
     else edKeys.push(k);
   }
-  const pgpOptions = { at: input.at, skewSeconds: input.skewSeconds ?? 300, source };
+  const pgpOptions = {
+    at: input.at,
+    skewSeconds: input.skewSeconds ?? 300,
+    source,
+    ...(input.taskCreated ? { taskCreated: input.taskCreated } : {}),
+  };
 
   if (input.signature === undefined) {
     if (!isCleartextSigned(input.data)) {
@@ -94,22 +157,51 @@ export async function verifySignature(input: VerifySignatureInput): Promise<Veri
       });
     }
     const v = await (await loadPgp()).verifyCleartext(text, pgpKeys, pgpOptions);
-    return { kind: 'openpgp-cleartext', signedBytes: Buffer.from(v.text, 'utf8'), signers: v.signers };
+    return {
+      kind: 'openpgp-cleartext',
+      signedBytes: Buffer.from(v.text, 'utf8'),
+      signers: v.signers,
+      textMode: true,
+    };
   }
 
   const sig = input.signature;
-  if (sig.length === 64 && !isArmored(sig)) {
+  if (kind === 'ed25519') {
     if (edKeys.length === 0) {
       throw new CotError('KEY_NOT_FOUND', `${source}: ed25519 signature, but no ed25519 key is allowed`);
     }
+    // A key with a validity window (scriptworker lists keys without one) counts only for tasks created inside it.
+    const when = input.taskCreated ?? input.at;
+    let outside: { key: Ed25519Key; code: 'KEY_NOT_YET_VALID' | 'KEY_EXPIRED' } | undefined;
     for (const k of edKeys) {
-      if (ed25519Verify(input.data, sig, k.key)) {
-        return {
-          kind: 'ed25519',
-          signedBytes: Buffer.from(input.data),
-          signers: [{ kind: 'ed25519', publicKey: k.publicKey, keySource: k.source }],
-        };
+      if (!ed25519Verify(input.data, sig, k.key)) continue;
+      const code = outsideWindow(k, when);
+      if (code) {
+        outside ??= { key: k, code };
+        continue;
       }
+      return {
+        kind: 'ed25519',
+        signedBytes: Buffer.from(input.data),
+        signers: [{ kind: 'ed25519', publicKey: k.publicKey, keySource: k.source }],
+      };
+    }
+    if (outside) {
+      const k = outside.key;
+      throw new CotError(
+        outside.code,
+        `${source}: signed by ed25519 key ${k.publicKey} (${k.source}), which is trusted only ${describeWindow(k)}; the ${
+          input.taskCreated ? 'task was created' : 'reference time is'
+        } ${when.toISOString()}`,
+        {
+          details: {
+            publicKey: k.publicKey,
+            validFrom: k.validFrom?.toISOString() ?? null,
+            validUntil: k.validUntil?.toISOString() ?? null,
+            judgedAt: when.toISOString(),
+          },
+        },
+      );
     }
     throw new CotError(
       'SIGNATURE_INVALID',
@@ -125,6 +217,11 @@ export async function verifySignature(input: VerifySignatureInput): Promise<Veri
       `${source}: signature of ${sig.length} bytes is neither a raw ed25519 signature (64 bytes) nor usable without OpenPGP keys`,
     );
   }
-  const signers = await (await loadPgp()).verifyDetachedPgp(input.data, sig, pgpKeys, pgpOptions);
-  return { kind: 'openpgp-detached', signedBytes: Buffer.from(input.data), signers };
+  const v = await (await loadPgp()).verifyDetachedPgp(input.data, sig, pgpKeys, pgpOptions);
+  return {
+    kind: 'openpgp-detached',
+    signedBytes: v.signedBytes,
+    signers: v.signers,
+    ...(v.textMode ? { textMode: true } : {}),
+  };
 }

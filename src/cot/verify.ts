@@ -15,7 +15,7 @@ export type {
   VerifiedSignature,
   VerifySignatureInput,
 } from './signature.js';
-export { verifySignature } from './signature.js';
+export { signatureKindOf, verifySignature } from './signature.js';
 
 /** Expected identity of the link; each given value must equal the signed document's. */
 export interface ExpectedLink {

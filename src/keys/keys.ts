@@ -22,10 +22,30 @@ export type SigningKey =
     }
   | { kind: 'openpgp'; key: PgpPrivateKey; fingerprint: string; userIds: string[]; source: string };
 
-/** A key allowed to verify signatures. */
+/**
+ * A key allowed to verify signatures. `source` names the file it came from; `sources`, when set, every file
+ * holding a copy of it (copies merged by the trust store). An ed25519 key from a trust file may carry a
+ * validity window (`validFrom` inclusive, `validUntil` exclusive), judged against the task's creation time.
+ */
 export type VerificationKey =
-  | { kind: 'ed25519'; key: KeyObject /** base64 of the 32 raw bytes */; publicKey: string; source: string }
-  | { kind: 'openpgp'; key: PgpPublicKey; fingerprint: string; userIds: string[]; source: string };
+  | {
+      kind: 'ed25519';
+      key: KeyObject;
+      /** base64 of the 32 raw bytes */
+      publicKey: string;
+      source: string;
+      sources?: string[];
+      validFrom?: Date;
+      validUntil?: Date;
+    }
+  | {
+      kind: 'openpgp';
+      key: PgpPublicKey;
+      fingerprint: string;
+      userIds: string[];
+      source: string;
+      sources?: string[];
+    };
 
 export interface LoadPrivateKeyOptions {
   /** Accept a key file readable/writable by group or others, or owned by someone else. Default false. */

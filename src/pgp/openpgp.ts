@@ -295,8 +295,12 @@ export interface PgpSigner {
 export interface PgpVerifyOptions {
   /** reference time of this verification run */
   at: Date;
-  /** allowed clock skew for signatures dated slightly in the future, in seconds (default 300) */
+  /** allowed clock skew for signatures dated slightly in the future (or before `taskCreated`), in seconds
+   *  (default 300) */
   skewSeconds?: number;
+  /** when the task was created (from the queue, never from the signed document): a signature dated earlier
+   *  (minus the skew) is SIGNATURE_BEFORE_TASK */
+  taskCreated?: Date;
   source?: string;
   /** hash names from a cleartext Hash: header, to cross-check */
   hashHeaders?: string[];
@@ -311,10 +315,95 @@ async function keyExpiry(key: PgpPublicKey): Promise<Date | null> {
   }
 }
 
+/** Most signature packets one message may carry; workers make one (two during a key rotation). */
+export const MAX_SIGNATURE_PACKETS = 8;
+
+/**
+ * Refuse, before any cryptography, a signature block with more than MAX_SIGNATURE_PACKETS packets or with one
+ * issuer twice (the same packet repeated, or two signatures by one key): no worker makes either, and each packet
+ * costs a verification. SIGNATURE_MALFORMED, `details.reason` `too-many-signatures` or `duplicate-signature`.
+ */
+function assertSignaturePacketSet(packets: readonly openpgp.SignaturePacket[], source: string): void {
+  if (packets.length > MAX_SIGNATURE_PACKETS) {
+    throw new CotError(
+      'SIGNATURE_MALFORMED',
+      `${source}: ${packets.length} signature packets; at most ${MAX_SIGNATURE_PACKETS} are accepted`,
+      { details: { reason: 'too-many-signatures', packets: packets.length } },
+    );
+  }
+  const seen = new Map<string, number>();
+  packets.forEach((p, i) => {
+    // OpenPGP.js keeps packets it cannot parse (unknown tags or versions) in the list, without these fields
+    if (!(p instanceof openpgp.SignaturePacket) || !p.issuerKeyID || !(p.created instanceof Date)) {
+      throw new CotError(
+        'SIGNATURE_MALFORMED',
+        `${source}: packet ${i + 1} of the signature block is not a readable signature packet with an issuer and a creation time`,
+      );
+    }
+    const issuer = p.issuerKeyID.toHex().toUpperCase();
+    const first = seen.get(issuer);
+    if (first !== undefined) {
+      throw new CotError(
+        'SIGNATURE_MALFORMED',
+        `${source}: signature packets ${first + 1} and ${i + 1} are both by key ID ${issuer}; one signer may sign once`,
+        { details: { reason: 'duplicate-signature', keyId: issuer } },
+      );
+    }
+    seen.set(issuer, i);
+  });
+}
+
+/** A time check not requested: `null` makes OpenPGP.js skip it (it would otherwise read the clock). */
+const NO_CLOCK = null as unknown as Date;
+
+/**
+ * Merge copies of one key (same primary fingerprint, e.g. the same key in two files of a repository) into one
+ * key carrying every copy's revocations, certifications, self-signatures and subkeys, so that a revocation on any
+ * copy applies (a stale copy without it cannot be used instead). Each copy is re-read from its bytes first, so
+ * the given key objects are never modified. Uses OpenPGP.js `Key.update` without a clock: nothing is dropped for
+ * having expired (expiry is judged later, as of the signature's time).
+ */
+export async function mergeKeyCopies(copies: readonly PgpPublicKey[]): Promise<PgpPublicKey> {
+  const first = copies[0];
+  if (!first) throw new CotError('INTERNAL', 'mergeKeyCopies: no key');
+  if (copies.length === 1) return first;
+  const fingerprint = fingerprintOf(first);
+  try {
+    const fresh = async (k: PgpPublicKey) =>
+      (await openpgp.readKey({ binaryKey: k.write() })) as unknown as PgpPublicKey;
+    let merged = await fresh(first);
+    for (const copy of copies.slice(1)) {
+      if (fingerprintOf(copy) !== fingerprint)
+        throw new Error(`${fingerprintOf(copy)} is not a copy of ${fingerprint}`);
+      merged = (await merged.update(await fresh(copy), NO_CLOCK, openpgp.config)) as PgpPublicKey;
+    }
+    return merged;
+  } catch (e) {
+    throw toCotError(e, 'INTERNAL', `cannot merge the copies of key ${fingerprint}`);
+  }
+}
+
+/** Group keys by primary fingerprint and merge each group's copies (order of first appearance kept). */
+export async function mergeDuplicateKeys(keys: readonly PgpPublicKey[]): Promise<PgpPublicKey[]> {
+  const groups = new Map<string, PgpPublicKey[]>();
+  for (const k of keys) {
+    const fpr = fingerprintOf(k);
+    const g = groups.get(fpr);
+    if (g) g.push(k);
+    else groups.set(fpr, [k]);
+  }
+  return Promise.all([...groups.values()].map((g) => mergeKeyCopies(g)));
+}
+
 /**
  * Verify every signature packet of `signature` over `message`. Each must come from one of `keys`
  * and verify as of its own creation time (so keys that expired since still verify old signatures; a
  * revocation is judged by OpenPGP.js as of that time too). Returns one signer per signature.
+ * Copies of one key among `keys` are merged first (a revocation on any copy counts). Refused before any
+ * verification: more than MAX_SIGNATURE_PACKETS packets or one issuer twice (SIGNATURE_MALFORMED); per packet,
+ * a creation time after `at` + skew (SIGNATURE_FROM_FUTURE) or before `taskCreated` - skew
+ * (SIGNATURE_BEFORE_TASK: a worker signs a task's document after the task exists, so an earlier date is a
+ * backdated signature, e.g. by a key that has expired since).
  */
 async function verifyMessage(
   message: openpgp.Message<Uint8Array | string>,
@@ -326,6 +415,7 @@ async function verifyMessage(
   const skewMs = (o.skewSeconds ?? 300) * 1000;
   const packets = signature.packets;
   if (packets.length === 0) throw new CotError('SIGNATURE_MISSING', `${source}: no signature packet`);
+  assertSignaturePacketSet(packets, source);
   const signers: PgpSigner[] = [];
   for (const packet of packets) {
     const hashAlgo = packet.hashAlgorithm as number;
@@ -348,8 +438,15 @@ async function verifyMessage(
         `${source}: signature made at ${created.toISOString()}, later than the reference time ${o.at.toISOString()} plus ${skewMs / 1000}s skew`,
       );
     }
+    if (o.taskCreated && created.getTime() < o.taskCreated.getTime() - skewMs) {
+      throw new CotError(
+        'SIGNATURE_BEFORE_TASK',
+        `${source}: signature made at ${created.toISOString()}, before the task was created (${o.taskCreated.toISOString()}, minus ${skewMs / 1000}s skew): a worker cannot sign a task that did not exist yet`,
+        { details: { signedAt: created.toISOString(), taskCreated: o.taskCreated.toISOString() } },
+      );
+    }
     const issuer = packet.issuerKeyID;
-    const candidates = keys.filter((k) => k.getKeys(issuer).length > 0);
+    const candidates = await mergeDuplicateKeys(keys.filter((k) => k.getKeys(issuer).length > 0));
     if (candidates.length === 0) {
       throw new CotError(
         'KEY_NOT_FOUND',
@@ -464,13 +561,32 @@ export async function verifyCleartext(
   return { text: parsed.text, signers };
 }
 
-/** Verify a detached OpenPGP signature (armored or binary) over exact bytes. */
+export interface VerifiedDetached {
+  signers: PgpSigner[];
+  /** a text-mode signature (type 0x01) rather than a binary one (type 0x00) */
+  textMode: boolean;
+  /**
+   * What the signature covers. Binary: exactly `data`. Text mode: the text with LF line endings, which may differ
+   * from `data` (a text-mode signature is computed over the text with its line endings converted to CRLF,
+   * RFC 4880 section 5.2.1 / RFC 9580 section 5.2.1.2, so CRLF and LF files verify alike and the signature does
+   * not fix which one the signer had; LF is the form the cleartext path gives too). Trailing whitespace is
+   * covered (GnuPG 2.2 and OpenPGP.js both hash it in text mode).
+   */
+  signedBytes: Buffer;
+}
+
+/**
+ * Verify a detached OpenPGP signature (armored or binary). A binary signature covers `data` exactly; a text-mode
+ * one covers its text whatever the line endings (see VerifiedDetached.signedBytes): the data must then be UTF-8
+ * (a byte-order mark is kept and covered, not skipped) and may not hold a carriage return that does not end a
+ * line (SIGNATURE_MALFORMED: the signature would not fix what it means).
+ */
 export async function verifyDetachedPgp(
   data: Uint8Array,
   signatureBytes: Uint8Array,
   keys: readonly PgpPublicKey[],
   o: PgpVerifyOptions,
-): Promise<PgpSigner[]> {
+): Promise<VerifiedDetached> {
   const source = o.source ?? 'signature';
   let signature: openpgp.Signature;
   try {
@@ -481,21 +597,45 @@ export async function verifyDetachedPgp(
   } catch (e) {
     throw toCotError(e, 'SIGNATURE_MALFORMED', `${source}: not an OpenPGP signature`);
   }
+  assertSignaturePacketSet(signature.packets, source);
   const types = new Set(signature.packets.map((p) => p.signatureType));
   if (types.size !== 1) throw new CotError('SIGNATURE_MALFORMED', `${source}: mixed signature types`);
   const textMode = types.has(openpgp.enums.signature.text);
   if (!textMode && !types.has(openpgp.enums.signature.binary)) {
     throw new CotError('SIGNATURE_MALFORMED', `${source}: not a document signature`);
   }
-  let message: openpgp.Message<Uint8Array | string>;
+  if (!textMode) {
+    let message: openpgp.Message<Uint8Array>;
+    try {
+      message = await openpgp.createMessage({ binary: data });
+    } catch (e) {
+      throw toCotError(e, 'INTERNAL', `${source}: cannot prepare the data`);
+    }
+    const signers = await verifyMessage(message, signature, keys, { ...o, source });
+    return { signers, textMode, signedBytes: Buffer.from(data) };
+  }
+  let text: string;
   try {
-    message = textMode
-      ? await openpgp.createMessage({ text: new TextDecoder('utf-8', { fatal: true }).decode(data) })
-      : await openpgp.createMessage({ binary: data });
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(data);
   } catch (e) {
     throw toCotError(e, 'SIGNATURE_INVALID', `${source}: text-mode signature over data that is not UTF-8`);
   }
-  return verifyMessage(message, signature, keys, { ...o, source });
+  const strayCr = /\r(?!\n)/.exec(text);
+  if (strayCr) {
+    const line = text.slice(0, strayCr.index).split('\n').length;
+    throw new CotError(
+      'SIGNATURE_MALFORMED',
+      `${source}: text-mode signature over data with a carriage return that does not end a line (line ${line}); the signature would not fix what it means`,
+    );
+  }
+  let message: openpgp.Message<string>;
+  try {
+    message = await openpgp.createMessage({ text });
+  } catch (e) {
+    throw toCotError(e, 'INTERNAL', `${source}: cannot prepare the text`);
+  }
+  const signers = await verifyMessage(message, signature, keys, { ...o, source });
+  return { signers, textMode, signedBytes: Buffer.from(text.replace(/\r\n/g, '\n'), 'utf8') };
 }
 
 /** One certification (by another key) on one of a key's user ids, checked against the trusted roots. */
@@ -504,6 +644,8 @@ export interface CertificationFinding {
   /** key ID of the certifying key (upper-case hex) */
   issuerKeyId: string;
   created: Date;
+  /** when the certification itself expires (its signature expiration time subpacket), null = never */
+  expires: Date | null;
   /** the trusted root that made it, when the issuer is one */
   root?: PgpPublicKey;
   /** for a root's certification: whether it is valid (root valid and not voided by revocation when it certified) */
@@ -514,7 +656,9 @@ export interface CertificationFinding {
 /**
  * Every certification by another key on `key`'s user ids. Those made by one of `roots` are verified as of their
  * own creation time: the root must have been valid then (not expired, not yet-to-be-created), and not revoked
- * (a hard revocation of the root voids all its certifications; a soft one only those made after it).
+ * (a hard revocation of the root voids all its certifications; a soft one only those made after it). The
+ * certification's own expiry is reported (`expires`) but not judged here: whether it had expired when a document
+ * was signed is for the caller to decide (resolveCertification).
  */
 export async function checkCertifications(
   key: PgpPublicKey,
@@ -526,7 +670,13 @@ export async function checkCertifications(
     for (const cert of user.otherCertifications) {
       const issuer = cert.issuerKeyID;
       const created = cert.created ?? new Date(0);
-      const finding: CertificationFinding = { userId, issuerKeyId: issuer.toHex().toUpperCase(), created };
+      const exp = cert.getExpirationTime();
+      const finding: CertificationFinding = {
+        userId,
+        issuerKeyId: issuer.toHex().toUpperCase(),
+        created,
+        expires: exp instanceof Date ? exp : null,
+      };
       const root = roots.find((r) => r.getKeys(issuer).length > 0);
       if (root) {
         finding.root = root;

@@ -1,6 +1,15 @@
 import { CotError } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
-import { type KeyRole, loadKeyRepo, resolveCertification, type TrustStore } from './store.js';
+import {
+  addEd25519TrustFile,
+  emptyTrustStore,
+  type ImplementationKeys,
+  type KeyRole,
+  loadKeyRepo,
+  mergedImplementation,
+  resolveCertification,
+  type TrustStore,
+} from './store.js';
 
 /** One key of a repository as `cot keys list` shows it. */
 export interface KeyListing {
@@ -13,24 +22,47 @@ export interface KeyListing {
   userIds: string[];
   algorithm: string;
   created: string | null;
+  /** OpenPGP: the key's expiry; ed25519: the end of its validity window (`until`); null = never */
   expires: string | null;
-  /** as of the reference time */
-  status: 'valid' | 'expired' | 'revoked' | 'not-yet-valid' | 'weak' | 'uncertified';
+  /** ed25519 keys from a trust file: the validity window (`from` inclusive, `until` exclusive) */
+  window?: { from: string | null; until: string | null };
+  /** as of the reference time; `retired`: an ed25519 key past its window's `until`, kept for old chains */
+  status: 'valid' | 'expired' | 'revoked' | 'not-yet-valid' | 'weak' | 'uncertified' | 'retired';
   detail?: string;
   certifiedBy?: string;
+  /** when the certification by `certifiedBy` expires (null/absent = never) */
+  certificationExpires?: string | null;
+  /** every file of this implementation holding a copy of the key, when there are several (they are merged) */
+  copies?: string[];
 }
 
 const DAY = 86400_000;
 
-/** Every key of the store, with its status as of `at` (certifications resolved for certified keys). */
+/**
+ * Every key of the store, with its status as of `at` (certifications resolved for certified keys, as for a
+ * signature made at `at`). Copies of one key within an implementation are judged merged (a revocation on one copy
+ * shows on every copy's row); each file keeps its row.
+ */
 export async function listKeys(store: TrustStore, at: Date): Promise<KeyListing[]> {
   const pgp = await loadPgp();
   const out: KeyListing[] = [];
+  const merged = new Map<string, ImplementationKeys>();
+  for (const [name, impl] of store.implementations) merged.set(name, await mergedImplementation(impl));
   for (const file of store.files) {
-    const impl = store.implementations.get(file.implementation)!;
-    for (const k of file.keys) {
+    const impl = merged.get(file.implementation)!;
+    const all = [...impl.workerKeys, ...impl.roots, ...impl.certified];
+    for (const fileKey of file.keys) {
+      const k =
+        all.find((m) =>
+          m.kind === 'openpgp'
+            ? fileKey.kind === 'openpgp' && m.fingerprint === fileKey.fingerprint
+            : fileKey.kind === 'ed25519' && m.publicKey === fileKey.publicKey,
+        ) ?? fileKey;
+      const copies = k.sources && k.sources.length > 1 ? { copies: k.sources } : {};
       if (k.kind === 'ed25519') {
-        out.push({
+        const from = k.validFrom?.toISOString() ?? null;
+        const until = k.validUntil?.toISOString() ?? null;
+        const entry: KeyListing = {
           implementation: file.implementation,
           role: file.role,
           file: file.path,
@@ -39,9 +71,19 @@ export async function listKeys(store: TrustStore, at: Date): Promise<KeyListing[
           userIds: [],
           algorithm: 'ed25519',
           created: null,
-          expires: null,
+          expires: until,
+          ...(from || until ? { window: { from, until } } : {}),
           status: 'valid',
-        });
+          ...copies,
+        };
+        if (k.validFrom && at.getTime() < k.validFrom.getTime()) {
+          entry.status = 'not-yet-valid';
+          entry.detail = `trusted from ${from}`;
+        } else if (k.validUntil && at.getTime() >= k.validUntil.getTime()) {
+          entry.status = 'retired';
+          entry.detail = `trusted until ${until}: verifies only tasks created before then`;
+        }
+        out.push(entry);
         continue;
       }
       const facts = await pgp.keyFacts(k.key);
@@ -56,6 +98,7 @@ export async function listKeys(store: TrustStore, at: Date): Promise<KeyListing[
         created: facts.created.toISOString(),
         expires: facts.expires ? facts.expires.toISOString() : null,
         status: 'valid',
+        ...copies,
       };
       const revocations = await pgp.revocationsOf(k.key);
       const revoked =
@@ -75,8 +118,9 @@ export async function listKeys(store: TrustStore, at: Date): Promise<KeyListing[
       }
       if (file.role === 'certified') {
         try {
-          const c = await resolveCertification(impl, k);
+          const c = await resolveCertification(impl, k, at);
           entry.certifiedBy = `${c.root.fingerprint}${c.root.userIds[0] ? ` (${c.root.userIds[0]})` : ''}`;
+          entry.certificationExpires = c.expires ? c.expires.toISOString() : null;
         } catch (e) {
           if (!(e instanceof CotError)) throw e;
           if (entry.status === 'valid') {
@@ -104,6 +148,8 @@ export interface CheckKeyRepoOptions {
   warnDays?: number;
   /** error for keys expiring within this many days (default 30) */
   errorDays?: number;
+  /** also check an ed25519 trust file (JSON or YAML), whose keys may carry validity windows */
+  ed25519Keys?: string;
 }
 
 export interface KeyRepoReport {
@@ -115,16 +161,37 @@ export interface KeyRepoReport {
 }
 
 /**
- * Lint a key repository: unreadable or invalid files, expired, revoked, weak and not-yet-valid keys, keys expiring
- * within `errorDays` (error) or `warnDays` (warning), uncertified keys in certified folders, and keys that appear
- * twice (an error across implementations, since a key must never serve two; a warning within one).
+ * Implementations that may share one key, each pair sorted by name. docker-worker and generic-worker: generic-worker
+ * runs docker-worker tasks (d2g) and signs their documents with its own key, which must then be accepted for both
+ * implementations (the reference verifier scriptworker lists a "d2g" key under docker-worker for this).
  */
-export async function checkKeyRepo(dir: string, o: CheckKeyRepoOptions): Promise<KeyRepoReport> {
+export const SHARED_KEY_IMPLEMENTATIONS: readonly (readonly [string, string])[] = [
+  ['docker-worker', 'generic-worker'],
+];
+
+function sharingAllowed(impls: ReadonlySet<string>): boolean {
+  if (impls.size !== 2) return false;
+  const [a, b] = [...impls].sort();
+  return SHARED_KEY_IMPLEMENTATIONS.some(([x, y]) => x === a && y === b);
+}
+
+/**
+ * Lint a key repository (and/or an ed25519 trust file): unreadable or invalid files, expired, revoked, weak and
+ * not-yet-valid keys, keys expiring within `errorDays` (error) or `warnDays` (warning) — for ed25519 keys with a
+ * window, the end of the window (`until`); for certified keys, also their certification's expiry — uncertified keys in certified folders, and keys that appear twice: an
+ * error across implementations, since a key must never serve two, except the pairs of SHARED_KEY_IMPLEMENTATIONS
+ * (a warning); a warning within one. An ed25519 key past its window (retired) or before it (staged) is listed,
+ * not a finding: that is what windows are for. Throws USAGE when neither a repository nor a trust file is given.
+ */
+export async function checkKeyRepo(dir: string | undefined, o: CheckKeyRepoOptions): Promise<KeyRepoReport> {
   const warnDays = o.warnDays ?? 60;
   const errorDays = o.errorDays ?? 30;
   if (errorDays > warnDays)
     throw new CotError('USAGE', `--error-days (${errorDays}) cannot exceed --warn-days (${warnDays})`);
-  const store = await loadKeyRepo(dir, { tolerant: true });
+  if (dir === undefined && o.ed25519Keys === undefined)
+    throw new CotError('USAGE', 'give a key repository and/or an ed25519 trust file');
+  const store = dir !== undefined ? await loadKeyRepo(dir, { tolerant: true }) : emptyTrustStore();
+  if (o.ed25519Keys !== undefined) await addEd25519TrustFile(store, o.ed25519Keys);
   const keys = await listKeys(store, o.at);
   const findings: Finding[] = [];
   for (const f of store.files)
@@ -132,6 +199,8 @@ export async function checkKeyRepo(dir: string, o: CheckKeyRepoOptions): Promise
   for (const k of keys) {
     const label = `${k.implementation} ${k.role} key ${k.id}${k.userIds[0] ? ` (${k.userIds[0]})` : ''}`;
     if (k.status !== 'valid') {
+      // an ed25519 key outside its window is there on purpose (retired for old chains, or staged for a rotation)
+      if (k.kind === 'ed25519' && (k.status === 'retired' || k.status === 'not-yet-valid')) continue;
       findings.push({
         level: 'error',
         file: k.file,
@@ -140,21 +209,39 @@ export async function checkKeyRepo(dir: string, o: CheckKeyRepoOptions): Promise
       });
       continue;
     }
+    const deadlines: [string, (days: number) => string][] = [];
     if (k.expires) {
-      const days = (Date.parse(k.expires) - o.at.getTime()) / DAY;
+      const at = k.expires;
+      deadlines.push([
+        at,
+        (days) =>
+          k.kind === 'ed25519'
+            ? `is trusted only until ${at}, in ${days.toFixed(1)} days (its window's end)`
+            : `expires in ${days.toFixed(1)} days (${at})`,
+      ]);
+    }
+    if (k.certificationExpires) {
+      const at = k.certificationExpires;
+      deadlines.push([
+        at,
+        (days) => `has its certification by ${k.certifiedBy} expiring in ${days.toFixed(1)} days (${at})`,
+      ]);
+    }
+    for (const [when, what] of deadlines) {
+      const days = (Date.parse(when) - o.at.getTime()) / DAY;
       if (days <= errorDays) {
         findings.push({
           level: 'error',
           file: k.file,
           key: k.id,
-          message: `${label} expires in ${days.toFixed(1)} days (${k.expires}), within ${errorDays}`,
+          message: `${label} ${what(days)}, within ${errorDays}`,
         });
       } else if (days <= warnDays) {
         findings.push({
           level: 'warning',
           file: k.file,
           key: k.id,
-          message: `${label} expires in ${days.toFixed(1)} days (${k.expires}), within ${warnDays}`,
+          message: `${label} ${what(days)}, within ${warnDays}`,
         });
       }
     }
@@ -164,12 +251,17 @@ export async function checkKeyRepo(dir: string, o: CheckKeyRepoOptions): Promise
   for (const [id, list] of byId) {
     if (list.length < 2) continue;
     const impls = new Set(list.map((k) => k.implementation));
+    const shared = impls.size > 1 && sharingAllowed(impls);
     findings.push({
-      level: impls.size > 1 ? 'error' : 'warning',
+      level: impls.size > 1 && !shared ? 'error' : 'warning',
       file: list[0]!.file,
       key: id,
       message: `key ${id} appears ${list.length} times: ${list.map((k) => `${k.file} (${k.implementation} ${k.role})`).join(', ')}${
-        impls.size > 1 ? '; a key may serve only one implementation' : ''
+        impls.size === 1
+          ? '; the copies are merged (a revocation on any copy applies to all)'
+          : shared
+            ? `; shared by ${[...impls].sort().join(' and ')}, which is allowed (d2g: generic-worker signs docker-worker tasks), and accepted for both`
+            : '; a key may serve only one implementation (except docker-worker with generic-worker, for d2g)'
       }`,
     });
   }

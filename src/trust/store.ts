@@ -175,9 +175,29 @@ export async function loadKeyRepo(dir: string, options: LoadKeyRepoOptions = {})
   return store;
 }
 
+const TRUST_ITEM_FIELDS = new Set(['key', 'comment', 'from', 'until']);
+
+/** A strict ISO 8601 time with a date and a time zone (`2026-01-01T00:00:00Z`), as written in trust files. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+function trustTime(value: unknown, what: string): Date {
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value; // YAML timestamps
+  if (typeof value !== 'string' || !ISO_TIME.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new CotError(
+      'KEY_INVALID',
+      `${what} must be an ISO 8601 time with a time zone (e.g. 2026-01-01T00:00:00Z), got ${JSON.stringify(value)}`,
+    );
+  }
+  return new Date(value);
+}
+
 /**
- * Add ed25519 keys from a JSON trust file: `{ "<implementation>": ["<base64 key>", {"key": "<base64>", "comment": "..."}] }`.
- * Several keys per implementation allow rotation by overlap.
+ * Add ed25519 keys from a JSON or YAML trust file:
+ * `{ "<implementation>": ["<base64 key>", {"key": "<base64>", "comment": "...", "from": ISO, "until": ISO}] }`.
+ * Several keys per implementation allow rotation by overlap. `from` (inclusive) and `until` (exclusive) bound the
+ * key's validity window, judged against the task's creation time (`taskCreated`, else the reference time): a key
+ * retired with `until` stays listed for old chains without signing new ones. Unknown fields, bad times and an
+ * empty window are refused (KEY_INVALID): a misspelt `until` must not silently widen trust.
  */
 export async function addEd25519TrustFile(
   store: TrustStore,
@@ -221,25 +241,39 @@ export async function addEd25519TrustFile(
     store.implementations.set(name, impl);
     const entry: KeyFileEntry = { path: `${path}#${name}`, implementation: name, role: 'worker', keys: [] };
     for (let i = 0; i < list.length; i++) {
-      const item = list[i];
-      const text =
-        typeof item === 'string'
-          ? item
-          : item && typeof item === 'object' && !Array.isArray(item)
-            ? item.key
-            : undefined;
+      const item: unknown = list[i];
+      const where = `trust file ${path}: ${name}[${i}]`;
+      const obj =
+        item && typeof item === 'object' && !Array.isArray(item) && !(item instanceof Date)
+          ? (item as Record<string, unknown>)
+          : undefined;
+      const text = typeof item === 'string' ? item : obj?.key;
       if (typeof text !== 'string') {
-        throw new CotError(
-          'KEY_INVALID',
-          `trust file ${path}: ${name}[${i}] is not a base64 key or {"key": "<base64>"}`,
-        );
+        throw new CotError('KEY_INVALID', `${where} is not a base64 key or {"key": "<base64>"}`);
+      }
+      const window: { validFrom?: Date; validUntil?: Date } = {};
+      if (obj) {
+        const unknown = Object.keys(obj).filter((f) => !TRUST_ITEM_FIELDS.has(f));
+        if (unknown.length > 0) {
+          throw new CotError(
+            'KEY_INVALID',
+            `${where} has unknown field(s) ${unknown.map((f) => JSON.stringify(f)).join(', ')} (allowed: key, comment, from, until)`,
+          );
+        }
+        if (obj.comment !== undefined && typeof obj.comment !== 'string')
+          throw new CotError('KEY_INVALID', `${where}: comment must be a string`);
+        if (obj.from !== undefined) window.validFrom = trustTime(obj.from, `${where}.from`);
+        if (obj.until !== undefined) window.validUntil = trustTime(obj.until, `${where}.until`);
+        if (window.validFrom && window.validUntil && window.validFrom >= window.validUntil) {
+          throw new CotError('KEY_INVALID', `${where}: from must be earlier than until`);
+        }
       }
       const keys = await parseCached(Buffer.from(text), `${path} ${name}[${i}]`, cache);
       for (const k of keys) {
-        if (k.kind !== 'ed25519')
-          throw new CotError('KEY_INVALID', `trust file ${path}: ${name}[${i}] is not an ed25519 key`);
-        entry.keys.push(k);
-        impl.workerKeys.push(k);
+        if (k.kind !== 'ed25519') throw new CotError('KEY_INVALID', `${where} is not an ed25519 key`);
+        const windowed = { ...k, ...window };
+        entry.keys.push(windowed);
+        impl.workerKeys.push(windowed);
       }
     }
     store.files.push(entry);
@@ -256,34 +290,57 @@ export function emptyTrustStore(): TrustStore {
 export interface CertificationResult {
   root: PgpVerificationKey;
   certifiedAt: Date;
+  /** when the certification itself expires (null = never) */
+  expires: Date | null;
   userId: string;
 }
 
 /**
  * Decide whether `key` (from the certified set of `impl`) is certified by one of its trusted roots that was valid
- * when it certified. A certification made after a document was signed still counts (as with GnuPG's keyring).
+ * when it certified, for a document signed at `signedAt`. A certification counts when:
+ *  - the root was valid when it certified: created, not expired, not revoked then (a HARD revocation of the root
+ *    voids all its certifications, past ones included; a soft one only those made after it);
+ *  - the certification itself had not expired when the document was signed (its signature expiration time,
+ *    RFC 4880 section 5.2.3.10 / RFC 9580 section 5.2.3.18; made e.g. by `gpg --default-cert-expire`): a one-day
+ *    certification does not vouch for a signature made weeks later. A certification made after the document was
+ *    signed still counts (as with GnuPG's keyring, which the reference verifier scriptworker used; key
+ *    repositories certify keys after they start signing).
+ * Without `signedAt`, the certification's expiry is not judged.
+ *
+ * Throws KEY_CERTIFIER_INVALID (only roots' certifications that do not count), KEY_UNCERTIFIED (none at all),
+ * KEY_CERTIFIED_BY_UNTRUSTED (only by other worker keys), KEY_CERTIFIER_UNKNOWN (only by unknown keys).
  */
 export async function resolveCertification(
   impl: ImplementationKeys,
   key: PgpVerificationKey,
+  signedAt?: Date,
 ): Promise<CertificationResult> {
   const pgp = await loadPgp();
   const findings = await pgp.checkCertifications(
     key.key,
     impl.roots.map((r) => r.key),
   );
-  const good = findings.find((f) => f.root && f.valid);
+  const expiredBefore = (f: { expires: Date | null }) =>
+    signedAt !== undefined && f.expires !== null && f.expires.getTime() <= signedAt.getTime();
+  const good = findings.find((f) => f.root && f.valid && !expiredBefore(f));
   if (good) {
     const root = impl.roots.find((r) => r.key === good.root)!;
-    return { root, certifiedAt: good.created, userId: good.userId };
+    return { root, certifiedAt: good.created, expires: good.expires, userId: good.userId };
   }
   const label = `${impl.name} key ${key.fingerprint}${key.userIds[0] ? ` (${key.userIds[0]})` : ''}`;
   const byRoot = findings.filter((f) => f.root);
   if (byRoot.length > 0) {
     throw new CotError(
       'KEY_CERTIFIER_INVALID',
-      `${label} is certified only by trusted roots that were not valid when they certified: ${byRoot
-        .map((f) => `${f.issuerKeyId} at ${f.created.toISOString()}: ${f.reason}`)
+      `${label} is certified only by trusted roots whose certification does not count: ${byRoot
+        .map(
+          (f) =>
+            `${f.issuerKeyId} at ${f.created.toISOString()}: ${
+              f.valid
+                ? `the certification expired ${f.expires!.toISOString()}, before the document was signed (${signedAt!.toISOString()})`
+                : `the root was not valid when it certified: ${f.reason}`
+            }`,
+        )
         .join('; ')}`,
     );
   }
@@ -293,7 +350,7 @@ export async function resolveCertification(
       `${label} is not certified by any key; it needs a certification by a trusted root`,
     );
   }
-  const others = impl.certified.filter((c) => c !== key);
+  const others = impl.certified.filter((c) => c.fingerprint !== key.fingerprint);
   const byValid = findings.filter((f) => others.some((o) => hasKeyId(o.key, f.issuerKeyId)));
   if (byValid.length > 0) {
     throw new CotError(
@@ -309,6 +366,108 @@ export async function resolveCertification(
 
 function hasKeyId(key: PgpPublicKey, hex: string): boolean {
   return key.getKeyIDs().some((id) => id.toHex().toUpperCase() === hex);
+}
+
+/** The ed25519 copies' windows intersected: the latest `from` and the earliest `until` (most restrictive wins). */
+function intersectWindows(copies: readonly Ed25519VerificationKey[]): {
+  validFrom?: Date;
+  validUntil?: Date;
+} {
+  const froms = copies.flatMap((k) => (k.validFrom ? [k.validFrom.getTime()] : []));
+  const untils = copies.flatMap((k) => (k.validUntil ? [k.validUntil.getTime()] : []));
+  return {
+    ...(froms.length > 0 ? { validFrom: new Date(Math.max(...froms)) } : {}),
+    ...(untils.length > 0 ? { validUntil: new Date(Math.min(...untils)) } : {}),
+  };
+}
+
+interface MergeCacheEntry {
+  inputs: VerificationKey[];
+  merged: Promise<ImplementationKeys>;
+}
+const mergeCache = new WeakMap<ImplementationKeys, MergeCacheEntry>();
+
+function allKeysOf(impl: ImplementationKeys): VerificationKey[] {
+  return [...impl.workerKeys, ...impl.roots, ...impl.certified];
+}
+
+/**
+ * The implementation's keys with the copies of each key merged: all OpenPGP copies of one fingerprint (worker,
+ * root or certified, in any file of this implementation) become one key carrying every copy's revocations,
+ * certifications and self-signatures (a revocation on any copy wins: a stale copy without it, in another file,
+ * can no longer verify; certifications found on different copies all count); ed25519 copies of one public key
+ * become one key whose window is the intersection of theirs. Each merged key lists its files in `sources`. Roles
+ * are kept (a root stays a root). Copies are never merged across implementations. Cached per implementation
+ * object until its key lists change.
+ */
+export function mergedImplementation(impl: ImplementationKeys): Promise<ImplementationKeys> {
+  const inputs = allKeysOf(impl);
+  const cached = mergeCache.get(impl);
+  if (cached && cached.inputs.length === inputs.length && cached.inputs.every((k, i) => k === inputs[i])) {
+    return cached.merged;
+  }
+  const merged = mergeImplementation(impl, inputs);
+  mergeCache.set(impl, { inputs, merged });
+  return merged;
+}
+
+async function mergeImplementation(
+  impl: ImplementationKeys,
+  inputs: VerificationKey[],
+): Promise<ImplementationKeys> {
+  const pgpGroups = new Map<string, PgpVerificationKey[]>();
+  const edGroups = new Map<string, Ed25519VerificationKey[]>();
+  for (const k of inputs) {
+    if (k.kind === 'openpgp') pgpGroups.set(k.fingerprint, [...(pgpGroups.get(k.fingerprint) ?? []), k]);
+    else edGroups.set(k.publicKey, [...(edGroups.get(k.publicKey) ?? []), k]);
+  }
+  const sourcesOf = (copies: readonly VerificationKey[]) => [
+    ...new Set(copies.flatMap((c) => c.sources ?? [c.source])),
+  ];
+  const pgp = pgpGroups.size > 0 ? await loadPgp() : undefined;
+  const mergedPgp = new Map<string, PgpVerificationKey>();
+  for (const [fpr, copies] of pgpGroups) {
+    const first = copies[0]!;
+    if (copies.length === 1) {
+      mergedPgp.set(fpr, first);
+      continue;
+    }
+    const key = await pgp!.mergeKeyCopies(copies.map((c) => c.key));
+    mergedPgp.set(fpr, {
+      ...first,
+      key,
+      userIds: pgp!.userIdsOf(key),
+      sources: sourcesOf(copies),
+    });
+  }
+  const mergedEd = new Map<string, Ed25519VerificationKey>();
+  for (const [pub, copies] of edGroups) {
+    const first = copies[0]!;
+    if (copies.length === 1) {
+      mergedEd.set(pub, first);
+      continue;
+    }
+    const { validFrom: _f, validUntil: _u, ...rest } = first;
+    mergedEd.set(pub, { ...rest, ...intersectWindows(copies), sources: sourcesOf(copies) });
+  }
+  const pick = <K extends VerificationKey>(list: readonly K[]): K[] => {
+    const seen = new Set<string>();
+    const out: K[] = [];
+    for (const k of list) {
+      const id = k.kind === 'openpgp' ? k.fingerprint : k.publicKey;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push((k.kind === 'openpgp' ? mergedPgp.get(id) : mergedEd.get(id)) as K);
+    }
+    return out;
+  };
+  return {
+    name: impl.name,
+    layout: impl.layout,
+    workerKeys: pick(impl.workerKeys),
+    roots: pick(impl.roots),
+    certified: pick(impl.certified),
+  };
 }
 
 /** All keys a signature for `impl` may be checked against (certified keys still need `resolveCertification`). */

@@ -1,7 +1,13 @@
 import { type VerifiedSignature, type VerifySignatureInput, verifySignature } from '../cot/signature.js';
 import { CotError } from '../errors.js';
 import type { VerificationKey } from '../keys/keys.js';
-import { candidateKeys, getImplementation, resolveCertification, type TrustStore } from './store.js';
+import {
+  candidateKeys,
+  getImplementation,
+  mergedImplementation,
+  resolveCertification,
+  type TrustStore,
+} from './store.js';
 
 /** Which trust applies to a link: the store, and the worker implementation the link ran on. */
 export interface LinkTrust {
@@ -41,12 +47,15 @@ function signerLabel(v: VerifiedSignature): string {
 
 /**
  * The signature layer with the trust model: only keys of the link's worker implementation are allowed; a key from
- * a certified folder counts only with a valid certification by one of that implementation's trusted roots (named
- * in the result); the roots themselves may not sign documents. When the signature is refused, say whether it was
- * made by a root or by a key of another implementation.
+ * a certified folder counts only with a certification by one of that implementation's trusted roots that counts
+ * for this signature's time (resolveCertification; named in the result); the roots themselves may not sign
+ * documents. Copies of one key within the implementation are merged first (mergedImplementation: a revocation on
+ * any copy wins). One key may serve several implementations (e.g. docker-worker and generic-worker for d2g): it
+ * is accepted for each. When the signature is refused, say whether it was made by a root or by a key of another
+ * implementation (KEY_WRONG_IMPLEMENTATION).
  */
 export async function verifySignatureTrusted(input: VerifyTrustedInput): Promise<VerifiedTrustedSignature> {
-  const impl = getImplementation(input.trust.store, input.trust.implementation);
+  const impl = await mergedImplementation(getImplementation(input.trust.store, input.trust.implementation));
   let verified: VerifiedSignature;
   try {
     verified = await verifySignature({ ...input, keys: candidateKeys(impl) });
@@ -62,8 +71,8 @@ export async function verifySignatureTrusted(input: VerifyTrustedInput): Promise
         );
       }
       for (const other of input.trust.store.implementations.values()) {
-        if (other === impl) continue;
-        const byOther = await verifiesWith(input, candidateKeys(other));
+        if (other.name === impl.name) continue;
+        const byOther = await verifiesWith(input, candidateKeys(await mergedImplementation(other)));
         if (byOther) {
           throw new CotError(
             'KEY_WRONG_IMPLEMENTATION',
@@ -79,7 +88,7 @@ export async function verifySignatureTrusted(input: VerifyTrustedInput): Promise
     if (s.kind !== 'openpgp') continue;
     const certified = impl.certified.find((k) => k.fingerprint === s.fingerprint);
     if (!certified) continue;
-    const c = await resolveCertification(impl, certified);
+    const c = await resolveCertification(impl, certified, s.signedAt);
     s.certifiedBy = { fingerprint: c.root.fingerprint, userIds: c.root.userIds, certifiedAt: c.certifiedAt };
   }
   return { ...verified, implementation: impl.name };

@@ -24,6 +24,7 @@ import {
   putListing,
   putSignedTask,
   putStatus,
+  resignRun,
   verifyLab,
 } from '../helpers/chain.js';
 import { tempDir } from '../helpers/env.js';
@@ -559,5 +560,60 @@ describe('glob patterns in upstreamArtifacts', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('signatures in the chain', () => {
+  it('signatureFormat ed25519 accepts only a raw 64-byte .sig: an OpenPGP signature there is refused', async () => {
+    const l = await lab();
+    const win = ids()['build-win64']!;
+    // a detached OpenPGP signature by the (allowed) docker-worker key, put where the ed25519 .sig belongs
+    const { loadSigningKey } = await import('../../src/index.js');
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const key = await loadSigningKey(join(l.dir, 'keys', 'docker-worker.key'));
+    if (key.kind !== 'openpgp') throw new Error('expected an OpenPGP key');
+    const doc = await readFile(l.queue.artifactPath(win, 0, 'public/chain-of-trust.json'));
+    const openpgp = await import('openpgp');
+    const sig = await openpgp.sign({
+      message: await openpgp.createMessage({ binary: doc }),
+      signingKeys: key.key,
+      detached: true,
+      format: 'binary',
+      date: NOW,
+    });
+    await writeFile(l.queue.artifactPath(win, 0, 'public/chain-of-trust.json.sig'), sig as Uint8Array);
+    // even with the docker-worker key allowed for generic-worker, the kind is refused before any cryptography
+    const r = await verifyLab(l, demo.taskId, (p) =>
+      p.replace(
+        'ed25519Keys: ed25519-keys.json\n',
+        'ed25519Keys: ed25519-keys.json\nkeys:\n  generic-worker: [keys/docker-worker.pub]\n',
+      ),
+    );
+    expect(codesOf(r)).toBe('CHAIN_COT_MISSING,SIGNATURE_KIND_REFUSED');
+    expect(r.errors.find((e) => e.code === 'SIGNATURE_KIND_REFUSED')!.taskId).toBe(win);
+  });
+
+  it("a document signed before the queue created the task is refused (the queue's created, not the document's)", async () => {
+    const l = await lab();
+    const beetmover = demo.taskId;
+    // the signature says 10:30, half an hour before the queue created the task (11:02)
+    await resignRun({ ...l, now: new Date('2026-11-25T10:30:00Z') }, beetmover, 'scriptworker');
+    expect(codesOf(await verifyLab(l, beetmover))).toBe('SIGNATURE_BEFORE_TASK');
+  });
+
+  it('one ed25519 key serving docker-worker and generic-worker (d2g) verifies a docker-worker link', async () => {
+    const l = await lab();
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const trust = JSON.parse(await readFile(join(l.dir, 'ed25519-keys.json'), 'utf8'));
+    trust['docker-worker'] = trust['generic-worker'];
+    await writeFile(join(l.dir, 'ed25519-keys.json'), JSON.stringify(trust));
+    // the Linux build, a docker-worker task, signed by the shared (generic-worker) ed25519 key
+    await resignRun(l, ids()['build-linux64']!, 'generic-worker');
+    const r = await verifyLab(l, demo.taskId);
+    expect(codesOf(r)).toBe('ACCEPTED');
+    expect(r.links.find((x) => x.taskId === ids()['build-linux64'])).toMatchObject({
+      implementation: 'docker-worker',
+      signatureKind: 'ed25519',
+    });
   });
 });

@@ -243,8 +243,14 @@ const signatureRows: Row[] = [
     'SIGNATURE_FROM_FUTURE',
   ],
   [
-    'two signatures, one of them over other text',
+    'two signatures by two allowed keys, one of them over other text',
     async () => {
+      // two signers: one signer twice is refused earlier, as a duplicate (test/security/trust-time.test.ts)
+      const second = await genPgp('docker-worker-2@example.com');
+      const twoSigners = await repoWith('two-signers', {
+        'docker-worker/pgp.pub': pgpPriv.toPublic().armor(),
+        'docker-worker/pgp2.pub': second.toPublic().armor(),
+      });
       const a = await openpgp.sign({
         message: await openpgp.createMessage({ text: DOC }),
         signingKeys: pgpPriv,
@@ -255,7 +261,7 @@ const signatureRows: Row[] = [
       });
       const b = await openpgp.sign({
         message: await openpgp.createMessage({ text: `${DOC} ` }),
-        signingKeys: pgpPriv,
+        signingKeys: second,
         detached: true,
         format: 'binary',
         date: NOW,
@@ -265,7 +271,7 @@ const signatureRows: Row[] = [
         binarySignature: new Uint8Array([...(a as Uint8Array), ...(b as Uint8Array)]),
       });
       const framed = `-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n${DOC}\n${both.armor()}`;
-      return code(asImpl('docker-worker', framed));
+      return code(asImpl('docker-worker', framed, undefined, twoSigners));
     },
     'SIGNATURE_INVALID',
   ],

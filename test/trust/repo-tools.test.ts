@@ -70,9 +70,10 @@ describe('keys check thresholds, duplicates and bad files', () => {
     expect(warn.out).toMatch(/^warning: docker-worker worker key .* expires in 45\.0 days/);
     const err = await cot(now, 'keys', 'check', join(d, 'repo'), '--error-days', '50', '--warn-days', '60');
     expect(err.code).toBe(1);
-    await mkdir(join(d, 'repo/generic-worker'), { recursive: true });
-    await writeFile(join(d, 'repo/generic-worker/k.pub'), await readFile(join(d, 'k.pub')));
-    await writeFile(join(d, 'repo/generic-worker/broken.pub'), 'garbage');
+    // docker-worker with generic-worker may share a key (d2g); any other pair may not
+    await mkdir(join(d, 'repo/taskcluster-worker'), { recursive: true });
+    await writeFile(join(d, 'repo/taskcluster-worker/k.pub'), await readFile(join(d, 'k.pub')));
+    await writeFile(join(d, 'repo/taskcluster-worker/broken.pub'), 'garbage');
     const r = await checkKeyRepo(join(d, 'repo'), { at: now, warnDays: 30, errorDays: 10 });
     expect(r.findings.map((f) => f.message).join('\n')).toMatch(
       /appears 2 times.*a key may serve only one implementation/,
@@ -261,5 +262,61 @@ describe('keys guard', () => {
       const ok = await gen(user);
       expect(ok.code, ok.err).toBe(0);
     });
+  });
+});
+
+describe.skipIf(!HAVE_GPG)('keys check: certifications with an expiry (made by real gpg)', () => {
+  it('warns when a certification expires soon, and an expired one leaves the key uncertified', async () => {
+    const d = await tempDir();
+    const gpg = await Gpg.create(d);
+    const now = new Date('2026-11-25T00:00:00Z');
+    const faked = (t: Date) => ['--faked-system-time', `${Math.floor(t.getTime() / 1000)}!`];
+    const gen = (uid: string) => {
+      gpg.ok([
+        ...faked(new Date(now.getTime() - 10 * DAY)),
+        '--passphrase',
+        '',
+        '--quick-gen-key',
+        uid,
+        'ed25519',
+        'sign',
+        'never',
+      ]);
+      return gpg
+        .ok(['--with-colons', '--list-keys', uid])
+        .toString()
+        .split('\n')
+        .find((l) => l.startsWith('fpr:'))!
+        .split(':')[9]!;
+    };
+    const root = gen('Root <root@example.com>');
+    const worker = gen('Worker <worker@example.com>');
+    const certify = (expire: string) =>
+      gpg.ok([
+        ...faked(new Date(now.getTime() - DAY)),
+        '--yes',
+        '--default-cert-expire',
+        expire,
+        '--local-user',
+        root,
+        '--quick-sign-key',
+        worker,
+      ]);
+    certify('46d');
+    await mkdir(join(d, 'repo/scriptworker/trusted'), { recursive: true });
+    await mkdir(join(d, 'repo/scriptworker/valid'), { recursive: true });
+    await writeFile(join(d, 'repo/scriptworker/trusted/root.pub'), gpg.exportPublic(root));
+    await writeFile(join(d, 'repo/scriptworker/valid/worker.pub'), gpg.exportPublic(worker));
+    const warn = await cot(now, 'keys', 'check', join(d, 'repo'));
+    expect(warn.code, warn.out).toBe(6);
+    expect(warn.out).toMatch(
+      /^warning: scriptworker certified key .* has its certification by .* expiring in 45\.0 days/,
+    );
+    // 50 days later the certification has expired: the key is no longer certified
+    const later = await checkKeyRepo(join(d, 'repo'), { at: new Date(now.getTime() + 50 * DAY) });
+    expect(later.keys.find((k) => k.role === 'certified')).toMatchObject({ status: 'uncertified' });
+    expect(later.findings.map((f) => f.message).join('\n')).toMatch(
+      /KEY_CERTIFIER_INVALID: .*the certification expired/,
+    );
   });
 });

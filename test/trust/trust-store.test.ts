@@ -8,8 +8,10 @@ import {
   certifyKeyFile,
   emptyTrustStore,
   generateKeyPair,
+  listKeys,
   loadKeyRepo,
   loadSigningKey,
+  mergedImplementation,
   type SigningKey,
   verifyLink,
 } from '../../src/index.js';
@@ -385,5 +387,118 @@ describe.skipIf(!HAVE_GPG)('cot keys certify: GnuPG accepts the certification', 
     const rootKeyId = r.certifiedBy.slice(-16);
     // colon format: "sig:!:..." = signature checked and good
     expect(out.split('\n').some((l) => l.startsWith('sig:!:') && l.includes(rootKeyId))).toBe(true);
+  });
+});
+
+describe('copies of one key are merged; trust file windows are strict', () => {
+  let d: string;
+  beforeAll(async () => {
+    d = await tempDir();
+  });
+
+  it('a certification found on one copy counts for the other copies of the key (KEY_UNCERTIFIED before)', async () => {
+    const created = new Date(NOW.getTime() - 30 * DAY);
+    for (const name of ['root', 'worker'])
+      await generateKeyPair({
+        type: 'openpgp',
+        pgpAlgorithm: 'ed25519',
+        userId: `${name} <${name}@example.com>`,
+        out: join(d, `${name}.key`),
+        pubOut: join(d, `${name}.pub`),
+        now: created,
+      });
+    await certifyKeyFile({
+      withPrivate: join(d, 'root.key'),
+      keyPublic: join(d, 'worker.pub'),
+      out: join(d, 'worker.certified.pub'),
+      now: new Date(NOW.getTime() - 20 * DAY),
+    });
+    const r = join(d, 'copies');
+    await mkdir(join(r, 'scriptworker/trusted'), { recursive: true });
+    await mkdir(join(r, 'scriptworker/valid'), { recursive: true });
+    await writeFile(join(r, 'scriptworker/trusted/root.pub'), await readFile(join(d, 'root.pub')));
+    // the uncertified copy sorts first
+    await writeFile(join(r, 'scriptworker/valid/a-worker.pub'), await readFile(join(d, 'worker.pub')));
+    await writeFile(
+      join(r, 'scriptworker/valid/b-worker.pub'),
+      await readFile(join(d, 'worker.certified.pub')),
+    );
+    const store = await loadKeyRepo(r);
+    const worker = await loadSigningKey(join(d, 'worker.key'));
+    if (worker.kind !== 'openpgp') throw new Error('kind');
+    const v = await verifyLink({
+      data: Buffer.from(await clearsign(DOC, worker.key, NOW)),
+      trust: { store, implementation: 'scriptworker' },
+      at: NOW,
+    });
+    const s = v.signers[0]!;
+    expect(s.kind === 'openpgp' && s.certifiedBy?.userIds).toEqual(['root <root@example.com>']);
+    const merged = await mergedImplementation(store.implementations.get('scriptworker')!);
+    expect(merged.certified).toHaveLength(1);
+    expect(merged.certified[0]!.sources).toEqual([
+      join(r, 'scriptworker/valid/a-worker.pub'),
+      join(r, 'scriptworker/valid/b-worker.pub'),
+    ]);
+    // keys list judges every copy as the merged key
+    const rows = await listKeys(store, NOW);
+    expect(rows.filter((k) => k.role === 'certified').map((k) => [k.status, k.copies?.length])).toEqual([
+      ['valid', 2],
+      ['valid', 2],
+    ]);
+  });
+
+  it('ed25519 copies in one implementation: the windows intersect (the most restrictive wins)', async () => {
+    await generateKeyPair({ type: 'ed25519', out: join(d, 'e'), pubOut: join(d, 'e.pub'), now: NOW });
+    const pub = (await readFile(join(d, 'e.pub'), 'utf8')).trim();
+    await writeFile(
+      join(d, 'dup.json'),
+      JSON.stringify({
+        'generic-worker': [
+          { key: pub, until: '2026-12-01T00:00:00Z' },
+          { key: pub, from: '2026-01-01T00:00:00Z', until: '2027-01-01T00:00:00Z' },
+        ],
+      }),
+    );
+    const store = await addEd25519TrustFile(emptyTrustStore(), join(d, 'dup.json'));
+    const k = await loadSigningKey(join(d, 'e'));
+    if (k.kind !== 'ed25519') throw new Error('kind');
+    const data = Buffer.from(DOC);
+    const signature = ed25519Sign(data, k.privateKey);
+    const at = (taskCreated: string) =>
+      verifyLink({
+        data,
+        signature,
+        trust: { store, implementation: 'generic-worker' },
+        at: NOW,
+        taskCreated: new Date(taskCreated),
+      }).then(
+        () => 'OK',
+        (e: { code: string }) => e.code,
+      );
+    expect(await at('2026-06-01T00:00:00Z')).toBe('OK');
+    expect(await at('2025-06-01T00:00:00Z')).toBe('KEY_NOT_YET_VALID');
+    expect(await at('2026-12-15T00:00:00Z')).toBe('KEY_EXPIRED');
+  });
+
+  it('trust file entries: unknown fields, bad times and empty windows are refused (KEY_INVALID)', async () => {
+    await generateKeyPair({ type: 'ed25519', out: join(d, 'f'), pubOut: join(d, 'f.pub'), now: NOW });
+    const key = (await readFile(join(d, 'f.pub'), 'utf8')).trim();
+    const bad: [string, Record<string, unknown>, RegExp][] = [
+      ['misspelt', { key, untill: '2026-01-01T00:00:00Z' }, /unknown field\(s\) "untill"/],
+      ['no zone', { key, until: '2026-01-01T00:00:00' }, /must be an ISO 8601 time with a time zone/],
+      ['not a time', { key, from: 'yesterday' }, /must be an ISO 8601 time/],
+      ['empty', { key, from: '2026-02-01T00:00:00Z', until: '2026-01-01T00:00:00Z' }, /from must be earlier/],
+    ];
+    for (const [name, item, message] of bad) {
+      await writeFile(join(d, `${name}.json`), JSON.stringify({ 'docker-worker': [item] }));
+      const err = await errorOf(addEd25519TrustFile(emptyTrustStore(), join(d, `${name}.json`)));
+      expect(err.code, name).toBe('KEY_INVALID');
+      expect(err.message, name).toMatch(message);
+    }
+    // and in YAML
+    await writeFile(join(d, 'ok.yml'), `docker-worker:\n  - key: ${key}\n    from: 2026-01-01T00:00:00Z\n`);
+    const store = await addEd25519TrustFile(emptyTrustStore(), join(d, 'ok.yml'));
+    const k = store.implementations.get('docker-worker')!.workerKeys[0]!;
+    expect(k.kind === 'ed25519' && k.validFrom?.toISOString()).toBe('2026-01-01T00:00:00.000Z');
   });
 });

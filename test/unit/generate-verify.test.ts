@@ -323,4 +323,9 @@ describe('verifyLink', () => {
       'KEY_NOT_FOUND',
     );
   });
+
+  it('an OpenPGP signature block holding a packet OpenPGP.js cannot parse is SIGNATURE_MALFORMED (found by fuzzing)', async () => {
+    // 0xE8 0x00: a new-format packet of unknown tag 40, which OpenPGP.js keeps as an unparseable packet
+    expect(await codeOf(link({ signature: Buffer.from([0xe8, 0x00]) }))).toBe('SIGNATURE_MALFORMED');
+  });
 });

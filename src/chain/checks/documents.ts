@@ -90,9 +90,14 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
   const signature = useEd
     ? await readArtifact(s.queue, link.taskId, runId, COT_ARTIFACT_NAMES.sig, policy.bounds)
     : undefined;
+  // a worker cannot sign a task before the queue created it: the signature time is judged against the queue's
+  // `created`, never the document's own copy
+  const created = typeof task.created === 'string' ? new Date(task.created) : undefined;
   const v = await verifyLink({
     data,
     ...(signature ? { signature } : {}),
+    allowedKinds: useEd ? ['ed25519'] : ['openpgp-cleartext'],
+    ...(created && !Number.isNaN(created.getTime()) ? { taskCreated: created } : {}),
     trust: { store: s.o.trust, implementation: impl },
     at: s.o.at,
     expected: { taskId: link.taskId, runId },
