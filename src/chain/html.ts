@@ -3,6 +3,12 @@ import type { ChainLink, ChainReport } from './verify-chain.js';
 const esc = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/** Which docker image a link ran, and whether the chain verified it. */
+function imageLine(l: ChainLink): string {
+  if (!l.image || l.image.type === 'none') return '';
+  return `image ${l.image.name ?? l.image.type} (${l.image.type}, ${l.image.verified ? 'verified' : 'not verified'})`;
+}
+
 /**
  * One self-contained HTML file (no network): the chain as an SVG graph, each link coloured by result, details on
  * hover (title) and on click (a panel), and every link's checks and errors listed below for reading and printing.
@@ -41,9 +47,10 @@ export function renderChainHtml(r: ChainReport): string {
   const nodes = r.links.map((l) => {
     const p = pos.get(l.taskId)!;
     const title = [
-      `${l.taskId} (${l.role})`,
-      l.implementation ?? `${l.provisionerId}/${l.workerType}`,
+      `${l.taskId} (${l.kinds.length ? l.kinds.join(', ') : l.role})`,
+      `${l.implementation ?? `${l.provisionerId}/${l.workerType}`}${l.runId !== undefined ? ` run ${l.runId}` : ''}`,
       l.signer ? `signed by ${l.signer}` : '',
+      imageLine(l),
       ...l.errors.map((e) => `${e.code}: ${e.message}`),
     ]
       .filter(Boolean)
@@ -59,10 +66,10 @@ export function renderChainHtml(r: ChainReport): string {
   const details = r.links
     .map(
       (l) => `<section class="link ${l.ok ? 'ok' : 'fail'}" id="link-${esc(l.taskId)}">
-<h3>${l.ok ? '✔' : '✘'} ${esc(l.name || l.role)} <small>(${esc(l.role)})</small> <code>${esc(l.taskId)}</code></h3>
+<h3>${l.ok ? '✔' : '✘'} ${esc(l.name || l.role)} <small>(${esc(l.kinds.length ? l.kinds.join(', ') : l.role)})</small> <code>${esc(l.taskId)}</code></h3>
 <p>${esc(`${l.provisionerId}/${l.workerType}`)} → ${esc(l.implementation ?? 'no implementation')}${l.runId !== undefined ? ` · run ${l.runId}` : ''}${
         l.signer ? ` · signed by ${esc(l.signer)}` : ''
-      }${l.certifiedBy ? ` · certified by ${esc(l.certifiedBy)}` : ''}</p>
+      }${l.certifiedBy ? ` · certified by ${esc(l.certifiedBy)}` : ''}${imageLine(l) ? ` · ${esc(imageLine(l))}` : ''}</p>
 <ul>${l.checks.map((c) => `<li class="check">${esc(c)}</li>`).join('')}${l.errors.map((e) => `<li class="error"><b>${esc(e.code)}</b>: ${esc(e.message)}</li>`).join('')}</ul>
 </section>`,
     )

@@ -237,10 +237,18 @@ describe.skipIf(!HAVE_SHARED || !HAVE_PYTHON)(
       }
       // the same chain with one rule broken at a time is refused
       const broken: [string, (t: JsonObject) => void, string][] = [
-        ['another scheduler', (t) => void (t.schedulerId = 'gecko-level-1'), 'CHAIN_TASK_GRAPH_MISMATCH'],
+        [
+          'another scheduler',
+          (t) => {
+            t.schedulerId = 'gecko-level-1';
+          },
+          'CHAIN_TASK_GRAPH_MISMATCH',
+        ],
         [
           'an extra dependency',
-          (t) => void (t.dependencies = [DECISION, SIGNING]),
+          (t) => {
+            t.dependencies = [DECISION, SIGNING];
+          },
           'CHAIN_TASK_GRAPH_MISMATCH',
         ],
         [

@@ -57,10 +57,18 @@ describe('a task against its task-graph.json entry (TASK_GRAPH_FIELD_RULES)', ()
   });
 
   const rows: [string, (g: JsonObject, r: JsonObject) => void, RegExp | null][] = [
-    ['priority changed later (changeTaskPriority)', (_g, r) => void (r.priority = 'highest'), null],
+    [
+      'priority changed later (changeTaskPriority)',
+      (_g, r) => {
+        r.priority = 'highest';
+      },
+      null,
+    ],
     [
       'created, deadline and expires are not compared',
-      (_g, r) => void (r.deadline = '2030-01-01T00:00:00.000Z'),
+      (_g, r) => {
+        r.deadline = '2030-01-01T00:00:00.000Z';
+      },
       null,
     ],
     [
@@ -70,37 +78,67 @@ describe('a task against its task-graph.json entry (TASK_GRAPH_FIELD_RULES)', ()
       },
       null,
     ],
-    ['a default that differs', (_g, r) => void (r.retries = 0), /retries: 5 vs 0/],
-    ['a field only the runtime task has', (_g, r) => void (r.newField = 1), /newField: absent vs 1/],
-    ['a field only the graph entry has', (g) => void (g.newField = 1), /newField: 1 vs absent/],
+    [
+      'a default that differs',
+      (_g, r) => {
+        r.retries = 0;
+      },
+      /retries: 5 vs 0/,
+    ],
+    [
+      'a field only the runtime task has',
+      (_g, r) => {
+        r.newField = 1;
+      },
+      /newField: absent vs 1/,
+    ],
+    [
+      'a field only the graph entry has',
+      (g) => {
+        g.newField = 1;
+      },
+      /newField: 1 vs absent/,
+    ],
     [
       'a nested field only the runtime task has',
-      (_g, r) => void ((r.extra as JsonObject).evil = true),
+      (_g, r) => {
+        (r.extra as JsonObject).evil = true;
+      },
       /extra\.evil/,
     ],
     [
       'projectId set at runtime but absent from the graph',
-      (_g, r) => void (r.projectId = 'proj-x'),
+      (_g, r) => {
+        r.projectId = 'proj-x';
+      },
       /projectId: "none" vs "proj-x"/,
     ],
     [
       'taskQueueId that disagrees with provisionerId/workerType',
-      (_g, r) => void (r.taskQueueId = 'releng-3/other'),
+      (_g, r) => {
+        r.taskQueueId = 'releng-3/other';
+      },
       /taskQueueId releng-3\/other disagrees/,
     ],
     [
       'a task group other than the decision task',
-      (_g, r) => void (r.taskGroupId = OTHER),
+      (_g, r) => {
+        r.taskGroupId = OTHER;
+      },
       /taskGroupId: .* is not the task group of its parent/,
     ],
     [
       "a scheduler other than the decision task's",
-      (_g, r) => void (r.schedulerId = 'evil-level-3'),
+      (_g, r) => {
+        r.schedulerId = 'evil-level-3';
+      },
       /schedulerId/,
     ],
     [
       'an extra runtime dependency',
-      (_g, r) => void (r.dependencies as string[]).push(OTHER),
+      (_g, r) => {
+        (r.dependencies as string[]).push(OTHER);
+      },
       /also depends on/,
     ],
     [
