@@ -284,8 +284,8 @@ async function linkNoReplace(src: string, dest: string): Promise<void> {
  *   seen before from the same client within the window is a replay, 401; a `hash` in the header must be the hash of
  *   the body, else 401 before anything happens.
  * - `/_upload/<token>` (the s3 putUrl of createArtifact) accepts only tokens createArtifact(s3) issued, each for one
- *   request: an uploadId, an object put token or a used token is 403 AccessDenied. A body that did not arrive whole
- *   gives the token back, so the client's retry works.
+ *   request: an uploadId, an object put token or a used token is 403 AccessDenied. A body that did not arrive whole,
+ *   or a server fault (5xx), gives the token back, so the client's retry works.
  * - Object uploads (the object service's createUpload/finishUpload): the first finishUpload locks the data; a later
  *   PUT to its put URL is 403 and a later createUpload is 409, so finishArtifact commits exactly the bytes
  *   finishUpload hashed.
@@ -592,7 +592,12 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
         s3Uploads.set(token, p); // ... and give it back when the body did not arrive: the client retries
         throw e;
       }
-      await commitArtifact(staged, store.artifactPath(p.taskId, p.runId, p.name));
+      try {
+        await commitArtifact(staged, store.artifactPath(p.taskId, p.runId, p.name));
+      } catch (e) {
+        if (!(e instanceof HttpError)) s3Uploads.set(token, p); // a server fault (5xx): the client's retry may use it
+        throw e;
+      }
       res.writeHead(200, { 'content-length': '0' });
       res.end();
       return;
