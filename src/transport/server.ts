@@ -585,13 +585,8 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
       // claim the token for this request (a concurrent or later use is refused) ...
       if (s3Uploads.get(token) !== p || !s3Uploads.delete(token))
         throw new HttpError(403, 'AccessDenied', 'unknown or used upload URL');
-      let staged: string;
-      try {
-        staged = await receiveBody(req, maxUpload);
-      } catch (e) {
-        s3Uploads.set(token, p); // ... and give it back when the body did not arrive: the client retries
-        throw e;
-      }
+      // ... and give it back, before anything else, when the body did not arrive: the client retries
+      const staged = await receiveBody(req, maxUpload, () => s3Uploads.set(token, p));
       try {
         await commitArtifact(staged, store.artifactPath(p.taskId, p.runId, p.name));
       } catch (e) {
@@ -761,17 +756,27 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
   /**
    * Write the request body to a new staging file (fsynced) and return its path. Content-Length is required (411)
    * and must be the exact wire length (400); gzip content-encoding is decoded and the DECODED bytes are bounded by
-   * `max` (413, with at most `max` bytes written). On any failure the staging file is removed.
+   * `max` (413, with at most `max` bytes written). On any failure `onFail` runs at once, then the staging file is
+   * removed.
    */
-  async function receiveBody(req: http.IncomingMessage, max: number): Promise<string> {
+  async function receiveBody(
+    req: http.IncomingMessage,
+    max: number,
+    onFail: () => void = () => undefined,
+  ): Promise<string> {
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
-    if (!Number.isSafeInteger(declared) || declared < 0)
-      throw new HttpError(411, 'MissingContentLength', 'Content-Length is required');
-    if (declared > max) throw new HttpError(413, 'EntityTooLarge', `over ${max} bytes`);
     const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (encoding !== 'gzip' && encoding !== 'identity')
-      throw new HttpError(415, 'UnsupportedContentEncoding', `content-encoding ${encoding}`);
-    await mkdir(staging, { recursive: true });
+    try {
+      if (!Number.isSafeInteger(declared) || declared < 0)
+        throw new HttpError(411, 'MissingContentLength', 'Content-Length is required');
+      if (declared > max) throw new HttpError(413, 'EntityTooLarge', `over ${max} bytes`);
+      if (encoding !== 'gzip' && encoding !== 'identity')
+        throw new HttpError(415, 'UnsupportedContentEncoding', `content-encoding ${encoding}`);
+      await mkdir(staging, { recursive: true });
+    } catch (e) {
+      onFail();
+      throw e;
+    }
     const staged = join(staging, randomBytes(8).toString('hex'));
     let received = 0;
     let decoded = 0;
@@ -800,6 +805,7 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
       await fh.close();
       return staged;
     } catch (e) {
+      onFail();
       await unlink(staged).catch(() => undefined);
       if (e instanceof HttpError) throw e;
       throw new HttpError(400, 'IncompleteBody', `upload failed: ${(e as Error).message}`);
