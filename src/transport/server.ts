@@ -1,28 +1,46 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream, constants as fsConstants } from 'node:fs';
+import { copyFile, link, mkdir, open, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { CotError } from '../errors.js';
 import { assertArtifactName } from '../hashing/artifacts.js';
-import { digestFile } from '../hashing/digest.js';
+import { digestFile, type FileDigest } from '../hashing/digest.js';
 import { parseJson } from '../json/parse.js';
-import { atomicWriteStream, contentTypeFor, DirectoryQueue } from './dir-store.js';
+import { contentTypeFor, DirectoryQueue } from './dir-store.js';
+
+interface HawkCredentials {
+  id: string;
+  key: string;
+  algorithm: string;
+}
+
+interface HawkArtifacts {
+  ts: string;
+  nonce: string;
+  hash?: string;
+}
 
 interface HawkServer {
   authenticate(
     req: http.IncomingMessage,
-    credentialsFunc: (id: string) => Promise<{ id: string; key: string; algorithm: string } | undefined>,
+    credentialsFunc: (id: string) => Promise<HawkCredentials | undefined>,
     options?: Record<string, unknown>,
-  ): Promise<{ credentials: { id: string } }>;
+  ): Promise<{ credentials: HawkCredentials; artifacts: HawkArtifacts }>;
+  authenticatePayload(
+    payload: Buffer,
+    credentials: HawkCredentials,
+    artifacts: HawkArtifacts,
+    contentType: string | undefined,
+  ): void;
   authenticateBewit(
     req: http.IncomingMessage,
-    credentialsFunc: (id: string) => Promise<{ id: string; key: string; algorithm: string } | undefined>,
+    credentialsFunc: (id: string) => Promise<HawkCredentials | undefined>,
     options?: Record<string, unknown>,
   ): Promise<{ credentials: { id: string } }>;
 }
@@ -65,7 +83,7 @@ export class FaultPlan {
 }
 
 export interface QueueServerOptions {
-  /** the directory store to serve */
+  /** the directory store to serve (its filesystem must support hard links: artifacts are created with link(2)) */
   dir: string;
   /** 0 = any free port (default) */
   port?: number;
@@ -74,8 +92,21 @@ export interface QueueServerOptions {
   /** credentials allowed to write (createArtifact, uploads, finishArtifact); without them, writes are refused */
   credentials?: { clientId: string; accessToken: string };
   faults?: FaultPlan;
-  /** largest accepted upload body, bytes (default 8 GiB) */
+  /** largest accepted upload, bytes, counted after gzip content-encoding is decoded (default 8 GiB); over it: 413 */
   maxUploadBytes?: number;
+  /**
+   * ms a connection has to send its request line and headers (Node's `server.headersTimeout`; also how long a new
+   * connection may stay silent). Default 30 000; then 408 or the connection is closed.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Request bodies must keep arriving: in every window of `bodyWindowMs` at least `minBodyBytesPerSecond` ×
+   * window bytes (or the rest of the body) must come, else the connection is closed. Default 16 384 bytes/s.
+   * Node's whole-request `requestTimeout` is off, so a large upload at a steady rate is never cut.
+   */
+  minBodyBytesPerSecond?: number;
+  /** ms, the window of `minBodyBytesPerSecond` (default 30 000) */
+  bodyWindowMs?: number;
 }
 
 export interface QueueServer {
@@ -86,21 +117,36 @@ export interface QueueServer {
   close(): Promise<void>;
 }
 
-interface PendingUpload {
+/** What createArtifact(s3) issued a `/_upload/<token>` URL for. */
+interface S3Upload {
   taskId: string;
   runId: number;
   name: string;
   contentType: string;
-  storageType: 's3' | 'object';
-  uploadId?: string;
-  objectName?: string;
-  /** object uploads: where the finished object waits for finishArtifact */
+}
+
+/** An object artifact between createArtifact(object) and finishArtifact. */
+interface ObjectUpload {
+  taskId: string;
+  runId: number;
+  name: string;
+  contentType: string;
+  uploadId: string;
+  objectName: string;
+  /** the latest complete upload of the object's data (a staging file), while the upload is open */
   staged?: string;
+  /** set by the first finishUpload: from then on the data are these bytes and cannot change */
+  lock?: { staged: string; digests: Promise<FileDigest['digests']> };
+  /** a finishUpload's hashes matched the locked bytes */
   finished?: boolean;
+  /** finishArtifact's commit (shared by concurrent or repeated calls) */
+  commit?: Promise<void>;
 }
 
 const API = '/api/queue/v1';
 const OBJECT_API = '/api/object/v1';
+/** Hawk's default allowed clock skew (either way); a nonce is remembered as long as its timestamp is acceptable */
+const HAWK_SKEW_SEC = 60;
 
 class HttpError extends Error {
   constructor(
@@ -154,19 +200,117 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
+
+/**
+ * Hawk nonces seen, per client id, kept while their timestamp is still acceptable (ts + skew): a request signed
+ * once is accepted once (the Hawk spec's replay protection). Memory is bounded by the requests of one window.
+ */
+class NonceCache {
+  private readonly seen = new Map<string, number>(); // `${id}\0${nonce}` -> forget after (ms)
+  private nextSweep = 0;
+
+  constructor(private readonly skewMs: number) {}
+
+  /** Record (id, nonce); false when it was already seen within the window (a replay). */
+  claim(id: string, nonce: string, tsSec: number, now = Date.now()): boolean {
+    if (now >= this.nextSweep) {
+      for (const [k, until] of this.seen) if (until <= now) this.seen.delete(k);
+      this.nextSweep = now + 1000;
+    }
+    const key = `${id}\0${nonce}`;
+    const until = this.seen.get(key);
+    if (until !== undefined && until > now) return false;
+    this.seen.set(key, Math.max(now, tsSec * 1000) + this.skewMs + 1000);
+    return true;
+  }
+}
+
+/** Same bytes? Sizes first (no reading when they differ), then sha256 of both, streamed in bounded memory. */
+async function sameContent(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([stat(a), stat(b)]);
+  if (!sb.isFile() || sa.size !== sb.size) return false;
+  try {
+    const da = await digestFile(a, ['sha256']);
+    const db = await digestFile(b, ['sha256']);
+    return da.size === db.size && da.digests.sha256 === db.digests.sha256;
+  } catch (e) {
+    if (e instanceof CotError && e.code === 'ARTIFACT_UNSAFE_FILE') return false;
+    throw e;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Give the complete file `src` the name `dest` unless `dest` exists: link(2) never replaces, so of racing writers
+ * exactly one creates the name (the others get EEXIST) and a reader never sees a partial file. When `src` is on
+ * another filesystem (EXDEV), it is first copied beside `dest` (a hidden `.tmp` the listing skips).
+ */
+async function linkNoReplace(src: string, dest: string): Promise<void> {
+  try {
+    await link(src, dest);
+  } catch (e) {
+    if (errno(e) !== 'EXDEV') throw e;
+    const local = join(dirname(dest), `.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await copyFile(src, local, fsConstants.COPYFILE_EXCL);
+      const fh = await open(local, 'r+');
+      await fh.sync();
+      await fh.close();
+      await link(local, dest);
+    } finally {
+      await unlink(local).catch(() => undefined);
+    }
+  }
+  await fsyncDir(dirname(dest));
+}
+
 /**
  * `cot queue serve`: a directory store served over the queue's own REST routes, so the real taskcluster-client works
  * against it unchanged (rootUrl http://127.0.0.1:PORT). Reads of `public/` artifacts are open and answer 303 to a
  * content URL, as the queue does; writes (createArtifact with storage types s3 and object, the upload PUT, the
- * object service's upload calls, finishArtifact) need Hawk-signed requests by the configured credentials. Uploads
- * land atomically: a temp file renamed into place, never a partial file.
+ * object service's upload calls, finishArtifact) need Hawk-signed requests by the configured credentials.
+ *
+ * Rules (HTTP status, and where each comes from):
+ * - Hawk (the Hawk spec; the queue's auth): a bad MAC, unknown client or stale timestamp (±60 s) is 401; a nonce
+ *   seen before from the same client within the window is a replay, 401; a `hash` in the header must be the hash of
+ *   the body, else 401 before anything happens.
+ * - `/_upload/<token>` (the s3 putUrl of createArtifact) accepts only tokens createArtifact(s3) issued, each for one
+ *   request: an uploadId, an object put token or a used token is 403 AccessDenied. A body that did not arrive whole,
+ *   or a server fault (5xx), gives the token back, so the client's retry works.
+ * - Object uploads (the object service's createUpload/finishUpload): the first finishUpload locks the data; a later
+ *   PUT to its put URL is 403 and a later createUpload is 409, so finishArtifact commits exactly the bytes
+ *   finishUpload hashed.
+ * - Artifacts are created with link(2), never replacing (the queue's createArtifact: same content is idempotent,
+ *   other content is RequestConflict): of racing uploads one wins; identical bytes later or at once are 200,
+ *   different bytes 409. Stored bytes are always one complete upload.
+ * - Bodies: at most `maxUploadBytes` after gzip decoding (413), at least `minBodyBytesPerSecond`; headers within
+ *   `headersTimeoutMs`.
  */
 export async function startQueueServer(o: QueueServerOptions): Promise<QueueServer> {
   const store = new DirectoryQueue(o.dir);
   const faults = o.faults ?? new FaultPlan();
   const maxUpload = o.maxUploadBytes ?? 8 * 1024 ** 3;
+  const headersTimeoutMs = o.headersTimeoutMs ?? 30_000;
+  const minBodyRate = o.minBodyBytesPerSecond ?? 16 * 1024;
+  const bodyWindowMs = o.bodyWindowMs ?? 30_000;
+  for (const [k, v] of Object.entries({ headersTimeoutMs, minBodyRate, bodyWindowMs, maxUpload })) {
+    if (!(Number.isFinite(v) && v > 0))
+      throw new CotError('USAGE', `startQueueServer: ${k} must be positive`);
+  }
   const hawk = (createRequire(import.meta.url)('hawk') as { server: HawkServer }).server;
-  const pending = new Map<string, PendingUpload>(); // token or uploadId -> upload
+  const nonces = new NonceCache(HAWK_SKEW_SEC * 1000);
+  const s3Uploads = new Map<string, S3Upload>(); // /_upload/<token> -> what it may write
+  const objectUploads = new Map<string, ObjectUpload>(); // uploadId -> object upload
+  const objectPutTokens = new Map<string, string>(); // /_objput/<token> -> uploadId
   const tempCreds = new Map<string, { accessToken: string; uploadId: string; objectName: string }>();
   let base = '';
   const urlKey = randomBytes(32);
@@ -174,8 +318,16 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
     createHmac('sha256', urlKey).update(`${taskId}\n${run}\n${name}\n${exp}`).digest('base64url');
   const staging = join(store.root, '.cot-staging');
 
-  const authenticate = async (req: http.IncomingMessage): Promise<string> => {
-    const lookup = async (id: string) => {
+  /**
+   * Authenticate a request (Hawk header or, for GET, a bewit) and read its body (at most `maxBody` bytes). With a
+   * header: MAC and timestamp (hawk), then the payload hash when the header has one, then the nonce: only a request
+   * that passes all three is recorded, and nothing has happened before it does.
+   */
+  const authenticate = async (
+    req: http.IncomingMessage,
+    maxBody = 1024 * 1024,
+  ): Promise<{ id: string; body: Buffer }> => {
+    const lookup = async (id: string): Promise<HawkCredentials | undefined> => {
       if (o.credentials && id === o.credentials.clientId)
         return { id, key: o.credentials.accessToken, algorithm: 'sha256' };
       const t = tempCreds.get(id);
@@ -184,20 +336,46 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
     const bewit = req.method === 'GET' && /[?&]bewit=/.test(req.url ?? '');
     if (!req.headers.authorization && !bewit)
       throw new HttpError(401, 'AuthenticationFailed', 'this route needs Hawk authentication');
-    try {
-      const { credentials } = req.headers.authorization
-        ? await hawk.authenticate(req, lookup)
-        : await hawk.authenticateBewit(req, lookup);
-      return credentials.id;
-    } catch (e) {
-      throw new HttpError(401, 'AuthenticationFailed', `Hawk authentication failed: ${(e as Error).message}`);
+    const failed = (e: unknown) =>
+      new HttpError(401, 'AuthenticationFailed', `Hawk authentication failed: ${(e as Error).message}`);
+    if (!req.headers.authorization) {
+      try {
+        const { credentials } = await hawk.authenticateBewit(req, lookup);
+        return { id: credentials.id, body: await readBody(req, maxBody) };
+      } catch (e) {
+        if (e instanceof HttpError) throw e;
+        throw failed(e);
+      }
     }
+    let auth: Awaited<ReturnType<HawkServer['authenticate']>>;
+    try {
+      auth = await hawk.authenticate(req, lookup, { timestampSkewSec: HAWK_SKEW_SEC });
+    } catch (e) {
+      throw failed(e);
+    }
+    const body = await readBody(req, maxBody);
+    if (auth.artifacts.hash !== undefined) {
+      try {
+        hawk.authenticatePayload(body, auth.credentials, auth.artifacts, req.headers['content-type']);
+      } catch (e) {
+        throw failed(e);
+      }
+    }
+    if (!nonces.claim(auth.credentials.id, auth.artifacts.nonce, Number(auth.artifacts.ts))) {
+      throw new HttpError(
+        401,
+        'AuthenticationFailed',
+        'Hawk authentication failed: replayed request (nonce)',
+      );
+    }
+    return { id: auth.credentials.id, body };
   };
-  const requireWriter = async (req: http.IncomingMessage): Promise<void> => {
-    const id = await authenticate(req);
+  const requireWriter = async (req: http.IncomingMessage, maxBody?: number): Promise<Buffer> => {
+    const { id, body } = await authenticate(req, maxBody);
     if (!o.credentials || !sameSecret(id, o.credentials.clientId)) {
       throw new HttpError(403, 'InsufficientScopes', `client ${id} may not create artifacts`);
     }
+    return body;
   };
 
   const applyFault = async (target: FaultTarget, res: http.ServerResponse): Promise<Fault | undefined> => {
@@ -326,9 +504,8 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
       }
       if (runId === undefined) throw new HttpError(404, 'ResourceNotFound', `no route ${method} ${path}`);
       if (method === 'POST') {
-        await requireWriter(req);
+        const body = jsonBody(await requireWriter(req));
         if (await applyFault('create-artifact', res)) return;
-        const body = jsonBody(await readBody(req));
         const storageType = body.storageType;
         if (storageType !== 's3' && storageType !== 'object')
           throw new HttpError(400, 'InputError', `storageType ${String(storageType)} is not supported here`);
@@ -348,7 +525,7 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
         });
         if (storageType === 's3') {
           const token = randomBytes(18).toString('base64url');
-          pending.set(token, { taskId, runId, name, contentType, storageType });
+          s3Uploads.set(token, { taskId, runId, name, contentType });
           return send(res, 200, {
             storageType: 's3',
             putUrl: `${base}/_upload/${token}`,
@@ -361,7 +538,7 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
         const clientId = `cot-object-upload/${uploadId}`;
         const accessToken = randomBytes(32).toString('base64url');
         tempCreds.set(clientId, { accessToken, uploadId, objectName });
-        pending.set(uploadId, { taskId, runId, name, contentType, storageType, uploadId, objectName });
+        objectUploads.set(uploadId, { taskId, runId, name, contentType, uploadId, objectName });
         return send(res, 200, {
           storageType: 'object',
           name: objectName,
@@ -372,28 +549,30 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
         });
       }
       if (method === 'PUT') {
-        // finishArtifact
-        await requireWriter(req);
+        // finishArtifact: commit exactly the bytes finishUpload locked and checked
+        const body = jsonBody(await requireWriter(req));
         if (await applyFault('finish-artifact', res)) return;
-        const body = jsonBody(await readBody(req));
-        const p = typeof body.uploadId === 'string' ? pending.get(body.uploadId) : undefined;
-        if (p?.storageType !== 'object' || p.taskId !== taskId || p.runId !== runId || p.name !== name) {
+        const p = typeof body.uploadId === 'string' ? objectUploads.get(body.uploadId) : undefined;
+        if (!p || p.taskId !== taskId || p.runId !== runId || p.name !== name) {
           throw new HttpError(400, 'InputError', 'unknown uploadId for this artifact');
         }
-        if (!p.finished || !p.staged)
+        if (!p.finished || !p.lock)
           throw new HttpError(400, 'InputError', 'Object storing artifact data does not exist');
-        await mkdir(dirname(store.artifactPath(taskId, runId, name)), { recursive: true });
-        await commitArtifact(p.staged, store.artifactPath(taskId, runId, name));
-        pending.delete(p.uploadId!);
+        p.commit ??= commitArtifact(p.lock.staged, store.artifactPath(taskId, runId, name)).then(() => {
+          // done: the upload's credentials and put URLs are dead
+          for (const [k, v] of tempCreds) if (v.uploadId === p.uploadId) tempCreds.delete(k);
+          for (const [k, v] of objectPutTokens) if (v === p.uploadId) objectPutTokens.delete(k);
+        });
+        await p.commit;
         return send(res, 200, {});
       }
       throw new HttpError(405, 'MethodNotAllowed', method);
     }
 
-    // ---- the s3-style upload target
+    // ---- the s3-style upload target: only tokens of createArtifact(s3), one request each
     if (path.startsWith('/_upload/') && method === 'PUT') {
-      const token = parts[1] ?? '';
-      const p = pending.get(token);
+      const token = parts.length === 2 ? (parts[1] ?? '') : '';
+      const p = s3Uploads.get(token);
       if (!p) throw new HttpError(403, 'AccessDenied', 'unknown or used upload URL');
       if (await applyFault('upload', res)) return;
       if ((req.headers['content-type'] ?? '') !== p.contentType) {
@@ -403,14 +582,17 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
           `Content-Type must be ${p.contentType} as in createArtifact`,
         );
       }
-      const staged = await receiveBody(req, staging, maxUpload);
+      // claim the token for this request (a concurrent or later use is refused) ...
+      if (s3Uploads.get(token) !== p || !s3Uploads.delete(token))
+        throw new HttpError(403, 'AccessDenied', 'unknown or used upload URL');
+      // ... and give it back, before anything else, when the body did not arrive: the client retries
+      const staged = await receiveBody(req, maxUpload, () => s3Uploads.set(token, p));
       try {
         await commitArtifact(staged, store.artifactPath(p.taskId, p.runId, p.name));
       } catch (e) {
-        await unlink(staged).catch(() => undefined);
+        if (!(e instanceof HttpError)) s3Uploads.set(token, p); // a server fault (5xx): the client's retry may use it
         throw e;
       }
-      pending.delete(token);
       res.writeHead(200, { 'content-length': '0' });
       res.end();
       return;
@@ -418,21 +600,27 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
 
     // ---- the object service (just what the client's upload() uses)
     if (path.startsWith(`${OBJECT_API}/upload/`) && method === 'PUT') {
-      const id = await authenticate(req);
+      const { id, body: raw } = await authenticate(req, 16 * 1024 * 1024);
       const cred = tempCreds.get(id);
       const objectName = parts.slice(4).join('/');
       if (!cred || cred.objectName !== objectName)
         throw new HttpError(403, 'InsufficientScopes', `not allowed to upload ${objectName}`);
-      const body = jsonBody(await readBody(req, 16 * 1024 * 1024));
-      const p = pending.get(cred.uploadId)!;
+      const body = jsonBody(raw);
+      const p = objectUploads.get(cred.uploadId)!;
       if (body.uploadId !== cred.uploadId) throw new HttpError(409, 'RequestConflict', 'uploadId mismatch');
+      const finished = () =>
+        new HttpError(409, 'RequestConflict', `object ${objectName} is finished: its data cannot change`);
+      if (p.lock) throw finished();
       const methods = (body.proposedUploadMethods ?? {}) as Record<string, Record<string, unknown>>;
       if (methods.dataInline && typeof methods.dataInline.objectData === 'string') {
         await mkdir(staging, { recursive: true });
         const staged = join(staging, randomBytes(8).toString('hex'));
-        const { writeFile } = await import('node:fs/promises');
-        await writeFile(staged, Buffer.from(methods.dataInline.objectData, 'base64'));
-        p.staged = staged;
+        await writeFile(staged, Buffer.from(methods.dataInline.objectData, 'base64'), { flag: 'wx' });
+        if (p.lock) {
+          await unlink(staged).catch(() => undefined);
+          throw finished();
+        }
+        replaceStaged(p, staged);
         return send(res, 200, {
           expires: body.expires,
           projectId: 'cot',
@@ -442,7 +630,7 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
       }
       if (methods.putUrl) {
         const token = randomBytes(18).toString('base64url');
-        pending.set(`obj:${token}`, p);
+        objectPutTokens.set(token, p.uploadId);
         return send(res, 200, {
           expires: body.expires,
           projectId: 'cot',
@@ -467,27 +655,43 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
       });
     }
     if (path.startsWith('/_objput/') && method === 'PUT') {
-      const p = pending.get(`obj:${parts[1] ?? ''}`);
+      const uploadId = parts.length === 2 ? objectPutTokens.get(parts[1] ?? '') : undefined;
+      const p = uploadId !== undefined ? objectUploads.get(uploadId) : undefined;
       if (!p) throw new HttpError(403, 'AccessDenied', 'unknown upload URL');
       if (await applyFault('upload', res)) return;
-      p.staged = await receiveBody(req, staging, maxUpload);
+      if (p.lock) throw new HttpError(403, 'AccessDenied', 'the object is finished: its data cannot change');
+      const staged = await receiveBody(req, maxUpload);
+      if (p.lock) {
+        // finishUpload came while this body was arriving: the locked bytes stay
+        await unlink(staged).catch(() => undefined);
+        throw new HttpError(409, 'RequestConflict', 'the object was finished during this upload');
+      }
+      replaceStaged(p, staged);
       res.writeHead(200, { 'content-length': '0' });
       res.end();
       return;
     }
     if (path.startsWith(`${OBJECT_API}/finish-upload/`) && method === 'POST') {
-      const id = await authenticate(req);
+      const { id, body: raw } = await authenticate(req);
       const cred = tempCreds.get(id);
       const objectName = parts.slice(4).join('/');
       if (!cred || cred.objectName !== objectName)
         throw new HttpError(403, 'InsufficientScopes', `not allowed to finish ${objectName}`);
-      const body = jsonBody(await readBody(req));
-      const p = pending.get(cred.uploadId)!;
-      if (!p.staged) throw new HttpError(400, 'InputError', 'no data was uploaded');
-      const hashes = (body.hashes ?? {}) as Record<string, string>;
-      const d = await digestFile(p.staged, ['sha256', 'sha512']);
+      const body = jsonBody(raw);
+      const p = objectUploads.get(cred.uploadId)!;
+      if (body.uploadId !== undefined && body.uploadId !== cred.uploadId)
+        throw new HttpError(409, 'RequestConflict', `object ${objectName} does not have this uploadId`);
+      if (!p.lock) {
+        if (!p.staged) throw new HttpError(400, 'InputError', 'no data was uploaded');
+        // lock now, before hashing: no later PUT or createUpload can change what gets committed
+        const staged = p.staged;
+        p.staged = undefined;
+        p.lock = { staged, digests: digestFile(staged, ['sha256', 'sha512']).then((d) => d.digests) };
+      }
+      const have = await p.lock.digests;
+      const hashes = (body.hashes ?? {}) as Record<string, unknown>;
       for (const [alg, want] of Object.entries(hashes)) {
-        if ((alg === 'sha256' || alg === 'sha512') && d.digests[alg] !== want) {
+        if ((alg === 'sha256' || alg === 'sha512') && have[alg] !== want) {
           throw new HttpError(409, 'RequestConflict', `${alg} of the uploaded data does not match`);
         }
       }
@@ -542,77 +746,161 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
     throw new HttpError(404, 'ResourceNotFound', `no route ${method} ${path}`);
   };
 
-  /** Write the request body (gzip content-encoding removed) to a staging file; check the declared length. */
-  async function receiveBody(req: http.IncomingMessage, dir: string, max: number): Promise<string> {
-    await mkdir(dir, { recursive: true });
+  /** An open object upload's data are now `staged`; the previous staging file goes. */
+  function replaceStaged(p: ObjectUpload, staged: string): void {
+    const old = p.staged;
+    p.staged = staged;
+    if (old) unlink(old).catch(() => undefined);
+  }
+
+  /**
+   * Write the request body to a new staging file (fsynced) and return its path. Content-Length is required (411)
+   * and must be the exact wire length (400); gzip content-encoding is decoded and the DECODED bytes are bounded by
+   * `max` (413, with at most `max` bytes written). On any failure `onFail` runs at once, then the staging file is
+   * removed.
+   */
+  async function receiveBody(
+    req: http.IncomingMessage,
+    max: number,
+    onFail: () => void = () => undefined,
+  ): Promise<string> {
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
-    if (!Number.isSafeInteger(declared))
-      throw new HttpError(411, 'MissingContentLength', 'Content-Length is required');
-    if (declared > max) throw new HttpError(413, 'EntityTooLarge', `over ${max} bytes`);
-    const staged = join(dir, randomBytes(8).toString('hex'));
+    const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    try {
+      if (!Number.isSafeInteger(declared) || declared < 0)
+        throw new HttpError(411, 'MissingContentLength', 'Content-Length is required');
+      if (declared > max) throw new HttpError(413, 'EntityTooLarge', `over ${max} bytes`);
+      if (encoding !== 'gzip' && encoding !== 'identity')
+        throw new HttpError(415, 'UnsupportedContentEncoding', `content-encoding ${encoding}`);
+      await mkdir(staging, { recursive: true });
+    } catch (e) {
+      onFail();
+      throw e;
+    }
+    const staged = join(staging, randomBytes(8).toString('hex'));
     let received = 0;
-    const counter = new Transform({
+    let decoded = 0;
+    const wire = new Transform({
       transform(c: Buffer, _e, cb) {
         received += c.length;
         if (received > declared) cb(new Error(`more than the declared ${declared} bytes`));
         else cb(null, c);
       },
     });
-    const abort = () => counter.destroy(new Error('the client closed the connection mid-body'));
-    req.on('aborted', abort);
-    req.on('error', abort);
-    const gz = (req.headers['content-encoding'] ?? '').toLowerCase() === 'gzip';
-    const wire = req.pipe(counter);
-    const body = gz ? wire.pipe(createGunzip()) : wire;
-    if (gz) wire.on('error', (e) => body.destroy(e));
+    const bound = new Transform({
+      transform(c: Buffer, _e, cb) {
+        decoded += c.length;
+        if (decoded > max) cb(new HttpError(413, 'EntityTooLarge', `the decoded body is over ${max} bytes`));
+        else cb(null, c);
+      },
+    });
+    const out = createWriteStream(staged, { flags: 'wx', mode: 0o644 });
     try {
-      await atomicWriteStream(staged, body);
+      if (encoding === 'gzip') await pipeline(req, wire, createGunzip(), bound, out);
+      else await pipeline(req, wire, bound, out);
+      if (received !== declared)
+        throw new HttpError(400, 'IncompleteBody', `received ${received} of ${declared} bytes`);
+      const fh = await open(staged, 'r+');
+      await fh.sync();
+      await fh.close();
+      return staged;
     } catch (e) {
+      onFail();
       await unlink(staged).catch(() => undefined);
+      if (e instanceof HttpError) throw e;
       throw new HttpError(400, 'IncompleteBody', `upload failed: ${(e as Error).message}`);
     }
-    if (received !== declared) {
-      await unlink(staged).catch(() => undefined);
-      throw new HttpError(400, 'IncompleteBody', `received ${received} of ${declared} bytes`);
-    }
-    return staged;
   }
 
-  /** Move a staged file into place; an existing artifact with other bytes is a conflict (409). */
+  /**
+   * Create the artifact `dest` from a complete staging file, atomically and never replacing (linkNoReplace): when
+   * `dest` exists already, the same bytes are success (an idempotent retry, like the queue's createArtifact) and
+   * other bytes are 409 RequestConflict. Comparing streams both files (sizes first); the staging file is removed.
+   */
   async function commitArtifact(staged: string, dest: string): Promise<void> {
-    await mkdir(dirname(dest), { recursive: true });
-    const existing = await readFile(dest).then(
-      (b) => createHash('sha256').update(b).digest('hex'),
-      () => undefined,
-    );
-    if (existing !== undefined) {
-      const incoming = (await digestFile(staged, ['sha256'])).digests.sha256;
+    const conflict = (why: string) => new HttpError(409, 'RequestConflict', `artifact ${why}`);
+    try {
+      try {
+        await mkdir(dirname(dest), { recursive: true });
+      } catch (e) {
+        if (errno(e) === 'EEXIST' || errno(e) === 'ENOTDIR') throw conflict('name is taken by a file');
+        throw e;
+      }
+      try {
+        await linkNoReplace(staged, dest);
+        return;
+      } catch (e) {
+        if (errno(e) !== 'EEXIST') throw e;
+      }
+      if (!(await sameContent(staged, dest))) throw conflict('already exists with different content');
+    } finally {
       await unlink(staged).catch(() => undefined);
-      if (incoming !== existing)
-        throw new HttpError(409, 'RequestConflict', 'artifact already exists with different content');
-      return;
     }
-    await rename(staged, dest);
   }
 
-  const server = http.createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => {
-      if (res.headersSent) {
-        res.destroy();
+  /**
+   * A request body must keep arriving (see `minBodyBytesPerSecond`): checked once per window on the socket's byte
+   * count. Bytes waiting for the server to read them mean the server is the slow one, so no cut then.
+   */
+  function guardBody(req: http.IncomingMessage): void {
+    const length = req.headers['content-length'];
+    const hasBody =
+      (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody || req.complete) return;
+    const sock = req.socket;
+    const need = (minBodyRate * bodyWindowMs) / 1000;
+    let mark = sock.bytesRead;
+    const timer = setInterval(() => {
+      if (req.complete || sock.destroyed) {
+        clearInterval(timer);
         return;
       }
-      if (e instanceof HttpError) return send(res, e.status, { code: e.code, message: e.message });
-      if (e instanceof CotError) {
-        const status =
-          e.code === 'TRANSPORT_NOT_FOUND'
-            ? 404
-            : e.code === 'USAGE' || e.code === 'ARTIFACT_NAME_INVALID'
-              ? 400
-              : 500;
-        return send(res, status, { code: e.code, message: e.message });
-      }
-      return send(res, 500, { code: 'InternalServerError', message: String(e) });
-    });
+      const got = sock.bytesRead - mark;
+      mark = sock.bytesRead;
+      if (got >= need || req.readableLength > 0) return;
+      clearInterval(timer);
+      sock.destroy();
+    }, bodyWindowMs);
+    timer.unref();
+    const stop = () => clearInterval(timer);
+    req.once('end', stop);
+    req.once('close', stop);
+  }
+
+  const server = http.createServer(
+    { connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))) },
+    (req, res) => {
+      guardBody(req);
+      handle(req, res).catch((e: unknown) => {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (e instanceof HttpError) return send(res, e.status, { code: e.code, message: e.message });
+        if (e instanceof CotError) {
+          const status =
+            e.code === 'TRANSPORT_NOT_FOUND'
+              ? 404
+              : e.code === 'USAGE' || e.code === 'ARTIFACT_NAME_INVALID'
+                ? 400
+                : 500;
+          return send(res, status, { code: e.code, message: e.message });
+        }
+        return send(res, 500, { code: 'InternalServerError', message: String(e) });
+      });
+    },
+  );
+  // headers: Node's own deadline (answers 408); the whole-request timeout is off (a long upload at a steady rate
+  // is fine), bodies are held to a minimum rate by guardBody instead
+  server.headersTimeout = headersTimeoutMs;
+  server.requestTimeout = 0;
+  // Node's header deadline starts with the first byte: a connection that stays silent is closed here
+  server.on('connection', (sock: Socket) => {
+    const timer = setTimeout(() => {
+      if (sock.bytesRead === 0) sock.destroy();
+    }, headersTimeoutMs);
+    timer.unref();
+    sock.once('close', () => clearTimeout(timer));
   });
   await rm(staging, { recursive: true, force: true });
   await new Promise<void>((resolve, reject) => {
