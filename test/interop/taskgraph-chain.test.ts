@@ -66,6 +66,7 @@ function entry(
   kind: string,
   task: JsonObject,
   deps: Record<string, string> = {},
+  parent = DECISION,
 ) {
   return {
     attributes: { kind, build_platform: 'win64' },
@@ -80,7 +81,7 @@ function entry(
       created: { 'relative-datestamp': '0 seconds' },
       deadline: { 'relative-datestamp': '1 day' },
       expires: { 'relative-datestamp': '1 year' },
-      extra: { parent: DECISION, treeherder: { symbol: label } },
+      extra: { parent, treeherder: { symbol: label } },
       metadata: {
         description: label,
         name: label,
@@ -286,3 +287,72 @@ describe.skipIf(!HAVE_SHARED || !HAVE_PYTHON)(
     });
   },
 );
+
+describe.skipIf(!HAVE_SHARED || !HAVE_PYTHON)('a real action task and the task it retriggered', () => {
+  it('the retriggered task traces through the action (its graph, ACTION_TASK_GROUP_ID) to the real try decision', async () => {
+    const l = await labFrom(demo, d, 'action', NOW);
+    const real = join(SHARED_INTEROP, 'scriptworker-cot/cotv4');
+    const TRY = 'LpCJV9wUQHSAm5SHyW4Olw';
+    const ACTION = 'E93EolXNSRuV2gOy7yMZEA';
+    const RETRIGGERED = 'Rtr1ggerQaCaaaaaaaaaaA';
+    const served = async (f: string): Promise<JsonObject> => {
+      const t = JSON.parse(await readFile(join(real, f), 'utf8')) as JsonObject;
+      return { ...t, projectId: 'none', taskQueueId: `${String(t.provisionerId)}/${String(t.workerType)}` };
+    };
+    const decision = await served('decision_try.json');
+    const action = await served('action_retrigger.json');
+    expect(action.extra).toMatchObject({ parent: TRY });
+    // taskgraph actions/util.py: the action's graph entry depends on the action task itself (update_dependencies)
+    const task = entry(
+      RETRIGGERED,
+      'test-linux64/opt-mochitest-1',
+      'test',
+      {
+        provisionerId: 'releng-3',
+        workerType: 'b-linux',
+        payload: { command: ['run-tests'], maxRunTime: 3600 },
+        dependencies: [ACTION],
+      },
+      {},
+      ACTION,
+    );
+    const graph = { [RETRIGGERED]: task };
+    const py = spawnSync('python3', ['-c', CREATE], {
+      input: JSON.stringify({
+        graph,
+        decision: TRY, // the action's ACTION_TASK_GROUP_ID: create.py's "decision_task_id"
+        schedulerId: action.schedulerId,
+        created: '2018-12-19T19:30:00.000Z',
+      }),
+    });
+    expect(py.status, py.stderr.toString()).toBe(0);
+    const created = (JSON.parse(py.stdout.toString()) as Record<string, JsonObject>)[RETRIGGERED]!;
+    expect(created).toMatchObject({ taskGroupId: TRY, dependencies: [ACTION, TRY] });
+    await putSignedTask(l, TRY, decision, { 'public/parameters.yml': 'level: "1"\n' }, 'docker-worker');
+    await putSignedTask(
+      l,
+      ACTION,
+      action,
+      { 'public/task-graph.json': canonicalize(graph as never) },
+      'docker-worker',
+    );
+    await putSignedTask(l, RETRIGGERED, created, { 'public/logs/live.log': 'ok' }, 'docker-worker');
+    const policy = (p: string) =>
+      p
+        .replace('workerTypes:\n', 'workerTypes:\n  aws-provisioner-v1/gecko-1-decision: docker-worker\n')
+        .replace(
+          'decisionWorkerTypes: [releng-3/decision]',
+          'decisionWorkerTypes: [releng-3/decision, aws-provisioner-v1/gecko-1-decision]',
+        );
+    const r = await verifyLab(l, RETRIGGERED, policy);
+    expect(codesOf(r)).toBe('ACCEPTED');
+    expect(r.links.map((x) => [x.taskId, x.kinds])).toEqual([
+      [RETRIGGERED, []],
+      [ACTION, ['action']],
+      [TRY, ['decision']],
+    ]);
+    // the same task claiming another task group than the action's ACTION_TASK_GROUP_ID is refused
+    await putSignedTask(l, RETRIGGERED, { ...created, taskGroupId: ACTION }, {}, 'docker-worker');
+    expect(codesOf(await verifyLab(l, RETRIGGERED))).toBe('CHAIN_TASK_GRAPH_MISMATCH');
+  });
+});
