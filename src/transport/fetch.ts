@@ -195,6 +195,14 @@ export async function fetchChain(
           t.out.artifacts.push(name);
         });
       }
+      if (!COT_FILES.some(stored) && t.taskId !== taskId) {
+        // the verified task may still be running (a policy may waive its document); any other link needs one
+        missing.push({
+          taskId: t.taskId,
+          code: 'CHAIN_COT_MISSING',
+          reason: `task ${t.taskId} run ${run.runId} has no chain-of-trust document: none of its artifacts are mirrored`,
+        });
+      }
       const ed = t.out.artifacts.includes(COT_ARTIFACT_NAMES.json);
       const docName = ed ? COT_ARTIFACT_NAMES.json : COT_ARTIFACT_NAMES.openpgp;
       if (t.out.artifacts.includes(docName)) {
