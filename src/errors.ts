@@ -70,6 +70,8 @@ export const ERROR_CODES = {
     'a redirect to a host that is not allowed, a redirect loop, or too many redirects',
   TRANSPORT_AUTH: 'the queue refused the credentials (401/403)',
   TRANSPORT_CONFLICT: 'the artifact already exists with different content (409)',
+  TRANSPORT_LIST_TOO_LONG:
+    "the queue's artifact listing exceeded its bounds (pages, entries or time), or repeated a continuation token",
   POLICY_INVALID: 'the policy file is not valid (unknown keys are named, with a hint)',
   CHAIN_VERIFICATION_FAILED:
     'the chain did not verify: at least one link failed (each failure has its own code)',

@@ -118,6 +118,8 @@ async function readAll(
   const opened = await queue.openArtifact(taskId, runId, name, {
     maxBytes: Math.min(o.maxBytes, MAX_DOC_BYTES),
     timeoutMs: o.timeoutMs,
+    deadlineMs: o.deadlineMs,
+    minBytesPerSecond: o.minBytesPerSecond,
   });
   const chunks: Buffer[] = [];
   for await (const c of opened.stream as AsyncIterable<Buffer>) chunks.push(c);
@@ -417,6 +419,8 @@ export async function verifyChain(
         algorithms: Object.keys(expected) as never,
         maxBytes: policy.bounds.maxBytes,
         timeoutMs: policy.bounds.timeoutMs,
+        deadlineMs: policy.bounds.deadlineMs,
+        minBytesPerSecond: policy.bounds.minBytesPerSecond,
       });
       bytesHashed += d.size;
       artifactsChecked++;

@@ -9,6 +9,8 @@ import {
   certifyKeyFile,
   chainReportJson,
   checkKeyRepo,
+  DEFAULT_DEADLINE_MS,
+  DEFAULT_MIN_BYTES_PER_SECOND,
   DirectoryQueue,
   EXIT,
   type ExpectedLink,
@@ -52,6 +54,7 @@ import {
   workerChainOfTrust,
 } from '../index.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { escapeControls, terminalSafe } from '../util/terminal.js';
 import { VERSION } from './version.js';
 
 export interface Io {
@@ -76,6 +79,12 @@ function parseNonNegativeInt(v: string, what: string): number {
     throw usage(`${what} must be a non-negative integer, got ${JSON.stringify(v)}`);
   }
   return Number(v);
+}
+
+function parsePositiveInt(v: string, what: string): number {
+  const n = parseNonNegativeInt(v, what);
+  if (n === 0) throw usage(`${what} must be a positive integer, got 0`);
+  return n;
 }
 
 function parseAlgorithms(values: string[]): HashAlgorithm[] {
@@ -209,6 +218,7 @@ async function keySourceFromOptions(o: {
 function queueFromOptions(
   o: { queue?: string; rootUrl?: string; allowHost?: string[]; allowReferenceArtifacts?: boolean },
   env: NodeJS.ProcessEnv,
+  limits: { timeoutMs?: number; minBytesPerSecond?: number } = {},
 ): TaskQueue {
   if (o.queue !== undefined && o.rootUrl !== undefined)
     throw usage('give either --queue DIR or --root-url URL');
@@ -217,6 +227,7 @@ function queueFromOptions(
     ...TaskclusterQueue.optionsFromEnv(env, o.rootUrl),
     ...(o.allowHost && o.allowHost.length > 0 ? { allowedHosts: o.allowHost } : {}),
     ...(o.allowReferenceArtifacts ? { allowReferenceArtifacts: true } : {}),
+    ...limits,
   });
 }
 
@@ -523,22 +534,34 @@ export function buildProgram(io: Io): Command {
       .option('--max-tasks <n>', 'most tasks to mirror', '1000')
       .option('--max-bytes <n>', 'largest artifact, bytes', String(8 * 1024 ** 3))
       .option('--timeout <ms>', 'inactivity timeout per request', '30000')
+      .option('--deadline <ms>', 'overall deadline of one artifact download', String(DEFAULT_DEADLINE_MS))
+      .option(
+        '--min-rate <bytes/s>',
+        'minimum download rate after a 30 s grace period (0: none)',
+        String(DEFAULT_MIN_BYTES_PER_SECOND),
+      )
       .option('--json', 'print a JSON result'),
   )
     .exitOverride()
     .action(async (taskId: string, o) => {
-      const queue = queueFromOptions(o, process.env);
+      const limits = {
+        timeoutMs: parsePositiveInt(o.timeout, '--timeout'),
+        minBytesPerSecond: parseNonNegativeInt(o.minRate, '--min-rate'),
+      };
+      const queue = queueFromOptions(o, process.env, limits);
       const r = await fetchChain(queue, taskId, o.out, {
         depth: parseNonNegativeInt(o.depth, '--depth'),
         maxTasks: parseNonNegativeInt(o.maxTasks, '--max-tasks'),
         maxBytes: parseNonNegativeInt(o.maxBytes, '--max-bytes'),
-        timeoutMs: parseNonNegativeInt(o.timeout, '--timeout'),
+        deadlineMs: parsePositiveInt(o.deadline, '--deadline'),
+        ...limits,
       });
       if (o.json) jsonOut(io, { ok: true, ...r });
       else {
+        // names come from the queue and the tasks: one escaped field each
         for (const t of r.tasks)
           io.stdout(
-            `${'  '.repeat(t.depth)}${t.taskId} run ${t.runId}: ${t.artifacts.join(', ') || 'no artifacts'}\n`,
+            `${'  '.repeat(t.depth)}${escapeControls(t.taskId)} run ${t.runId}: ${t.artifacts.map(escapeControls).join(', ') || 'no artifacts'}\n`,
           );
         io.stdout(`mirrored ${r.tasks.length} task(s), ${r.bytes} bytes, into ${o.out}\n`);
       }
@@ -710,7 +733,7 @@ export function buildProgram(io: Io): Command {
       }
       if (!r.report.ok) {
         io.stderr(
-          `cot: CHAIN_VERIFICATION_FAILED: ${r.report.errors[0]?.code}: ${r.report.errors[0]?.message}\n`,
+          `cot: CHAIN_VERIFICATION_FAILED: ${r.report.errors[0]?.code}: ${escapeControls(r.report.errors[0]?.message ?? '')}\n`,
         );
         io.exitCode = exitCodeFor('CHAIN_VERIFICATION_FAILED');
       }
@@ -737,6 +760,10 @@ export function buildProgram(io: Io): Command {
       const queue = queueFromOptions(
         { ...o, allowHost: [...(o.allowHost ?? []), ...loaded.policy.allowedHosts] },
         process.env,
+        {
+          timeoutMs: loaded.policy.bounds.timeoutMs,
+          minBytesPerSecond: loaded.policy.bounds.minBytesPerSecond,
+        },
       );
       const showProgress = Boolean(io.isTTY) && !o.json && !process.env.CI;
       const report = await verifyChain(queue, taskId, {
@@ -759,7 +786,7 @@ export function buildProgram(io: Io): Command {
       if (!report.ok) {
         const failed = report.links.filter((l) => !l.ok).length;
         io.stderr(
-          `cot: CHAIN_VERIFICATION_FAILED: ${failed} of ${report.links.length} link(s) failed; first: ${report.errors[0]?.code}: ${report.errors[0]?.message}\n`,
+          `cot: CHAIN_VERIFICATION_FAILED: ${failed} of ${report.links.length} link(s) failed; first: ${report.errors[0]?.code}: ${escapeControls(report.errors[0]?.message ?? '')}\n`,
         );
         io.exitCode = exitCodeFor('CHAIN_VERIFICATION_FAILED');
       }
@@ -950,11 +977,17 @@ export function buildProgram(io: Io): Command {
   return program;
 }
 
-/** Run the CLI; returns the exit code. Never throws. */
+/**
+ * Run the CLI; returns the exit code. Never throws. Everything printed passes terminalSafe (control, bidi and
+ * invisible characters escaped, the output's own line feeds and tabs kept), and the error line
+ * `cot: CODE: message` is one line whatever the message holds (text from a queue, a mirror or a document).
+ */
 export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
+  const stdout = io?.stdout ?? ((s: string) => process.stdout.write(s));
+  const stderr = io?.stderr ?? ((s: string) => process.stderr.write(s));
   const full: Io = {
-    stdout: io?.stdout ?? ((s) => process.stdout.write(s)),
-    stderr: io?.stderr ?? ((s) => process.stderr.write(s)),
+    stdout: (s) => stdout(terminalSafe(s)),
+    stderr: (s) => stderr(terminalSafe(s)),
     now: io?.now ?? new Date(),
     isTTY: io?.isTTY ?? Boolean(process.stderr.isTTY),
   };
@@ -981,7 +1014,7 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
           { cause: e },
         );
     if (wantsJson) jsonOut(full, { ok: false, error: err.toJSON() });
-    full.stderr(`cot: ${err.code}: ${err.message}\n`);
+    full.stderr(`cot: ${err.code}: ${escapeControls(err.message)}\n`);
     return exitCodeFor(err.code);
   }
 }

@@ -254,8 +254,8 @@ describe('every download has a minimum rate and an overall deadline', () => {
       },
     });
     try {
-      const read = async (url: string, slow: boolean) => {
-        const body = await httpGet(url, { minBytesPerSecond: 4096, rateWindowMs: 500, retries: 0 });
+      const read = async (url: string, minBytesPerSecond: number, slow: boolean) => {
+        const body = await httpGet(url, { minBytesPerSecond, rateWindowMs: 500, retries: 0 });
         let n = 0;
         for await (const c of body.stream as AsyncIterable<Buffer>) {
           n += c.length;
@@ -263,11 +263,14 @@ describe('every download has a minimum rate and an overall deadline', () => {
         }
         return n;
       };
-      expect(await within(15_000, codeOf(read(`${q.rootUrl}/content/drip`, false)))).toBe(
+      expect(await within(15_000, codeOf(read(`${q.rootUrl}/content/drip`, 4096, false)))).toBe(
         'TRANSPORT_NETWORK',
       );
-      // the reader, not the server, is slow here (backpressure): that time does not count against the server
-      expect(await within(30_000, read(`${q.rootUrl}/content/fast`, true))).toBe(fast.length);
+      // the reader, not the server, is slow here (backpressure, well under 4 MiB/s): that time does not count
+      // against the server
+      expect(await within(30_000, read(`${q.rootUrl}/content/fast`, 4 * 1024 * 1024, true))).toBe(
+        fast.length,
+      );
     } finally {
       await q.close();
     }
