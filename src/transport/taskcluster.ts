@@ -170,7 +170,7 @@ export class TaskclusterQueue implements TaskQueue {
         maxRedirects: 0,
         timeoutMs: this.o.timeoutMs ?? QUEUE_API_DEFAULTS.timeoutMs,
         deadlineMs: deadlineMs ?? this.o.requestDeadlineMs ?? QUEUE_API_DEFAULTS.requestDeadlineMs,
-        ...(this.o.minBytesPerSecond !== undefined ? { minBytesPerSecond: this.o.minBytesPerSecond } : {}),
+        minBytesPerSecond: this.o.minBytesPerSecond,
         retries: this.o.retries ?? 5,
         retryDelayMs: this.o.retryDelayMs ?? 100,
       });
@@ -283,14 +283,14 @@ export class TaskclusterQueue implements TaskQueue {
       name.startsWith('public/') || !this.o.credentials
         ? queue.buildUrl(queue.getArtifact, taskId, run, name)
         : queue.buildSignedUrl(queue.getArtifact, taskId, run, name, { expiration: 15 * 60 });
-    const minRate = limits.minBytesPerSecond ?? this.o.minBytesPerSecond;
+    // undefined options take httpGet's defaults
     const body = await httpGet(url, {
-      ...(this.o.allowedHosts ? { allowedHosts: this.o.allowedHosts } : {}),
-      ...(limits.maxBytes !== undefined ? { maxBytes: limits.maxBytes } : {}),
-      ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
-      ...(limits.deadlineMs !== undefined ? { deadlineMs: limits.deadlineMs } : {}),
-      ...(minRate !== undefined ? { minBytesPerSecond: minRate } : {}),
-      ...(limits.rateWindowMs !== undefined ? { rateWindowMs: limits.rateWindowMs } : {}),
+      allowedHosts: this.o.allowedHosts,
+      maxBytes: limits.maxBytes,
+      timeoutMs: limits.timeoutMs ?? this.o.timeoutMs,
+      deadlineMs: limits.deadlineMs,
+      minBytesPerSecond: limits.minBytesPerSecond ?? this.o.minBytesPerSecond,
+      rateWindowMs: limits.rateWindowMs,
       retries: this.o.retries ?? 5,
       retryDelayMs: this.o.retryDelayMs ?? 100,
       ...(this.o.allowReferenceArtifacts ? {} : { refuseStorageTypes: ['reference'] }),
