@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ import {
   TaskclusterQueue,
 } from '../../src/index.js';
 import { runCli } from '../helpers/cli.js';
-import { codeOf, REPO, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+import { codeOf, errorOf, REPO, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 
 const COT = 'public/chain-of-trust.json';
 const UPSTREAM = 'Se-5NNn4TB65_9383YGsJA';
@@ -32,6 +33,11 @@ const DANGEROUS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
 const withoutNewlines = (s: string) => s.replace(/\n/g, '');
 
 type Route = 'task' | 'status' | 'list' | 'artifact' | 'content';
+type HawkCredentials = (id: string) => Promise<{ id: string; key: string; algorithm: string } | undefined>;
+interface HawkServer {
+  authenticate(req: http.IncomingMessage, c: HawkCredentials): Promise<{ credentials: { id: string } }>;
+  authenticateBewit(req: http.IncomingMessage, c: HawkCredentials): Promise<{ credentials: { id: string } }>;
+}
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 interface Hostile {
@@ -468,6 +474,55 @@ describe("the queue's JSON goes through cot's bounded strict parser", () => {
       const v = await runCot(['verify', TASK_ID, '--root-url', q.rootUrl, '--policy', policyFile]);
       expect(v.err).toMatch(/^cot: CHAIN_VERIFICATION_FAILED: .*JSON_INVALID/);
       expect(v.code, v.err).toBe(1);
+    } finally {
+      await q.close();
+    }
+  });
+});
+
+describe('reads with credentials', () => {
+  it('task, status and listArtifacts are Hawk-authenticated for the client id, and the bewit never shows in messages', async () => {
+    const creds = { clientId: 'project/cot/reader', accessToken: 'reader-token-reader-token-reader-token' };
+    const hawk = (createRequire(import.meta.url)('hawk') as { server: HawkServer }).server;
+    const seen: string[] = [];
+    const check =
+      (next: Handler): Handler =>
+      (req, res) => {
+        const lookup = async (id: string) =>
+          id === creds.clientId ? { id, key: creds.accessToken, algorithm: 'sha256' } : undefined;
+        const auth = req.headers.authorization
+          ? hawk.authenticate(req, lookup)
+          : hawk.authenticateBewit(req, lookup);
+        auth.then(
+          (r) => {
+            seen.push(r.credentials.id);
+            next(req, res);
+          },
+          () => json(res, { code: 'AuthenticationFailed', message: 'bad Hawk' }, 401),
+        );
+      };
+    const q = await hostileQueue({
+      task: check((_q, res) => json(res, { code: 'ResourceNotFound', message: 'no such task' }, 404)),
+      status: check((_q, res) =>
+        json(res, { status: { taskId: TASK_ID, runs: [{ runId: 0, state: 'completed' }] } }),
+      ),
+      list: check((_q, res) => json(res, listing())),
+    });
+    try {
+      const queue = new TaskclusterQueue({ rootUrl: q.rootUrl, credentials: creds, retries: 0 });
+      expect((await queue.status(TASK_ID)).runs).toHaveLength(1);
+      expect((await queue.listArtifacts(TASK_ID, 0)).map((a) => a.name)).toEqual([COT]);
+      const err = await errorOf(queue.task(TASK_ID));
+      expect(err.code).toBe('TRANSPORT_NOT_FOUND');
+      expect(seen).toEqual([creds.clientId, creds.clientId, creds.clientId]);
+      expect(err.message).toContain('bewit=…');
+      expect(err.message).not.toMatch(/bewit=[^…]/);
+      const wrong = new TaskclusterQueue({
+        rootUrl: q.rootUrl,
+        credentials: { ...creds, accessToken: 'not-the-token-not-the-token-not-the' },
+        retries: 0,
+      });
+      expect(await codeOf(wrong.status(TASK_ID))).toBe('TRANSPORT_AUTH');
     } finally {
       await q.close();
     }
