@@ -218,7 +218,7 @@ async function keySourceFromOptions(o: {
 function queueFromOptions(
   o: { queue?: string; rootUrl?: string; allowHost?: string[]; allowReferenceArtifacts?: boolean },
   env: NodeJS.ProcessEnv,
-  limits: { timeoutMs?: number; minBytesPerSecond?: number } = {},
+  limits: { timeoutMs?: number; downloadDeadlineMs?: number; minBytesPerSecond?: number } = {},
 ): TaskQueue {
   if (o.queue !== undefined && o.rootUrl !== undefined)
     throw usage('give either --queue DIR or --root-url URL');
@@ -546,14 +546,19 @@ export function buildProgram(io: Io): Command {
     .action(async (taskId: string, o) => {
       const limits = {
         timeoutMs: parsePositiveInt(o.timeout, '--timeout'),
+        deadlineMs: parsePositiveInt(o.deadline, '--deadline'),
         minBytesPerSecond: parseNonNegativeInt(o.minRate, '--min-rate'),
       };
-      const queue = queueFromOptions(o, process.env, limits);
+      // the queue applies them to its API reads, and to every download as defaults
+      const queue = queueFromOptions(o, process.env, {
+        timeoutMs: limits.timeoutMs,
+        downloadDeadlineMs: limits.deadlineMs,
+        minBytesPerSecond: limits.minBytesPerSecond,
+      });
       const r = await fetchChain(queue, taskId, o.out, {
         depth: parseNonNegativeInt(o.depth, '--depth'),
         maxTasks: parseNonNegativeInt(o.maxTasks, '--max-tasks'),
         maxBytes: parseNonNegativeInt(o.maxBytes, '--max-bytes'),
-        deadlineMs: parsePositiveInt(o.deadline, '--deadline'),
         ...limits,
       });
       if (o.json) jsonOut(io, { ok: true, ...r });
@@ -762,6 +767,7 @@ export function buildProgram(io: Io): Command {
         process.env,
         {
           timeoutMs: loaded.policy.bounds.timeoutMs,
+          downloadDeadlineMs: loaded.policy.bounds.deadlineMs,
           minBytesPerSecond: loaded.policy.bounds.minBytesPerSecond,
         },
       );

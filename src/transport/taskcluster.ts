@@ -32,11 +32,19 @@ export interface TaskclusterQueueOptions {
   uploadTimeoutMs?: number;
   /** follow `reference` artifacts (URLs chosen by the task; default: refused) */
   allowReferenceArtifacts?: boolean;
-  /** inactivity timeout of one API request (task, status, a page of listArtifacts), ms (default 30 s) */
+  /**
+   * inactivity timeout of one request, ms (default 30 s): API requests (task, status, a page of listArtifacts),
+   * and artifact downloads whose limits do not set one
+   */
   timeoutMs?: number;
   /** overall deadline of one API request, retries included, ms (default 60 s) */
   requestDeadlineMs?: number;
-  /** minimum body rate of API responses, bytes per second (default 1024; 0: none; see httpGet) */
+  /** overall deadline of one artifact download whose limits do not set one, ms (default 1 h; see httpGet) */
+  downloadDeadlineMs?: number;
+  /**
+   * minimum body rate, bytes per second (default 1024; 0: none; see httpGet): API responses, and artifact
+   * downloads whose limits do not set one
+   */
   minBytesPerSecond?: number;
   /** largest API response (a task definition, a status, one listArtifacts page), bytes (default 16 MiB) */
   maxJsonBytes?: number;
@@ -288,7 +296,7 @@ export class TaskclusterQueue implements TaskQueue {
       allowedHosts: this.o.allowedHosts,
       maxBytes: limits.maxBytes,
       timeoutMs: limits.timeoutMs ?? this.o.timeoutMs,
-      deadlineMs: limits.deadlineMs,
+      deadlineMs: limits.deadlineMs ?? this.o.downloadDeadlineMs,
       minBytesPerSecond: limits.minBytesPerSecond ?? this.o.minBytesPerSecond,
       rateWindowMs: limits.rateWindowMs,
       retries: this.o.retries ?? 5,
