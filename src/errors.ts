@@ -77,6 +77,8 @@ export const ERROR_CODES = {
   TRANSPORT_CONFLICT: 'the artifact already exists with different content (409)',
   FETCH_INCOMPLETE:
     'cot fetch could not mirror everything the chain needs (bounds, missing or unsigned artifacts); the mirror keeps what it got',
+  TRANSPORT_LIST_TOO_LONG:
+    "the queue's artifact listing exceeded its bounds (pages, entries or time), or repeated a continuation token",
   POLICY_INVALID: 'the policy file is not valid (unknown keys are named, with a hint)',
   CHAIN_VERIFICATION_FAILED:
     'the chain did not verify: at least one link failed (each failure has its own code)',

@@ -103,7 +103,16 @@ export {
   fetchChain,
   upstreamOf,
 } from './transport/fetch.js';
-export { type HttpBody, type HttpGetOptions, httpGet, httpPutFile } from './transport/http.js';
+export {
+  DEFAULT_DEADLINE_MS,
+  DEFAULT_MIN_BYTES_PER_SECOND,
+  DEFAULT_RATE_WINDOW_MS,
+  type HttpBody,
+  type HttpGetOptions,
+  httpGet,
+  httpPutFile,
+  redactUrl,
+} from './transport/http.js';
 export type {
   ArtifactInfo,
   CreateArtifactInput,
@@ -119,7 +128,11 @@ export {
   type QueueServerOptions,
   startQueueServer,
 } from './transport/server.js';
-export { TaskclusterQueue, type TaskclusterQueueOptions } from './transport/taskcluster.js';
+export {
+  QUEUE_API_DEFAULTS,
+  TaskclusterQueue,
+  type TaskclusterQueueOptions,
+} from './transport/taskcluster.js';
 export {
   type UploadedFile,
   type UploadFile,
@@ -162,6 +175,7 @@ export {
   type VerifyTrustedInput,
   verifySignatureTrusted,
 } from './trust/verify.js';
+export { escapeControls, terminalSafe } from './util/terminal.js';
 export {
   type CollectEnvironmentOptions,
   collectEc2Environment,

@@ -1,7 +1,13 @@
+import { escapeControls } from '../util/terminal.js';
 import type { ChainLink, ChainReport } from './verify-chain.js';
 
+/** HTML-escaped, with control, bidi and invisible characters shown as escapes (as in the text report). */
 const esc = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  escapeControls(s)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 
 /** Which docker image a link ran, and whether the chain verified it. */
 function imageLine(l: ChainLink): string {

@@ -6,6 +6,7 @@ import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
 import { parseJson } from '../json/parse.js';
 import { loadVerificationKeys } from '../keys/keys.js';
+import { DEFAULT_DEADLINE_MS, DEFAULT_MIN_BYTES_PER_SECOND } from '../transport/http.js';
 import {
   addEd25519TrustFile,
   emptyTrustStore,
@@ -45,7 +46,19 @@ export interface Policy {
   followDependencies: boolean;
   /** the task given to `cot verify` must itself carry a chain-of-trust document */
   verifyRootTask: boolean;
-  bounds: { maxDepth: number; maxTasks: number; maxBytes: number; concurrency: number; timeoutMs: number };
+  /**
+   * maxBytes: largest artifact; timeoutMs: inactivity timeout of a request; deadlineMs: overall deadline of one
+   * download; minBytesPerSecond: minimum download rate after a 30 s grace period (0: none). See httpGet.
+   */
+  bounds: {
+    maxDepth: number;
+    maxTasks: number;
+    maxBytes: number;
+    concurrency: number;
+    timeoutMs: number;
+    deadlineMs: number;
+    minBytesPerSecond: number;
+  };
   /** hosts artifact downloads may be redirected to */
   allowedHosts: string[];
 }
@@ -55,7 +68,15 @@ const DEFAULTS = {
   hashAlgorithms: ['sha256', 'sha512'],
   followDependencies: false,
   verifyRootTask: true,
-  bounds: { maxDepth: 20, maxTasks: 5000, maxBytes: 8 * 1024 ** 3, concurrency: 8, timeoutMs: 30_000 },
+  bounds: {
+    maxDepth: 20,
+    maxTasks: 5000,
+    maxBytes: 8 * 1024 ** 3,
+    concurrency: 8,
+    timeoutMs: 30_000,
+    deadlineMs: DEFAULT_DEADLINE_MS,
+    minBytesPerSecond: DEFAULT_MIN_BYTES_PER_SECOND,
+  },
   allowedHosts: [],
   dockerImageWorkerTypes: [],
   restrictedScopes: [],
@@ -70,6 +91,8 @@ const BOUNDS_SCHEMA = {
     maxBytes: { type: 'integer', minimum: 1 },
     concurrency: { type: 'integer', minimum: 1, maximum: 256 },
     timeoutMs: { type: 'integer', minimum: 1 },
+    deadlineMs: { type: 'integer', minimum: 1 },
+    minBytesPerSecond: { type: 'integer', minimum: 0 },
   },
 } as const;
 

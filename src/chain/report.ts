@@ -1,6 +1,11 @@
+import { escapeControls } from '../util/terminal.js';
 import type { ChainLink, ChainReport } from './verify-chain.js';
 
-/** The text report: a tree of links from the verified task up to the decision task(s). */
+/**
+ * The text report: a tree of links from the verified task up to the decision task(s). Everything in it that came
+ * from the queue or a document (task ids, names, worker types, messages) is printed with control, bidi and other
+ * invisible characters escaped (escapeControls), one line per item: no task name can paint a fake verdict.
+ */
 export function renderChainText(r: ChainReport): string {
   const byId = new Map(r.links.map((l) => [l.taskId, l]));
   const out: string[] = [];
@@ -37,7 +42,7 @@ export function renderChainText(r: ChainReport): string {
     '',
     `${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}: ${r.links.length} link(s), ${failed} failed, ${r.stats.artifactsChecked} artifact(s) hash-checked (${r.stats.bytesHashed} bytes) in ${r.stats.seconds.toFixed(2)} s, as of ${r.referenceTime}`,
   );
-  return `${out.join('\n')}\n`;
+  return `${out.map(escapeControls).join('\n')}\n`;
 }
 
 /** The machine-readable report (stable field names and error codes). */

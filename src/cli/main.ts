@@ -9,6 +9,8 @@ import {
   certifyKeyFile,
   chainReportJson,
   checkKeyRepo,
+  DEFAULT_DEADLINE_MS,
+  DEFAULT_MIN_BYTES_PER_SECOND,
   DirectoryQueue,
   EXIT,
   type ExpectedLink,
@@ -52,6 +54,7 @@ import {
   workerChainOfTrust,
 } from '../index.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { escapeControls, terminalSafe } from '../util/terminal.js';
 import { VERSION } from './version.js';
 
 export interface Io {
@@ -76,6 +79,12 @@ function parseNonNegativeInt(v: string, what: string): number {
     throw usage(`${what} must be a non-negative integer, got ${JSON.stringify(v)}`);
   }
   return Number(v);
+}
+
+function parsePositiveInt(v: string, what: string): number {
+  const n = parseNonNegativeInt(v, what);
+  if (n === 0) throw usage(`${what} must be a positive integer, got 0`);
+  return n;
 }
 
 function parseAlgorithms(values: string[]): HashAlgorithm[] {
@@ -209,6 +218,7 @@ async function keySourceFromOptions(o: {
 function queueFromOptions(
   o: { queue?: string; rootUrl?: string; allowHost?: string[]; allowReferenceArtifacts?: boolean },
   env: NodeJS.ProcessEnv,
+  limits: { timeoutMs?: number; downloadDeadlineMs?: number; minBytesPerSecond?: number } = {},
 ): TaskQueue {
   if (o.queue !== undefined && o.rootUrl !== undefined)
     throw usage('give either --queue DIR or --root-url URL');
@@ -217,6 +227,7 @@ function queueFromOptions(
     ...TaskclusterQueue.optionsFromEnv(env, o.rootUrl),
     ...(o.allowHost && o.allowHost.length > 0 ? { allowedHosts: o.allowHost } : {}),
     ...(o.allowReferenceArtifacts ? { allowReferenceArtifacts: true } : {}),
+    ...limits,
   });
 }
 
@@ -533,39 +544,55 @@ export function buildProgram(io: Io): Command {
       .option('--max-tasks <n>', 'most tasks to mirror', '1000')
       .option('--max-bytes <n>', 'largest artifact, bytes', String(8 * 1024 ** 3))
       .option('--timeout <ms>', 'inactivity timeout per request', '30000')
+      .option('--deadline <ms>', 'overall deadline of one artifact download', String(DEFAULT_DEADLINE_MS))
+      .option(
+        '--min-rate <bytes/s>',
+        'minimum download rate after a 30 s grace period (0: none)',
+        String(DEFAULT_MIN_BYTES_PER_SECOND),
+      )
       .option('--json', 'print a JSON result'),
   )
     .exitOverride()
     .action(async (taskId: string, o) => {
-      const queue = queueFromOptions(o, process.env);
+      const limits = {
+        timeoutMs: parsePositiveInt(o.timeout, '--timeout'),
+        deadlineMs: parsePositiveInt(o.deadline, '--deadline'),
+        minBytesPerSecond: parseNonNegativeInt(o.minRate, '--min-rate'),
+      };
+      // the queue applies them to its API reads, and to every download as defaults
+      const queue = queueFromOptions(o, process.env, {
+        timeoutMs: limits.timeoutMs,
+        downloadDeadlineMs: limits.deadlineMs,
+        minBytesPerSecond: limits.minBytesPerSecond,
+      });
       const r = await fetchChain(queue, taskId, o.out, {
         depth: parseNonNegativeInt(o.depth, '--depth'),
         maxTasks: parseNonNegativeInt(o.maxTasks, '--max-tasks'),
         maxBytes: parseNonNegativeInt(o.maxBytes, '--max-bytes'),
-        timeoutMs: parseNonNegativeInt(o.timeout, '--timeout'),
+        ...limits,
       });
       if (o.json) jsonOut(io, { ok: r.complete, ...r });
       else {
+        // names come from the queue and the tasks: one escaped field each
         for (const t of r.tasks)
           io.stdout(
-            `${'  '.repeat(t.depth)}${t.taskId}${t.runId !== undefined ? ` run ${t.runId}` : ''}: ${t.artifacts.join(', ') || 'no artifacts'}\n`,
+            `${'  '.repeat(t.depth)}${escapeControls(t.taskId)}${t.runId !== undefined ? ` run ${t.runId}` : ''}: ${t.artifacts.map(escapeControls).join(', ') || 'no artifacts'}
+`,
           );
         for (const m of r.missing)
           io.stdout(
-            `missing: ${m.taskId ?? ''}${m.artifact ? ` ${m.artifact}` : ''}: ${m.code}: ${m.reason}\n`,
+            `missing: ${m.taskId ?? ''}${m.artifact ? ` ${escapeControls(m.artifact)}` : ''}: ${m.code}: ${escapeControls(m.reason)}\n`,
           );
         io.stdout(
           `mirrored ${r.tasks.length} task(s), ${r.bytes} bytes, into ${o.out}${r.complete ? '' : ` (INCOMPLETE: ${r.missing.length} missing${r.truncated ? ', the walk stopped at a bound' : ''})`}\n`,
         );
       }
       if (!r.complete) {
-        // only transient transport failures: a retry may complete the mirror (exit 3); anything else: exit 1
-        const transient = r.missing.every(
-          (m) => m.code === 'TRANSPORT_NETWORK' || m.code === 'TRANSPORT_HTTP',
-        );
+        // only the queue failing (transport codes): report its code (exit 3); anything else: exit 1
+        const transient = r.missing.every((m) => m.code.startsWith('TRANSPORT_'));
         const code = transient && r.missing.length > 0 ? r.missing[0]!.code : 'FETCH_INCOMPLETE';
         io.stderr(
-          `cot: ${code}: the mirror in ${o.out} is incomplete: ${r.truncated ? 'the walk stopped at --depth or --max-tasks; ' : ''}${r.missing.length} item(s) missing${r.missing[0] ? `, first: ${r.missing[0].reason}` : ''}\n`,
+          `cot: ${code}: the mirror in ${o.out} is incomplete: ${r.truncated ? 'the walk stopped at --depth or --max-tasks; ' : ''}${r.missing.length} item(s) missing${r.missing[0] ? `, first: ${escapeControls(r.missing[0].reason)}` : ''}\n`,
         );
         io.exitCode = exitCodeFor(code);
       }
@@ -737,7 +764,7 @@ export function buildProgram(io: Io): Command {
       }
       if (!r.report.ok) {
         io.stderr(
-          `cot: CHAIN_VERIFICATION_FAILED: ${r.report.errors[0]?.code}: ${r.report.errors[0]?.message}\n`,
+          `cot: CHAIN_VERIFICATION_FAILED: ${r.report.errors[0]?.code}: ${escapeControls(r.report.errors[0]?.message ?? '')}\n`,
         );
         io.exitCode = exitCodeFor('CHAIN_VERIFICATION_FAILED');
       }
@@ -764,6 +791,11 @@ export function buildProgram(io: Io): Command {
       const queue = queueFromOptions(
         { ...o, allowHost: [...(o.allowHost ?? []), ...loaded.policy.allowedHosts] },
         process.env,
+        {
+          timeoutMs: loaded.policy.bounds.timeoutMs,
+          downloadDeadlineMs: loaded.policy.bounds.deadlineMs,
+          minBytesPerSecond: loaded.policy.bounds.minBytesPerSecond,
+        },
       );
       const showProgress = Boolean(io.isTTY) && !o.json && !process.env.CI;
       const report = await verifyChain(queue, taskId, {
@@ -786,7 +818,7 @@ export function buildProgram(io: Io): Command {
       if (!report.ok) {
         const failed = report.links.filter((l) => !l.ok).length;
         io.stderr(
-          `cot: CHAIN_VERIFICATION_FAILED: ${failed} of ${report.links.length} link(s) failed; first: ${report.errors[0]?.code}: ${report.errors[0]?.message}\n`,
+          `cot: CHAIN_VERIFICATION_FAILED: ${failed} of ${report.links.length} link(s) failed; first: ${report.errors[0]?.code}: ${escapeControls(report.errors[0]?.message ?? '')}\n`,
         );
         io.exitCode = exitCodeFor('CHAIN_VERIFICATION_FAILED');
       }
@@ -1005,11 +1037,17 @@ export function buildProgram(io: Io): Command {
   return program;
 }
 
-/** Run the CLI; returns the exit code. Never throws. */
+/**
+ * Run the CLI; returns the exit code. Never throws. Everything printed passes terminalSafe (control, bidi and
+ * invisible characters escaped, the output's own line feeds and tabs kept), and the error line
+ * `cot: CODE: message` is one line whatever the message holds (text from a queue, a mirror or a document).
+ */
 export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
+  const stdout = io?.stdout ?? ((s: string) => process.stdout.write(s));
+  const stderr = io?.stderr ?? ((s: string) => process.stderr.write(s));
   const full: Io = {
-    stdout: io?.stdout ?? ((s) => process.stdout.write(s)),
-    stderr: io?.stderr ?? ((s) => process.stderr.write(s)),
+    stdout: (s) => stdout(terminalSafe(s)),
+    stderr: (s) => stderr(terminalSafe(s)),
     now: io?.now ?? new Date(),
     isTTY: io?.isTTY ?? Boolean(process.stderr.isTTY),
   };
@@ -1036,7 +1074,7 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
           { cause: e },
         );
     if (wantsJson) jsonOut(full, { ok: false, error: err.toJSON() });
-    full.stderr(`cot: ${err.code}: ${err.message}\n`);
+    full.stderr(`cot: ${err.code}: ${escapeControls(err.message)}\n`);
     return exitCodeFor(err.code);
   }
 }

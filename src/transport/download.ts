@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { HashAlgorithm } from '../document/schema.js';
-import { CotError, IntegrityError } from '../errors.js';
-import { atomicWriteStream } from './dir-store.js';
+import { CotError, IntegrityError, toCotError } from '../errors.js';
 import type { DownloadLimits, TaskQueue } from './queue.js';
 
 export interface DownloadedArtifact {
@@ -28,7 +29,12 @@ export interface DownloadOptions extends DownloadLimits {
 
 /**
  * Download one artifact and hash it while streaming: one pass, never the whole artifact in memory. With `dest`,
- * the bytes land atomically and only when they match `expected`.
+ * the bytes land atomically and only when they match `expected`: they go to a hidden temp file next to `dest`
+ * (`.<name>.<random>.tmp`, fsynced), renamed into place after the digests matched, and removed on any failure.
+ *
+ * Every error of the source (a truncated or stalled body, a deadline or minimum rate missed, a byte limit) rejects
+ * the returned promise with its code (TRANSPORT_*); it never escapes as an unhandled stream error. A write
+ * failure at the destination is OUTPUT_FAILED; a digest mismatch is HASH_MISMATCH (an IntegrityError).
  */
 export async function downloadArtifact(
   queue: TaskQueue,
@@ -42,6 +48,14 @@ export async function downloadArtifact(
     ((Object.keys(o.expected ?? {}) as HashAlgorithm[]).length
       ? (Object.keys(o.expected!) as HashAlgorithm[])
       : ['sha256']);
+  // the destination folder first: once the source stream exists, it is consumed (and its errors handled) at once
+  if (o.dest) {
+    try {
+      await mkdir(dirname(o.dest), { recursive: true });
+    } catch (e) {
+      throw toCotError(e, 'OUTPUT_FAILED', `cannot create the folder of ${o.dest}`);
+    }
+  }
   const opened = await queue.openArtifact(taskId, runId, name, o);
   const hashes = algorithms.map((a) => createHash(a));
   let size = 0;
@@ -54,12 +68,18 @@ export async function downloadArtifact(
     },
   });
   const label = `artifact ${name} of task ${taskId} run ${opened.runId}`;
-  let staged: { commit: () => Promise<void>; abort: () => Promise<void> } | undefined;
+  const tmp = o.dest
+    ? join(dirname(o.dest), `.${basename(o.dest)}.${randomBytes(6).toString('hex')}.tmp`)
+    : undefined;
+  let writeFailed = false;
   try {
-    if (o.dest) {
-      await mkdir(dirname(o.dest), { recursive: true });
-      staged = await stageTo(o.dest, opened.stream.pipe(hasher));
-      opened.stream.on('error', (e) => hasher.destroy(e));
+    if (tmp) {
+      const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
+      out.on('error', () => {
+        writeFailed = true;
+      });
+      // pipeline, not pipe: an error of any stage (the source's above all) destroys every stage and rejects here
+      await pipeline(opened.stream, hasher, out);
     } else {
       for await (const chunk of opened.stream as AsyncIterable<Buffer>) {
         size += chunk.length;
@@ -67,8 +87,23 @@ export async function downloadArtifact(
       }
     }
   } catch (e) {
+    if (tmp) await unlink(tmp).catch(() => undefined);
     if (e instanceof CotError) throw e;
+    if (writeFailed) throw toCotError(e, 'OUTPUT_FAILED', `${label}: cannot write ${o.dest}`);
     throw new CotError('TRANSPORT_NETWORK', `${label}: ${(e as Error).message}`, { cause: e });
+  }
+  if (tmp) {
+    try {
+      const fh = await open(tmp, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw toCotError(e, 'OUTPUT_FAILED', `${label}: cannot write ${o.dest}`);
+    }
   }
   const digests: Partial<Record<HashAlgorithm, string>> = {};
   algorithms.forEach((a, i) => {
@@ -76,7 +111,7 @@ export async function downloadArtifact(
   });
   for (const [alg, want] of Object.entries(o.expected ?? {}) as [HashAlgorithm, string][]) {
     if (digests[alg] !== want) {
-      await staged?.abort();
+      if (tmp) await unlink(tmp).catch(() => undefined);
       throw new IntegrityError(
         `${label}: ${alg} is ${digests[alg]}, the signed document lists ${want}`,
         name,
@@ -86,22 +121,13 @@ export async function downloadArtifact(
       );
     }
   }
-  await staged?.commit();
-  return { taskId, runId: opened.runId, name, size, digests, ...(o.dest ? { path: o.dest } : {}) };
-}
-
-/** Write a stream to a hidden temp file next to `dest`; commit renames it into place, abort removes it. */
-async function stageTo(dest: string, source: NodeJS.ReadableStream) {
-  const tmp = join(dirname(dest), `.${basename(dest)}.${randomBytes(6).toString('hex')}.tmp`);
-  const { rename, unlink } = await import('node:fs/promises');
-  try {
-    await atomicWriteStream(tmp, source);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
+  if (tmp && o.dest) {
+    try {
+      await rename(tmp, o.dest);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw toCotError(e, 'OUTPUT_FAILED', `${label}: cannot write ${o.dest}`);
+    }
   }
-  return {
-    commit: () => rename(tmp, dest),
-    abort: () => unlink(tmp).catch(() => undefined),
-  };
+  return { taskId, runId: opened.runId, name, size, digests, ...(o.dest ? { path: o.dest } : {}) };
 }

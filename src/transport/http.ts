@@ -14,8 +14,22 @@ import { CotError, type ErrorCode } from '../errors.js';
 export interface HttpGetOptions {
   /** hosts (`host` or `host:port`) that redirects may lead to; the first URL's host is always allowed */
   allowedHosts?: readonly string[];
-  /** inactivity timeout per request, ms (default 30 s) */
+  /** inactivity timeout per request, ms (default 30 s): no byte at all for this long ends the request */
   timeoutMs?: number;
+  /**
+   * overall deadline of the whole GET, ms (default {@link DEFAULT_DEADLINE_MS}, 1 h): connection, redirects,
+   * retries and the body together. Past it the request (or the body stream) fails with TRANSPORT_NETWORK.
+   */
+  deadlineMs?: number;
+  /**
+   * minimum rate of the body, bytes per second (default {@link DEFAULT_MIN_BYTES_PER_SECOND}, 1 KiB/s; 0: no
+   * minimum), judged over each `rateWindowMs` of time the body was being read: the first window is the grace
+   * period, and time the reader held the stream paused (backpressure) does not count. A slower body fails with
+   * TRANSPORT_NETWORK, so a server sending one byte a second cannot keep a download alive.
+   */
+  minBytesPerSecond?: number;
+  /** window over which `minBytesPerSecond` is judged, ms (default {@link DEFAULT_RATE_WINDOW_MS}, 30 s) */
+  rateWindowMs?: number;
   /** maximum decoded body bytes (default 8 GiB) */
   maxBytes?: number;
   /** maximum redirects followed (default 5) */
@@ -41,6 +55,22 @@ export interface HttpBody {
 
 const RETRYABLE_STATUS = (s: number) => s === 408 || s === 429 || s >= 500;
 
+/** Default overall deadline of one GET (connection, redirects, retries, body), ms. */
+export const DEFAULT_DEADLINE_MS = 60 * 60 * 1000;
+/** Default minimum body rate, bytes per second. */
+export const DEFAULT_MIN_BYTES_PER_SECOND = 1024;
+/** Default window over which the body rate is judged, ms (the first window is the grace period). */
+export const DEFAULT_RATE_WINDOW_MS = 30_000;
+
+/** Query parameters that carry credentials or signatures: never shown in messages. */
+const SECRET_PARAMS =
+  /([?&](?:bewit|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)=)[^&#]*/gi;
+
+/** A URL for messages: signed-URL parameters (Hawk bewit, storage signatures) replaced by "…". */
+export function redactUrl(url: string): string {
+  return url.replace(SECRET_PARAMS, '$1…');
+}
+
 function hostOf(u: URL): string {
   return u.port ? `${u.hostname}:${u.port}` : u.hostname;
 }
@@ -56,16 +86,20 @@ function request(
   headers: Record<string, string>,
   timeoutMs: number,
   body?: () => Readable,
+  onRequest?: (req: http.ClientRequest) => void,
 ) {
   return new Promise<http.IncomingMessage>((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
     if (!mod) {
-      reject(new CotError('TRANSPORT_REDIRECT_REFUSED', `unsupported URL scheme in ${url.href}`));
+      reject(new CotError('TRANSPORT_REDIRECT_REFUSED', `unsupported URL scheme in ${redactUrl(url.href)}`));
       return;
     }
     const req = mod.request(url, { method, headers }, resolve);
+    onRequest?.(req);
     req.setTimeout(timeoutMs, () =>
-      req.destroy(new CotError('TRANSPORT_NETWORK', `${method} ${url.href}: no data for ${timeoutMs} ms`)),
+      req.destroy(
+        new CotError('TRANSPORT_NETWORK', `${method} ${redactUrl(url.href)}: no data for ${timeoutMs} ms`),
+      ),
     );
     req.on('error', reject);
     if (body) {
@@ -84,10 +118,17 @@ function networkError(e: unknown, what: string): CotError {
 }
 
 async function statusError(res: http.IncomingMessage, what: string): Promise<CotError> {
+  // the first 2000 bytes of the error body at most (the deadline still applies while they arrive)
   let text = '';
-  for await (const c of res) {
-    if (text.length < 2000) text += c.toString();
+  try {
+    for await (const c of res) {
+      text += c.toString();
+      if (text.length >= 2000) break;
+    }
+  } catch {
+    // a broken error body: the status alone tells what happened
   }
+  res.destroy();
   const s = res.statusCode ?? 0;
   const code = codeForStatus(s);
   return new CotError(code, `${what}: HTTP ${s}${text ? `: ${text.slice(0, 300)}` : ''}`, {
@@ -110,9 +151,18 @@ function bounded(max: number, what: string, expected?: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _e, cb) {
       n += chunk.length;
-      if (n > max) cb(new CotError('TRANSPORT_TOO_LARGE', `${what}: more than ${max} bytes`));
+      if (n > max)
+        cb(
+          new CotError('TRANSPORT_TOO_LARGE', `${what}: more than ${max} bytes`, {
+            details: { maxBytes: max },
+          }),
+        );
       else if (expected !== undefined && n > expected)
-        cb(new CotError('TRANSPORT_TOO_LARGE', `${what}: more bytes than the declared ${expected}`));
+        cb(
+          new CotError('TRANSPORT_TOO_LARGE', `${what}: more bytes than the declared ${expected}`, {
+            details: { declared: expected },
+          }),
+        );
       else cb(null, chunk);
     },
     flush(cb) {
@@ -129,98 +179,226 @@ function bounded(max: number, what: string, expected?: number): Transform {
 }
 
 /**
+ * Watch a response body's rate: every `windowMs` of time it was being read (time the reader kept it paused, by
+ * backpressure, does not count), at least `minRate` bytes per second must have arrived, else `onSlow`. Returns the
+ * function that stops watching.
+ */
+function watchRate(
+  res: http.IncomingMessage,
+  minRate: number,
+  windowMs: number,
+  what: string,
+  onSlow: (e: CotError) => void,
+): () => void {
+  if (!(minRate > 0) || !(windowMs > 0)) return () => undefined;
+  let bytes = 0;
+  let reading = 0;
+  let last = Date.now();
+  let pausedSince: number | undefined;
+  let pausedMs = 0;
+  const onData = (c: Buffer) => {
+    bytes += c.length;
+  };
+  const onPause = () => {
+    pausedSince ??= Date.now();
+  };
+  const onResume = () => {
+    if (pausedSince !== undefined) pausedMs += Date.now() - pausedSince;
+    pausedSince = undefined;
+  };
+  res.on('data', onData);
+  res.on('pause', onPause);
+  res.on('resume', onResume);
+  const tick = setInterval(
+    () => {
+      const now = Date.now();
+      if (pausedSince !== undefined) {
+        pausedMs += now - pausedSince;
+        pausedSince = now;
+      }
+      reading += Math.max(0, now - last - pausedMs);
+      last = now;
+      pausedMs = 0;
+      if (reading < windowMs) return;
+      if (bytes * 1000 < minRate * reading) {
+        onSlow(
+          new CotError(
+            'TRANSPORT_NETWORK',
+            `${what}: ${bytes} bytes in ${(reading / 1000).toFixed(1)} s, under the minimum rate of ${minRate} bytes/s`,
+            { details: { minBytesPerSecond: minRate, bytes, ms: reading } },
+          ),
+        );
+      }
+      bytes = 0;
+      reading = 0;
+    },
+    Math.max(10, Math.min(1000, Math.floor(windowMs / 4))),
+  );
+  tick.unref();
+  return () => {
+    clearInterval(tick);
+    res.off('data', onData);
+    res.off('pause', onPause);
+    res.off('resume', onResume);
+  };
+}
+
+/**
  * GET with the rules a verifier needs: redirects followed only to allowed hosts (never to another scheme than
  * http/https, never in a loop, at most maxRedirects), retries with exponential backoff and jitter for network
- * errors, 408, 429 and 5xx (never other 4xx), gzip content-encoding decoded, every body bounded in bytes and in
- * inactivity time, and a declared length enforced.
+ * errors, 408, 429 and 5xx (never other 4xx), gzip content-encoding decoded, every body bounded in bytes, in
+ * inactivity time (`timeoutMs`), in rate (`minBytesPerSecond`) and in total time (`deadlineMs`, which also covers
+ * connecting, redirects and retries), and a declared length enforced.
+ *
+ * Throws (before the body): TRANSPORT_NETWORK (connection failed or reset, inactivity, deadline),
+ * TRANSPORT_NOT_FOUND / TRANSPORT_AUTH / TRANSPORT_CONFLICT / TRANSPORT_HTTP (error status, see codeForStatus),
+ * TRANSPORT_REDIRECT_REFUSED. The body stream fails with TRANSPORT_NETWORK (truncated, reset, inactivity, rate,
+ * deadline) or TRANSPORT_TOO_LARGE (over maxBytes or the declared length). Signed-URL parameters are redacted
+ * from messages.
  */
 export async function httpGet(url: string, o: HttpGetOptions = {}): Promise<HttpBody> {
   const timeoutMs = o.timeoutMs ?? 30_000;
+  const deadlineMs = o.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const minRate = o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+  const rateWindowMs = o.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS;
   const maxBytes = o.maxBytes ?? 8 * 1024 ** 3;
   const maxRedirects = o.maxRedirects ?? 5;
   const retries = o.retries ?? 5;
   const first = new URL(url);
   const allowed = new Set([hostOf(first), ...(o.allowedHosts ?? [])]);
-  let current = first;
-  const seen = new Set<string>();
-  for (let redirects = 0; ; redirects++) {
-    if (seen.has(current.href))
-      throw new CotError('TRANSPORT_REDIRECT_REFUSED', `redirect loop at ${current.href}`);
-    seen.add(current.href);
-    let res: http.IncomingMessage | undefined;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        res = await request(current, 'GET', { 'accept-encoding': 'gzip', ...(o.headers ?? {}) }, timeoutMs);
-      } catch (e) {
-        if (attempt >= retries) throw networkError(e, `GET ${current.href}`);
-        await sleep(backoff(attempt, o.retryDelayMs ?? 100));
-        continue;
-      }
-      if (RETRYABLE_STATUS(res.statusCode ?? 0) && attempt < retries) {
-        res.resume();
-        await sleep(backoff(attempt, o.retryDelayMs ?? 100));
-        continue;
-      }
-      break;
-    }
-    const status = res.statusCode ?? 0;
-    if ([301, 302, 303, 307, 308].includes(status)) {
-      res.resume();
-      const loc = res.headers.location;
-      if (!loc) throw new CotError('TRANSPORT_HTTP', `GET ${current.href}: redirect without a Location`);
-      const storageType = String(res.headers['x-taskcluster-artifact-storage-type'] ?? '');
-      if (storageType && o.refuseStorageTypes?.includes(storageType)) {
-        throw new CotError(
-          'TRANSPORT_REDIRECT_REFUSED',
-          `GET ${current.href}: a ${storageType} artifact points at a URL the task chose (${loc}); refused unless reference artifacts are allowed`,
-        );
-      }
-      const next = new URL(loc, current);
-      if (redirects >= maxRedirects)
-        throw new CotError(
-          'TRANSPORT_REDIRECT_REFUSED',
-          `GET ${first.href}: more than ${maxRedirects} redirects`,
-        );
-      if (!allowed.has(hostOf(next)) || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
-        throw new CotError(
-          'TRANSPORT_REDIRECT_REFUSED',
-          `GET ${current.href}: redirect to ${next.protocol}//${hostOf(next)} is not allowed (allowed: ${[...allowed].join(', ')})`,
-        );
-      }
-      current = next;
-      continue;
-    }
-    if (status < 200 || status >= 300) throw await statusError(res, `GET ${current.href}`);
-    const encoding = (res.headers['content-encoding'] ?? 'identity').toLowerCase();
-    const declared =
-      res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
-    const what = `GET ${current.href}`;
-    const gzip = encoding === 'gzip' || encoding === 'x-gzip';
-    if (!gzip && encoding !== 'identity')
-      throw new CotError('TRANSPORT_HTTP', `${what}: unsupported content-encoding ${encoding}`);
-    // identity: one Transform enforces both the declared length and the byte limit; gzip: the wire length first,
-    // then the decoded limit
-    const out = bounded(maxBytes, what, gzip ? undefined : declared);
-    const fail = (e: unknown) => out.destroy(networkError(e, what));
-    res.on('aborted', () => fail(new Error('connection closed before the body ended')));
-    res.on('error', fail);
-    res.setTimeout?.(timeoutMs, () =>
-      res?.destroy(new CotError('TRANSPORT_NETWORK', `${what}: no data for ${timeoutMs} ms`)),
+  const deadlineAt = Date.now() + deadlineMs;
+  const pastDeadline = () =>
+    new CotError(
+      'TRANSPORT_NETWORK',
+      `GET ${redactUrl(first.href)}: not complete within the deadline of ${deadlineMs} ms`,
+      { details: { deadlineMs } },
     );
-    if (gzip) {
-      const wire: Readable =
-        declared !== undefined
-          ? res.pipe(bounded(Number.MAX_SAFE_INTEGER, what, declared)).on('error', fail)
-          : res;
-      wire.pipe(createGunzip()).on('error', fail).pipe(out);
-    } else res.pipe(out);
-    return {
-      stream: out,
-      status,
-      headers: res.headers,
-      url: current.href,
-      ...(encoding === 'identity' && declared !== undefined ? { length: declared } : {}),
-    };
+  // whatever is in flight (a request, then a response body) is destroyed when the deadline passes
+  let live: { destroy(e: Error): unknown } | undefined;
+  let expired = false;
+  const deadline = setTimeout(() => {
+    expired = true;
+    live?.destroy(pastDeadline());
+  }, deadlineMs);
+  deadline.unref();
+  const pause = (attempt: number) =>
+    sleep(Math.min(backoff(attempt, o.retryDelayMs ?? 100), Math.max(0, deadlineAt - Date.now())));
+  let handedOver = false;
+  try {
+    let current = first;
+    const seen = new Set<string>();
+    for (let redirects = 0; ; redirects++) {
+      if (seen.has(current.href))
+        throw new CotError('TRANSPORT_REDIRECT_REFUSED', `redirect loop at ${redactUrl(current.href)}`);
+      seen.add(current.href);
+      let res: http.IncomingMessage | undefined;
+      for (let attempt = 0; ; attempt++) {
+        if (expired) throw pastDeadline();
+        try {
+          res = await request(
+            current,
+            'GET',
+            { 'accept-encoding': 'gzip', ...(o.headers ?? {}) },
+            timeoutMs,
+            undefined,
+            (req) => {
+              live = req;
+            },
+          );
+          live = res;
+        } catch (e) {
+          if (expired) throw pastDeadline();
+          if (attempt >= retries) throw networkError(e, `GET ${redactUrl(current.href)}`);
+          await pause(attempt);
+          continue;
+        }
+        if (RETRYABLE_STATUS(res.statusCode ?? 0) && attempt < retries) {
+          res.resume();
+          await pause(attempt);
+          continue;
+        }
+        break;
+      }
+      const status = res.statusCode ?? 0;
+      if ([301, 302, 303, 307, 308].includes(status)) {
+        res.resume();
+        const loc = res.headers.location;
+        if (!loc)
+          throw new CotError('TRANSPORT_HTTP', `GET ${redactUrl(current.href)}: redirect without a Location`);
+        const storageType = String(res.headers['x-taskcluster-artifact-storage-type'] ?? '');
+        if (storageType && o.refuseStorageTypes?.includes(storageType)) {
+          throw new CotError(
+            'TRANSPORT_REDIRECT_REFUSED',
+            `GET ${redactUrl(current.href)}: a ${storageType} artifact points at a URL the task chose (${redactUrl(loc)}); refused unless reference artifacts are allowed`,
+          );
+        }
+        const next = new URL(loc, current);
+        if (redirects >= maxRedirects)
+          throw new CotError(
+            'TRANSPORT_REDIRECT_REFUSED',
+            `GET ${redactUrl(first.href)}: more than ${maxRedirects} redirects`,
+          );
+        if (!allowed.has(hostOf(next)) || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
+          throw new CotError(
+            'TRANSPORT_REDIRECT_REFUSED',
+            `GET ${redactUrl(current.href)}: redirect to ${next.protocol}//${hostOf(next)} is not allowed (allowed: ${[...allowed].join(', ')})`,
+          );
+        }
+        current = next;
+        continue;
+      }
+      const what = `GET ${redactUrl(current.href)}`;
+      if (status < 200 || status >= 300) {
+        const err = await statusError(res, what);
+        throw expired ? pastDeadline() : err;
+      }
+      const encoding = (res.headers['content-encoding'] ?? 'identity').toLowerCase();
+      const declared =
+        res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
+      const gzip = encoding === 'gzip' || encoding === 'x-gzip';
+      if (!gzip && encoding !== 'identity') {
+        res.destroy();
+        throw new CotError('TRANSPORT_HTTP', `${what}: unsupported content-encoding ${encoding}`);
+      }
+      // identity: one Transform enforces both the declared length and the byte limit; gzip: the wire length
+      // first, then the decoded limit
+      const out = bounded(maxBytes, what, gzip ? undefined : declared);
+      const body = res;
+      const fail = (e: unknown) => out.destroy(networkError(e, what));
+      // the coded reason first, then the connection (whose own 'aborted' would otherwise speak first)
+      const abort = (e: CotError) => {
+        fail(e);
+        body.destroy();
+      };
+      body.on('aborted', () => fail(new Error('connection closed before the body ended')));
+      body.on('error', fail);
+      body.setTimeout?.(timeoutMs, () =>
+        abort(new CotError('TRANSPORT_NETWORK', `${what}: no data for ${timeoutMs} ms`)),
+      );
+      live = { destroy: (e: Error) => abort(e as CotError) };
+      if (gzip) {
+        const wire: Readable =
+          declared !== undefined
+            ? body.pipe(bounded(Number.MAX_SAFE_INTEGER, what, declared)).on('error', fail)
+            : body;
+        wire.pipe(createGunzip()).on('error', fail).pipe(out);
+      } else body.pipe(out);
+      const stopRate = watchRate(body, minRate, rateWindowMs, what, abort);
+      out.once('close', () => {
+        clearTimeout(deadline);
+        stopRate();
+      });
+      handedOver = true;
+      return {
+        stream: out,
+        status,
+        headers: res.headers,
+        url: current.href,
+        ...(encoding === 'identity' && declared !== undefined ? { length: declared } : {}),
+      };
+    }
+  } finally {
+    if (!handedOver) clearTimeout(deadline);
   }
 }
 

@@ -52,6 +52,15 @@ export interface DownloadLimits {
   maxBytes?: number;
   /** per-request inactivity timeout in ms (default 30 s) */
   timeoutMs?: number;
+  /** overall deadline of one download (connection, redirects, retries and body), ms (default 1 h) */
+  deadlineMs?: number;
+  /**
+   * minimum body rate, bytes per second, judged over each `rateWindowMs` the body was being read (default 1024;
+   * 0: none). See httpGet.
+   */
+  minBytesPerSecond?: number;
+  /** window of the rate check, ms; the first window is the grace period (default 30 s) */
+  rateWindowMs?: number;
 }
 
 export interface CreateArtifactInput {

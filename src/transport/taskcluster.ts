@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { CotError } from '../errors.js';
-import type { JsonObject } from '../json/parse.js';
+import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { assertTaskId, parseTaskStatus } from './dir-store.js';
 import { codeForStatus, httpGet, httpPutFile } from './http.js';
 import {
@@ -32,7 +32,42 @@ export interface TaskclusterQueueOptions {
   uploadTimeoutMs?: number;
   /** follow `reference` artifacts (URLs chosen by the task; default: refused) */
   allowReferenceArtifacts?: boolean;
+  /**
+   * inactivity timeout of one request, ms (default 30 s): API requests (task, status, a page of listArtifacts),
+   * and artifact downloads whose limits do not set one
+   */
+  timeoutMs?: number;
+  /** overall deadline of one API request, retries included, ms (default 60 s) */
+  requestDeadlineMs?: number;
+  /** overall deadline of one artifact download whose limits do not set one, ms (default 1 h; see httpGet) */
+  downloadDeadlineMs?: number;
+  /**
+   * minimum body rate, bytes per second (default 1024; 0: none; see httpGet): API responses, and artifact
+   * downloads whose limits do not set one
+   */
+  minBytesPerSecond?: number;
+  /** largest API response (a task definition, a status, one listArtifacts page), bytes (default 16 MiB) */
+  maxJsonBytes?: number;
+  /** most listArtifacts pages for one run (default 200) */
+  maxListPages?: number;
+  /** most artifacts listed for one run, all pages together (default 100 000) */
+  maxListEntries?: number;
+  /** overall deadline of listing one run's artifacts, all pages together, ms (default 5 min) */
+  listDeadlineMs?: number;
 }
+
+/** Defaults of the API bounds (see TaskclusterQueueOptions). */
+export const QUEUE_API_DEFAULTS = {
+  timeoutMs: 30_000,
+  requestDeadlineMs: 60_000,
+  maxJsonBytes: 16 * 1024 * 1024,
+  maxListPages: 200,
+  maxListEntries: 100_000,
+  listDeadlineMs: 5 * 60_000,
+} as const;
+
+/** The longest continuation token followed (real ones are a few hundred characters). */
+const MAX_CONTINUATION_TOKEN = 8192;
 
 function convert(e: unknown, what: string): CotError {
   if (e instanceof CotError) return e;
@@ -45,9 +80,37 @@ function convert(e: unknown, what: string): CotError {
   });
 }
 
+/** A CotError with `what` in front of its message (same code, details and cause chain). */
+function within(e: CotError, what: string): CotError {
+  return new CotError(e.code, `${what}: ${e.message}`, { cause: e, details: e.details });
+}
+
+/** Check one listArtifacts page and keep what the verifier uses (names are not judged here: only consumed ones are). */
+function artifactEntries(v: JsonObject, source: string): ArtifactInfo[] {
+  const bad = (why: string): never => {
+    throw new CotError('JSON_INVALID', `${source}: not a queue artifact listing: ${why}`);
+  };
+  if (!Array.isArray(v.artifacts)) return bad('no "artifacts" list');
+  return v.artifacts.map((a, i) => {
+    if (!a || typeof a !== 'object' || Array.isArray(a)) return bad(`artifacts[${i}] is not an object`);
+    if (typeof a.name !== 'string') return bad(`artifacts[${i}].name is not a string`);
+    if (typeof a.storageType !== 'string') return bad(`artifacts[${i}].storageType is not a string`);
+    return {
+      name: a.name,
+      storageType: a.storageType,
+      contentType: typeof a.contentType === 'string' ? a.contentType : '',
+      expires: typeof a.expires === 'string' ? a.expires : '',
+    };
+  });
+}
+
 /**
- * The Taskcluster queue through the official client (taskcluster-client). Artifact bytes are fetched by following
- * the queue's 303 with cot's bounded, redirect-checked streaming GET.
+ * The Taskcluster queue through the official client (taskcluster-client). The client builds (and, with
+ * credentials, Hawk-signs as a bewit) the URLs of the read calls and makes the write calls; the reads themselves —
+ * task definitions, status, artifact listings and artifact bytes — go through cot's bounded, redirect-checked
+ * streaming GET, and their JSON through cot's strict bounded parser (parseJsonBytes): a response deeper than 256
+ * levels, larger than `maxJsonBytes` or with a duplicate key is JSON_INVALID, never a crash. Listings are bounded in
+ * pages, entries and time (TRANSPORT_LIST_TOO_LONG).
  */
 export class TaskclusterQueue implements TaskQueue {
   readonly description: string;
@@ -90,26 +153,68 @@ export class TaskclusterQueue implements TaskQueue {
     return this.client;
   }
 
+  /**
+   * GET one read endpoint of the queue at the URL the client builds for `method` (a signed URL with a Hawk bewit
+   * when there are credentials, as for private artifacts) and parse its JSON object strictly.
+   * Throws TRANSPORT_* (see httpGet; no redirect is followed) and JSON_INVALID (not strict JSON, deeper than 256,
+   * larger than maxJsonBytes, not an object).
+   */
+  private async getJson(
+    what: string,
+    method: 'task' | 'status' | 'listArtifacts',
+    args: unknown[],
+    deadlineMs?: number,
+  ): Promise<JsonObject> {
+    const { queue } = await this.api();
+    const max = this.o.maxJsonBytes ?? QUEUE_API_DEFAULTS.maxJsonBytes;
+    const url: string = this.o.credentials
+      ? queue.buildSignedUrl(queue[method], ...args, { expiration: 15 * 60 })
+      : queue.buildUrl(queue[method], ...args);
+    let bytes: Buffer;
+    try {
+      const body = await httpGet(url, {
+        headers: { accept: 'application/json' },
+        maxBytes: max,
+        maxRedirects: 0,
+        timeoutMs: this.o.timeoutMs ?? QUEUE_API_DEFAULTS.timeoutMs,
+        deadlineMs: deadlineMs ?? this.o.requestDeadlineMs ?? QUEUE_API_DEFAULTS.requestDeadlineMs,
+        minBytesPerSecond: this.o.minBytesPerSecond,
+        retries: this.o.retries ?? 5,
+        retryDelayMs: this.o.retryDelayMs ?? 100,
+      });
+      const chunks: Buffer[] = [];
+      for await (const c of body.stream as AsyncIterable<Buffer>) chunks.push(c);
+      bytes = Buffer.concat(chunks);
+    } catch (e) {
+      if (e instanceof CotError && e.code === 'TRANSPORT_TOO_LARGE' && e.details.maxBytes !== undefined)
+        throw new CotError(
+          'JSON_INVALID',
+          `${what} from ${this.description}: the response exceeds ${max} bytes`,
+          {
+            cause: e,
+          },
+        );
+      throw e instanceof CotError ? within(e, what) : convert(e, what);
+    }
+    const v = parseJsonBytes(bytes, { source: `${what} from ${this.description}`, maxLength: max });
+    if (!v || typeof v !== 'object' || Array.isArray(v))
+      throw new CotError(
+        'JSON_INVALID',
+        `${what} from ${this.description}: the response is not a JSON object`,
+      );
+    return v;
+  }
+
   async task(taskId: string): Promise<JsonObject> {
     assertTaskId(taskId);
-    const { queue } = await this.api();
-    try {
-      return (await queue.task(taskId)) as JsonObject;
-    } catch (e) {
-      throw convert(e, `task ${taskId}`);
-    }
+    return this.getJson(`task ${taskId}`, 'task', [taskId]);
   }
 
   async status(taskId: string): Promise<TaskStatus> {
     assertTaskId(taskId);
-    const { queue } = await this.api();
-    let response: JsonObject;
-    try {
-      response = (await queue.status(taskId)) as JsonObject;
-    } catch (e) {
-      throw convert(e, `status of task ${taskId}`);
-    }
-    return parseTaskStatus(response, taskId, `status of task ${taskId} from ${this.description}`);
+    const what = `status of task ${taskId}`;
+    const response = await this.getJson(what, 'status', [taskId]);
+    return parseTaskStatus(response, taskId, `${what} from ${this.description}`);
   }
 
   async latestRunId(taskId: string): Promise<number> {
@@ -118,20 +223,58 @@ export class TaskclusterQueue implements TaskQueue {
     return n - 1;
   }
 
+  /**
+   * Every artifact of a run, following continuation tokens within bounds: at most `maxListPages` pages,
+   * `maxListEntries` entries and `listDeadlineMs` in all, and never the same token twice; past any of them,
+   * TRANSPORT_LIST_TOO_LONG. A page that is not a listing is JSON_INVALID.
+   */
   async listArtifacts(taskId: string, runId: number): Promise<ArtifactInfo[]> {
-    const { queue } = await this.api();
+    assertTaskId(taskId);
+    const maxPages = this.o.maxListPages ?? QUEUE_API_DEFAULTS.maxListPages;
+    const maxEntries = this.o.maxListEntries ?? QUEUE_API_DEFAULTS.maxListEntries;
+    const listDeadlineMs = this.o.listDeadlineMs ?? QUEUE_API_DEFAULTS.listDeadlineMs;
+    const requestDeadlineMs = this.o.requestDeadlineMs ?? QUEUE_API_DEFAULTS.requestDeadlineMs;
+    const what = `artifacts of task ${taskId} run ${runId}`;
+    const started = Date.now();
     const out: ArtifactInfo[] = [];
-    let continuationToken: string | undefined;
-    try {
-      do {
-        const r = await queue.listArtifacts(taskId, runId, continuationToken ? { continuationToken } : {});
-        out.push(...(r.artifacts as ArtifactInfo[]));
-        continuationToken = r.continuationToken;
-      } while (continuationToken);
-    } catch (e) {
-      throw convert(e, `artifacts of task ${taskId} run ${runId}`);
+    const tooLong = (why: string, cause?: unknown) =>
+      new CotError('TRANSPORT_LIST_TOO_LONG', `${what} from ${this.description}: ${why}`, {
+        ...(cause === undefined ? {} : { cause }),
+        details: { maxListPages: maxPages, maxListEntries: maxEntries, listDeadlineMs, entries: out.length },
+      });
+    const late = (pages: number) =>
+      `not complete within ${listDeadlineMs} ms (${pages} page(s), ${out.length} entries so far)`;
+    const tokens = new Set<string>();
+    let token: string | undefined;
+    for (let page = 1; ; page++) {
+      const left = listDeadlineMs - (Date.now() - started);
+      if (left <= 0) throw tooLong(late(page - 1));
+      let r: JsonObject;
+      try {
+        r = await this.getJson(
+          `${what} (page ${page})`,
+          'listArtifacts',
+          [taskId, runId, token === undefined ? {} : { continuationToken: token }],
+          Math.min(left, requestDeadlineMs),
+        );
+      } catch (e) {
+        if (Date.now() - started >= listDeadlineMs) throw tooLong(late(page - 1), e);
+        throw e;
+      }
+      out.push(...artifactEntries(r, `${what} (page ${page}) from ${this.description}`));
+      if (out.length > maxEntries) throw tooLong(`more than ${maxEntries} entries`);
+      const next = r.continuationToken;
+      if (next === undefined || next === null || next === '') return out;
+      if (typeof next !== 'string' || next.length > MAX_CONTINUATION_TOKEN)
+        throw new CotError(
+          'JSON_INVALID',
+          `${what} (page ${page}) from ${this.description}: continuationToken is not a string of at most ${MAX_CONTINUATION_TOKEN} characters`,
+        );
+      if (tokens.has(next)) throw tooLong(`page ${page} repeats an earlier continuation token (a loop)`);
+      if (page >= maxPages) throw tooLong(`more than ${maxPages} pages`);
+      tokens.add(next);
+      token = next;
     }
-    return out;
   }
 
   async openArtifact(
@@ -148,10 +291,14 @@ export class TaskclusterQueue implements TaskQueue {
       name.startsWith('public/') || !this.o.credentials
         ? queue.buildUrl(queue.getArtifact, taskId, run, name)
         : queue.buildSignedUrl(queue.getArtifact, taskId, run, name, { expiration: 15 * 60 });
+    // undefined options take httpGet's defaults
     const body = await httpGet(url, {
-      ...(this.o.allowedHosts ? { allowedHosts: this.o.allowedHosts } : {}),
-      ...(limits.maxBytes !== undefined ? { maxBytes: limits.maxBytes } : {}),
-      ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
+      allowedHosts: this.o.allowedHosts,
+      maxBytes: limits.maxBytes,
+      timeoutMs: limits.timeoutMs ?? this.o.timeoutMs,
+      deadlineMs: limits.deadlineMs ?? this.o.downloadDeadlineMs,
+      minBytesPerSecond: limits.minBytesPerSecond ?? this.o.minBytesPerSecond,
+      rateWindowMs: limits.rateWindowMs,
       retries: this.o.retries ?? 5,
       retryDelayMs: this.o.retryDelayMs ?? 100,
       ...(this.o.allowReferenceArtifacts ? {} : { refuseStorageTypes: ['reference'] }),

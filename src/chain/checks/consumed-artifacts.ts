@@ -98,6 +98,8 @@ async function checkOne(s: ChainRun, j: Job): Promise<void> {
       algorithms: Object.keys(expected) as HashAlgorithm[],
       maxBytes: s.policy.bounds.maxBytes,
       timeoutMs: s.policy.bounds.timeoutMs,
+      deadlineMs: s.policy.bounds.deadlineMs,
+      minBytesPerSecond: s.policy.bounds.minBytesPerSecond,
     });
     s.bytesHashed += d.size;
     s.artifactsChecked++;

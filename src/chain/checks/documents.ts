@@ -23,6 +23,8 @@ export async function readArtifact(
   const opened = await queue.openArtifact(taskId, runId, name, {
     maxBytes: Math.min(bounds.maxBytes, MAX_DOC_BYTES),
     timeoutMs: bounds.timeoutMs,
+    deadlineMs: bounds.deadlineMs,
+    minBytesPerSecond: bounds.minBytesPerSecond,
   });
   const chunks: Buffer[] = [];
   for await (const c of opened.stream as AsyncIterable<Buffer>) chunks.push(c);
