@@ -34,13 +34,17 @@ describe('fetchChain bounds', () => {
     }
     const all = await fetchChain(src, IDS[0]!, join(d, 'm1'));
     expect(all.tasks.map((t) => t.taskId)).toEqual(IDS);
-    expect(all.missing.map((m) => m.code)).toEqual(['CHAIN_CYCLE']);
+    // these tasks carry no chain-of-trust documents: every link but the one fetched is reported for it
+    expect(all.missing.map((m) => m.code).sort()).toEqual([
+      ...Array(4).fill('CHAIN_COT_MISSING'),
+      'CHAIN_CYCLE',
+    ]);
     expect(all.complete).toBe(false);
     // cut short by a bound: what was reached is kept, and the result says it is incomplete
     const shallow = await fetchChain(src, IDS[0]!, join(d, 'm2'), { depth: 2 });
     expect(shallow.tasks.map((t) => t.depth)).toEqual([0, 1, 2]);
     expect(shallow).toMatchObject({ truncated: true, complete: false });
-    expect(shallow.missing.map((m) => m.code)).toEqual(['CHAIN_TOO_DEEP']);
+    expect(shallow.missing.map((m) => m.code)).toContain('CHAIN_TOO_DEEP');
     const few = await fetchChain(src, IDS[0]!, join(d, 'm3'), { maxTasks: 3 });
     expect(few).toMatchObject({ truncated: true, complete: false });
     expect(few.missing.map((m) => m.code)).toContain('CHAIN_TOO_MANY_TASKS');
