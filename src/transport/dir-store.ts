@@ -320,7 +320,11 @@ export function parseTaskStatus(v: JsonObject, taskId: string, source: string): 
   return { taskId, ...optString(status, 'state'), runs };
 }
 
-/** Check a stored listArtifacts response ({"artifacts": [...]}). */
+/**
+ * Check a listArtifacts response ({"artifacts": [...]}), from the queue or stored, and keep what the verifier uses.
+ * Names are not judged here (a name the store cannot hold is refused where it becomes a path; only consumed names
+ * matter to a chain).
+ */
 export function parseArtifactList(v: JsonObject, source: string): ArtifactInfo[] {
   const bad = (why: string): never => {
     throw new CotError('JSON_INVALID', `${source}: not a queue artifact listing: ${why}`);
@@ -330,7 +334,6 @@ export function parseArtifactList(v: JsonObject, source: string): ArtifactInfo[]
     if (!a || typeof a !== 'object' || Array.isArray(a)) return bad(`artifacts[${i}] is not an object`);
     if (typeof a.name !== 'string') return bad(`artifacts[${i}].name is not a string`);
     if (typeof a.storageType !== 'string') return bad(`artifacts[${i}].storageType is not a string`);
-    assertArtifactName(a.name);
     return {
       name: a.name,
       storageType: a.storageType,

@@ -12,6 +12,7 @@ import { CotError } from '../errors.js';
 import { assertArtifactName } from '../hashing/artifacts.js';
 import { digestFile, type FileDigest } from '../hashing/digest.js';
 import { parseJson } from '../json/parse.js';
+import { fsyncDir } from '../util/atomic.js';
 import { contentTypeFor, DirectoryQueue } from './dir-store.js';
 
 interface HawkCredentials {
@@ -237,15 +238,6 @@ async function sameContent(a: string, b: string): Promise<boolean> {
   } catch (e) {
     if (e instanceof CotError && e.code === 'ARTIFACT_UNSAFE_FILE') return false;
     throw e;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { CotError } from '../errors.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
-import { assertTaskId, parseTaskStatus } from './dir-store.js';
+import { assertTaskId, parseArtifactList, parseTaskStatus } from './dir-store.js';
 import { codeForStatus, httpGet, httpPutFile } from './http.js';
 import {
   type ArtifactInfo,
@@ -83,25 +83,6 @@ function convert(e: unknown, what: string): CotError {
 /** A CotError with `what` in front of its message (same code, details and cause chain). */
 function within(e: CotError, what: string): CotError {
   return new CotError(e.code, `${what}: ${e.message}`, { cause: e, details: e.details });
-}
-
-/** Check one listArtifacts page and keep what the verifier uses (names are not judged here: only consumed ones are). */
-function artifactEntries(v: JsonObject, source: string): ArtifactInfo[] {
-  const bad = (why: string): never => {
-    throw new CotError('JSON_INVALID', `${source}: not a queue artifact listing: ${why}`);
-  };
-  if (!Array.isArray(v.artifacts)) return bad('no "artifacts" list');
-  return v.artifacts.map((a, i) => {
-    if (!a || typeof a !== 'object' || Array.isArray(a)) return bad(`artifacts[${i}] is not an object`);
-    if (typeof a.name !== 'string') return bad(`artifacts[${i}].name is not a string`);
-    if (typeof a.storageType !== 'string') return bad(`artifacts[${i}].storageType is not a string`);
-    return {
-      name: a.name,
-      storageType: a.storageType,
-      contentType: typeof a.contentType === 'string' ? a.contentType : '',
-      expires: typeof a.expires === 'string' ? a.expires : '',
-    };
-  });
 }
 
 /**
@@ -261,7 +242,7 @@ export class TaskclusterQueue implements TaskQueue {
         if (Date.now() - started >= listDeadlineMs) throw tooLong(late(page - 1), e);
         throw e;
       }
-      out.push(...artifactEntries(r, `${what} (page ${page}) from ${this.description}`));
+      out.push(...parseArtifactList(r, `${what} (page ${page}) from ${this.description}`));
       if (out.length > maxEntries) throw tooLong(`more than ${maxEntries} entries`);
       const next = r.continuationToken;
       if (next === undefined || next === null || next === '') return out;

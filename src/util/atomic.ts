@@ -10,7 +10,8 @@ export interface AtomicFile {
   mode?: number;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** fsync a folder, so that renames and links in it are durable. */
+export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();
