@@ -98,6 +98,10 @@ export const ERROR_CODES = {
   CHAIN_PARENT_INVALID:
     'a task does not trace to a verified decision or action task (it is its own parent off a decision worker type, names no valid parent, or its parent did not verify)',
   CHAIN_NO_DECISION: 'the chain reaches no verified decision task',
+  CHAIN_UPSTREAM_INVALID:
+    'an upstreamArtifacts entry or chain-of-trust input names no valid task id, or a path that is not a relative artifact name',
+  CHAIN_RUN_AMBIGUOUS:
+    'consumers of one task could only have used different runs of it (cot verifies one run per task)',
   CHAIN_PREBUILT_IMAGE:
     'a task runs a prebuilt or indexed docker image where the policy does not allow it (task kind, restricted scope)',
   CHAIN_INTERACTIVE_TASK:

@@ -2,7 +2,7 @@ import { CotError, type ErrorCode } from '../errors.js';
 import { mapBounded } from '../hashing/digest.js';
 import type { JsonObject } from '../json/parse.js';
 import type { TaskQueue } from '../transport/queue.js';
-import { chainEdges, type Edge, isAction } from './edges.js';
+import { chainEdges, type Edge, edgeProblems, isAction } from './edges.js';
 
 /** One task the walk reached. */
 export interface DiscoveredTask {
@@ -54,7 +54,8 @@ export interface DiscoverOptions {
  * with its error (its edges unknown). Kinds follow the reference's `guess_task_type`: a parent is an action when its
  * definition is one (`isAction`), else a decision; other kinds come from the edge (input name, upstream taskType).
  *
- * Errors recorded (never thrown): CHAIN_TOO_DEEP, CHAIN_TOO_MANY_TASKS, CHAIN_CYCLE, and the queue's code for a task
+ * Errors recorded (never thrown): CHAIN_TOO_DEEP, CHAIN_TOO_MANY_TASKS, CHAIN_CYCLE, CHAIN_UPSTREAM_INVALID (what a
+ * task asks to follow but names in a way that cannot be followed: `edgeProblems`), and the queue's code for a task
  * that could not be fetched (TRANSPORT_*, JSON_INVALID).
  */
 export async function discoverChain(
@@ -125,6 +126,8 @@ export async function discoverChain(
         node.kinds.push('action');
         node.decision = true;
       }
+      for (const problem of edgeProblems(task))
+        errors.push({ code: 'CHAIN_UPSTREAM_INVALID', taskId: f.l.id, message: `task ${f.l.id}: ${problem}` });
       for (const e of chainEdges(f.l.id, task, o)) {
         edges.push(e);
         next.push({ id: e.to, role: e.role.startsWith('upstream:') ? e.role.slice(9) : e.role });

@@ -74,10 +74,10 @@ function forConstraint(runs: readonly RunStatus[], c: RunConstraint): RunChoice 
  * the latest run that resolved before the consumer started; for a decision or action task: the run during which it
  * created the child), not simply the latest run, which may be a rerun made after the consumer ran. When the queue
  * gives no run times (a directory store without status.json), or no consumer constrains the choice (the task being
- * verified), the latest completed run is used, else the latest run. When consumers disagree, the first consumer's
- * choice is kept and the reason names the others. Pure: every time comes from the queue's status.
+ * verified), the latest completed run is used, else the latest run. Pure: every time comes from the queue's status.
  *
- * Throws TRANSPORT_NOT_FOUND when the task has no run at all.
+ * Throws TRANSPORT_NOT_FOUND when the task has no run at all, and CHAIN_RUN_AMBIGUOUS when two consumers could only
+ * have used different runs (one run is verified per task, so the other consumer's input would go unchecked).
  */
 export function selectRun(status: TaskStatus, constraints: readonly RunConstraint[]): RunChoice {
   const runs = [...status.runs].sort((a, b) => a.runId - b.runId);
@@ -98,13 +98,17 @@ export function selectRun(status: TaskStatus, constraints: readonly RunConstrain
     );
   }
   const first = choices[0]!.choice;
-  const others = [...new Set(choices.map((x) => x.choice.runId).filter((r) => r !== first.runId))];
-  return others.length === 0
-    ? first
-    : {
-        ...first,
-        reason: `${first.reason}; other consumers could have used run(s) ${others.join(', ')}`,
-      };
+  const others = choices.filter((x) => x.choice.runId !== first.runId);
+  if (others.length > 0) {
+    // two consumers could only have used different runs: verifying one would leave the other's input unverified
+    const who = choices.map((x) => `${x.c.by}: run ${x.choice.runId}`).join(', ');
+    throw new CotError(
+      'CHAIN_RUN_AMBIGUOUS',
+      `task ${status.taskId}: its consumers could only have used different runs (${who}); cot verifies one run per task`,
+      { details: { runs: choices.map((x) => ({ consumer: x.c.by, runId: x.choice.runId })) } },
+    );
+  }
+  return first;
 }
 
 /** What `chooseRuns` needs of each task: its definition and its status, when they could be read. */
@@ -117,11 +121,14 @@ export interface RunInputs {
  * Choose the run of every task of a chain: consumers before producers (a task is placed once every task that
  * reaches it over an edge has been; in a cycle, in walk order), each by `selectRun` with the constraints its
  * consumers give: a parent edge gives the child's creation time, any other edge the consumer's chosen run's start.
- * Tasks without a status get no choice. Returns the choice, or the CotError `selectRun` threw, per task id.
+ * Tasks without a status get no choice. `running` names a task verified while it runs (the root when the policy
+ * waives its document): its newest run is the one, whatever its state. Returns the choice, or the CotError
+ * `selectRun` threw, per task id.
  */
 export function chooseRuns(
   tasks: ReadonlyMap<string, RunInputs>,
   edges: readonly Edge[],
+  o: { running?: string } = {},
 ): Map<string, RunChoice | CotError> {
   const ids = [...tasks.keys()];
   const pending = new Map<string, number>(ids.map((id) => [id, 0]));
@@ -166,6 +173,12 @@ export function chooseRuns(
             : undefined;
         constraints.push({ kind: 'consumed', by: e.from, ...(started ? { started } : {}) });
       }
+    }
+    if (id === o.running && status.runs.length > 0) {
+      // the task is being verified while it runs: its run is the newest one, whatever its state
+      const r = [...status.runs].sort((a, b) => a.runId - b.runId).at(-1)!;
+      out.set(id, { runId: r.runId, state: r.state, reason: 'the latest run: the task is verified while it runs' });
+      continue;
     }
     try {
       out.set(id, selectRun(status, constraints));

@@ -109,10 +109,16 @@ export function resolveRelativeDatestamp(input: JsonValue, now: Date): string {
 
 /**
  * taskgraph `resolve_timestamps`: every object whose only key is `relative-datestamp` is replaced by the resolved
- * time (an object value: its keys are resolved, as taskgraph's `_recurse` does).
+ * time (an object value: its keys are resolved, as taskgraph's `_recurse` does). `resolved`, when given, receives
+ * the path of every value so resolved.
  */
-export function resolveTimestamps(v: JsonValue, now: Date): JsonValue {
-  if (Array.isArray(v)) return v.map((x) => resolveTimestamps(x, now));
+export function resolveTimestamps(
+  v: JsonValue,
+  now: Date,
+  resolved?: (string | number)[][],
+  at: (string | number)[] = [],
+): JsonValue {
+  if (Array.isArray(v)) return v.map((x, i) => resolveTimestamps(x, now, resolved, [...at, i]));
   const o = obj(v);
   if (!o) return v;
   const keys = Object.keys(o);
@@ -120,15 +126,42 @@ export function resolveTimestamps(v: JsonValue, now: Date): JsonValue {
     const inner = obj(o['relative-datestamp']);
     if (inner) {
       const out: JsonObject = {};
-      for (const [k, x] of Object.entries(inner))
-        out[resolveRelativeDatestamp(k, now)] = resolveTimestamps(x, now);
+      for (const [k, x] of Object.entries(inner)) {
+        const key = resolveRelativeDatestamp(k, now);
+        out[key] = resolveTimestamps(x, now, resolved, [...at, key]);
+      }
       return out;
     }
+    resolved?.push(at);
     return resolveRelativeDatestamp(o['relative-datestamp']!, now);
   }
   const out: JsonObject = {};
-  for (const [k, x] of Object.entries(o)) out[k] = resolveTimestamps(x, now);
+  for (const [k, x] of Object.entries(o)) out[k] = resolveTimestamps(x, now, resolved, [...at, k]);
   return out;
+}
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+/**
+ * Where the graph held a relative datestamp, a runtime value naming the same instant in another ISO form (taskgraph
+ * versions wrote `isoformat()[:23] + "Z"`, which has no fraction on a whole second) counts as equal: the resolved
+ * graph value takes the runtime's spelling. Only those paths, and only the same instant.
+ */
+function alignInstants(graph: JsonObject, runtime: JsonObject, paths: readonly (string | number)[][]): void {
+  for (const path of paths) {
+    let g: JsonValue | undefined = graph;
+    let r: JsonValue | undefined = runtime;
+    for (const k of path.slice(0, -1)) {
+      g = (g as Record<string | number, JsonValue> | undefined)?.[k];
+      r = (r as Record<string | number, JsonValue> | undefined)?.[k];
+    }
+    const last = path.at(-1);
+    if (last === undefined || !g || !r || typeof g !== 'object' || typeof r !== 'object') continue;
+    const gv = (g as Record<string | number, JsonValue>)[last];
+    const rv = (r as Record<string | number, JsonValue>)[last];
+    if (typeof gv === 'string' && typeof rv === 'string' && ISO_INSTANT.test(rv) && Date.parse(rv) === Date.parse(gv))
+      (g as Record<string | number, JsonValue>)[last] = rv;
+  }
 }
 
 /** Paths at which two JSON values differ (for a readable diff), at most `limit`. */
@@ -197,7 +230,9 @@ export function compareWithGraphEntry(runtime: JsonObject, entry: JsonObject, pa
     problems.push(`created: the runtime task has no valid created time (${JSON.stringify(runtime.created)})`);
   } else {
     try {
-      graph = resolveTimestamps(entry, created) as JsonObject;
+      const resolved: (string | number)[][] = [];
+      graph = resolveTimestamps(entry, created, resolved) as JsonObject;
+      alignInstants(graph, runtime, resolved);
     } catch (e) {
       problems.push((e as Error).message);
     }

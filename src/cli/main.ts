@@ -542,6 +542,7 @@ export function buildProgram(io: Io): Command {
       .requiredOption('--out <dir>', 'directory store to write')
       .option('--depth <n>', 'links to follow upwards', '20')
       .option('--max-tasks <n>', 'most tasks to mirror', '1000')
+      .option('--follow-dependencies', 'also follow task.dependencies (as a policy with followDependencies: true)')
       .option('--max-bytes <n>', 'largest artifact, bytes', String(8 * 1024 ** 3))
       .option('--timeout <ms>', 'inactivity timeout per request', '30000')
       .option('--deadline <ms>', 'overall deadline of one artifact download', String(DEFAULT_DEADLINE_MS))
@@ -569,6 +570,7 @@ export function buildProgram(io: Io): Command {
         depth: parseNonNegativeInt(o.depth, '--depth'),
         maxTasks: parseNonNegativeInt(o.maxTasks, '--max-tasks'),
         maxBytes: parseNonNegativeInt(o.maxBytes, '--max-bytes'),
+        ...(o.followDependencies ? { followDependencies: true } : {}),
         ...limits,
       });
       if (o.json) jsonOut(io, { ok: r.complete, ...r });

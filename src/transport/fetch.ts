@@ -5,7 +5,7 @@ import { fnmatch } from '../chain/glob.js';
 import { chooseRuns } from '../chain/runs.js';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, type ErrorCode } from '../errors.js';
-import { COT_ARTIFACT_NAMES } from '../hashing/artifacts.js';
+import { COT_ARTIFACT_NAMES, RESERVED_ARTIFACT_NAMES } from '../hashing/artifacts.js';
 import { mapBounded } from '../hashing/digest.js';
 import { type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
 import { parseCleartext } from '../pgp/cleartext.js';
@@ -20,8 +20,6 @@ import {
   type TaskStatus,
 } from './queue.js';
 
-/** The chain-of-trust files, mirrored for every task as they are (they carry their own signatures). */
-const COT_FILES = [COT_ARTIFACT_NAMES.json, COT_ARTIFACT_NAMES.sig, COT_ARTIFACT_NAMES.openpgp];
 /** Decision and action task files a verifier reads, mirrored when the task's document lists them. */
 const DECISION_FILES = ['public/task-graph.json', 'public/actions.json', 'public/parameters.yml'];
 
@@ -187,7 +185,15 @@ export async function fetchChain(
         `${JSON.stringify({ artifacts: list }, null, 2)}\n`,
       );
       const stored = (n: string) => STORED_STORAGE_TYPES.has(t.listing?.get(n)?.storageType ?? '');
-      for (const name of COT_FILES.filter(stored)) {
+      // a document counts only in a complete format (an ed25519 document with its .sig, or the cleartext-signed
+      // .asc): a lone chain-of-trust.json is unsigned bytes, never mirrored
+      const formats = [
+        ...(stored(COT_ARTIFACT_NAMES.json) && stored(COT_ARTIFACT_NAMES.sig)
+          ? [[COT_ARTIFACT_NAMES.json, COT_ARTIFACT_NAMES.sig]]
+          : []),
+        ...(stored(COT_ARTIFACT_NAMES.openpgp) ? [[COT_ARTIFACT_NAMES.openpgp]] : []),
+      ];
+      for (const name of formats.flat()) {
         await attempt(t, name, async () => {
           const dest = out.artifactPath(t.taskId, run.runId, name);
           const d = await downloadArtifact(source, t.taskId, run.runId, name, { ...limits, dest });
@@ -195,19 +201,19 @@ export async function fetchChain(
           t.out.artifacts.push(name);
         });
       }
-      if (!COT_FILES.some(stored) && t.taskId !== taskId) {
-        // the verified task may still be running (a policy may waive its document); any other link needs one
-        missing.push({
-          taskId: t.taskId,
-          code: 'CHAIN_COT_MISSING',
-          reason: `task ${t.taskId} run ${run.runId} has no chain-of-trust document: none of its artifacts are mirrored`,
-        });
-      }
-      const ed = t.out.artifacts.includes(COT_ARTIFACT_NAMES.json);
+      const ed = t.out.artifacts.includes(COT_ARTIFACT_NAMES.sig);
       const docName = ed ? COT_ARTIFACT_NAMES.json : COT_ARTIFACT_NAMES.openpgp;
       if (t.out.artifacts.includes(docName)) {
         const { readFile } = await import('node:fs/promises');
         t.listed = listedArtifacts(await readFile(out.artifactPath(t.taskId, run.runId, docName)), !ed);
+      }
+      if (!t.listed && t.taskId !== taskId) {
+        // the verified task may still be running (a policy may waive its document); any other link needs one
+        missing.push({
+          taskId: t.taskId,
+          code: 'CHAIN_COT_MISSING',
+          reason: `task ${t.taskId} run ${run.runId} has no readable chain-of-trust document in a complete format (.json with .sig, or .asc): none of its artifacts are mirrored`,
+        });
       }
       for (const name of DECISION_FILES.filter((n) => stored(n) && t.listed?.[n])) await mirrorOne(t, name);
     }),
@@ -215,11 +221,17 @@ export async function fetchChain(
   async function mirrorOne(t: MirrorTask, name: string): Promise<void> {
     if (t.out.artifacts.includes(name)) return;
     await attempt(t, name, async () => {
+      const expected = expectedDigests(t.listed?.[name]);
+      if (Object.keys(expected).length === 0)
+        throw new CotError(
+          'HASH_UNSUPPORTED_ALGORITHM',
+          `${name}: the document lists no sha256 or sha512 for it, so it cannot be checked: not mirrored`,
+        );
       const dest = out.artifactPath(t.taskId, t.runId!, name);
       const d = await downloadArtifact(source, t.taskId, t.runId!, name, {
         ...limits,
         dest,
-        expected: expectedDigests(t.listed?.[name]),
+        expected,
       });
       bytes += d.size;
       t.out.artifacts.push(name);
@@ -231,7 +243,9 @@ export async function fetchChain(
     const t = tasks.get(e.to);
     if (!t || e.paths.length === 0) continue;
     for (const p of e.paths) {
-      const names = p.glob ? [...(t.listing?.keys() ?? [])].filter((n) => fnmatch(n, p.path)) : [p.path];
+      const names = p.glob
+        ? [...(t.listing?.keys() ?? [])].filter((n) => !RESERVED_ARTIFACT_NAMES.has(n) && fnmatch(n, p.path))
+        : [p.path];
       if (p.glob && names.length === 0 && !p.optional && t.listing)
         missing.push({
           taskId: t.taskId,

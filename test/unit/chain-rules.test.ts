@@ -227,12 +227,13 @@ describe('which run: selectRun', () => {
     expect(r).toMatchObject({ runId: 2 });
     expect(r.reason).toMatch(/no run times/);
     expect(selectRun(status, []).reason).toMatch(/no consumer/);
-    const two = selectRun(status, [
-      { kind: 'consumed', by: 'a', started: '2026-01-01T11:00:00Z' },
-      { kind: 'consumed', by: 'b', started: '2026-01-01T13:00:00Z' },
-    ]);
-    expect(two).toMatchObject({ runId: 1 });
-    expect(two.reason).toMatch(/other consumers could have used run\(s\) 2/);
+    // consumers that could only have used different runs: refused, never one of them silently left unchecked
+    expect(() =>
+      selectRun(status, [
+        { kind: 'consumed', by: 'a', started: '2026-01-01T11:00:00Z' },
+        { kind: 'consumed', by: 'b', started: '2026-01-01T13:00:00Z' },
+      ]),
+    ).toThrow(expect.objectContaining({ code: 'CHAIN_RUN_AMBIGUOUS', message: expect.stringMatching(/a: run 1, b: run 2/) }));
   });
   it('a task with no run is TRANSPORT_NOT_FOUND', () => {
     expect(() => selectRun({ taskId: ME, runs: [] }, [])).toThrow(

@@ -1,5 +1,6 @@
 import type { HashAlgorithm } from '../../document/schema.js';
 import { CotError } from '../../errors.js';
+import { RESERVED_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
 import { mapBounded } from '../../hashing/digest.js';
 import { downloadArtifact } from '../../transport/download.js';
 import { STORED_STORAGE_TYPES } from '../../transport/queue.js';
@@ -33,7 +34,10 @@ function describeAbsence(p: LinkState, name: string): string {
 function expand(s: ChainRun, e: Edge, c: LinkState, p: LinkState, path: ConsumedPath): Job[] {
   const what = `task ${e.from} consumes`;
   if (!path.glob) return [{ e, consumer: c, producer: p, name: path.path, optional: path.optional }];
-  const names = [...(p.listing?.keys() ?? [])].filter((n) => fnmatch(n, path.path)).sort();
+  // the chain-of-trust files never list themselves: a pattern does not reach them
+  const names = [...(p.listing?.keys() ?? [])]
+    .filter((n) => !RESERVED_ARTIFACT_NAMES.has(n) && fnmatch(n, path.path))
+    .sort();
   if (names.length === 0) {
     if (path.optional) c.link.checks.push(`optional pattern ${path.path} of ${e.to}: matches nothing`);
     else
@@ -144,14 +148,16 @@ export const checkConsumedArtifacts: ChainCheck = {
       }
       for (const path of e.paths) jobs.push(...expand(s, e, c, p, path));
     }
-    // one check per (consumer, producer, name): two patterns matching one name check it once
-    const seen = new Set<string>();
-    const unique = jobs.filter((j) => {
+    // one check per (consumer, producer, name), optional only if every mention of that name is (a required path and
+    // an optional pattern matching it: the name is required)
+    const byName = new Map<string, Job>();
+    for (const j of jobs) {
       const k = `${j.e.from}\n${j.e.to}\n${j.name}`;
-      if (seen.has(k)) return false;
-      seen.add(k);
-      return true;
-    });
+      const seen = byName.get(k);
+      if (!seen) byName.set(k, { ...j });
+      else if (seen.optional && !j.optional) byName.set(k, { ...j });
+    }
+    const unique = [...byName.values()];
     await mapBounded(unique, s.policy.bounds.concurrency, (j) => checkOne(s, j));
   },
 };

@@ -13,7 +13,9 @@ export function restrictedScopesOf(task: { scopes?: unknown }, restricted: reado
 }
 
 function kindsAllowed(s: ChainRun, n: LinkState): { ok: boolean; kinds: string[] } {
-  const kinds = n.link.kinds.length > 0 ? n.link.kinds : ['root'];
+  // `dependency` says only how the walk reached a task (followDependencies), not what kind of task it is
+  const typed = n.link.kinds.filter((k) => k !== 'dependency');
+  const kinds = typed.length > 0 ? typed : n.link.kinds.length > 0 ? n.link.kinds : ['root'];
   const allowed = s.policy.prebuiltDockerImageTaskTypes;
   return { ok: allowed === undefined || kinds.every((k) => allowed.includes(k)), kinds };
 }

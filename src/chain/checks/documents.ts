@@ -4,7 +4,7 @@ import { CotError } from '../../errors.js';
 import { COT_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
 import { mapBounded } from '../../hashing/digest.js';
 import { canonicalize } from '../../json/canonical.js';
-import type { JsonObject } from '../../json/parse.js';
+import { type JsonObject, parseJsonBytes } from '../../json/parse.js';
 import { STORED_STORAGE_TYPES, type TaskQueue } from '../../transport/queue.js';
 import { implementationFor, type Policy } from '../policy.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
@@ -82,30 +82,53 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
     s.fail(n, 'CHAIN_COT_MISSING', `task ${link.taskId} run ${runId} has no ${wanted}`);
     return;
   }
-  const data = await readArtifact(
-    s.queue,
-    link.taskId,
-    runId,
-    useEd ? COT_ARTIFACT_NAMES.json : COT_ARTIFACT_NAMES.openpgp,
-    policy.bounds,
-  );
-  const signature = useEd
-    ? await readArtifact(s.queue, link.taskId, runId, COT_ARTIFACT_NAMES.sig, policy.bounds)
-    : undefined;
   // a worker cannot sign a task before the queue created it: the signature time is judged against the queue's
   // `created`, never the document's own copy
   const created = typeof task.created === 'string' ? new Date(task.created) : undefined;
-  const v = await verifyLink({
-    data,
-    ...(signature ? { signature } : {}),
-    allowedKinds: useEd ? ['ed25519'] : ['openpgp-cleartext'],
-    ...(created && !Number.isNaN(created.getTime()) ? { taskCreated: created } : {}),
-    trust: { store: s.o.trust, implementation: impl },
-    at: s.o.at,
-    expected: { taskId: link.taskId, runId },
-    hashAlgorithms: policy.hashAlgorithms,
-    source: `task ${link.taskId} run ${runId}`,
-  });
+  const verify = async (ed: boolean) =>
+    verifyLink({
+      data: await readArtifact(
+        s.queue,
+        link.taskId,
+        runId,
+        ed ? COT_ARTIFACT_NAMES.json : COT_ARTIFACT_NAMES.openpgp,
+        policy.bounds,
+      ),
+      ...(ed
+        ? { signature: await readArtifact(s.queue, link.taskId, runId, COT_ARTIFACT_NAMES.sig, policy.bounds) }
+        : {}),
+      allowedKinds: ed ? ['ed25519'] : ['openpgp-cleartext'],
+      ...(created && !Number.isNaN(created.getTime()) ? { taskCreated: created } : {}),
+      trust: { store: s.o.trust, implementation: impl },
+      at: s.o.at,
+      expected: { taskId: link.taskId, runId },
+      hashAlgorithms: policy.hashAlgorithms,
+      source: `task ${link.taskId} run ${runId}`,
+    });
+  let v: Awaited<ReturnType<typeof verifyLink>>;
+  try {
+    v = await verify(useEd);
+  } catch (e) {
+    // `either`, a run carrying both formats (the 2019 transition): as the reference's hybrid verifier, an ed25519
+    // failure falls back to the OpenPGP document, whose text must then be the unsigned chain-of-trust.json
+    if (!(e instanceof CotError) || !useEd || policy.signatureFormat !== 'either' || !hasPgp) throw e;
+    v = await verify(false);
+    const unsigned = await readArtifact(s.queue, link.taskId, runId, COT_ARTIFACT_NAMES.json, policy.bounds);
+    let same = false;
+    try {
+      same = canonicalize(parseJsonBytes(unsigned, { source: 'chain-of-trust.json' })) === canonicalize(v.document);
+    } catch {
+      same = false;
+    }
+    if (!same)
+      throw new CotError(
+        'DOCUMENT_INVALID',
+        `task ${link.taskId} run ${runId}: the unsigned public/chain-of-trust.json differs from the text signed in public/chainOfTrust.json.asc`,
+      );
+    link.checks.push(
+      `the ed25519 document was refused (${e.code}); the OpenPGP document verified and carries the same text`,
+    );
+  }
   n.doc = v.document;
   link.signatureKind = v.signatureKind;
   link.signer = v.signers.map(describeSigner).join(', ');

@@ -21,6 +21,7 @@ export const selectRuns: ChainCheck = {
     const choices = chooseRuns(
       new Map(nodes.map((n) => [n.link.taskId, { task: n.task, ...(n.status ? { status: n.status } : {}) }])),
       s.edges,
+      s.policy.verifyRootTask ? {} : { running: s.root },
     );
     for (const n of nodes) {
       const c = choices.get(n.link.taskId);
