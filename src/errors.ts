@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   SIGNATURE_FROM_FUTURE: 'the signature creation time is later than the reference time plus the allowed skew',
   SIGNATURE_HASH_HEADER_MISMATCH: 'the cleartext Hash: header disagrees with the signature',
   SIGNING_FAILED: 'a signature could not be produced',
+  SIGNING_LINE_TOO_LONG:
+    'a line of the document is longer than GnuPG can verify in a cleartext signature (19,998 characters)',
   // identity of the link
   LINK_ID_MISMATCH:
     'taskId, runId, workerGroup or workerId in the signed document differs from the expected value',

@@ -22,6 +22,7 @@ import { canonicalize } from '../json/canonical.js';
 import type { JsonObject } from '../json/parse.js';
 import { ed25519PublicFromRaw, ed25519Sign, ed25519Verify } from '../keys/ed25519.js';
 import { describeKey, type SigningKey } from '../keys/keys.js';
+import { assertCleartextSignable } from '../pgp/cleartext.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFilesAtomic } from '../util/atomic.js';
 import { mergeAdditionalData } from '../worker/environment.js';
@@ -180,6 +181,26 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
   }
 }
 
+/**
+ * Refuse, before anything is signed or written, a document GnuPG could not verify as a cleartext signature (a line
+ * over GNUPG_MAX_CLEARTEXT_LINE: SIGNING_LINE_TOO_LONG, details line/length/limit); with --format both the message
+ * says that ed25519 alone could still sign it.
+ */
+function assertOpenPgpSignable(canonical: string, format: SignatureFormat): void {
+  try {
+    assertCleartextSignable(canonical, 'the chain-of-trust document');
+  } catch (e) {
+    if (e instanceof CotError && e.code === 'SIGNING_LINE_TOO_LONG' && format === 'both') {
+      throw new CotError(
+        e.code,
+        `${e.message}; nothing was written: ed25519 alone (--format ed25519) could still sign this document`,
+        { details: e.details, cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
 async function signAndWrite(
   o: GenerateOptions,
   hashedIn: HashedArtifact[],
@@ -210,6 +231,7 @@ async function signAndWrite(
   }
   const canonical = canonicalize(document);
   const bytes = Buffer.from(canonical, 'latin1'); // canonical JSON is pure ASCII
+  if (pgp) assertOpenPgpSignable(canonical, o.format);
 
   const files: { artifact: string; path: string; data: Buffer }[] = [];
   const signers: string[] = [];
