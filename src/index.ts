@@ -25,6 +25,7 @@ export {
   type GenerateResult,
   generateChainOfTrust,
   type SignatureFormat,
+  type StagedFile,
   type WrittenFile,
 } from './cot/generate.js';
 export {
@@ -72,7 +73,16 @@ export {
   RESERVED_ARTIFACT_NAMES,
   toArtifactDigests,
 } from './hashing/artifacts.js';
-export { digestBytes, digestFile, type FileDigest } from './hashing/digest.js';
+export {
+  type DigestCopy,
+  type DigestFileOptions,
+  descriptorPath,
+  digestBytes,
+  digestFile,
+  type FileDigest,
+  type OpenRegularOptions,
+  openRegularFile,
+} from './hashing/digest.js';
 export { canonicalBytes, canonicalize } from './json/canonical.js';
 export {
   type JsonObject,
@@ -159,6 +169,7 @@ export {
   type VerifyTrustedInput,
   verifySignatureTrusted,
 } from './trust/verify.js';
+export { createStagingDir, type StagingDir } from './util/staging.js';
 export {
   type CollectEnvironmentOptions,
   collectEc2Environment,

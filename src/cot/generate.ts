@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readdir, rename, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   type ArtifactDigests,
   assertCotDocument,
@@ -8,7 +8,7 @@ import {
   type CotDocument,
 } from '../document/document.js';
 import type { HashAlgorithm } from '../document/schema.js';
-import { CotError, fsError } from '../errors.js';
+import { CotError, fsError, toCotError } from '../errors.js';
 import {
   type ArtifactSource,
   COT_ARTIFACT_NAMES,
@@ -17,7 +17,7 @@ import {
   hashArtifacts,
   toArtifactDigests,
 } from '../hashing/artifacts.js';
-import { DEFAULT_HASH_CONCURRENCY, digestBytes } from '../hashing/digest.js';
+import { DEFAULT_HASH_CONCURRENCY, digestBytes, digestFile } from '../hashing/digest.js';
 import { canonicalize } from '../json/canonical.js';
 import type { JsonObject } from '../json/parse.js';
 import { ed25519PublicFromRaw, ed25519Sign, ed25519Verify } from '../keys/ed25519.js';
@@ -63,6 +63,21 @@ export interface GenerateOptions {
   certifiedLog?: string;
   /** the task's chain-of-trust-additional-data.json, deep-merged under the worker's values */
   additionalData?: JsonObject;
+  /**
+   * A worker-private folder (createStagingDir) for an upload: every artifact and the certified log are copied there
+   * while they are hashed, the signed files are written there too, and `staged` lists them. Without it (no upload)
+   * nothing is copied.
+   */
+  stageDir?: string;
+}
+
+/** One file to upload from the staging folder: exactly the bytes the document lists for `name`. */
+export interface StagedFile {
+  name: string;
+  /** the private copy in the staging folder */
+  path: string;
+  /** the sha256 the document lists (absent when only sha512 was asked for) */
+  sha256?: string;
 }
 
 export const CERTIFIED_LOG_NAME = 'public/logs/certified.log';
@@ -95,6 +110,8 @@ export interface GenerateResult {
   artifacts: HashedArtifact[];
   files: WrittenFile[];
   signers: string[];
+  /** with `stageDir`: what to upload, artifacts first then the signed files, all private copies */
+  staged?: StagedFile[];
 }
 
 function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
@@ -143,8 +160,11 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     );
   }
   sources.push(...(o.artifacts ?? []));
-  // the certified log: a frozen copy of the task log, hashed as copied, renamed into place with the documents
+  const algorithms = o.hashAlgorithms ?? ['sha256'];
+  // the certified log: a frozen copy of the task log, hashed from the log itself while it is copied (to a temp
+  // file renamed into place with the documents, and to the staging folder), so the copies are the bytes hashed
   let logCopy: { tmp: string; dest: string } | undefined;
+  let logHashed: Promise<HashedArtifact> | undefined;
   if (o.certifiedLog !== undefined) {
     const claimed = sources.find((s) => s.name === CERTIFIED_LOG_NAME);
     if (claimed) {
@@ -155,21 +175,39 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     }
     await mkdir(dirname(certifiedLogPath), { recursive: true });
     const tmp = join(dirname(certifiedLogPath), `.certified.log.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      await copyFile(o.certifiedLog, tmp);
-    } catch (e) {
-      throw fsError(e, o.certifiedLog, 'cannot copy the task log');
-    }
     logCopy = { tmp, dest: certifiedLogPath };
-    sources.push({ name: CERTIFIED_LOG_NAME, path: tmp, resolved: true });
+    const staged = o.stageDir === undefined ? undefined : join(o.stageDir, 'certified.log');
+    const log = o.certifiedLog;
+    logHashed = digestFile(log, algorithms, {
+      copies: [{ path: tmp, mode: 0o644 }, ...(staged ? [{ path: staged }] : [])],
+    }).then(
+      (d) => ({
+        name: CERTIFIED_LOG_NAME,
+        path: certifiedLogPath,
+        size: d.size,
+        digests: d.digests,
+        ...(staged ? { staged } : {}),
+      }),
+      (e: unknown) => {
+        throw fsError(e, log, 'cannot copy the task log');
+      },
+    );
   }
   let hashed: HashedArtifact[];
   try {
-    hashed = await hashArtifacts(sources, {
-      algorithms: o.hashAlgorithms ?? ['sha256'],
-      concurrency: o.concurrency ?? DEFAULT_HASH_CONCURRENCY,
-    });
+    const [payload, log] = await Promise.all([
+      hashArtifacts(sources, {
+        algorithms,
+        concurrency: o.concurrency ?? DEFAULT_HASH_CONCURRENCY,
+        ...(o.stageDir === undefined ? {} : { stageDir: o.stageDir }),
+      }),
+      logHashed,
+    ]);
+    hashed = log
+      ? [...payload, log].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      : payload;
   } catch (e) {
+    await logHashed?.catch(() => undefined); // settle it before removing its temp file
     if (logCopy) await unlink(logCopy.tmp).catch(() => undefined);
     throw e;
   }
@@ -203,14 +241,13 @@ function assertOpenPgpSignable(canonical: string, format: SignatureFormat): void
 
 async function signAndWrite(
   o: GenerateOptions,
-  hashedIn: HashedArtifact[],
+  hashed: HashedArtifact[],
   outDir: string,
   outPaths: { openpgp: string; json: string; sig: string },
   pgp: SigningKey | undefined,
   ed: SigningKey | undefined,
   logCopy: { tmp: string; dest: string } | undefined,
 ): Promise<GenerateResult> {
-  const hashed = hashedIn.map((h) => (logCopy && h.path === logCopy.tmp ? { ...h, path: logCopy.dest } : h));
   const artifacts: ArtifactDigests = toArtifactDigests(hashed);
   const generated = buildDocument({
     task: o.task,
@@ -280,6 +317,23 @@ async function signAndWrite(
     });
     signers.push(describeKey(pgp));
   }
+  // the upload reads private copies of the signed files, never the output folder (which the task may write)
+  const stagedFiles: StagedFile[] = [];
+  if (o.stageDir !== undefined) {
+    for (const h of hashed) {
+      if (h.staged === undefined) throw new CotError('INTERNAL', `artifact ${h.name} has no staged copy`);
+      stagedFiles.push({
+        name: h.name,
+        path: h.staged,
+        ...(h.digests.sha256 ? { sha256: h.digests.sha256 } : {}),
+      });
+    }
+    for (const f of files) {
+      const path = join(o.stageDir, `cot-${basename(f.path)}`);
+      await writeStaged(path, f.data);
+      stagedFiles.push({ name: f.artifact, path, sha256: digestBytes(f.data) });
+    }
+  }
   await mkdir(outDir, { recursive: true }).catch((e: unknown) => {
     throw new CotError('OUTPUT_FAILED', `cannot create output folder ${outDir}`, { cause: e });
   });
@@ -301,5 +355,20 @@ async function signAndWrite(
       sha256: digestBytes(f.data),
     })),
     signers,
+    ...(o.stageDir === undefined ? {} : { staged: stagedFiles }),
   };
+}
+
+/** Create a staging file (never an existing one, never through a symlink; mode 0600) holding `data`. */
+async function writeStaged(path: string, data: Buffer): Promise<void> {
+  try {
+    const fh = await open(path, 'wx', 0o600);
+    try {
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw toCotError(e, 'OUTPUT_FAILED', `cannot write the staging copy ${path}`);
+  }
 }
