@@ -12,31 +12,36 @@
  *  - the task's additional data, swapped for a symlink to a worker-only file, is never merged.
  * Deterministic descriptor checks (no racing) follow at the end.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CotError,
   type CreateArtifactInput,
+  createStagingDir,
   DirectoryQueue,
+  descriptorPath,
   enumerateArtifactDir,
+  generateChainOfTrust,
   generateKeyPair,
   hashArtifacts,
   loadSigningKey,
   loadVerificationKeys,
+  openRegularFile,
   type QueueServer,
   readAdditionalData,
   type SigningKey,
   startQueueServer,
   TaskclusterQueue,
   type TaskQueue,
+  uploadArtifacts,
   verifyLink,
   workerChainOfTrust,
 } from '../../src/index.js';
 import { generateArgs, runCli } from '../helpers/cli.js';
-import { codeOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+import { codeOf, errorOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 
 const CREDS = { clientId: 'project/cot/worker', accessToken: 'not-a-real-secret-but-long-enough-for-hawk' };
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -420,7 +425,7 @@ describe('race 3: the additional data swapped for a symlink to a worker-only fil
   });
 });
 
-describe('descriptor checks (deterministic)', () => {
+describe('descriptor checks and private copies (deterministic)', () => {
   it('a listed file whose folder became a symlink to a worker-only folder is refused when hashed', async () => {
     const art = await artifactTree('swap-once');
     const sources = await enumerateArtifactDir(art);
@@ -438,5 +443,140 @@ describe('descriptor checks (deterministic)', () => {
     await mkdir(join(art, 'public/deep'));
     await symlink(secretDir, join(art, 'public/deep/er'));
     expect(await codeOf(hashArtifacts(sources))).toBe('ARTIFACT_UNSAFE_FILE');
+  });
+
+  it('O_NOFOLLOW alone follows a symlinked intermediate folder; the descriptor check refuses it', async () => {
+    const art = join(d, 'intermediate');
+    await mkdir(art);
+    await symlink(secretDir, join(art, 'sub'));
+    const path = join(art, 'sub/f0.bin');
+    const fh = await openRegularFile(path, { noFollow: true }); // the last component is a regular file
+    await fh.close();
+    const err = await errorOf(openRegularFile(path, { noFollow: true, within: await realpath(art) }));
+    expect(err.code).toBe('ARTIFACT_UNSAFE_FILE');
+    expect(err.details).toMatchObject({ opened: join(await realpath(secretDir), 'f0.bin') });
+    // inside: the descriptor's path is the file's real path
+    await writeFile(join(art, 'in.bin'), 'x');
+    const ok = await openRegularFile(join(art, 'in.bin'), { noFollow: true, within: await realpath(art) });
+    expect(await descriptorPath(ok, join(art, 'in.bin'))).toBe(join(await realpath(art), 'in.bin'));
+    await ok.close();
+  });
+
+  it('additional data: a FIFO, a folder or an oversized file is refused without blocking', async () => {
+    const t = join(d, 'adata');
+    await mkdir(t);
+    const file = join(t, 'chain-of-trust-additional-data.json');
+    execFileSync('mkfifo', [file]);
+    expect(await codeOf(readAdditionalData(t))).toBe('ARTIFACT_UNSAFE_FILE');
+    await rm(file);
+    await mkdir(file);
+    expect(await codeOf(readAdditionalData(t))).toBe('ARTIFACT_UNSAFE_FILE');
+    await rm(file, { recursive: true });
+    await writeFile(file, `{"a": "${'x'.repeat(1024 * 1024)}"}`);
+    expect(await codeOf(readAdditionalData(t))).toBe('JSON_INVALID');
+    await writeFile(file, '{"environment": {"fromTask": "ok"}}');
+    expect(await readAdditionalData(t)).toEqual({ environment: { fromTask: 'ok' } });
+    expect(await readAdditionalData(join(d, 'no-such-task-dir'))).toBeUndefined();
+  });
+
+  it('staged copies are the hashed bytes: rewriting an artifact after hashing changes nothing uploaded', async () => {
+    const art = await artifactTree('staged');
+    await writeFile(join(d, 'staged.log'), 'task log\n');
+    const staging = await createStagingDir(join(d), [art]);
+    try {
+      expect((await stat(staging.dir)).mode & 0o777).toBe(0o700);
+      const r = await generateChainOfTrust({
+        task: sampleTask(),
+        taskId: TASK_ID,
+        runId: 0,
+        workerGroup: 'g',
+        workerId: 'w',
+        artifactDir: art,
+        keys: [key],
+        format: 'ed25519',
+        outDir: join(art, 'public'),
+        now: new Date(),
+        certifiedLog: join(d, 'staged.log'),
+        stageDir: staging.dir,
+      });
+      const staged = r.staged!;
+      expect(staged.map((f) => f.name)).toEqual([
+        ...Object.keys(r.document.artifacts).sort(),
+        'public/chain-of-trust.json',
+        'public/chain-of-trust.json.sig',
+      ]);
+      for (const f of staged) {
+        expect(f.path.startsWith(`${staging.dir}/`)).toBe(true);
+        expect(sha256(await readFile(f.path)), f.name).toBe(f.sha256);
+        const listed = r.document.artifacts[f.name];
+        if (listed) expect(f.sha256).toBe(listed.sha256);
+      }
+      // the task rewrites an artifact and its signed document in place after generation
+      await writeFile(join(art, 'public/a.bin'), 'rewritten after hashing');
+      await writeFile(join(art, 'public/chain-of-trust.json'), 'forged');
+      const store = new DirectoryQueue(join(d, 'staged-store'));
+      await store.putTask(TASK_ID, sampleTask());
+      await store.ensureRun(TASK_ID, 0);
+      await uploadArtifacts(store, staged, { taskId: TASK_ID, runId: 0 });
+      const stored = await storedRun(store, 0);
+      expect(stored.get('public/a.bin')!.toString()).toBe('task artifact a\n');
+      expect(stored.get('public/chain-of-trust.json')!.toString('latin1')).toBe(r.canonical);
+      expect(stored.get('public/logs/certified.log')!.toString()).toBe('task log\n');
+    } finally {
+      await staging.remove();
+    }
+    await expect(stat(staging.dir)).rejects.toThrow();
+  });
+
+  it("the staging folder: never inside the task's folders, removed after every run, stale ones of dead generators swept", async () => {
+    const art = await artifactTree('staging-rules');
+    expect(await codeOf(createStagingDir(join(art, 'public'), [art]))).toBe('USAGE');
+    const parent = join(d, 'staging-parent');
+    await mkdir(parent);
+    // a generator killed mid-upload left its folder; a live one (pid 1) keeps its own
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    await mkdir(join(parent, `cot-stage-${dead}-abc123`));
+    await writeFile(join(parent, `cot-stage-${dead}-abc123/artifact-0`), 'left over');
+    await mkdir(join(parent, 'cot-stage-1-live00'));
+    const store = new DirectoryQueue(join(d, 'staging-store'));
+    await store.putTask(TASK_ID, sampleTask());
+    await store.ensureRun(TASK_ID, 0);
+    const run = (o: { upload: object; artifactDir?: string }) =>
+      workerChainOfTrust({
+        task: sampleTask(),
+        taskId: TASK_ID,
+        runId: 0,
+        workerGroup: 'g',
+        workerId: 'w',
+        artifactDir: o.artifactDir ?? art,
+        keys: [key],
+        format: 'ed25519',
+        outDir: join(art, 'public'),
+        now: new Date(),
+        upload: { queue: store, stagingDir: parent, ...o.upload },
+      });
+    const r = await run({ upload: {} });
+    expect(r.uploaded.map((u) => u.name)).toContain('public/a.bin');
+    expect(r.uploaded.find((u) => u.name === 'public/a.bin')!.path).toBe(join(art, 'public/a.bin'));
+    expect(r.artifacts.every((a) => !('staged' in a))).toBe(true);
+    expect(await readdir(parent)).toEqual(['cot-stage-1-live00']);
+    // a failed run (the run does not exist in the store) removes its staging folder too
+    expect(await codeOf(run({ upload: { queue: new DirectoryQueue(join(d, 'empty-store')) } }))).toBe(
+      'TRANSPORT_NOT_FOUND',
+    );
+    expect(await readdir(parent)).toEqual(['cot-stage-1-live00']);
+    // the CLI: --staging-dir inside the artifact folder, or without --upload, is a usage error
+    const cli = (...extra: string[]) =>
+      runCli(
+        new Date(),
+        ...generateArgs(join(d, 'task.json'), '--key', join(d, 'k'), '--artifacts', art, ...extra),
+      );
+    const inside = await cli('--upload', '--queue', store.root, '--staging-dir', join(art, 'public'));
+    expect(inside.code).toBe(2);
+    expect(inside.err).toMatch(/^cot: USAGE: the staging folder/);
+    expect((await cli('--staging-dir', parent)).code).toBe(2);
+    const ok = await cli('--upload', '--queue', store.root, '--staging-dir', parent, '--json');
+    expect(ok.code, ok.err).toBe(0);
+    expect(await readdir(parent)).toEqual(['cot-stage-1-live00']);
   });
 });
