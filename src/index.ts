@@ -102,6 +102,7 @@ export {
   type SigningKey,
   type VerificationKey,
 } from './keys/keys.js';
+export { GNUPG_MAX_CLEARTEXT_LINE } from './pgp/cleartext.js';
 export type { PgpSigner } from './pgp/openpgp.js';
 export { DirectoryQueue } from './transport/dir-store.js';
 export { type DownloadedArtifact, type DownloadOptions, downloadArtifact } from './transport/download.js';

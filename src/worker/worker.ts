@@ -86,7 +86,8 @@ export interface WorkerChainOfTrustResult extends Omit<GenerateResult, 'staged'>
  * worker-private staging folder in the same pass as it is hashed, and the upload reads only those copies (and
  * private copies of the signed files); the staging folder is removed afterwards, success or not. The queue still
  * checks each upload against the listed sha256 (ARTIFACT_CHANGED) and the chain-of-trust files go last, so a
- * failed run never uploads the document.
+ * failed run never uploads the document. Throws the codes of readAdditionalData, generateChainOfTrust and
+ * uploadArtifacts, and USAGE / OUTPUT_FAILED for the staging folder (createStagingDir).
  */
 export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<WorkerChainOfTrustResult> {
   const collected = await collectEnvironment(o.environmentFrom ?? 'static', {
