@@ -173,7 +173,9 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
         `artifact ${CERTIFIED_LOG_NAME} (${claimed.path}) is reserved for the certified log`,
       );
     }
-    await mkdir(dirname(certifiedLogPath), { recursive: true });
+    await mkdir(dirname(certifiedLogPath), { recursive: true }).catch((e: unknown) => {
+      throw toCotError(e, 'OUTPUT_FAILED', `cannot create ${dirname(certifiedLogPath)}`);
+    });
     const tmp = join(dirname(certifiedLogPath), `.certified.log.${randomBytes(6).toString('hex')}.tmp`);
     logCopy = { tmp, dest: certifiedLogPath };
     const staged = o.stageDir === undefined ? undefined : join(o.stageDir, 'certified.log');

@@ -122,12 +122,17 @@ export async function enumerateArtifactDir(
           );
         }
         if (excludeReal.has(target)) continue;
-        const st = await stat(target);
+        // the entry may change between these calls (a task process still running): coded errors, never raw ones
+        const st = await stat(target).catch((e: unknown) => {
+          throw fsError(e, full, `artifact ${name}: cannot list`);
+        });
         if (st.isDirectory()) await walk(target, full, `${name}/`);
         else if (st.isFile()) out.push({ name, path: target, resolved: true, within: root });
         else throw new CotError('ARTIFACT_UNSAFE_FILE', `artifact ${name}: symlink to a ${describeStat(st)}`);
       } else {
-        const st = await lstat(full);
+        const st = await lstat(full).catch((e: unknown) => {
+          throw fsError(e, full, `artifact ${name}: cannot list`);
+        });
         throw new CotError('ARTIFACT_UNSAFE_FILE', `artifact ${name}: ${full} is a ${describeStat(st)}`);
       }
     }

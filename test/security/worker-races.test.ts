@@ -138,12 +138,12 @@ beforeAll(async () => {
   await writeFile(join(d, 'task.json'), JSON.stringify(sampleTask()));
 });
 
-/** A fresh artifact folder: public/a.bin, public/b.bin and four files in each of public/sub0..sub2. */
+/** A fresh artifact folder: public/a.bin, public/b.bin and two files in each of public/sub0..sub2. */
 async function artifactTree(name: string): Promise<string> {
   const art = join(d, name);
   for (let s = 0; s < 3; s++) {
     await mkdir(join(art, `public/sub${s}`), { recursive: true });
-    for (let f = 0; f < 4; f++)
+    for (let f = 0; f < 2; f++)
       await writeFile(join(art, `public/sub${s}/f${f}.bin`), `task file ${s}/${f}\n`);
   }
   await writeFile(join(art, 'public/a.bin'), 'task artifact a\n');
