@@ -195,24 +195,22 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
       },
     );
   }
-  let hashed: HashedArtifact[];
-  try {
-    const [payload, log] = await Promise.all([
-      hashArtifacts(sources, {
-        algorithms,
-        concurrency: o.concurrency ?? DEFAULT_HASH_CONCURRENCY,
-        ...(o.stageDir === undefined ? {} : { stageDir: o.stageDir }),
-      }),
-      logHashed,
-    ]);
-    hashed = log
-      ? [...payload, log].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-      : payload;
-  } catch (e) {
-    await logHashed?.catch(() => undefined); // settle it before removing its temp file
+  // both settle before anything is cleaned up: nothing keeps reading or copying after a failure
+  const [payload, log] = await Promise.allSettled([
+    hashArtifacts(sources, {
+      algorithms,
+      concurrency: o.concurrency ?? DEFAULT_HASH_CONCURRENCY,
+      ...(o.stageDir === undefined ? {} : { stageDir: o.stageDir }),
+    }),
+    logHashed,
+  ]);
+  if (payload.status === 'rejected' || log.status === 'rejected') {
     if (logCopy) await unlink(logCopy.tmp).catch(() => undefined);
-    throw e;
+    throw payload.status === 'rejected' ? payload.reason : (log as PromiseRejectedResult).reason;
   }
+  const hashed = log.value
+    ? [...payload.value, log.value].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    : payload.value;
   try {
     return await signAndWrite(o, hashed, outDir, outPaths, pgp, ed, logCopy);
   } catch (e) {
