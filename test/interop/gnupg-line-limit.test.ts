@@ -4,14 +4,15 @@
  * character more and GnuPG itself fails (proved with a signature made around cot), and cot refuses before writing
  * anything.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateChainOfTrust, generateKeyPair, loadSigningKey, type SigningKey } from '../../src/index.js';
 import { GNUPG_MAX_CLEARTEXT_LINE } from '../../src/pgp/cleartext.js';
 import { generateArgs, runCli } from '../helpers/cli.js';
-import { errorOf, HAVE_GPG, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+import { errorOf, HAVE_GPG, sampleTask, TASK_ID } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
@@ -31,8 +32,11 @@ describe.skipIf(!HAVE_GPG)('GnuPG line limit of cleartext signatures (real gpg)'
   let d: string;
   let gpg: Gpg;
   let pgp: SigningKey;
+  afterAll(async () => {
+    await rm(d, { recursive: true, force: true }); // tempDir() called in a hook is never removed
+  });
   beforeAll(async () => {
-    d = await tempDir();
+    d = await mkdtemp(join(tmpdir(), 'cot-line-limit-'));
     gpg = await Gpg.create(d);
     await generateKeyPair({
       type: 'openpgp',

@@ -14,7 +14,19 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -41,7 +53,7 @@ import {
   workerChainOfTrust,
 } from '../../src/index.js';
 import { generateArgs, runCli } from '../helpers/cli.js';
-import { codeOf, errorOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+import { codeOf, errorOf, sampleTask, TASK_ID } from '../helpers/env.js';
 
 const CREDS = { clientId: 'project/cot/worker', accessToken: 'not-a-real-secret-but-long-enough-for-hawk' };
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -124,10 +136,14 @@ async function stopRacer(): Promise<void> {
 afterEach(stopRacer);
 
 let d: string;
+afterAll(async () => {
+  await stopRacer();
+  await rm(d, { recursive: true, force: true }); // tempDir() called in a hook is never removed
+});
 let key: SigningKey;
 let secretDir: string;
 beforeAll(async () => {
-  d = await tempDir('cot-races-');
+  d = await mkdtemp(join(tmpdir(), 'cot-races-'));
   await generateKeyPair({ type: 'ed25519', out: join(d, 'k'), pubOut: join(d, 'k.pub'), now: new Date() });
   key = await loadSigningKey(join(d, 'k'));
   // the worker-only folder: same file names as the task's, so a swapped folder lists identically
