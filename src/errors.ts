@@ -19,7 +19,8 @@ export const ERROR_CODES = {
   // artifacts and hashing
   ARTIFACT_NAME_INVALID:
     'an artifact name is empty, absolute, or contains "..", a backslash, NUL or an empty segment',
-  ARTIFACT_UNSAFE_FILE: 'an artifact is a symlink escaping the artifact directory, a socket, FIFO or device',
+  ARTIFACT_UNSAFE_FILE:
+    'an artifact is a symlink escaping the artifact directory (or was opened outside it), a socket, FIFO or device',
   ARTIFACT_RESERVED_NAME: "an artifact claims one of the chain-of-trust document's own names",
   ARTIFACT_DUPLICATE_NAME: 'two artifacts were given the same name',
   ARTIFACT_CHANGED:
