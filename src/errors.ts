@@ -19,7 +19,8 @@ export const ERROR_CODES = {
   // artifacts and hashing
   ARTIFACT_NAME_INVALID:
     'an artifact name is empty, absolute, or contains "..", a backslash, NUL or an empty segment',
-  ARTIFACT_UNSAFE_FILE: 'an artifact is a symlink escaping the artifact directory, a socket, FIFO or device',
+  ARTIFACT_UNSAFE_FILE:
+    'an artifact is a symlink escaping the artifact directory (or was opened outside it), a socket, FIFO or device',
   ARTIFACT_RESERVED_NAME: "an artifact claims one of the chain-of-trust document's own names",
   ARTIFACT_DUPLICATE_NAME: 'two artifacts were given the same name',
   ARTIFACT_CHANGED:
@@ -64,6 +65,8 @@ export const ERROR_CODES = {
     'the signature is of a kind the caller does not accept (e.g. OpenPGP where only raw ed25519 is allowed)',
   SIGNATURE_HASH_HEADER_MISMATCH: 'the cleartext Hash: header disagrees with the signature',
   SIGNING_FAILED: 'a signature could not be produced',
+  SIGNING_LINE_TOO_LONG:
+    'a line of the document is longer than GnuPG can verify in a cleartext signature (19,998 characters)',
   // identity of the link
   LINK_ID_MISMATCH:
     'taskId, runId, workerGroup or workerId in the signed document differs from the expected value',

@@ -25,6 +25,7 @@ export {
   type GenerateResult,
   generateChainOfTrust,
   type SignatureFormat,
+  type StagedFile,
   type WrittenFile,
 } from './cot/generate.js';
 export {
@@ -73,7 +74,16 @@ export {
   RESERVED_ARTIFACT_NAMES,
   toArtifactDigests,
 } from './hashing/artifacts.js';
-export { digestBytes, digestFile, type FileDigest } from './hashing/digest.js';
+export {
+  type DigestCopy,
+  type DigestFileOptions,
+  descriptorPath,
+  digestBytes,
+  digestFile,
+  type FileDigest,
+  type OpenRegularOptions,
+  openRegularFile,
+} from './hashing/digest.js';
 export { canonicalBytes, canonicalize } from './json/canonical.js';
 export {
   type JsonObject,
@@ -93,6 +103,7 @@ export {
   type SigningKey,
   type VerificationKey,
 } from './keys/keys.js';
+export { GNUPG_MAX_CLEARTEXT_LINE } from './pgp/cleartext.js';
 export type { PgpSigner } from './pgp/openpgp.js';
 export { DirectoryQueue } from './transport/dir-store.js';
 export { type DownloadedArtifact, type DownloadOptions, downloadArtifact } from './transport/download.js';
@@ -175,6 +186,7 @@ export {
   type VerifyTrustedInput,
   verifySignatureTrusted,
 } from './trust/verify.js';
+export { createStagingDir, type StagingDir } from './util/staging.js';
 export { escapeControls, terminalSafe } from './util/terminal.js';
 export {
   type CollectEnvironmentOptions,

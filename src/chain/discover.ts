@@ -127,7 +127,11 @@ export async function discoverChain(
         node.decision = true;
       }
       for (const problem of edgeProblems(task))
-        errors.push({ code: 'CHAIN_UPSTREAM_INVALID', taskId: f.l.id, message: `task ${f.l.id}: ${problem}` });
+        errors.push({
+          code: 'CHAIN_UPSTREAM_INVALID',
+          taskId: f.l.id,
+          message: `task ${f.l.id}: ${problem}`,
+        });
       for (const e of chainEdges(f.l.id, task, o)) {
         edges.push(e);
         next.push({ id: e.to, role: e.role.startsWith('upstream:') ? e.role.slice(9) : e.role });

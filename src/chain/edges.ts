@@ -119,7 +119,8 @@ export function chainEdges(taskId: string, task: JsonObject, o: { followDependen
 function pathProblem(p: string): string | undefined {
   if (p === '' || p.startsWith('/') || /^[A-Za-z]:/.test(p)) return 'is empty or absolute';
   if (p.includes('\\') || p.includes('\u0000')) return 'contains a backslash or NUL';
-  if (p.split('/').some((seg) => seg === '..' || seg === '.' || seg === '')) return 'has a "..", "." or empty segment';
+  if (p.split('/').some((seg) => seg === '..' || seg === '.' || seg === ''))
+    return 'has a "..", "." or empty segment';
   return undefined;
 }
 

@@ -177,7 +177,11 @@ export function chooseRuns(
     if (id === o.running && status.runs.length > 0) {
       // the task is being verified while it runs: its run is the newest one, whatever its state
       const r = [...status.runs].sort((a, b) => a.runId - b.runId).at(-1)!;
-      out.set(id, { runId: r.runId, state: r.state, reason: 'the latest run: the task is verified while it runs' });
+      out.set(id, {
+        runId: r.runId,
+        state: r.state,
+        reason: 'the latest run: the task is verified while it runs',
+      });
       continue;
     }
     try {

@@ -159,7 +159,12 @@ function alignInstants(graph: JsonObject, runtime: JsonObject, paths: readonly (
     if (last === undefined || !g || !r || typeof g !== 'object' || typeof r !== 'object') continue;
     const gv = (g as Record<string | number, JsonValue>)[last];
     const rv = (r as Record<string | number, JsonValue>)[last];
-    if (typeof gv === 'string' && typeof rv === 'string' && ISO_INSTANT.test(rv) && Date.parse(rv) === Date.parse(gv))
+    if (
+      typeof gv === 'string' &&
+      typeof rv === 'string' &&
+      ISO_INSTANT.test(rv) &&
+      Date.parse(rv) === Date.parse(gv)
+    )
       (g as Record<string | number, JsonValue>)[last] = rv;
   }
 }

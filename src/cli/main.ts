@@ -542,7 +542,10 @@ export function buildProgram(io: Io): Command {
       .requiredOption('--out <dir>', 'directory store to write')
       .option('--depth <n>', 'links to follow upwards', '20')
       .option('--max-tasks <n>', 'most tasks to mirror', '1000')
-      .option('--follow-dependencies', 'also follow task.dependencies (as a policy with followDependencies: true)')
+      .option(
+        '--follow-dependencies',
+        'also follow task.dependencies (as a policy with followDependencies: true)',
+      )
       .option('--max-bytes <n>', 'largest artifact, bytes', String(8 * 1024 ** 3))
       .option('--timeout <ms>', 'inactivity timeout per request', '30000')
       .option('--deadline <ms>', 'overall deadline of one artifact download', String(DEFAULT_DEADLINE_MS))
@@ -669,12 +672,16 @@ export function buildProgram(io: Io): Command {
         .choices(['s3', 'object'])
         .default('s3'),
     )
+    .option(
+      '--staging-dir <dir>',
+      'with --upload: where the private copies uploaded are made (default: the system temp folder)',
+    )
     .option('--json', 'print a JSON result')
     .exitOverride()
     .action(async (o) => {
       if (o.key.length === 0) throw usage('give --key (twice for --format both)');
-      if (!o.upload && (o.queue !== undefined || o.rootUrl !== undefined))
-        throw usage('--queue / --root-url apply with --upload');
+      if (!o.upload && (o.queue !== undefined || o.rootUrl !== undefined || o.stagingDir !== undefined))
+        throw usage('--queue / --root-url / --staging-dir apply with --upload');
       if (o.artifacts === undefined && o.artifact.length === 0 && o.certifiedLog === undefined)
         throw usage('give --artifacts DIR or --artifact NAME=PATH');
       const out: string | undefined =
@@ -699,7 +706,13 @@ export function buildProgram(io: Io): Command {
         ...(o.taskDir === undefined ? {} : { taskDir: o.taskDir }),
         ...(o.certifiedLog === undefined ? {} : { certifiedLog: o.certifiedLog }),
         ...(o.upload
-          ? { upload: { queue: queueFromOptions(o, process.env), storageType: o.storageType } }
+          ? {
+              upload: {
+                queue: queueFromOptions(o, process.env),
+                storageType: o.storageType,
+                ...(o.stagingDir === undefined ? {} : { stagingDir: o.stagingDir }),
+              },
+            }
           : {}),
         task,
         taskId: o.taskId,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readdir, rename, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   type ArtifactDigests,
   assertCotDocument,
@@ -8,7 +8,7 @@ import {
   type CotDocument,
 } from '../document/document.js';
 import type { HashAlgorithm } from '../document/schema.js';
-import { CotError, fsError } from '../errors.js';
+import { CotError, fsError, toCotError } from '../errors.js';
 import {
   type ArtifactSource,
   COT_ARTIFACT_NAMES,
@@ -17,11 +17,12 @@ import {
   hashArtifacts,
   toArtifactDigests,
 } from '../hashing/artifacts.js';
-import { DEFAULT_HASH_CONCURRENCY, digestBytes } from '../hashing/digest.js';
+import { DEFAULT_HASH_CONCURRENCY, digestBytes, digestFile } from '../hashing/digest.js';
 import { canonicalize } from '../json/canonical.js';
 import type { JsonObject } from '../json/parse.js';
 import { ed25519PublicFromRaw, ed25519Sign, ed25519Verify } from '../keys/ed25519.js';
 import { describeKey, type SigningKey } from '../keys/keys.js';
+import { assertCleartextSignable } from '../pgp/cleartext.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFilesAtomic } from '../util/atomic.js';
 import { mergeAdditionalData } from '../worker/environment.js';
@@ -62,6 +63,21 @@ export interface GenerateOptions {
   certifiedLog?: string;
   /** the task's chain-of-trust-additional-data.json, deep-merged under the worker's values */
   additionalData?: JsonObject;
+  /**
+   * A worker-private folder (createStagingDir) for an upload: every artifact and the certified log are copied there
+   * while they are hashed, the signed files are written there too, and `staged` lists them. Without it (no upload)
+   * nothing is copied.
+   */
+  stageDir?: string;
+}
+
+/** One file to upload from the staging folder: exactly the bytes the document lists for `name`. */
+export interface StagedFile {
+  name: string;
+  /** the private copy in the staging folder */
+  path: string;
+  /** the sha256 the document lists (absent when only sha512 was asked for) */
+  sha256?: string;
 }
 
 export const CERTIFIED_LOG_NAME = 'public/logs/certified.log';
@@ -94,6 +110,8 @@ export interface GenerateResult {
   artifacts: HashedArtifact[];
   files: WrittenFile[];
   signers: string[];
+  /** with `stageDir`: what to upload, artifacts first then the signed files, all private copies */
+  staged?: StagedFile[];
 }
 
 function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
@@ -142,8 +160,11 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     );
   }
   sources.push(...(o.artifacts ?? []));
-  // the certified log: a frozen copy of the task log, hashed as copied, renamed into place with the documents
+  const algorithms = o.hashAlgorithms ?? ['sha256'];
+  // the certified log: a frozen copy of the task log, hashed from the log itself while it is copied (to a temp
+  // file renamed into place with the documents, and to the staging folder), so the copies are the bytes hashed
   let logCopy: { tmp: string; dest: string } | undefined;
+  let logHashed: Promise<HashedArtifact> | undefined;
   if (o.certifiedLog !== undefined) {
     const claimed = sources.find((s) => s.name === CERTIFIED_LOG_NAME);
     if (claimed) {
@@ -152,26 +173,44 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
         `artifact ${CERTIFIED_LOG_NAME} (${claimed.path}) is reserved for the certified log`,
       );
     }
-    await mkdir(dirname(certifiedLogPath), { recursive: true });
-    const tmp = join(dirname(certifiedLogPath), `.certified.log.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      await copyFile(o.certifiedLog, tmp);
-    } catch (e) {
-      throw fsError(e, o.certifiedLog, 'cannot copy the task log');
-    }
-    logCopy = { tmp, dest: certifiedLogPath };
-    sources.push({ name: CERTIFIED_LOG_NAME, path: tmp, resolved: true });
-  }
-  let hashed: HashedArtifact[];
-  try {
-    hashed = await hashArtifacts(sources, {
-      algorithms: o.hashAlgorithms ?? ['sha256'],
-      concurrency: o.concurrency ?? DEFAULT_HASH_CONCURRENCY,
+    await mkdir(dirname(certifiedLogPath), { recursive: true }).catch((e: unknown) => {
+      throw toCotError(e, 'OUTPUT_FAILED', `cannot create ${dirname(certifiedLogPath)}`);
     });
-  } catch (e) {
-    if (logCopy) await unlink(logCopy.tmp).catch(() => undefined);
-    throw e;
+    const tmp = join(dirname(certifiedLogPath), `.certified.log.${randomBytes(6).toString('hex')}.tmp`);
+    logCopy = { tmp, dest: certifiedLogPath };
+    const staged = o.stageDir === undefined ? undefined : join(o.stageDir, 'certified.log');
+    const log = o.certifiedLog;
+    logHashed = digestFile(log, algorithms, {
+      copies: [{ path: tmp, mode: 0o644 }, ...(staged ? [{ path: staged }] : [])],
+    }).then(
+      (d) => ({
+        name: CERTIFIED_LOG_NAME,
+        path: certifiedLogPath,
+        size: d.size,
+        digests: d.digests,
+        ...(staged ? { staged } : {}),
+      }),
+      (e: unknown) => {
+        throw fsError(e, log, 'cannot copy the task log');
+      },
+    );
   }
+  // both settle before anything is cleaned up: nothing keeps reading or copying after a failure
+  const [payload, log] = await Promise.allSettled([
+    hashArtifacts(sources, {
+      algorithms,
+      concurrency: o.concurrency ?? DEFAULT_HASH_CONCURRENCY,
+      ...(o.stageDir === undefined ? {} : { stageDir: o.stageDir }),
+    }),
+    logHashed,
+  ]);
+  if (payload.status === 'rejected' || log.status === 'rejected') {
+    if (logCopy) await unlink(logCopy.tmp).catch(() => undefined);
+    throw payload.status === 'rejected' ? payload.reason : (log as PromiseRejectedResult).reason;
+  }
+  const hashed = log.value
+    ? [...payload.value, log.value].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    : payload.value;
   try {
     return await signAndWrite(o, hashed, outDir, outPaths, pgp, ed, logCopy);
   } catch (e) {
@@ -180,16 +219,35 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
   }
 }
 
+/**
+ * Refuse, before anything is signed or written, a document GnuPG could not verify as a cleartext signature (a line
+ * over GNUPG_MAX_CLEARTEXT_LINE: SIGNING_LINE_TOO_LONG, details line/length/limit); with --format both the message
+ * says that ed25519 alone could still sign it.
+ */
+function assertOpenPgpSignable(canonical: string, format: SignatureFormat): void {
+  try {
+    assertCleartextSignable(canonical, 'the chain-of-trust document');
+  } catch (e) {
+    if (e instanceof CotError && e.code === 'SIGNING_LINE_TOO_LONG' && format === 'both') {
+      throw new CotError(
+        e.code,
+        `${e.message}; nothing was written: ed25519 alone (--format ed25519) could still sign this document`,
+        { details: e.details, cause: e },
+      );
+    }
+    throw e;
+  }
+}
+
 async function signAndWrite(
   o: GenerateOptions,
-  hashedIn: HashedArtifact[],
+  hashed: HashedArtifact[],
   outDir: string,
   outPaths: { openpgp: string; json: string; sig: string },
   pgp: SigningKey | undefined,
   ed: SigningKey | undefined,
   logCopy: { tmp: string; dest: string } | undefined,
 ): Promise<GenerateResult> {
-  const hashed = hashedIn.map((h) => (logCopy && h.path === logCopy.tmp ? { ...h, path: logCopy.dest } : h));
   const artifacts: ArtifactDigests = toArtifactDigests(hashed);
   const generated = buildDocument({
     task: o.task,
@@ -210,6 +268,7 @@ async function signAndWrite(
   }
   const canonical = canonicalize(document);
   const bytes = Buffer.from(canonical, 'latin1'); // canonical JSON is pure ASCII
+  if (pgp) assertOpenPgpSignable(canonical, o.format);
 
   const files: { artifact: string; path: string; data: Buffer }[] = [];
   const signers: string[] = [];
@@ -258,6 +317,23 @@ async function signAndWrite(
     });
     signers.push(describeKey(pgp));
   }
+  // the upload reads private copies of the signed files, never the output folder (which the task may write)
+  const stagedFiles: StagedFile[] = [];
+  if (o.stageDir !== undefined) {
+    for (const h of hashed) {
+      if (h.staged === undefined) throw new CotError('INTERNAL', `artifact ${h.name} has no staged copy`);
+      stagedFiles.push({
+        name: h.name,
+        path: h.staged,
+        ...(h.digests.sha256 ? { sha256: h.digests.sha256 } : {}),
+      });
+    }
+    for (const f of files) {
+      const path = join(o.stageDir, `cot-${basename(f.path)}`);
+      await writeStaged(path, f.data);
+      stagedFiles.push({ name: f.artifact, path, sha256: digestBytes(f.data) });
+    }
+  }
   await mkdir(outDir, { recursive: true }).catch((e: unknown) => {
     throw new CotError('OUTPUT_FAILED', `cannot create output folder ${outDir}`, { cause: e });
   });
@@ -279,5 +355,20 @@ async function signAndWrite(
       sha256: digestBytes(f.data),
     })),
     signers,
+    ...(o.stageDir === undefined ? {} : { staged: stagedFiles }),
   };
+}
+
+/** Create a staging file (never an existing one, never through a symlink; mode 0600) holding `data`. */
+async function writeStaged(path: string, data: Buffer): Promise<void> {
+  try {
+    const fh = await open(path, 'wx', 0o600);
+    try {
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw toCotError(e, 'OUTPUT_FAILED', `cannot write the staging copy ${path}`);
+  }
 }

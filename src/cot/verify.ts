@@ -176,7 +176,11 @@ async function checkArtifacts(
   const results = await mapBounded(plans, concurrency, async (p) => {
     if ('error' in p) return p.error;
     try {
-      const d = await digestFile(p.g.path, p.algos, { name: p.g.name, noFollow: p.g.resolved });
+      const d = await digestFile(p.g.path, p.algos, {
+        name: p.g.name,
+        noFollow: p.g.resolved,
+        ...(p.g.within === undefined ? {} : { within: p.g.within }),
+      });
       for (const a of p.algos) {
         const expected = p.entry[a]!;
         const found = d.digests[a]!;

@@ -1,10 +1,10 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { ArtifactDigests } from '../document/document.js';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
-import { DEFAULT_HASH_CONCURRENCY, describeStat, digestFile, mapBounded } from './digest.js';
+import { DEFAULT_HASH_CONCURRENCY, describeStat, digestFile, isInside, mapBounded } from './digest.js';
 
 /** The chain-of-trust document's own artifact names: never listed in a document, never claimable. */
 export const COT_ARTIFACT_NAMES = {
@@ -20,6 +20,11 @@ export interface ArtifactSource {
   path: string;
   /** true when `path` was resolved by us and must not be a symlink any more when opened */
   resolved: boolean;
+  /**
+   * Real path of the folder the file must lie in when it is opened (set by enumerateArtifactDir to the artifact
+   * folder's real path), checked on the open descriptor; explicit NAME=PATH artifacts have none.
+   */
+  within?: string;
 }
 
 /** Refuse names that could escape a folder or be read differently by another tool. */
@@ -43,14 +48,12 @@ export interface EnumerateOptions {
   exclude?: Iterable<string>;
 }
 
-function isInside(root: string, p: string): boolean {
-  const rel = relative(root, p);
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
-}
-
 /**
  * List every regular file under `dir`, recursively, as POSIX relative names sorted by code point.
- * Symlinks are followed only while they stay inside `dir`; sockets, FIFOs and devices are refused.
+ * Symlinks are followed only while they stay inside `dir`; sockets, FIFOs and devices are refused
+ * (ARTIFACT_UNSAFE_FILE). Each source carries `within`, the real path of `dir` resolved once here: a process
+ * that swaps a folder for a symlink after the listing gets the file refused when it is opened (hashArtifacts).
+ * The folders above `dir` are trusted: the task user must not be able to rename them.
  */
 export async function enumerateArtifactDir(
   dir: string,
@@ -102,7 +105,7 @@ export async function enumerateArtifactDir(
       if (ent.isDirectory()) {
         await walk(join(realDir, ent.name), full, `${name}/`);
       } else if (ent.isFile()) {
-        out.push({ name, path: full, resolved: true });
+        out.push({ name, path: full, resolved: true, within: root });
       } else if (ent.isSymbolicLink()) {
         let target: string;
         try {
@@ -119,12 +122,17 @@ export async function enumerateArtifactDir(
           );
         }
         if (excludeReal.has(target)) continue;
-        const st = await stat(target);
+        // the entry may change between these calls (a task process still running): coded errors, never raw ones
+        const st = await stat(target).catch((e: unknown) => {
+          throw fsError(e, full, `artifact ${name}: cannot list`);
+        });
         if (st.isDirectory()) await walk(target, full, `${name}/`);
-        else if (st.isFile()) out.push({ name, path: target, resolved: true });
+        else if (st.isFile()) out.push({ name, path: target, resolved: true, within: root });
         else throw new CotError('ARTIFACT_UNSAFE_FILE', `artifact ${name}: symlink to a ${describeStat(st)}`);
       } else {
-        const st = await lstat(full);
+        const st = await lstat(full).catch((e: unknown) => {
+          throw fsError(e, full, `artifact ${name}: cannot list`);
+        });
         throw new CotError('ARTIFACT_UNSAFE_FILE', `artifact ${name}: ${full} is a ${describeStat(st)}`);
       }
     }
@@ -167,6 +175,11 @@ export interface HashArtifactsOptions {
   algorithms?: readonly HashAlgorithm[];
   /** Files hashed at once. Default DEFAULT_HASH_CONCURRENCY (8). */
   concurrency?: number;
+  /**
+   * A worker-private folder (createStagingDir): every file is copied there while it is hashed, in the same pass,
+   * and `staged` names its copy. Without it nothing is copied.
+   */
+  stageDir?: string;
 }
 
 export interface HashedArtifact {
@@ -174,19 +187,46 @@ export interface HashedArtifact {
   path: string;
   size: number;
   digests: Partial<Record<HashAlgorithm, string>>;
+  /** the private copy of exactly the hashed bytes (only with `stageDir`): what an upload must read */
+  staged?: string;
 }
 
-/** Hash every source (bounded concurrency, streaming) and return them in name order. */
+/**
+ * Hash every source (bounded concurrency, streaming) and return them in name order. Each file is opened once and
+ * checked on its descriptor (openRegularFile: a regular file; no symlink at the end for resolved sources; inside
+ * `within` when set); with `stageDir` its bytes are copied while hashed. Throws ARTIFACT_UNSAFE_FILE,
+ * ARTIFACT_RESERVED_NAME, ARTIFACT_DUPLICATE_NAME, FILE_NOT_FOUND, FILE_UNREADABLE, OUTPUT_FAILED (copy).
+ */
 export async function hashArtifacts(
   sources: readonly ArtifactSource[],
   options: HashArtifactsOptions = {},
 ): Promise<HashedArtifact[]> {
   checkArtifactSources(sources);
   const algorithms = options.algorithms ?? ['sha256'];
-  const hashed = await mapBounded(sources, options.concurrency ?? DEFAULT_HASH_CONCURRENCY, async (s) => {
-    const d = await digestFile(s.path, algorithms, { name: s.name, noFollow: s.resolved });
-    return { name: s.name, path: s.path, size: d.size, digests: d.digests };
-  });
+  const { stageDir } = options;
+  const indexed = sources.map((s, i) => ({
+    s,
+    staged: stageDir === undefined ? undefined : join(stageDir, `artifact-${i}`),
+  }));
+  const hashed = await mapBounded(
+    indexed,
+    options.concurrency ?? DEFAULT_HASH_CONCURRENCY,
+    async ({ s, staged }) => {
+      const d = await digestFile(s.path, algorithms, {
+        name: s.name,
+        noFollow: s.resolved,
+        ...(s.within === undefined ? {} : { within: s.within }),
+        ...(staged === undefined ? {} : { copies: [{ path: staged }] }),
+      });
+      return {
+        name: s.name,
+        path: s.path,
+        size: d.size,
+        digests: d.digests,
+        ...(staged === undefined ? {} : { staged }),
+      };
+    },
+  );
   return hashed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { constants, type FileHandle, open } from 'node:fs/promises';
+import { constants, type FileHandle, open, readlink, realpath, stat, unlink } from 'node:fs/promises';
+import { isAbsolute, relative, sep } from 'node:path';
 import { HASH_ALGORITHMS, type HashAlgorithm } from '../document/schema.js';
-import { CotError, fsError } from '../errors.js';
+import { CotError, fsError, toCotError } from '../errors.js';
 
 /** Read size for hashing: large reads, double-buffered so the next read overlaps hashing. */
 export const HASH_CHUNK_SIZE = 2 * 1024 * 1024;
@@ -30,11 +31,50 @@ export interface OpenRegularOptions {
   noFollow?: boolean;
   /** Name of the artifact, for messages. */
   name?: string;
+  /**
+   * Real path (realpath) of a folder the file must lie in, checked on the open descriptor (see descriptorPath):
+   * this covers every component of the path as the kernel resolved it when opening, not only the last one.
+   */
+  within?: string;
+}
+
+/** True when `p` is `root` or lies below it (both absolute, normalised). */
+export function isInside(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
 
 /**
- * Open a file for reading and prove, on the open descriptor, that it is a regular file. O_NONBLOCK keeps a FIFO
- * from blocking the open; O_NOFOLLOW (optional) refuses a symlink swapped in after it was checked.
+ * The real path of an open file, read from its descriptor. On Linux: readlink of /proc/self/fd/N, the kernel's own
+ * name for the file the descriptor refers to, whatever the path looked like when it was opened (a file unlinked
+ * since keeps its last name, followed by " (deleted)"). Elsewhere, or without /proc mounted: realpath of `path`,
+ * accepted only if it names the very file open (same device and inode), else ARTIFACT_UNSAFE_FILE; that check
+ * is made after the open, so a process racing it can still mislead it: run workers on Linux.
+ */
+export async function descriptorPath(fh: FileHandle, path: string, label = path): Promise<string> {
+  if (process.platform === 'linux') {
+    try {
+      return await readlink(`/proc/self/fd/${fh.fd}`);
+    } catch {
+      // no procfs: fall back to the path, checked against the descriptor below
+    }
+  }
+  let real: string;
+  try {
+    real = await realpath(path);
+    const [byPath, byFd] = await Promise.all([stat(real), fh.stat()]);
+    if (byPath.dev === byFd.dev && byPath.ino === byFd.ino) return real;
+  } catch (e) {
+    throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: changed while it was being opened`, { cause: e });
+  }
+  throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: changed while it was being opened`);
+}
+
+/**
+ * Open a file for reading ONCE and prove, on the open descriptor, that it is a regular file and (with `within`)
+ * that it lies inside that folder. O_NONBLOCK keeps a FIFO or device swapped in from blocking the open;
+ * O_NOFOLLOW (optional) refuses a symlink at the last component. Throws ARTIFACT_UNSAFE_FILE (symlink, special
+ * file, outside `within`), FILE_NOT_FOUND, FILE_UNREADABLE.
  */
 export async function openRegularFile(path: string, options: OpenRegularOptions = {}): Promise<FileHandle> {
   const label = options.name !== undefined ? `artifact ${options.name} (${path})` : path;
@@ -45,7 +85,7 @@ export async function openRegularFile(path: string, options: OpenRegularOptions 
     fh = await open(path, flags);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
-      throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: became a symlink after it was checked`, {
+      throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: is a symlink (or a symlink loop), not followed`, {
         cause: e,
       });
     }
@@ -55,6 +95,16 @@ export async function openRegularFile(path: string, options: OpenRegularOptions 
     const st = await fh.stat();
     if (!st.isFile()) {
       throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: is a ${describeStat(st)}, not a regular file`);
+    }
+    if (options.within !== undefined) {
+      const real = await descriptorPath(fh, path, label);
+      if (!isInside(options.within, real)) {
+        throw new CotError(
+          'ARTIFACT_UNSAFE_FILE',
+          `${label}: the file opened is ${real}, outside ${options.within} (a folder on its path was swapped for a symlink?)`,
+          { details: { path, opened: real, within: options.within } },
+        );
+      }
     }
     return fh;
   } catch (e) {
@@ -90,14 +140,25 @@ function release(b: Buffer): void {
   if (pool.length < POOL_MAX) pool.push(b);
 }
 
+/** Write all of `chunk` at `position` (a regular file may take fewer bytes per call). */
+async function writeAll(fh: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < chunk.length; ) {
+    const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
 /**
  * Stream an open file through the hashes. Reads of HASH_CHUNK_SIZE are double-buffered, so the next read runs
- * on the thread pool while this one is hashed; memory use is two chunks whatever the file size.
+ * on the thread pool while this one is hashed; memory use is two chunks whatever the file size. Each chunk hashed
+ * is also written to every `sinks` handle (private copies made in the same pass: exactly the bytes hashed, even if
+ * the file changes later); a failed write is OUTPUT_FAILED, a failed read FILE_UNREADABLE.
  */
 export async function digestHandle(
   fh: FileHandle,
   algorithms: readonly HashAlgorithm[],
   label: string,
+  sinks: readonly FileHandle[] = [],
 ): Promise<FileDigest> {
   const hashes = algorithms.map((a) => createHash(a));
   const bufs = [acquire(), acquire()] as const;
@@ -109,6 +170,7 @@ export async function digestHandle(
       const { bytesRead } = await pending;
       if (bytesRead === 0) break;
       const current = bufs[which]!;
+      const offset = size;
       size += bytesRead;
       which ^= 1;
       if (bytesRead === HASH_CHUNK_SIZE) {
@@ -119,6 +181,12 @@ export async function digestHandle(
       }
       const chunk = bytesRead === HASH_CHUNK_SIZE ? current : current.subarray(0, bytesRead);
       for (const h of hashes) h.update(chunk);
+      // the copy is written before `current` can be read into again (two iterations from now)
+      for (const sink of sinks) {
+        await writeAll(sink, chunk, offset).catch((e: unknown) => {
+          throw toCotError(e, 'OUTPUT_FAILED', `cannot copy ${label}`);
+        });
+      }
       if (pending === undefined) pending = fh.read(bufs[which]!, 0, HASH_CHUNK_SIZE, size);
     }
   } catch (e) {
@@ -134,15 +202,48 @@ export async function digestHandle(
   return { digests, size };
 }
 
-/** Hash one file by path (must be a regular file). */
+/** A copy written while a file is hashed: created anew (O_EXCL, never through a symlink), default mode 0600. */
+export interface DigestCopy {
+  path: string;
+  mode?: number;
+}
+
+export interface DigestFileOptions extends OpenRegularOptions {
+  /** Files to create and fill with exactly the bytes hashed, in the same pass (removed again on failure). */
+  copies?: readonly DigestCopy[];
+}
+
+/**
+ * Hash one file by path, opened once (openRegularFile: regular file, optionally no symlink at the end and inside
+ * `within`). With `copies`, the bytes are copied while they are hashed: each copy holds exactly what was hashed.
+ */
 export async function digestFile(
   path: string,
   algorithms: readonly HashAlgorithm[] = ['sha256'],
-  options: OpenRegularOptions = {},
+  options: DigestFileOptions = {},
 ): Promise<FileDigest> {
   const fh = await openRegularFile(path, options);
+  const label = options.name !== undefined ? `artifact ${options.name}` : path;
+  const sinks: FileHandle[] = [];
+  const created: string[] = [];
   try {
-    return await digestHandle(fh, algorithms, options.name !== undefined ? `artifact ${options.name}` : path);
+    for (const c of options.copies ?? []) {
+      sinks.push(
+        await open(c.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, c.mode ?? 0o600).catch(
+          (e: unknown) => {
+            throw toCotError(e, 'OUTPUT_FAILED', `cannot create ${c.path} to copy ${label}`);
+          },
+        ),
+      );
+      created.push(c.path);
+    }
+    const d = await digestHandle(fh, algorithms, label, sinks);
+    await Promise.all(sinks.splice(0).map((s) => s.close()));
+    return d;
+  } catch (e) {
+    await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
+    await Promise.all(created.map((p) => unlink(p).catch(() => undefined)));
+    throw toCotError(e, 'OUTPUT_FAILED', `cannot copy ${label}`);
   } finally {
     await fh.close();
   }

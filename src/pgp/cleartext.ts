@@ -104,7 +104,22 @@ export function parseCleartext(input: string, source = 'cleartext'): ParsedClear
   return { text: text.join('\n'), hashHeaders, armoredSignature };
 }
 
-/** Refuse text that a cleartext signature cannot carry byte-exactly. */
+/**
+ * The longest line, in characters (bytes: cot only signs ASCII), that GnuPG verifies in a cleartext-signed file
+ * with LF line endings, counted as written (a dash-escaped line with its "- "), without the LF.
+ * Source: GnuPG's armor filter (g10/armor.c, MAX_LINELEN 20000) reads each cleartext line with
+ * iobuf_read_line, which keeps at most MAX_LINELEN - 1 bytes including the line ending; a longer line is cut and
+ * reported "invalid armor: line longer than 20000 characters", and the signature then fails. Checked with GnuPG
+ * 2.2.40: 19,998 characters verify, 19,999 do not (test/interop/gnupg-line-limit.test.ts). gpg --clearsign itself
+ * cuts its input at 19,995 characters, with only a warning.
+ */
+export const GNUPG_MAX_CLEARTEXT_LINE = 19_998;
+
+/**
+ * Refuse text that a cleartext signature cannot carry byte-exactly, or that GnuPG could not verify.
+ * Throws SIGNING_FAILED (trailing whitespace, control characters) or SIGNING_LINE_TOO_LONG (a framed line over
+ * GNUPG_MAX_CLEARTEXT_LINE; details: line (1-based), length, limit).
+ */
 export function assertCleartextSignable(text: string, source = 'text'): void {
   text.split('\n').forEach((line, i) => {
     if (/[ \t]$/.test(line)) {
@@ -115,6 +130,14 @@ export function assertCleartextSignable(text: string, source = 'text'): void {
     }
     if (line.includes('\r') || FORBIDDEN_TEXT_CHARS.test(line)) {
       throw new CotError('SIGNING_FAILED', `${source}: line ${i + 1} contains a control character`);
+    }
+    const length = Buffer.byteLength(line, 'utf8') + (line.startsWith('-') ? 2 : 0);
+    if (length > GNUPG_MAX_CLEARTEXT_LINE) {
+      throw new CotError(
+        'SIGNING_LINE_TOO_LONG',
+        `${source}: line ${i + 1} is ${length} characters long, over the ${GNUPG_MAX_CLEARTEXT_LINE} GnuPG can verify in a cleartext signature`,
+        { details: { line: i + 1, length, limit: GNUPG_MAX_CLEARTEXT_LINE } },
+      );
     }
   });
 }

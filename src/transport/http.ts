@@ -473,14 +473,14 @@ async function putLoop(
         attemptHash = h;
         const s = createReadStream(source);
         if (!hashBody) return s;
-        return s.pipe(
-          new Transform({
-            transform(c: Buffer, _e, cb) {
-              h.update(c);
-              cb(null, c);
-            },
-          }),
-        );
+        const t = new Transform({
+          transform(c: Buffer, _e, cb) {
+            h.update(c);
+            cb(null, c);
+          },
+        });
+        s.on('error', (e) => t.destroy(e)); // pipe() does not forward a read error
+        return s.pipe(t);
       });
     } catch (e) {
       if (attempt >= retries) throw networkError(e, `PUT ${target.href}`);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
-import { CotError } from '../errors.js';
+import { CotError, fsError } from '../errors.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { assertTaskId, parseArtifactList, parseTaskStatus } from './dir-store.js';
 import { codeForStatus, httpGet, httpPutFile } from './http.js';
@@ -297,7 +297,11 @@ export class TaskclusterQueue implements TaskQueue {
   async createArtifact(a: CreateArtifactInput): Promise<void> {
     const { tc, queue } = await this.api();
     const storageType = a.storageType ?? 's3';
-    const size = (await stat(a.path)).size;
+    const size = (
+      await stat(a.path).catch((e: unknown) => {
+        throw fsError(e, a.path, `cannot upload artifact ${a.name}`);
+      })
+    ).size;
     let res: Tc;
     try {
       res = await queue.createArtifact(a.taskId, a.runId, a.name, {
@@ -342,14 +346,15 @@ export class TaskclusterQueue implements TaskQueue {
         streamFactory: async () => {
           const h = createHash('sha256');
           lastHash = h;
-          return createReadStream(a.path).pipe(
-            new Transform({
-              transform(c: Buffer, _e, cb) {
-                h.update(c);
-                cb(null, c);
-              },
-            }),
-          );
+          const t = new Transform({
+            transform(c: Buffer, _e, cb) {
+              h.update(c);
+              cb(null, c);
+            },
+          });
+          const s = createReadStream(a.path);
+          s.on('error', (e) => t.destroy(e)); // pipe() does not forward a read error
+          return s.pipe(t);
         },
         retries: this.o.retries ?? 5,
         delayFactor: this.o.retryDelayMs ?? 100,

@@ -1,39 +1,60 @@
-import { lstat, readFile } from 'node:fs/promises';
+import { type FileHandle, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type GenerateOptions, type GenerateResult, generateChainOfTrust } from '../cot/generate.js';
 import { CotError, fsError } from '../errors.js';
+import { openRegularFile } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import type { TaskQueue } from '../transport/queue.js';
 import { type UploadedFile, uploadArtifacts } from '../transport/upload.js';
+import { createStagingDir } from '../util/staging.js';
 import { collectEnvironment, type EnvironmentSource } from './environment.js';
 
 export const ADDITIONAL_DATA_FILE = 'chain-of-trust-additional-data.json';
 const MAX_ADDITIONAL_DATA = 1024 * 1024;
 
 /**
- * Read `<taskDir>/chain-of-trust-additional-data.json` if the task wrote one. The task controls that folder, so a
- * symlink (which could point at a file only the worker may read) or anything but a small regular file is refused.
+ * Read `<taskDir>/chain-of-trust-additional-data.json` if the task wrote one (undefined otherwise). The task controls
+ * that folder, and a process of the task may still be running: the file is opened once, non-blocking and without
+ * following a symlink at its name, and the open descriptor must be a regular file inside the task folder's real
+ * path (openRegularFile); the bytes are then read from that descriptor, at most 1 MiB. So a symlink (which could
+ * point at a file only the worker may read), a FIFO, a device or a folder swapped in at any moment is refused
+ * (ARTIFACT_UNSAFE_FILE), never read. Also JSON_INVALID (too large, not a JSON object), FILE_UNREADABLE.
  */
 export async function readAdditionalData(taskDir: string): Promise<JsonObject | undefined> {
   const p = join(taskDir, ADDITIONAL_DATA_FILE);
-  let st: Awaited<ReturnType<typeof lstat>>;
+  let fh: FileHandle;
   try {
-    st = await lstat(p);
+    fh = await openRegularFile(p, { noFollow: true, within: await realpath(taskDir) });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // no task folder
+    if (e instanceof CotError && e.code === 'FILE_NOT_FOUND') return undefined;
     throw fsError(e, p, 'cannot read additional data');
   }
-  if (st.isSymbolicLink() || !st.isFile())
-    throw new CotError('ARTIFACT_UNSAFE_FILE', `${p} must be a regular file, not a symlink or special file`);
-  if (st.size > MAX_ADDITIONAL_DATA)
-    throw new CotError('JSON_INVALID', `${p} is ${st.size} bytes, over ${MAX_ADDITIONAL_DATA}`);
-  const v = parseJsonBytes(await readFile(p), { source: p, exactNumbers: true });
+  let bytes: Buffer;
+  try {
+    const buf = Buffer.alloc(MAX_ADDITIONAL_DATA + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n > MAX_ADDITIONAL_DATA)
+        throw new CotError('JSON_INVALID', `${p} is over ${MAX_ADDITIONAL_DATA} bytes`);
+    }
+    bytes = buf.subarray(0, n);
+  } catch (e) {
+    throw fsError(e, p, 'cannot read additional data');
+  } finally {
+    await fh.close();
+  }
+  const v = parseJsonBytes(bytes, { source: p, exactNumbers: true });
   if (v === null || typeof v !== 'object' || Array.isArray(v))
     throw new CotError('JSON_INVALID', `${p} must hold a JSON object`);
   return v;
 }
 
-export interface WorkerChainOfTrustOptions extends Omit<GenerateOptions, 'environment' | 'additionalData'> {
+export interface WorkerChainOfTrustOptions
+  extends Omit<GenerateOptions, 'environment' | 'additionalData' | 'stageDir'> {
   /** where the environment comes from (default static: `environment`) */
   environmentFrom?: EnvironmentSource;
   /** static environment, or extra keys laid under the collected one */
@@ -42,11 +63,15 @@ export interface WorkerChainOfTrustOptions extends Omit<GenerateOptions, 'enviro
   metadataEndpoint?: string;
   /** the task directory, where the task may leave chain-of-trust-additional-data.json */
   taskDir?: string;
-  /** upload every artifact and then the chain-of-trust files */
-  upload?: { queue: TaskQueue; storageType?: 's3' | 'object'; expires?: string };
+  /**
+   * Upload every artifact and then the chain-of-trust files. `stagingDir`: where the private staging folder is
+   * made (default os.tmpdir(); never inside the artifact, output or task folder); it needs room for a copy of
+   * every artifact, and is removed afterwards.
+   */
+  upload?: { queue: TaskQueue; storageType?: 's3' | 'object'; expires?: string; stagingDir?: string };
 }
 
-export interface WorkerChainOfTrustResult extends GenerateResult {
+export interface WorkerChainOfTrustResult extends Omit<GenerateResult, 'staged'> {
   environment: JsonObject;
   additionalData: boolean;
   uploaded: UploadedFile[];
@@ -55,6 +80,14 @@ export interface WorkerChainOfTrustResult extends GenerateResult {
 /**
  * The whole worker side in one call: collect the environment, read the task's additional data, hash the artifacts
  * (and the certified log), build, validate, sign, write atomically, and optionally upload. Returns what it did.
+ *
+ * With `upload`, no byte is published that was not hashed, whatever a task process still running does to its
+ * folders: each file is opened once and checked on its descriptor (hashArtifacts), copied into a fresh
+ * worker-private staging folder in the same pass as it is hashed, and the upload reads only those copies (and
+ * private copies of the signed files); the staging folder is removed afterwards, success or not. The queue still
+ * checks each upload against the listed sha256 (ARTIFACT_CHANGED) and the chain-of-trust files go last, so a
+ * failed run never uploads the document. Throws the codes of readAdditionalData, generateChainOfTrust and
+ * uploadArtifacts, and USAGE / OUTPUT_FAILED for the staging folder (createStagingDir).
  */
 export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<WorkerChainOfTrustResult> {
   const collected = await collectEnvironment(o.environmentFrom ?? 'static', {
@@ -67,32 +100,42 @@ export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<
       : collected;
   const additionalData = o.taskDir ? await readAdditionalData(o.taskDir) : undefined;
   const { upload, environmentFrom: _e, metadataEndpoint: _m, taskDir: _t, ...gen } = o;
-  const r = await generateChainOfTrust({
-    ...gen,
-    environment,
-    ...(additionalData ? { additionalData } : {}),
-  });
-  let uploaded: UploadedFile[] = [];
-  if (upload) {
-    const expires = upload.expires ?? (typeof o.task.expires === 'string' ? o.task.expires : undefined);
-    uploaded = await uploadArtifacts(
-      upload.queue,
-      [
-        // with the digests the document lists: an artifact changed since it was hashed stops the upload
-        ...r.artifacts.map((a) => ({
-          name: a.name,
-          path: a.path,
-          ...(a.digests.sha256 ? { sha256: a.digests.sha256 } : {}),
-        })),
-        ...r.files.map((f) => ({ name: f.artifact, path: f.path, sha256: f.sha256 })),
-      ],
-      {
-        taskId: o.taskId,
-        runId: o.runId,
-        ...(upload.storageType ? { storageType: upload.storageType } : {}),
-        ...(expires ? { expires } : {}),
-      },
-    );
+  const staging = upload
+    ? await createStagingDir(upload.stagingDir, [o.artifactDir, o.outDir, o.taskDir])
+    : undefined;
+  try {
+    const { staged, ...r } = await generateChainOfTrust({
+      ...gen,
+      environment,
+      ...(additionalData ? { additionalData } : {}),
+      ...(staging ? { stageDir: staging.dir } : {}),
+    });
+    let uploaded: UploadedFile[] = [];
+    if (upload) {
+      if (staged === undefined) throw new CotError('INTERNAL', 'nothing was staged for the upload');
+      const expires = upload.expires ?? (typeof o.task.expires === 'string' ? o.task.expires : undefined);
+      // the local file each staged copy was made from, for the result
+      const origin = new Map<string, string>([
+        ...r.artifacts.map((a) => [a.name, a.path] as const),
+        ...r.files.map((f) => [f.artifact, f.path] as const),
+      ]);
+      uploaded = (
+        await uploadArtifacts(upload.queue, staged, {
+          taskId: o.taskId,
+          runId: o.runId,
+          ...(upload.storageType ? { storageType: upload.storageType } : {}),
+          ...(expires ? { expires } : {}),
+        })
+      ).map((u) => ({ ...u, path: origin.get(u.name) ?? u.path }));
+    }
+    return {
+      ...r,
+      artifacts: r.artifacts.map(({ staged: _s, ...a }) => a), // the staging folder is gone
+      environment,
+      additionalData: additionalData !== undefined,
+      uploaded,
+    };
+  } finally {
+    await staging?.remove();
   }
-  return { ...r, environment, additionalData: additionalData !== undefined, uploaded };
 }

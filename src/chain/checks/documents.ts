@@ -95,7 +95,9 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
         policy.bounds,
       ),
       ...(ed
-        ? { signature: await readArtifact(s.queue, link.taskId, runId, COT_ARTIFACT_NAMES.sig, policy.bounds) }
+        ? {
+            signature: await readArtifact(s.queue, link.taskId, runId, COT_ARTIFACT_NAMES.sig, policy.bounds),
+          }
         : {}),
       allowedKinds: ed ? ['ed25519'] : ['openpgp-cleartext'],
       ...(created && !Number.isNaN(created.getTime()) ? { taskCreated: created } : {}),
@@ -116,7 +118,9 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
     const unsigned = await readArtifact(s.queue, link.taskId, runId, COT_ARTIFACT_NAMES.json, policy.bounds);
     let same = false;
     try {
-      same = canonicalize(parseJsonBytes(unsigned, { source: 'chain-of-trust.json' })) === canonicalize(v.document);
+      same =
+        canonicalize(parseJsonBytes(unsigned, { source: 'chain-of-trust.json' })) ===
+        canonicalize(v.document);
     } catch {
       same = false;
     }

@@ -1,0 +1,83 @@
+import { lstat, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CotError, toCotError } from '../errors.js';
+import { isInside } from '../hashing/digest.js';
+
+/** A worker-private folder for the copies an upload reads, and how to remove it. */
+export interface StagingDir {
+  dir: string;
+  remove(): Promise<void>;
+}
+
+const PREFIX = 'cot-stage-';
+const STAGE_NAME = /^cot-stage-([0-9]+)-/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, someone else's
+  }
+}
+
+/** Remove staging folders of this user left by a generator that was killed (its process is gone). */
+async function removeStale(parent: string): Promise<void> {
+  const names = await readdir(parent).catch(() => [] as string[]);
+  const uid = process.getuid?.();
+  await Promise.all(
+    names.map(async (n) => {
+      const m = STAGE_NAME.exec(n);
+      if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) return;
+      const st = await lstat(join(parent, n)).catch(() => undefined);
+      if (!st?.isDirectory() || (uid !== undefined && st.uid !== uid)) return;
+      await rm(join(parent, n), { recursive: true, force: true }).catch(() => undefined);
+    }),
+  );
+}
+
+/**
+ * Create a fresh staging folder, `<parent>/cot-stage-<pid>-XXXXXX`, with mkdtemp (a new folder, mode 0700, owned
+ * by the running user): the task user can neither read nor change what is copied into it. `parent` defaults to
+ * os.tmpdir() and must not lie inside any of `forbidden` (the artifact and output folders, which the task can
+ * write): USAGE otherwise. Staging folders left by killed generators (dead pid, same user) are removed first.
+ * Throws OUTPUT_FAILED if the folder cannot be made or is not private.
+ */
+export async function createStagingDir(
+  parent: string = tmpdir(),
+  forbidden: readonly (string | undefined)[] = [],
+): Promise<StagingDir> {
+  let realParent: string;
+  try {
+    realParent = await realpath(parent);
+  } catch (e) {
+    throw toCotError(e, 'OUTPUT_FAILED', `staging folder parent ${parent}`);
+  }
+  for (const f of forbidden) {
+    if (f === undefined) continue;
+    const realF = await realpath(f).catch(() => resolve(f));
+    if (isInside(realF, realParent)) {
+      throw new CotError(
+        'USAGE',
+        `the staging folder (in ${parent}) must not be inside ${f}, which the task can write`,
+      );
+    }
+  }
+  await removeStale(realParent);
+  let dir: string;
+  try {
+    dir = await mkdtemp(join(realParent, `${PREFIX}${process.pid}-`));
+  } catch (e) {
+    throw toCotError(e, 'OUTPUT_FAILED', `cannot create a staging folder in ${parent}`);
+  }
+  const remove = () => rm(dir, { recursive: true, force: true });
+  const st = await lstat(dir);
+  const uid = process.getuid?.();
+  const posix = process.platform !== 'win32';
+  if (!st.isDirectory() || (posix && (st.mode & 0o077) !== 0) || (uid !== undefined && st.uid !== uid)) {
+    await remove();
+    throw new CotError('OUTPUT_FAILED', `staging folder ${dir} is not private to this user (mode 0700)`);
+  }
+  return { dir, remove };
+}
