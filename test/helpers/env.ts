@@ -21,12 +21,17 @@ if (!HAVE_SHARED) {
 export const HAVE_GPG = spawnSync('gpg', ['--version']).status === 0;
 export const HAVE_PYTHON = spawnSync('python3', ['--version']).status === 0;
 
-/** A fresh temp folder, removed after the file's tests. */
+const made: string[] = [];
+// registered once, when a test file imports this module: a hook registered inside another hook (tempDir() called
+// in beforeAll) would never run
+afterAll(async () => {
+  await Promise.all(made.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+/** A fresh temp folder, removed after the file's tests (wherever it is made, hooks included). */
 export async function tempDir(prefix = 'cot-test-'): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), prefix));
-  afterAll(async () => {
-    await rm(d, { recursive: true, force: true });
-  });
+  made.push(d);
   return d;
 }
 

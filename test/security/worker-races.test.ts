@@ -53,7 +53,7 @@ import {
   workerChainOfTrust,
 } from '../../src/index.js';
 import { generateArgs, runCli } from '../helpers/cli.js';
-import { codeOf, errorOf, sampleTask, TASK_ID } from '../helpers/env.js';
+import { codeOf, errorOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 
 const CREDS = { clientId: 'project/cot/worker', accessToken: 'not-a-real-secret-but-long-enough-for-hawk' };
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -606,5 +606,42 @@ describe('descriptor checks and private copies (deterministic)', () => {
     const ok = await cli('--upload', '--queue', store.root, '--staging-dir', parent, '--json');
     expect(ok.code, ok.err).toBe(0);
     expect(await readdir(parent)).toEqual(['cot-stage-1-live00']);
+  });
+});
+
+describe("the task's additional data cannot write the worker's facts", () => {
+  it('an artifact entry, or an identity field the worker did not set, in the additional data is refused', async () => {
+    const d = await tempDir();
+    await generateKeyPair({ type: 'ed25519', out: join(d, 'k'), pubOut: join(d, 'k.pub'), now: new Date() });
+    const key = await loadSigningKey(join(d, 'k'));
+    await mkdir(join(d, 'task/art/public'), { recursive: true });
+    await writeFile(join(d, 'task/art/public/a.txt'), 'a');
+    const forged: Record<string, unknown>[] = [
+      // a digest the worker never computed, for bytes the task could upload itself with its own credentials
+      { artifacts: { 'public/evil.bin': { sha256: 'e'.repeat(64) } } },
+      // the worker sets no workerType here: the task must not be able to claim one
+      { workerType: 'signing-3' },
+    ];
+    for (const extra of forged) {
+      await writeFile(join(d, 'task/chain-of-trust-additional-data.json'), JSON.stringify(extra));
+      const e = await errorOf(
+        workerChainOfTrust({
+          task: sampleTask(),
+          taskId: TASK_ID,
+          runId: 0,
+          workerGroup: 'g',
+          workerId: 'w',
+          artifactDir: join(d, 'task/art'),
+          keys: [key],
+          format: 'ed25519',
+          outDir: join(d, 'task/art/public'),
+          now: new Date(),
+          taskDir: join(d, 'task'),
+        }),
+      );
+      expect(e.code).toBe('DOCUMENT_INVALID');
+      expect(e.message).toMatch(/only the worker may write/);
+      await expect(readFile(join(d, 'task/art/public/chain-of-trust.json'))).rejects.toThrow(/ENOENT/);
+    }
   });
 });

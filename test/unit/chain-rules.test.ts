@@ -233,7 +233,12 @@ describe('which run: selectRun', () => {
         { kind: 'consumed', by: 'a', started: '2026-01-01T11:00:00Z' },
         { kind: 'consumed', by: 'b', started: '2026-01-01T13:00:00Z' },
       ]),
-    ).toThrow(expect.objectContaining({ code: 'CHAIN_RUN_AMBIGUOUS', message: expect.stringMatching(/a: run 1, b: run 2/) }));
+    ).toThrow(
+      expect.objectContaining({
+        code: 'CHAIN_RUN_AMBIGUOUS',
+        message: expect.stringMatching(/a: run 1, b: run 2/),
+      }),
+    );
   });
   it('a task with no run is TRANSPORT_NOT_FOUND', () => {
     expect(() => selectRun({ taskId: ME, runs: [] }, [])).toThrow(

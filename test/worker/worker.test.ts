@@ -124,14 +124,22 @@ describe('additional data and the certified log', () => {
     expect(
       mergeAdditionalData(
         {
-          environment: { imageHash: 'sha256:abc', privateIpAddress: 'forged' },
-          taskId: 'forged',
+          environment: {
+            imageHash: 'sha256:abc',
+            privateIpAddress: 'forged',
+            taskId: 'nested keys are fine',
+          },
           extra: { a: 1 },
         },
         { environment: { privateIpAddress: '10.0.0.1', region: 'x' }, taskId: 'real' },
       ),
     ).toEqual({
-      environment: { imageHash: 'sha256:abc', privateIpAddress: '10.0.0.1', region: 'x' },
+      environment: {
+        imageHash: 'sha256:abc',
+        privateIpAddress: '10.0.0.1',
+        region: 'x',
+        taskId: 'nested keys are fine',
+      },
       taskId: 'real',
       extra: { a: 1 },
     });
