@@ -55,7 +55,8 @@ function json(res: http.ServerResponse, body: unknown, status = 200): void {
   res.end(text);
 }
 
-const listing = (names = [COT]) => ({
+// a document in a complete format (the .json with its .sig): cot fetch mirrors nothing of a lone .json
+const listing = (names = [COT, `${COT}.sig`]) => ({
   artifacts: names.map((name) => ({
     name,
     storageType: 's3',
@@ -511,7 +512,7 @@ describe('reads with credentials', () => {
     try {
       const queue = new TaskclusterQueue({ rootUrl: q.rootUrl, credentials: creds, retries: 0 });
       expect((await queue.status(TASK_ID)).runs).toHaveLength(1);
-      expect((await queue.listArtifacts(TASK_ID, 0)).map((a) => a.name)).toEqual([COT]);
+      expect((await queue.listArtifacts(TASK_ID, 0)).map((a) => a.name)).toEqual([COT, `${COT}.sig`]);
       const err = await errorOf(queue.task(TASK_ID));
       expect(err.code).toBe('TRANSPORT_NOT_FOUND');
       expect(seen).toEqual([creds.clientId, creds.clientId, creds.clientId]);
