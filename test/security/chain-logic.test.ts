@@ -563,6 +563,22 @@ describe('glob patterns in upstreamArtifacts', () => {
   });
 });
 
+describe('the signed task and the queue', () => {
+  it('priority changed in the queue after signing (changeTaskPriority) is not a mismatch, and the report says so', async () => {
+    const l = await lab();
+    const linux = ids()['build-linux64']!;
+    await l.queue.putTask(linux, { ...(await l.queue.task(linux)), priority: 'highest' });
+    const r = await verifyLab(l, demo.taskId);
+    expect(codesOf(r)).toBe('ACCEPTED');
+    expect(r.links.find((x) => x.taskId === linux)!.checks).toContain(
+      "signed task definition equals the queue's (priority not compared: it carries no trust)",
+    );
+    // any other change still is
+    await l.queue.putTask(linux, { ...(await l.queue.task(linux)), retries: 0 });
+    expect(codesOf(await verifyLab(l, demo.taskId))).toBe('CHAIN_TASK_GRAPH_MISMATCH,CHAIN_TASK_MISMATCH');
+  });
+});
+
 describe('signatures in the chain', () => {
   it('signatureFormat ed25519 accepts only a raw 64-byte .sig: an OpenPGP signature there is refused', async () => {
     const l = await lab();
