@@ -117,16 +117,23 @@ function networkError(e: unknown, what: string): CotError {
   });
 }
 
+/** How long an error body may take to arrive: it only explains the status, which is the error. */
+const ERROR_BODY_MS = 2000;
+
 async function statusError(res: http.IncomingMessage, what: string): Promise<CotError> {
-  // the first 2000 bytes of the error body at most (the deadline still applies while they arrive)
+  // the first 2000 bytes of the error body at most, within ERROR_BODY_MS: a trickling body is cut, not waited on
   let text = '';
+  const cut = setTimeout(() => res.destroy(), ERROR_BODY_MS);
+  cut.unref();
   try {
     for await (const c of res) {
       text += c.toString();
       if (text.length >= 2000) break;
     }
   } catch {
-    // a broken error body: the status alone tells what happened
+    // a broken or cut error body: the status alone tells what happened
+  } finally {
+    clearTimeout(cut);
   }
   res.destroy();
   const s = res.statusCode ?? 0;
@@ -313,7 +320,8 @@ export async function httpGet(url: string, o: HttpGetOptions = {}): Promise<Http
           continue;
         }
         if (RETRYABLE_STATUS(res.statusCode ?? 0) && attempt < retries) {
-          res.resume();
+          // a body we do not read is destroyed, never drained: a server trickling it would hold the socket
+          res.destroy();
           await pause(attempt);
           continue;
         }
@@ -321,7 +329,7 @@ export async function httpGet(url: string, o: HttpGetOptions = {}): Promise<Http
       }
       const status = res.statusCode ?? 0;
       if ([301, 302, 303, 307, 308].includes(status)) {
-        res.resume();
+        res.destroy();
         const loc = res.headers.location;
         if (!loc)
           throw new CotError('TRANSPORT_HTTP', `GET ${redactUrl(current.href)}: redirect without a Location`);
@@ -489,11 +497,11 @@ async function putLoop(
     }
     const s = res.statusCode ?? 0;
     if (s >= 200 && s < 300) {
-      res.resume();
+      res.destroy();
       return { status: s, ...(hashBody ? { sha256: attemptHash!.digest('hex') } : {}) };
     }
     if (RETRYABLE_STATUS(s) && attempt < retries) {
-      res.resume();
+      res.destroy();
       await sleep(backoff(attempt, o.retryDelayMs ?? 100));
       continue;
     }

@@ -660,3 +660,52 @@ describe('queue-supplied text is printed with control and bidi characters escape
     }
   });
 });
+
+describe('bodies the client does not need are never waited on', () => {
+  it('a redirect whose body never ends cannot keep cot fetch alive', async () => {
+    const q = await hostileQueue({
+      artifact: (req, res) => {
+        const name = (req.url ?? '').replace(/^.*\/artifacts\//, '');
+        res.writeHead(303, { location: `/content/${name}`, 'x-taskcluster-artifact-storage-type': 's3' });
+        const t = setInterval(() => res.write('x'), 200);
+        res.on('close', () => clearInterval(t));
+      },
+    });
+    try {
+      const r = await runCot([
+        'fetch',
+        TASK_ID,
+        '--root-url',
+        q.rootUrl,
+        '--out',
+        join(d, 'fetch-redirect-body'),
+      ]);
+      expect(r.code, `${r.out}${r.err}`).toBe(0); // before: the mirror was written, and the process never exited
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('a 5xx (retried) or 4xx answer with a trickling body fails at once, not at the deadline', async () => {
+    for (const status of [500, 403]) {
+      const q = await hostileQueue({
+        content: (_q, res) => {
+          res.writeHead(status, { 'content-type': 'text/plain' });
+          const t = setInterval(() => res.write('x'), 500);
+          res.on('close', () => clearInterval(t));
+        },
+      });
+      try {
+        const r = await within(
+          15_000,
+          errorOf(httpGet(`${q.rootUrl}/content/x`, { deadlineMs: 60_000, retries: 2, retryDelayMs: 10 })),
+        );
+        expect(r === HANG ? r : r.code, String(status)).toBe(
+          status === 500 ? 'TRANSPORT_HTTP' : 'TRANSPORT_AUTH',
+        );
+      } finally {
+        await q.close();
+      }
+    }
+  });
+});
