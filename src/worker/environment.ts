@@ -154,7 +154,19 @@ export const WORKER_ONLY_FIELDS: readonly string[] = [
   'workerGroup',
   'workerId',
   'workerType',
+  // the image the task ran: what `cot verify` compares with the docker-image task's signed digest
+  'environment.imageArtifactHash',
+  'environment.imageHash',
 ];
+
+function hasPath(o: JsonObject, path: string): boolean {
+  let cur: unknown = o;
+  for (const k of path.split('.')) {
+    if (!isObject(cur) || !Object.hasOwn(cur, k)) return false;
+    cur = cur[k];
+  }
+  return true;
+}
 
 /**
  * Deep-merge `additional` (from the task's chain-of-trust-additional-data.json) under `generated`: the worker's own
@@ -163,7 +175,7 @@ export const WORKER_ONLY_FIELDS: readonly string[] = [
  * (DOCUMENT_INVALID), whether or not the worker's document has it.
  */
 export function mergeAdditionalData(additional: JsonObject, generated: JsonObject): JsonObject {
-  const forbidden = Object.keys(additional).filter((k) => WORKER_ONLY_FIELDS.includes(k));
+  const forbidden = WORKER_ONLY_FIELDS.filter((path) => hasPath(additional, path));
   if (forbidden.length > 0)
     throw new CotError(
       'DOCUMENT_INVALID',

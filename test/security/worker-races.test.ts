@@ -621,6 +621,8 @@ describe("the task's additional data cannot write the worker's facts", () => {
       { artifacts: { 'public/evil.bin': { sha256: 'e'.repeat(64) } } },
       // the worker sets no workerType here: the task must not be able to claim one
       { workerType: 'signing-3' },
+      // the image a task ran is the worker's to report: cot verify checks it against the docker-image task
+      { environment: { imageArtifactHash: `sha256:${'0'.repeat(64)}` } },
     ];
     for (const extra of forged) {
       await writeFile(join(d, 'task/chain-of-trust-additional-data.json'), JSON.stringify(extra));

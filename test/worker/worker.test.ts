@@ -125,7 +125,7 @@ describe('additional data and the certified log', () => {
       mergeAdditionalData(
         {
           environment: {
-            imageHash: 'sha256:abc',
+            kernelVersion: '6.1',
             privateIpAddress: 'forged',
             taskId: 'nested keys are fine',
           },
@@ -135,7 +135,7 @@ describe('additional data and the certified log', () => {
       ),
     ).toEqual({
       environment: {
-        imageHash: 'sha256:abc',
+        kernelVersion: '6.1',
         privateIpAddress: '10.0.0.1',
         region: 'x',
         taskId: 'nested keys are fine',
@@ -160,7 +160,7 @@ describe('additional data and the certified log', () => {
     await writeFile(join(t, 'live_backing.log'), 'task output\nexit code: 0\n');
     await writeFile(
       join(t, 'chain-of-trust-additional-data.json'),
-      JSON.stringify({ environment: { imageHash: 'sha256:feed', privateIpAddress: 'forged' } }),
+      JSON.stringify({ environment: { kernelVersion: '6.1', privateIpAddress: 'forged' } }),
     );
     const s = await ec2(false);
     try {
@@ -186,7 +186,7 @@ describe('additional data and the certified log', () => {
       });
       expect((await readFile(join(t, 'art/public/logs/certified.log'))).equals(log)).toBe(true);
       expect(r.document.environment).toEqual({
-        imageHash: 'sha256:feed',
+        kernelVersion: '6.1',
         instanceId: 'i-0abc',
         instanceType: 'm5.large',
         region: 'us-east-1',
