@@ -17,7 +17,6 @@ import {
   type DownloadLimits,
   type OpenedArtifact,
   type RunStatus,
-  STORED_STORAGE_TYPES,
   type TaskQueue,
   type TaskStatus,
 } from './queue.js';
@@ -198,13 +197,18 @@ export class DirectoryQueue implements TaskQueue {
     const run = runId ?? (await this.latestRunId(taskId));
     const p = this.artifactPath(taskId, run, name);
     const info = await this.artifactInfo(taskId, run, name);
-    if (info && !STORED_STORAGE_TYPES.has(info.storageType)) {
+    if (info?.storageType === 'error')
       throw new CotError(
         'TRANSPORT_NOT_FOUND',
-        `artifact ${name} of task ${taskId} run ${run} is a ${info.storageType} artifact: the queue holds no bytes for it`,
+        `artifact ${name} of task ${taskId} run ${run} is an error artifact: the worker never produced it`,
         { details: { storageType: info.storageType } },
       );
-    }
+    if (info?.storageType === 'reference')
+      throw new CotError(
+        'TRANSPORT_REDIRECT_REFUSED',
+        `artifact ${name} of task ${taskId} run ${run} is a reference artifact: its bytes come from a URL the task chose, which a directory store does not follow`,
+        { details: { storageType: info.storageType } },
+      );
     let fh: Awaited<ReturnType<typeof openRegularFile>>;
     try {
       fh = await openRegularFile(p, { name });

@@ -16,6 +16,7 @@ import {
   type ArtifactInfo,
   type DownloadLimits,
   STORED_STORAGE_TYPES,
+  servesBytes,
   type TaskQueue,
   type TaskStatus,
 } from './queue.js';
@@ -256,7 +257,7 @@ export async function fetchChain(
       for (const name of names) {
         if (!t.listing) continue;
         const info = t.listing.get(name);
-        const isStored = info !== undefined && STORED_STORAGE_TYPES.has(info.storageType);
+        const isStored = servesBytes(info);
         if (!isStored) {
           if (!p.optional)
             missing.push({

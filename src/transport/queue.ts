@@ -12,8 +12,18 @@ export interface ArtifactInfo {
   expires: string;
 }
 
-/** Storage types whose bytes the queue itself holds: the only ones a chain of trust can consume. */
+/** Storage types whose bytes the queue itself holds (what a chain-of-trust document or task graph must be). */
 export const STORED_STORAGE_TYPES: ReadonlySet<string> = new Set(['s3', 'object']);
+
+/**
+ * Whether a consumer asking for this artifact gets bytes: every listed artifact but an `error` one (a declared
+ * output never produced; getArtifact answers 424). A `link` serves another artifact's bytes and a `reference` the
+ * bytes of a URL the task chose: both are downloads, so both must be listed in the signed document and
+ * hash-checked (the queue implementation decides whether to follow a reference at all).
+ */
+export function servesBytes(info: ArtifactInfo | undefined): boolean {
+  return info !== undefined && info.storageType !== 'error';
+}
 
 /** One run of a task, as the queue's `status` reports it (queue schema task-run.yml). */
 export interface RunStatus {

@@ -471,13 +471,9 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
             message: `artifact ${name} of ${taskId} run ${run} is an error artifact`,
           });
         }
-        if (info && info.storageType !== 's3' && info.storageType !== 'object') {
-          throw new HttpError(
-            404,
-            'ResourceNotFound',
-            `artifact ${name} is a ${info.storageType} artifact, which this server does not serve`,
-          );
-        }
+        // a link serves the bytes stored under its name (a mirror keeps the followed bytes); a reference is marked as
+        // one on its redirect, as the queue does, so that clients can refuse a URL the task chose
+        const served = info?.storageType === 'reference' ? 'reference' : 's3';
         await stat(store.artifactPath(taskId, run, name)).catch(() => {
           throw new HttpError(404, 'ResourceNotFound', `artifact ${name} of ${taskId} run ${run} not found`);
         });
@@ -490,8 +486,8 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
         return send(
           res,
           303,
-          { storageType: 's3', url: location },
-          { location, 'x-taskcluster-artifact-storage-type': 's3' },
+          { storageType: served, url: location },
+          { location, 'x-taskcluster-artifact-storage-type': served },
         );
       }
       if (runId === undefined) throw new HttpError(404, 'ResourceNotFound', `no route ${method} ${path}`);

@@ -246,20 +246,34 @@ describe('optional artifacts and storage types', () => {
     expect(r.errors[0]!.message).toMatch(/error artifact/);
   });
 
-  it('a reference or link artifact counts as absent even when its bytes would hash right', async () => {
+  it('a link or reference artifact is a download like any other: listed and hash-checked, optional or not', async () => {
     const l = await lab();
     const win = ids()['build-win64']!;
     const listing = (await l.queue.listArtifacts(win, 0)).map((a) => ({ ...a }) as unknown as JsonObject);
-    for (const storageType of ['reference', 'link']) {
-      await putListing(
-        l,
-        win,
-        0,
-        listing.map((a) => (a.name === 'public/build/target.zip' ? { ...a, storageType } : a)),
-      );
-      const r = await verifyLab(l, demo.taskId);
-      expect(codesOf(r), storageType).toBe('ARTIFACT_MISSING');
-    }
+    const as = async (name: string, storageType: string) =>
+      putListing(l, win, 0, [
+        ...listing.filter((a) => a.name !== name),
+        { name, storageType, contentType: 'application/octet-stream', expires: '' },
+      ]);
+    // a link serving exactly the signed bytes verifies (the queue follows it to them)
+    await as('public/build/target.zip', 'link');
+    expect(codesOf(await verifyLab(l, demo.taskId))).toBe('ACCEPTED');
+    // a reference: bytes from a URL the task chose, which the queue refuses to follow by default
+    await as('public/build/target.zip', 'reference');
+    expect(codesOf(await verifyLab(l, demo.taskId))).toBe('TRANSPORT_REDIRECT_REFUSED');
+    // an optional link the signed document does not list: the consumer would get unsigned bytes
+    await as('public/build/optional-symbols.zip', 'link');
+    await putSignedTask(
+      l,
+      win,
+      await l.queue.task(win),
+      { 'public/build/optional-symbols.zip': 'any' },
+      'generic-worker',
+      {
+        unsigned: true,
+      },
+    );
+    expect(codesOf(await verifyLab(l, demo.taskId))).toBe('ARTIFACT_NOT_LISTED');
   });
 
   it('cot fetch never mirrors unsigned bytes, says what is missing, and the mirror verifies as the queue does', async () => {

@@ -3,7 +3,7 @@ import { CotError } from '../../errors.js';
 import { RESERVED_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
 import { mapBounded } from '../../hashing/digest.js';
 import { downloadArtifact } from '../../transport/download.js';
-import { STORED_STORAGE_TYPES } from '../../transport/queue.js';
+import { servesBytes } from '../../transport/queue.js';
 import type { ConsumedPath, Edge } from '../edges.js';
 import { fnmatch } from '../glob.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
@@ -19,15 +19,16 @@ interface Job {
   pattern?: string;
 }
 
-/** A name the queue holds bytes for (not absent, not an error, reference or link artifact). */
+/** A name a consumer gets bytes for (listed, and not an error artifact). */
 function storedIn(p: LinkState, name: string): boolean {
-  const a = p.listing?.get(name);
-  return a !== undefined && STORED_STORAGE_TYPES.has(a.storageType);
+  return servesBytes(p.listing?.get(name));
 }
 
 function describeAbsence(p: LinkState, name: string): string {
   const a = p.listing?.get(name);
-  return a ? `is a ${a.storageType} artifact (no bytes in the queue)` : 'is absent from the queue';
+  return a
+    ? `is an ${a.storageType} artifact (a declared output never produced)`
+    : 'is absent from the queue';
 }
 
 /** Expand one consumed path of an edge into artifact names, failing the consumer for what cannot be consumed. */
@@ -65,7 +66,7 @@ async function checkOne(s: ChainRun, j: Job): Promise<void> {
   const doc = p.doc!;
   const entry = Object.hasOwn(doc.artifacts, name) ? doc.artifacts[name] : undefined;
   if (!storedIn(p, name)) {
-    // optional excuses absence only (an error/reference/link artifact is absent: the queue holds no bytes)
+    // optional excuses absence only (an error artifact is absent: the queue has no bytes for it)
     if (j.optional) c.link.checks.push(`optional ${label}: ${describeAbsence(p, name)}`);
     else if (!entry)
       s.fail(
@@ -127,7 +128,8 @@ async function checkOne(s: ChainRun, j: Job): Promise<void> {
  * the producer's artifact listing with Python `fnmatch` semantics (scriptworker `download_cot_artifacts`); a
  * non-optional pattern matching nothing is ARTIFACT_MISSING. Each artifact must be listed in the producer's signed
  * document (ARTIFACT_NOT_LISTED, even when optional: `optional` excuses only absence) and its downloaded bytes must
- * hash to the listed value (HASH_MISMATCH). An artifact of storage type error, reference or link counts as absent.
+ * hash to the listed value (HASH_MISMATCH). An `error` artifact counts as absent; a `link` or `reference` artifact is
+ * a download like any other (listed, hash-checked; the queue decides whether to follow a reference at all).
  */
 export const checkConsumedArtifacts: ChainCheck = {
   name: 'artifacts',
