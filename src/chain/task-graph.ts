@@ -75,6 +75,7 @@ const QUEUE_DEFAULTS: Record<string, JsonValue> = {
 
 // taskgraph util/time.py: PATTERN and ALIASES (months are 30 days, years 365)
 const DATESTAMP = /((?:\d+)?\.?\d+) *([a-z]+)/;
+const MAX_DATESTAMP_CHARS = 100;
 const UNIT_SECONDS: Record<string, number> = {};
 for (const [names, s] of [
   [['seconds', 'second', 's'], 1],
@@ -89,11 +90,18 @@ for (const [names, s] of [
 /**
  * taskgraph `json_time_from_now(input, now)`: the first `<number> <unit>` in the string (Python `re.search`, so any
  * text around it, a sign included, is ignored), the number read as an integer (`int()`: "1.5" is an error), added
- * to `now`, written as `YYYY-MM-DDTHH:MM:SS.mmmZ`. Throws an Error with the reason when taskgraph would fail.
+ * to `now`, written as `YYYY-MM-DDTHH:MM:SS.mmmZ`. Throws an Error with the reason when taskgraph would fail, and
+ * for inputs over 100 characters (bounded work; taskgraph never writes such offsets).
  */
 export function resolveRelativeDatestamp(input: JsonValue, now: Date): string {
   if (typeof input !== 'string')
     throw new Error(`relative-datestamp ${JSON.stringify(input)} is not a string`);
+  // the pattern backtracks polynomially on long digit runs; a real offset is a few characters ("28 days"), and any
+  // number over 15 digits overflows taskgraph's timedelta anyway
+  if (input.length > MAX_DATESTAMP_CHARS)
+    throw new Error(
+      `relative-datestamp of ${input.length} characters (over ${MAX_DATESTAMP_CHARS}) is refused`,
+    );
   const m = DATESTAMP.exec(input);
   if (!m) throw new Error(`relative-datestamp "${input}" is not "<number> <unit>"`);
   const [, value, unit] = m as unknown as [string, string, string];

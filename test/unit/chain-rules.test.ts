@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { selectRun } from '../../src/chain/runs.js';
-import { compareWithGraphEntry, TASK_GRAPH_FIELD_RULES } from '../../src/chain/task-graph.js';
+import {
+  compareWithGraphEntry,
+  resolveRelativeDatestamp,
+  TASK_GRAPH_FIELD_RULES,
+} from '../../src/chain/task-graph.js';
 import { createdTask, graphEntry } from '../../src/demo/taskgraph.js';
 import type { JsonObject } from '../../src/index.js';
 
@@ -188,6 +192,15 @@ describe('a task against its task-graph.json entry (TASK_GRAPH_FIELD_RULES)', ()
     expect(
       compareWithGraphEntry(runtime, graph, { ...action, taskGroupIds: [action.taskId] }).join(),
     ).toMatch(/taskGroupId/);
+  });
+});
+
+describe('relative datestamps are bounded work', () => {
+  it('a datestamp of thousands of digits is refused at once (the pattern alone would backtrack for minutes)', () => {
+    expect(() => resolveRelativeDatestamp(`${'1'.repeat(4000)}x`, new Date())).toThrow(/4001 characters/);
+    expect(resolveRelativeDatestamp('28 days', new Date('2026-01-01T00:00:00Z'))).toBe(
+      '2026-01-29T00:00:00.000Z',
+    );
   });
 });
 
