@@ -61,7 +61,11 @@ export interface WorkerChainOfTrustOptions
   environment?: JsonObject;
   /** metadata endpoint for ec2/gcp (tests point it at a local server) */
   metadataEndpoint?: string;
-  /** the task directory, where the task may leave chain-of-trust-additional-data.json */
+  /**
+   * the task directory, where the task may leave chain-of-trust-additional-data.json. When given, it is also one
+   * of the generator's `artifactRoots`: every explicit artifact must lie inside it (or inside `artifactDir`, or
+   * another `artifactRoots` folder), and the output folder and certified log, when inside it, are held to it.
+   */
   taskDir?: string;
   /**
    * Upload every artifact and then the chain-of-trust files. `stagingDir`: where the private staging folder is
@@ -104,8 +108,10 @@ export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<
     ? await createStagingDir(upload.stagingDir, [o.artifactDir, o.outDir, o.taskDir])
     : undefined;
   try {
+    const artifactRoots = [...(o.artifactRoots ?? []), ...(o.taskDir === undefined ? [] : [o.taskDir])];
     const { staged, ...r } = await generateChainOfTrust({
       ...gen,
+      ...(artifactRoots.length > 0 ? { artifactRoots } : {}),
       environment,
       ...(additionalData ? { additionalData } : {}),
       ...(staging ? { stageDir: staging.dir } : {}),
