@@ -69,7 +69,8 @@ export interface WorkerChainOfTrustOptions
   taskDir?: string;
   /**
    * Upload every artifact and then the chain-of-trust files. `stagingDir`: where the private staging folder is
-   * made (default os.tmpdir(); never inside the artifact, output or task folder); it needs room for a copy of
+   * made (default os.tmpdir(); never inside the artifact, output or task folder or an `artifactRoots` folder, nor
+   * in a folder group or others may write without the sticky bit: createStagingDir); it needs room for a copy of
    * every artifact, and is removed afterwards.
    */
   upload?: { queue: TaskQueue; storageType?: 's3' | 'object'; expires?: string; stagingDir?: string };
@@ -105,7 +106,12 @@ export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<
   const additionalData = o.taskDir ? await readAdditionalData(o.taskDir) : undefined;
   const { upload, environmentFrom: _e, metadataEndpoint: _m, taskDir: _t, ...gen } = o;
   const staging = upload
-    ? await createStagingDir(upload.stagingDir, [o.artifactDir, o.outDir, o.taskDir])
+    ? await createStagingDir(upload.stagingDir, [
+        o.artifactDir,
+        o.outDir,
+        o.taskDir,
+        ...(o.artifactRoots ?? []),
+      ])
     : undefined;
   try {
     const artifactRoots = [...(o.artifactRoots ?? []), ...(o.taskDir === undefined ? [] : [o.taskDir])];
