@@ -276,7 +276,14 @@ async function generateIn(
       );
     }
     const log = o.certifiedLog;
-    const logRoot = (await locateInRoots(log, roots).catch(() => undefined))?.root;
+    // held to the task folder it lies in (if any): a path that enters one and goes back up is refused, never freed
+    const logRoot = (
+      await locateInRoots(log, roots).catch((e: unknown) => {
+        throw new CotError('ARTIFACT_UNSAFE_FILE', `certified log ${log}: ${(e as Error).message}`, {
+          cause: e,
+        });
+      })
+    )?.root;
     const dir = await folders.logs();
     const tmp = `.certified.log.${randomBytes(6).toString('hex')}.tmp`;
     logCopy = { dir, tmp };
