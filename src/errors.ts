@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   FILE_NOT_FOUND: 'an input file or directory does not exist',
   FILE_UNREADABLE: 'an input file could not be read',
   OUTPUT_FAILED: 'an output file could not be written (nothing was left half-written)',
+  OUTPUT_UNSAFE_FOLDER:
+    'the output folder (or its logs/ subfolder) is a symlink or not a folder, or was reached outside the task folder it must lie in: nothing was written there',
   // JSON and the document
   JSON_INVALID: 'bytes are not valid strict JSON (syntax, duplicate key, depth or size bound)',
   JSON_NUMBER_UNREPRESENTABLE:
@@ -20,7 +22,7 @@ export const ERROR_CODES = {
   ARTIFACT_NAME_INVALID:
     'an artifact name is empty, absolute, or contains "..", a backslash, NUL or an empty segment',
   ARTIFACT_UNSAFE_FILE:
-    'an artifact is a symlink escaping the artifact directory (or was opened outside it), a socket, FIFO or device',
+    'an artifact (or the certified log) is a symlink, was opened outside the folder it must lie in, or is a socket, FIFO, device or folder',
   ARTIFACT_RESERVED_NAME: "an artifact claims one of the chain-of-trust document's own names",
   ARTIFACT_DUPLICATE_NAME: 'two artifacts were given the same name',
   ARTIFACT_CHANGED:

@@ -653,7 +653,13 @@ export function buildProgram(io: Io): Command {
     )
     .option(
       '--task-dir <dir>',
-      'task folder: its chain-of-trust-additional-data.json is merged under the worker values',
+      'task folder: its chain-of-trust-additional-data.json is merged under the worker values, and every --artifact must lie inside it (or --artifacts, or an --artifact-root)',
+    )
+    .option(
+      '--artifact-root <dir>',
+      'every --artifact must lie inside one of these folders (or --artifacts, or --task-dir); repeatable',
+      collect,
+      [],
     )
     .addOption(
       new Option('--environment-from <source>', 'environment: static (--environment) or cloud metadata')
@@ -704,6 +710,7 @@ export function buildProgram(io: Io): Command {
         environmentFrom: o.environmentFrom,
         ...(o.metadataEndpoint === undefined ? {} : { metadataEndpoint: o.metadataEndpoint }),
         ...(o.taskDir === undefined ? {} : { taskDir: o.taskDir }),
+        ...((o.artifactRoot as string[]).length === 0 ? {} : { artifactRoots: o.artifactRoot as string[] }),
         ...(o.certifiedLog === undefined ? {} : { certifiedLog: o.certifiedLog }),
         ...(o.upload
           ? {

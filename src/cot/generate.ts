@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import {
   type ArtifactDigests,
   assertCotDocument,
@@ -24,7 +24,15 @@ import { ed25519PublicFromRaw, ed25519Sign, ed25519Verify } from '../keys/ed2551
 import { describeKey, type SigningKey } from '../keys/keys.js';
 import { assertCleartextSignable } from '../pgp/cleartext.js';
 import { loadPgp } from '../pgp/lazy.js';
-import { writeFilesAtomic } from '../util/atomic.js';
+import { writeFilesAtomicIn } from '../util/atomic.js';
+import {
+  type FolderRoot,
+  locateInRoots,
+  type OpenDirectory,
+  openOutputFolder,
+  openSubdirectory,
+  resolveRoots,
+} from '../util/dirfd.js';
 import { mergeAdditionalData } from '../worker/environment.js';
 import { verifySignature } from './verify.js';
 
@@ -48,18 +56,41 @@ export interface GenerateOptions {
   environment?: JsonObject;
   /** folder whose files are all artifacts (recursive); the document's own files are excluded */
   artifactDir?: string;
-  /** explicit artifacts (name in the queue -> file) */
+  /**
+   * explicit artifacts (name in the queue -> file). Each is opened once, never through a symlink at its last
+   * component (O_NOFOLLOW), and must be a regular file (ARTIFACT_UNSAFE_FILE). With `artifactRoots` (the CLI's
+   * --artifact-root; workerChainOfTrust adds its `taskDir`), each must also lie, by its descriptor's real path,
+   * inside one of them or inside `artifactDir`; without, the paths are trusted as given (only their last component
+   * is checked). A source's own `within` wins over both.
+   */
   artifacts?: readonly ArtifactSource[];
+  /**
+   * Folders a process of the task may write (the task folder, on a real worker): every explicit artifact must lie
+   * inside one of them or inside `artifactDir` (checked on the open descriptor, so a symlink at any component that
+   * leads out is refused: ARTIFACT_UNSAFE_FILE). The output folder and the certified log, when they lie in one of
+   * them (or in `artifactDir`), are held to it too. Folders that do not exist admit nothing.
+   */
+  artifactRoots?: readonly string[];
   /** one key per format needed: an OpenPGP key for 'openpgp', an ed25519 key for 'ed25519', both for 'both' */
   keys: readonly SigningKey[];
   format: SignatureFormat;
-  /** output folder (the files become artifacts public/<name>) */
+  /**
+   * output folder (the files become artifacts public/<name>). Opened once, as a folder and never through a symlink at
+   * its last component, and then written only through that descriptor (openOutputFolder): inside `artifactDir` or
+   * an `artifactRoots` folder it is reached from there without following any symlink and must lie inside it
+   * (OUTPUT_UNSAFE_FOLDER otherwise). Created if absent, only once everything is signed.
+   */
   outDir: string;
   /** the reference time: signature creation time */
   now: Date;
   hashAlgorithms?: readonly HashAlgorithm[];
   concurrency?: number;
-  /** the task log: copied to <outDir>/logs/certified.log, listed as public/logs/certified.log */
+  /**
+   * the task log: copied to <outDir>/logs/certified.log, listed as public/logs/certified.log. Opened once, never
+   * through a symlink at its last component, as a regular file (ARTIFACT_UNSAFE_FILE); when its path lies inside
+   * `artifactDir` or an `artifactRoots` folder, its descriptor's real path must lie inside that folder too. The
+   * logs/ folder is opened like the output folder, through it.
+   */
   certifiedLog?: string;
   /** the task's chain-of-trust-additional-data.json, deep-merged under the worker's values */
   additionalData?: JsonObject;
@@ -86,13 +117,21 @@ export const CERTIFIED_LOG_NAME = 'public/logs/certified.log';
 const STALE_TEMP =
   /^\.(chainOfTrust\.json\.asc|chain-of-trust\.json|chain-of-trust\.json\.sig|certified\.log)\.([0-9]+\.)?[0-9a-f]+\.tmp$/;
 
-/** Remove them before listing artifacts, so that a re-run after a crash neither lists nor keeps them. */
-async function removeStaleTemps(outDir: string): Promise<void> {
-  for (const dir of [outDir, join(outDir, 'logs')]) {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    await Promise.all(
-      names.filter((n) => STALE_TEMP.test(n)).map((n) => unlink(join(dir, n)).catch(() => undefined)),
-    );
+/**
+ * Remove them before listing artifacts, so that a re-run after a crash neither lists nor keeps them: in the opened
+ * output folder and its logs/ (opened through it, never a symlink), best effort.
+ */
+async function removeStaleTemps(out: OpenDirectory): Promise<void> {
+  const logs = await openSubdirectory(out, 'logs').catch(() => undefined);
+  try {
+    for (const dir of logs ? [out, logs] : [out]) {
+      const names = await readdir(dir.here).catch(() => [] as string[]);
+      await Promise.all(
+        names.filter((n) => STALE_TEMP.test(n)).map((n) => unlink(dir.at(n)).catch(() => undefined)),
+      );
+    }
+  } finally {
+    await logs?.close();
   }
 }
 
@@ -133,6 +172,14 @@ function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
 /**
  * Hash the artifacts, build and validate the v1 document, sign it in the requested format(s), check each
  * signature, and only then write all files atomically. Nothing is written if any step fails.
+ *
+ * A process of the task user may still be running (on a real worker, the artifact and task folders are the task's):
+ * every file read is opened once and checked on its descriptor (hashArtifacts; explicit artifacts and the certified
+ * log as described at `artifacts` and `certifiedLog`), and every write, rename and unlink goes through the output
+ * folder opened once (openOutputFolder; on Linux through /proc/self/fd/N, see src/util/dirfd.ts), never through
+ * its path again. Throws USAGE, ARTIFACT_UNSAFE_FILE, ARTIFACT_RESERVED_NAME, ARTIFACT_DUPLICATE_NAME,
+ * FILE_NOT_FOUND, FILE_UNREADABLE, DOCUMENT_INVALID, SIGNING_FAILED, SIGNING_LINE_TOO_LONG, OUTPUT_UNSAFE_FOLDER,
+ * OUTPUT_FAILED.
  */
 export async function generateChainOfTrust(o: GenerateOptions): Promise<GenerateResult> {
   const { pgp, ed } = pickKeys(o.keys, o.format);
@@ -150,7 +197,55 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     sig: join(outDir, COT_FILE_NAMES.sig),
   };
   const certifiedLogPath = join(outDir, 'logs', 'certified.log');
-  await removeStaleTemps(outDir);
+  // the folders a task process may write, resolved once: the artifact folder and the given roots
+  const roots = await resolveRoots([
+    ...(o.artifactDir === undefined ? [] : [o.artifactDir]),
+    ...(o.artifactRoots ?? []),
+  ]);
+  const folders = new Folders(outDir, roots);
+  try {
+    const existing = await folders.out(false);
+    if (existing) await removeStaleTemps(existing);
+    return await generateIn(o, folders, roots, outPaths, certifiedLogPath, pgp, ed);
+  } finally {
+    await folders.close();
+  }
+}
+
+/** The output folder and its logs/, each opened once (openOutputFolder, openSubdirectory) and closed at the end. */
+class Folders {
+  private outDir: OpenDirectory | undefined;
+  private logsDir: OpenDirectory | undefined;
+  constructor(
+    readonly path: string,
+    readonly roots: readonly FolderRoot[],
+  ) {}
+  /** The output folder; with `create`, made if absent; without, undefined if absent. */
+  async out(create: true): Promise<OpenDirectory>;
+  async out(create: boolean): Promise<OpenDirectory | undefined>;
+  async out(create: boolean): Promise<OpenDirectory | undefined> {
+    this.outDir ??= await openOutputFolder(this.path, this.roots, { create });
+    return this.outDir;
+  }
+  async logs(): Promise<OpenDirectory> {
+    this.logsDir ??= await openSubdirectory(await this.out(true), 'logs', { create: true });
+    return this.logsDir;
+  }
+  async close(): Promise<void> {
+    await this.logsDir?.close();
+    await this.outDir?.close();
+  }
+}
+
+async function generateIn(
+  o: GenerateOptions,
+  folders: Folders,
+  roots: readonly FolderRoot[],
+  outPaths: { openpgp: string; json: string; sig: string },
+  certifiedLogPath: string,
+  pgp: SigningKey | undefined,
+  ed: SigningKey | undefined,
+): Promise<GenerateResult> {
   const sources: ArtifactSource[] = [];
   if (o.artifactDir !== undefined) {
     sources.push(
@@ -159,11 +254,18 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
       })),
     );
   }
-  sources.push(...(o.artifacts ?? []));
+  // explicit artifacts: inside the roots (and the artifact folder) when roots are given, else trusted as given
+  const explicitWithin =
+    o.artifactRoots !== undefined && o.artifactRoots.length > 0 ? roots.map((r) => r.real) : undefined;
+  for (const s of o.artifacts ?? []) {
+    sources.push(
+      s.within !== undefined || explicitWithin === undefined ? s : { ...s, within: explicitWithin },
+    );
+  }
   const algorithms = o.hashAlgorithms ?? ['sha256'];
   // the certified log: a frozen copy of the task log, hashed from the log itself while it is copied (to a temp
   // file renamed into place with the documents, and to the staging folder), so the copies are the bytes hashed
-  let logCopy: { tmp: string; dest: string } | undefined;
+  let logCopy: { dir: OpenDirectory; tmp: string } | undefined;
   let logHashed: Promise<HashedArtifact> | undefined;
   if (o.certifiedLog !== undefined) {
     const claimed = sources.find((s) => s.name === CERTIFIED_LOG_NAME);
@@ -173,15 +275,27 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
         `artifact ${CERTIFIED_LOG_NAME} (${claimed.path}) is reserved for the certified log`,
       );
     }
-    await mkdir(dirname(certifiedLogPath), { recursive: true }).catch((e: unknown) => {
-      throw toCotError(e, 'OUTPUT_FAILED', `cannot create ${dirname(certifiedLogPath)}`);
-    });
-    const tmp = join(dirname(certifiedLogPath), `.certified.log.${randomBytes(6).toString('hex')}.tmp`);
-    logCopy = { tmp, dest: certifiedLogPath };
-    const staged = o.stageDir === undefined ? undefined : join(o.stageDir, 'certified.log');
     const log = o.certifiedLog;
+    // held to the task folder it lies in (if any): a path that enters one and goes back up is refused, never freed
+    const logRoot = (
+      await locateInRoots(log, roots).catch((e: unknown) => {
+        throw new CotError('ARTIFACT_UNSAFE_FILE', `certified log ${log}: ${(e as Error).message}`, {
+          cause: e,
+        });
+      })
+    )?.root;
+    const dir = await folders.logs();
+    const tmp = `.certified.log.${randomBytes(6).toString('hex')}.tmp`;
+    logCopy = { dir, tmp };
+    const staged = o.stageDir === undefined ? undefined : join(o.stageDir, 'certified.log');
     logHashed = digestFile(log, algorithms, {
-      copies: [{ path: tmp, mode: 0o644 }, ...(staged ? [{ path: staged }] : [])],
+      noFollow: true,
+      label: `certified log ${log}`,
+      ...(logRoot === undefined ? {} : { within: logRoot.real }),
+      copies: [
+        { path: dir.at(tmp), mode: 0o644, label: dir.display(tmp) },
+        ...(staged ? [{ path: staged }] : []),
+      ],
     }).then(
       (d) => ({
         name: CERTIFIED_LOG_NAME,
@@ -204,17 +318,20 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     }),
     logHashed,
   ]);
+  const dropLogCopy = async () => {
+    if (logCopy) await unlink(logCopy.dir.at(logCopy.tmp)).catch(() => undefined);
+  };
   if (payload.status === 'rejected' || log.status === 'rejected') {
-    if (logCopy) await unlink(logCopy.tmp).catch(() => undefined);
+    await dropLogCopy();
     throw payload.status === 'rejected' ? payload.reason : (log as PromiseRejectedResult).reason;
   }
   const hashed = log.value
     ? [...payload.value, log.value].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     : payload.value;
   try {
-    return await signAndWrite(o, hashed, outDir, outPaths, pgp, ed, logCopy);
+    return await signAndWrite(o, hashed, folders, outPaths, pgp, ed, logCopy);
   } catch (e) {
-    if (logCopy) await unlink(logCopy.tmp).catch(() => undefined);
+    await dropLogCopy();
     throw e;
   }
 }
@@ -242,11 +359,11 @@ function assertOpenPgpSignable(canonical: string, format: SignatureFormat): void
 async function signAndWrite(
   o: GenerateOptions,
   hashed: HashedArtifact[],
-  outDir: string,
+  folders: Folders,
   outPaths: { openpgp: string; json: string; sig: string },
   pgp: SigningKey | undefined,
   ed: SigningKey | undefined,
-  logCopy: { tmp: string; dest: string } | undefined,
+  logCopy: { dir: OpenDirectory; tmp: string } | undefined,
 ): Promise<GenerateResult> {
   const artifacts: ArtifactDigests = toArtifactDigests(hashed);
   const generated = buildDocument({
@@ -334,15 +451,24 @@ async function signAndWrite(
       stagedFiles.push({ name: f.artifact, path, sha256: digestBytes(f.data) });
     }
   }
-  await mkdir(outDir, { recursive: true }).catch((e: unknown) => {
-    throw new CotError('OUTPUT_FAILED', `cannot create output folder ${outDir}`, { cause: e });
-  });
-  if (logCopy) await rename(logCopy.tmp, logCopy.dest);
+  // the output folder: opened once (made now if absent), then written only through its descriptor
+  const out = await folders.out(true);
+  if (logCopy) {
+    const { dir, tmp } = logCopy;
+    await rename(dir.at(tmp), dir.at('certified.log')).catch((e: unknown) => {
+      throw toCotError(e, 'OUTPUT_FAILED', `cannot write ${dir.display('certified.log')}`);
+    });
+  }
   // old signatures go first, and signatures are renamed after the document: a crash between renames can leave a
   // document without its signature, never a signature beside a document it does not sign
-  await writeFilesAtomic(
-    files.map((f) => ({ path: f.path, data: f.data, mode: 0o644 })),
-    { removeFirst: files.map((f) => f.path).filter((p) => p === outPaths.sig || p === outPaths.openpgp) },
+  await writeFilesAtomicIn(
+    files.map((f) => ({ folder: out, name: basename(f.path), data: f.data, mode: 0o644 })),
+    {
+      removeFirst: files
+        .map((f) => f.path)
+        .filter((p) => p === outPaths.sig || p === outPaths.openpgp)
+        .map((p) => ({ folder: out, name: basename(p) })),
+    },
   );
   return {
     document,

@@ -14,17 +14,25 @@ export const COT_ARTIFACT_NAMES = {
 } as const;
 export const RESERVED_ARTIFACT_NAMES: ReadonlySet<string> = new Set(Object.values(COT_ARTIFACT_NAMES));
 
-/** One artifact to hash: its name in the queue and the file that holds its bytes. */
+/**
+ * One artifact to hash: its name in the queue and the file that holds its bytes. Whatever its origin, the file is
+ * opened once, never through a symlink at its last component (O_NOFOLLOW), and must be a regular file.
+ */
 export interface ArtifactSource {
   name: string;
   path: string;
-  /** true when `path` was resolved by us and must not be a symlink any more when opened */
+  /**
+   * true when `path` was resolved by cot from a listing (enumerateArtifactDir), false for an explicit NAME=PATH
+   * pair; informational: neither is opened through a symlink at its last component.
+   */
   resolved: boolean;
   /**
-   * Real path of the folder the file must lie in when it is opened (set by enumerateArtifactDir to the artifact
-   * folder's real path), checked on the open descriptor; explicit NAME=PATH artifacts have none.
+   * Real path of the folder the file must lie in when it is opened, or several (one of them), checked on the open
+   * descriptor: enumerateArtifactDir sets the artifact folder's real path; generateChainOfTrust sets its
+   * `artifactRoots` (and artifact folder) on explicit artifacts that have none. Without it an explicit path is
+   * trusted as given, except for its last component.
    */
-  within?: string;
+  within?: string | readonly string[];
 }
 
 /** Refuse names that could escape a folder or be read differently by another tool. */
@@ -143,7 +151,10 @@ export async function enumerateArtifactDir(
   return out;
 }
 
-/** Parse `NAME=PATH` (the name may not contain "="; the path may). */
+/**
+ * Parse `NAME=PATH` (the name may not contain "="; the path may). The result has no `within`: the path is trusted as
+ * given (bar a symlink at its last component) unless the caller sets one (generateChainOfTrust's `artifactRoots`).
+ */
 export function parseArtifactPair(pair: string): ArtifactSource {
   const eq = pair.indexOf('=');
   if (eq <= 0 || eq === pair.length - 1) {
@@ -193,8 +204,8 @@ export interface HashedArtifact {
 
 /**
  * Hash every source (bounded concurrency, streaming) and return them in name order. Each file is opened once and
- * checked on its descriptor (openRegularFile: a regular file; no symlink at the end for resolved sources; inside
- * `within` when set); with `stageDir` its bytes are copied while hashed. Throws ARTIFACT_UNSAFE_FILE,
+ * checked on its descriptor (openRegularFile: a regular file; never a symlink at its last component, explicit
+ * sources included; inside `within` when set); with `stageDir` its bytes are copied while hashed. Throws ARTIFACT_UNSAFE_FILE,
  * ARTIFACT_RESERVED_NAME, ARTIFACT_DUPLICATE_NAME, FILE_NOT_FOUND, FILE_UNREADABLE, OUTPUT_FAILED (copy).
  */
 export async function hashArtifacts(
@@ -214,7 +225,7 @@ export async function hashArtifacts(
     async ({ s, staged }) => {
       const d = await digestFile(s.path, algorithms, {
         name: s.name,
-        noFollow: s.resolved,
+        noFollow: true,
         ...(s.within === undefined ? {} : { within: s.within }),
         ...(staged === undefined ? {} : { copies: [{ path: staged }] }),
       });

@@ -27,15 +27,18 @@ export function digestBytes(bytes: Uint8Array, algorithm: HashAlgorithm = 'sha25
 }
 
 export interface OpenRegularOptions {
-  /** Refuse to follow a symlink at the final path component (the caller resolved it already). */
+  /** Refuse to follow a symlink at the final path component (O_NOFOLLOW). */
   noFollow?: boolean;
   /** Name of the artifact, for messages. */
   name?: string;
+  /** How the file is named in messages (default: `artifact NAME (PATH)` with `name`, else PATH). */
+  label?: string;
   /**
-   * Real path (realpath) of a folder the file must lie in, checked on the open descriptor (see descriptorPath):
-   * this covers every component of the path as the kernel resolved it when opening, not only the last one.
+   * Real path (realpath) of a folder the file must lie in, or several (it must lie in one of them), checked on the
+   * open descriptor (see descriptorPath): this covers every component of the path as the kernel resolved it when
+   * opening, not only the last one. An empty list admits nothing.
    */
-  within?: string;
+  within?: string | readonly string[];
 }
 
 /** True when `p` is `root` or lies below it (both absolute, normalised). */
@@ -52,9 +55,23 @@ export function isInside(root: string, p: string): boolean {
  * is made after the open, so a process racing it can still mislead it: run workers on Linux.
  */
 export async function descriptorPath(fh: FileHandle, path: string, label = path): Promise<string> {
+  return (await descriptorRealPath(fh, path, label)).real;
+}
+
+/**
+ * descriptorPath, also saying where the answer came from: `viaProc` is true when it is the kernel's own name
+ * (/proc/self/fd/N), so that paths `/proc/self/fd/N/<name>` reach inside this very descriptor's folder. `code` is
+ * the error code of the fallback's mismatch (default ARTIFACT_UNSAFE_FILE).
+ */
+export async function descriptorRealPath(
+  fh: FileHandle,
+  path: string,
+  label = path,
+  code: 'ARTIFACT_UNSAFE_FILE' | 'OUTPUT_UNSAFE_FOLDER' = 'ARTIFACT_UNSAFE_FILE',
+): Promise<{ real: string; viaProc: boolean }> {
   if (process.platform === 'linux') {
     try {
-      return await readlink(`/proc/self/fd/${fh.fd}`);
+      return { real: await readlink(`/proc/self/fd/${fh.fd}`), viaProc: true };
     } catch {
       // no procfs: fall back to the path, checked against the descriptor below
     }
@@ -63,21 +80,26 @@ export async function descriptorPath(fh: FileHandle, path: string, label = path)
   try {
     real = await realpath(path);
     const [byPath, byFd] = await Promise.all([stat(real), fh.stat()]);
-    if (byPath.dev === byFd.dev && byPath.ino === byFd.ino) return real;
+    if (byPath.dev === byFd.dev && byPath.ino === byFd.ino) return { real, viaProc: false };
   } catch (e) {
-    throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: changed while it was being opened`, { cause: e });
+    throw new CotError(code, `${label}: changed while it was being opened`, { cause: e });
   }
-  throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: changed while it was being opened`);
+  throw new CotError(code, `${label}: changed while it was being opened`);
+}
+
+/** True when `p` lies inside `within` (one folder) or inside one of them (a list; an empty list: false). */
+export function isInsideAny(within: string | readonly string[], p: string): boolean {
+  return (typeof within === 'string' ? [within] : within).some((w) => isInside(w, p));
 }
 
 /**
  * Open a file for reading ONCE and prove, on the open descriptor, that it is a regular file and (with `within`)
- * that it lies inside that folder. O_NONBLOCK keeps a FIFO or device swapped in from blocking the open;
- * O_NOFOLLOW (optional) refuses a symlink at the last component. Throws ARTIFACT_UNSAFE_FILE (symlink, special
+ * that it lies inside that folder (or one of those folders). O_NONBLOCK keeps a FIFO or device swapped in from
+ * blocking the open; O_NOFOLLOW (optional) refuses a symlink at the last component. Throws ARTIFACT_UNSAFE_FILE (symlink, special
  * file, outside `within`), FILE_NOT_FOUND, FILE_UNREADABLE.
  */
 export async function openRegularFile(path: string, options: OpenRegularOptions = {}): Promise<FileHandle> {
-  const label = options.name !== undefined ? `artifact ${options.name} (${path})` : path;
+  const label = options.label ?? (options.name !== undefined ? `artifact ${options.name} (${path})` : path);
   let flags = constants.O_RDONLY | constants.O_NONBLOCK;
   if (options.noFollow) flags |= constants.O_NOFOLLOW;
   let fh: FileHandle;
@@ -98,10 +120,11 @@ export async function openRegularFile(path: string, options: OpenRegularOptions 
     }
     if (options.within !== undefined) {
       const real = await descriptorPath(fh, path, label);
-      if (!isInside(options.within, real)) {
+      if (!isInsideAny(options.within, real)) {
+        const folders = typeof options.within === 'string' ? [options.within] : options.within;
         throw new CotError(
           'ARTIFACT_UNSAFE_FILE',
-          `${label}: the file opened is ${real}, outside ${options.within} (a folder on its path was swapped for a symlink?)`,
+          `${label}: the file opened is ${real}, outside ${folders.length === 0 ? 'every allowed folder (none exists)' : folders.join(' and ')} (a symlink on its path, or a folder swapped for one?)`,
           { details: { path, opened: real, within: options.within } },
         );
       }
@@ -206,6 +229,8 @@ export async function digestHandle(
 export interface DigestCopy {
   path: string;
   mode?: number;
+  /** the copy's name in messages (default `path`; e.g. when `path` goes through /proc/self/fd/N) */
+  label?: string;
 }
 
 export interface DigestFileOptions extends OpenRegularOptions {
@@ -223,7 +248,7 @@ export async function digestFile(
   options: DigestFileOptions = {},
 ): Promise<FileDigest> {
   const fh = await openRegularFile(path, options);
-  const label = options.name !== undefined ? `artifact ${options.name}` : path;
+  const label = options.label ?? (options.name !== undefined ? `artifact ${options.name}` : path);
   const sinks: FileHandle[] = [];
   const created: string[] = [];
   try {
@@ -231,7 +256,7 @@ export async function digestFile(
       sinks.push(
         await open(c.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, c.mode ?? 0o600).catch(
           (e: unknown) => {
-            throw toCotError(e, 'OUTPUT_FAILED', `cannot create ${c.path} to copy ${label}`);
+            throw toCotError(e, 'OUTPUT_FAILED', `cannot create ${c.label ?? c.path} to copy ${label}`);
           },
         ),
       );

@@ -1,4 +1,4 @@
-import { lstat, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import { constants, lstat, mkdtemp, open, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CotError, toCotError } from '../errors.js';
@@ -40,9 +40,12 @@ async function removeStale(parent: string): Promise<void> {
 /**
  * Create a fresh staging folder, `<parent>/cot-stage-<pid>-XXXXXX`, with mkdtemp (a new folder, mode 0700, owned
  * by the running user): the task user can neither read nor change what is copied into it. `parent` defaults to
- * os.tmpdir() and must not lie inside any of `forbidden` (the artifact and output folders, which the task can
- * write): USAGE otherwise. Staging folders left by killed generators (dead pid, same user) are removed first.
- * Throws OUTPUT_FAILED if the folder cannot be made or is not private.
+ * os.tmpdir() and must not lie inside any of `forbidden` (the artifact, output and task folders, which the task can
+ * write), nor be writable by group or others without the sticky bit (another user could rename the staging folder
+ * away and put a symlink at its name, and the copies are written by path): USAGE otherwise. Staging folders left by
+ * killed generators (dead pid, same user) are removed first. The new folder is checked on an open descriptor
+ * (O_DIRECTORY | O_NOFOLLOW: a folder, mode 0700, owned by the running user). Throws OUTPUT_FAILED if the folder
+ * cannot be made or is not private.
  */
 export async function createStagingDir(
   parent: string = tmpdir(),
@@ -64,6 +67,15 @@ export async function createStagingDir(
       );
     }
   }
+  const parentStat = await stat(realParent).catch((e: unknown) => {
+    throw toCotError(e, 'OUTPUT_FAILED', `staging folder parent ${parent}`);
+  });
+  if (process.platform !== 'win32' && (parentStat.mode & 0o022) !== 0 && (parentStat.mode & 0o1000) === 0) {
+    throw new CotError(
+      'USAGE',
+      `the staging folder's parent ${parent} is writable by group or others without the sticky bit: another user could swap the staging folder`,
+    );
+  }
   await removeStale(realParent);
   let dir: string;
   try {
@@ -72,10 +84,20 @@ export async function createStagingDir(
     throw toCotError(e, 'OUTPUT_FAILED', `cannot create a staging folder in ${parent}`);
   }
   const remove = () => rm(dir, { recursive: true, force: true });
-  const st = await lstat(dir);
   const uid = process.getuid?.();
   const posix = process.platform !== 'win32';
-  if (!st.isDirectory() || (posix && (st.mode & 0o077) !== 0) || (uid !== undefined && st.uid !== uid)) {
+  // checked on a descriptor of the folder itself, never through a symlink at its name
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch(
+    () => undefined,
+  );
+  const st = await fh?.stat().catch(() => undefined);
+  await fh?.close();
+  if (
+    st === undefined ||
+    !st.isDirectory() ||
+    (posix && (st.mode & 0o077) !== 0) ||
+    (uid !== undefined && st.uid !== uid)
+  ) {
     await remove();
     throw new CotError('OUTPUT_FAILED', `staging folder ${dir} is not private to this user (mode 0700)`);
   }

@@ -61,11 +61,16 @@ export interface WorkerChainOfTrustOptions
   environment?: JsonObject;
   /** metadata endpoint for ec2/gcp (tests point it at a local server) */
   metadataEndpoint?: string;
-  /** the task directory, where the task may leave chain-of-trust-additional-data.json */
+  /**
+   * the task directory, where the task may leave chain-of-trust-additional-data.json. When given, it is also one
+   * of the generator's `artifactRoots`: every explicit artifact must lie inside it (or inside `artifactDir`, or
+   * another `artifactRoots` folder), and the output folder and certified log, when inside it, are held to it.
+   */
   taskDir?: string;
   /**
    * Upload every artifact and then the chain-of-trust files. `stagingDir`: where the private staging folder is
-   * made (default os.tmpdir(); never inside the artifact, output or task folder); it needs room for a copy of
+   * made (default os.tmpdir(); never inside the artifact, output or task folder or an `artifactRoots` folder, nor
+   * in a folder group or others may write without the sticky bit: createStagingDir); it needs room for a copy of
    * every artifact, and is removed afterwards.
    */
   upload?: { queue: TaskQueue; storageType?: 's3' | 'object'; expires?: string; stagingDir?: string };
@@ -101,11 +106,18 @@ export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<
   const additionalData = o.taskDir ? await readAdditionalData(o.taskDir) : undefined;
   const { upload, environmentFrom: _e, metadataEndpoint: _m, taskDir: _t, ...gen } = o;
   const staging = upload
-    ? await createStagingDir(upload.stagingDir, [o.artifactDir, o.outDir, o.taskDir])
+    ? await createStagingDir(upload.stagingDir, [
+        o.artifactDir,
+        o.outDir,
+        o.taskDir,
+        ...(o.artifactRoots ?? []),
+      ])
     : undefined;
   try {
+    const artifactRoots = [...(o.artifactRoots ?? []), ...(o.taskDir === undefined ? [] : [o.taskDir])];
     const { staged, ...r } = await generateChainOfTrust({
       ...gen,
+      ...(artifactRoots.length > 0 ? { artifactRoots } : {}),
       environment,
       ...(additionalData ? { additionalData } : {}),
       ...(staging ? { stageDir: staging.dir } : {}),
