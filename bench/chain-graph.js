@@ -17,10 +17,14 @@ export async function buildChainGraph(dir, now = new Date()) {
   const queue = new DirectoryQueue(join(dir, 'queue'));
   await mkdir(join(dir, 'keys'), { recursive: true, mode: 0o700 });
   const keyFile = join(dir, 'keys', 'worker.key');
-  await generateKeyPair({ type: 'ed25519', out: keyFile, pubOut: `${keyFile}.pub`, now, force: true });
+  const { publicKey: pubKey } = await generateKeyPair({
+    type: 'ed25519',
+    out: keyFile,
+    pubOut: `${keyFile}.pub`,
+    now,
+    force: true,
+  });
   const key = await loadSigningKey(keyFile);
-  const pub = (await import('node:fs/promises')).readFile(`${keyFile}.pub`, 'utf8');
-  const pubKey = (await pub).trim();
   await writeFile(
     join(dir, 'ed25519-keys.json'),
     JSON.stringify({ 'docker-worker': [pubKey], 'generic-worker': [pubKey], scriptworker: [pubKey] }),

@@ -12,6 +12,10 @@ export const ERROR_CODES = {
   OUTPUT_FAILED: 'an output file could not be written (nothing was left half-written)',
   OUTPUT_UNSAFE_FOLDER:
     'the output folder (or its logs/ subfolder) is a symlink or not a folder, or was reached outside the task folder it must lie in: nothing was written there',
+  // outputs that would replace what the tool does not own (issue 10, §1)
+  FILE_EXISTS:
+    'an output would replace a file the tool does not own (a key, or anything it did not write itself): nothing was written; pass --force where the command offers it',
+  FILE_IS_DIRECTORY: 'a path given for a file to write is a folder: nothing was written',
   // JSON and the document
   JSON_INVALID: 'bytes are not valid strict JSON (syntax, duplicate key, depth or size bound)',
   JSON_NUMBER_UNREPRESENTABLE:

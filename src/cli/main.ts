@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import {
   type ArtifactSource,
@@ -54,6 +55,7 @@ import {
   workerChainOfTrust,
 } from '../index.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { assertDistinctOutputs, assertFileTarget, assertSeparateFolders } from '../util/output-paths.js';
 import { escapeControls, terminalSafe } from '../util/terminal.js';
 import { VERSION } from './version.js';
 
@@ -174,6 +176,13 @@ function signerJson(s: Signer, at: Date): Record<string, unknown> {
         }
       : null,
   };
+}
+
+/** A path as a shell command shows it: relative to the working folder when inside it, quoted when it must be. */
+function shellPath(p: string): string {
+  const rel = relative(process.cwd(), p);
+  const shown = rel === '' ? '.' : isAbsolute(rel) || rel.split(sep)[0] === '..' ? p : rel;
+  return /^[A-Za-z0-9_./@%+=:,-]+$/.test(shown) ? shown : `'${shown.replaceAll("'", "'\\''")}'`;
 }
 
 function jsonOut(io: Io, value: unknown): void {
@@ -310,6 +319,7 @@ export function buildProgram(io: Io): Command {
     .requiredOption('--key <file>', "the worker's public key")
     .requiredOption('--out <file>', 'where to write the certified public key')
     .option('--allow-insecure-key-permissions', 'use a private key file readable by others (not recommended)')
+    .option('--force', 'replace an existing --out file')
     .option('--json', 'print a JSON result')
     .exitOverride()
     .action(async (o) => {
@@ -319,6 +329,7 @@ export function buildProgram(io: Io): Command {
         out: o.out,
         now: io.now,
         allowInsecureKeyPermissions: Boolean(o.allowInsecureKeyPermissions),
+        force: Boolean(o.force),
       });
       if (o.json) jsonOut(io, { ok: true, ...r });
       else
@@ -558,6 +569,8 @@ export function buildProgram(io: Io): Command {
   )
     .exitOverride()
     .action(async (taskId: string, o) => {
+      if (o.queue !== undefined)
+        await assertSeparateFolders({ path: o.out, what: '--out' }, { path: o.queue, what: '--queue' });
       const limits = {
         timeoutMs: parsePositiveInt(o.timeout, '--timeout'),
         deadlineMs: parsePositiveInt(o.deadline, '--deadline'),
@@ -733,6 +746,10 @@ export function buildProgram(io: Io): Command {
         keys: signingKeys,
         format,
         outDir: out,
+        inputFiles: [
+          { path: o.task, what: '--task' },
+          ...(o.environment === undefined ? [] : [{ path: o.environment as string, what: '--environment' }]),
+        ],
         now: io.now,
         hashAlgorithms: parseAlgorithms(o.hashAlgorithm),
         concurrency: Math.max(1, parseNonNegativeInt(o.concurrency, '--concurrency')),
@@ -769,10 +786,19 @@ export function buildProgram(io: Io): Command {
     )
     .option('--out <dir>', 'where to build the demo', 'cot-demo')
     .option('--tamper', 'swap a build artifact after signing: the verification must fail')
+    .option(
+      '--force',
+      "build in a non-empty folder the demo did not make (only the demo's own files are written; nothing removed)",
+    )
     .option('--json', 'print the JSON report')
     .exitOverride()
     .action(async (o) => {
-      const r = await runDemo({ out: o.out, tamper: Boolean(o.tamper), now: io.now });
+      const r = await runDemo({
+        out: o.out,
+        tamper: Boolean(o.tamper),
+        force: Boolean(o.force),
+        now: io.now,
+      });
       if (o.json) jsonOut(io, chainReportJson(r.report));
       else {
         io.stdout(
@@ -780,8 +806,13 @@ export function buildProgram(io: Io): Command {
         );
         for (const [name, id] of Object.entries(r.tasks)) io.stdout(`  ${name.padEnd(14)} ${id}\n`);
         io.stdout(`\n${renderChainText(r.report)}`);
+        // a command that works as shown: `npx cot` finds this cot in a clone, in a project that depends on it and
+        // in a global install; run once through `npx chain-of-trust`, `npx cot` would fetch an unrelated package
+        const npx = fileURLToPath(import.meta.url).includes(`${sep}_npx${sep}`)
+          ? 'npx chain-of-trust'
+          : 'npx cot';
         io.stdout(
-          `HTML report: ${r.reportHtml}\n\nverify again with:\n  cot verify ${r.taskId} --queue ${r.dir}/queue --policy ${r.policy}\n`,
+          `HTML report: ${r.reportHtml}\n\nverify again with:\n  ${npx} verify ${r.taskId} --queue ${shellPath(join(r.dir, 'queue'))} --policy ${shellPath(r.policy)}\n`,
         );
       }
       if (!r.report.ok) {
@@ -810,6 +841,17 @@ export function buildProgram(io: Io): Command {
     .action(async (taskId: string, o) => {
       const at = parseTime(o.at, io.now);
       const loaded = await loadPolicy(o.policy);
+      // the report file is checked before the verification: a folder, or one of the inputs, is refused at once
+      if (o.report !== undefined) {
+        await assertFileTarget(o.report, '--report');
+        await assertDistinctOutputs(
+          [{ path: o.report, what: '--report' }],
+          [
+            { path: o.policy, what: '--policy' },
+            ...loaded.trust.files.map((f) => ({ path: f.path, what: `the key file ${f.path}` })),
+          ],
+        );
+      }
       const queue = queueFromOptions(
         { ...o, allowHost: [...(o.allowHost ?? []), ...loaded.policy.allowedHosts] },
         process.env,
@@ -973,6 +1015,17 @@ export function buildProgram(io: Io): Command {
     .action(async (file: string, o) => {
       if (o.key.length === 0) throw usage('give at least one --key');
       const at = parseTime(o.at, io.now);
+      if (o.output !== undefined) {
+        await assertFileTarget(o.output, '--output');
+        await assertDistinctOutputs(
+          [{ path: o.output, what: '--output' }],
+          [
+            { path: file, what: 'the signed file' },
+            ...(o.sig === undefined ? [] : [{ path: o.sig as string, what: '--sig' }]),
+            ...(o.key as string[]).map((k) => ({ path: k, what: `--key ${k}` })),
+          ],
+        );
+      }
       const data = await readInput(file, 'file');
       const signature = o.sig === undefined ? undefined : await readInput(o.sig, 'signature');
       const keys = await loadVerificationKeys(o.key);

@@ -33,6 +33,7 @@ import {
   openSubdirectory,
   resolveRoots,
 } from '../util/dirfd.js';
+import { assertDistinctOutputs, fsReason, type NamedPath } from '../util/output-paths.js';
 import { mergeAdditionalData } from '../worker/environment.js';
 import { verifySignature } from './verify.js';
 
@@ -94,6 +95,12 @@ export interface GenerateOptions {
   certifiedLog?: string;
   /** the task's chain-of-trust-additional-data.json, deep-merged under the worker's values */
   additionalData?: JsonObject;
+  /**
+   * Other files the caller read for this run (the CLI: its --task and --environment files). None of them, no
+   * explicit artifact, no key file (`source`) and not the certified log may be a file this run writes (USAGE,
+   * before anything is read): it would be replaced by the document.
+   */
+  inputFiles?: readonly NamedPath[];
   /**
    * A worker-private folder (createStagingDir) for an upload: every artifact and the certified log are copied there
    * while they are hashed, the signed files are written there too, and `staged` lists them. Without it (no upload)
@@ -177,7 +184,7 @@ function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
  * every file read is opened once and checked on its descriptor (hashArtifacts; explicit artifacts and the certified
  * log as described at `artifacts` and `certifiedLog`), and every write, rename and unlink goes through the output
  * folder opened once (openOutputFolder; on Linux through /proc/self/fd/N, see src/util/dirfd.ts), never through
- * its path again. Throws USAGE, ARTIFACT_UNSAFE_FILE, ARTIFACT_RESERVED_NAME, ARTIFACT_DUPLICATE_NAME,
+ * its path again. Throws USAGE (also: an input at an output's path), ARTIFACT_UNSAFE_FILE, ARTIFACT_RESERVED_NAME, ARTIFACT_DUPLICATE_NAME,
  * FILE_NOT_FOUND, FILE_UNREADABLE, DOCUMENT_INVALID, SIGNING_FAILED, SIGNING_LINE_TOO_LONG, OUTPUT_UNSAFE_FOLDER,
  * OUTPUT_FAILED.
  */
@@ -197,6 +204,28 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     sig: join(outDir, COT_FILE_NAMES.sig),
   };
   const certifiedLogPath = join(outDir, 'logs', 'certified.log');
+  // nothing this run reads is one of the files it writes (an explicit artifact at the document's own path would be
+  // hashed, then replaced by the document that lists it)
+  await assertDistinctOutputs(
+    [
+      ...(ed
+        ? [
+            { path: outPaths.json, what: `the output ${COT_FILE_NAMES.json}` },
+            { path: outPaths.sig, what: `the output ${COT_FILE_NAMES.sig}` },
+          ]
+        : []),
+      ...(pgp ? [{ path: outPaths.openpgp, what: `the output ${COT_FILE_NAMES.openpgp}` }] : []),
+      ...(o.certifiedLog === undefined
+        ? []
+        : [{ path: certifiedLogPath, what: 'the output logs/certified.log' }]),
+    ],
+    [
+      ...(o.inputFiles ?? []),
+      ...o.keys.map((k) => ({ path: k.source, what: `the key ${k.source}` })),
+      ...(o.certifiedLog === undefined ? [] : [{ path: o.certifiedLog, what: 'the certified log' }]),
+      ...(o.artifacts ?? []).map((a) => ({ path: a.path, what: `artifact ${a.name}` })),
+    ],
+  );
   // the folders a task process may write, resolved once: the artifact folder and the given roots
   const roots = await resolveRoots([
     ...(o.artifactDir === undefined ? [] : [o.artifactDir]),
@@ -293,7 +322,7 @@ async function generateIn(
       label: `certified log ${log}`,
       ...(logRoot === undefined ? {} : { within: logRoot.real }),
       copies: [
-        { path: dir.at(tmp), mode: 0o644, label: dir.display(tmp) },
+        { path: dir.at(tmp), mode: 0o644, label: dir.display('certified.log') },
         ...(staged ? [{ path: staged }] : []),
       ],
     }).then(
@@ -456,7 +485,9 @@ async function signAndWrite(
   if (logCopy) {
     const { dir, tmp } = logCopy;
     await rename(dir.at(tmp), dir.at('certified.log')).catch((e: unknown) => {
-      throw toCotError(e, 'OUTPUT_FAILED', `cannot write ${dir.display('certified.log')}`);
+      throw new CotError('OUTPUT_FAILED', `cannot write ${dir.display('certified.log')}: ${fsReason(e)}`, {
+        cause: e,
+      });
     });
   }
   // old signatures go first, and signatures are renamed after the document: a crash between renames can leave a

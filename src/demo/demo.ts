@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { lstat, mkdir, readdir, readFile, realpath, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { renderChainHtml } from '../chain/html.js';
 import { loadPolicy } from '../chain/policy.js';
 import { type ChainReport, verifyChain } from '../chain/verify-chain.js';
 import { generateChainOfTrust } from '../cot/generate.js';
+import { CotError } from '../errors.js';
 import { digestBytes } from '../hashing/digest.js';
 import { canonicalize } from '../json/canonical.js';
 import type { JsonObject } from '../json/parse.js';
@@ -12,6 +13,8 @@ import { generateKeyPair } from '../keys/generate.js';
 import { loadSigningKey, type SigningKey } from '../keys/keys.js';
 import { DirectoryQueue } from '../transport/dir-store.js';
 import { certifyKeyFile } from '../trust/certify.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { fsReason } from '../util/output-paths.js';
 import { createdTask, type GraphTaskInput, graphEntry, queueDefaults } from './taskgraph.js';
 
 /** A fresh Taskcluster slugid (v4, "nice" form), as the queue uses for task ids. */
@@ -27,7 +30,145 @@ export interface DemoOptions {
   out: string;
   /** change a build artifact after it was signed: the verification must fail */
   tamper?: boolean;
+  /**
+   * build in `out` even if it is a non-empty folder the demo did not make (no DEMO_MARKER): the demo's own files
+   * are written there (replacing files at their names), nothing else in it is touched or removed
+   */
+  force?: boolean;
   now: Date;
+}
+
+/**
+ * The file the demo writes at the top of its folder: it marks the folder as the demo's and lists every file and
+ * folder the demo made there, so that a new run (no --force needed) removes exactly those and nothing else.
+ */
+export const DEMO_MARKER = '.cot-demo.json';
+
+/** Everything the demo writes lies under these names of its folder (and the marker). */
+const DEMO_ENTRIES = [
+  'queue',
+  'keys',
+  'key-repo',
+  'ed25519-keys.json',
+  'policy.yml',
+  'demo.json',
+  'report.html',
+];
+
+interface DemoManifest {
+  files: string[];
+  dirs: string[];
+}
+
+/** The manifest of a folder the demo made, or undefined (no marker, or not one the demo wrote). */
+async function readManifest(dir: string): Promise<DemoManifest | undefined> {
+  let v: unknown;
+  try {
+    v = JSON.parse(await readFile(join(dir, DEMO_MARKER), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const m = v as { cotDemo?: unknown; files?: unknown; dirs?: unknown };
+  const strings = (x: unknown) => Array.isArray(x) && x.every((e) => typeof e === 'string');
+  if (m === null || typeof m !== 'object' || m.cotDemo !== 1 || !strings(m.files) || !strings(m.dirs)) {
+    return undefined;
+  }
+  return { files: m.files as string[], dirs: m.dirs as string[] };
+}
+
+/** A manifest entry: a relative path without `..`, inside one of the demo's own entries. */
+function safeEntry(rel: string): boolean {
+  if (rel === '' || isAbsolute(rel) || normalize(rel) !== rel || rel.split(sep).includes('..')) return false;
+  return DEMO_ENTRIES.includes(rel.split(sep)[0]!);
+}
+
+/**
+ * Remove what a previous run listed in its manifest: its files (never through a symlinked folder: the file's folder
+ * must really lie in the demo folder), then its folders deepest first, each only if empty. A file someone added to
+ * the demo folder since is kept, and so are the folders holding it.
+ */
+async function removePreviousRun(dir: string, m: DemoManifest): Promise<void> {
+  const realDir = await realpath(dir);
+  for (const rel of m.files.filter(safeEntry)) {
+    const path = join(dir, rel);
+    // the file's folder must be the demo's own, reached without a symlink (else it is someone else's file)
+    const parent = await realpath(dirname(path)).catch(() => undefined);
+    if (parent === undefined || parent !== dirname(join(realDir, rel))) continue;
+    const st = await lstat(path).catch(() => undefined);
+    if (st === undefined || st.isDirectory()) continue;
+    await unlink(path).catch((e: unknown) => {
+      throw new CotError('OUTPUT_FAILED', `cannot remove ${path} of the previous demo run: ${fsReason(e)}`, {
+        cause: e,
+      });
+    });
+  }
+  const dirs = m.dirs.filter(safeEntry).sort((a, b) => b.split(sep).length - a.split(sep).length);
+  for (const rel of dirs) {
+    const path = join(dir, rel);
+    const real = await realpath(path).catch(() => undefined);
+    if (real === undefined || real !== join(realDir, rel)) continue; // a symlink now: not the demo's folder
+    await rmdir(path).catch(() => undefined); // not empty: someone's files are in it, kept
+  }
+}
+
+/** Every file (or symlink) and folder under the demo's entries, relative to `dir`; symlinks are not followed. */
+async function demoTree(dir: string): Promise<{ files: Set<string>; dirs: Set<string> }> {
+  const files = new Set<string>();
+  const dirs = new Set<string>();
+  const walk = async (rel: string): Promise<void> => {
+    const st = await lstat(join(dir, rel)).catch(() => undefined);
+    if (st === undefined) return;
+    if (!st.isDirectory()) {
+      files.add(rel);
+      return;
+    }
+    dirs.add(rel);
+    for (const name of await readdir(join(dir, rel)).catch(() => [] as string[])) await walk(join(rel, name));
+  };
+  for (const e of DEMO_ENTRIES) await walk(e);
+  return { files, dirs };
+}
+
+/**
+ * Make `dir` ready for the demo, removing nothing the demo did not write: a new or empty folder is used as is; a
+ * folder with the demo's marker has the previous run's files removed (its manifest); any other non-empty folder is
+ * refused (FILE_EXISTS) unless `force`, and then left as it is (the demo writes its own names over it). A path that
+ * exists and is not a folder is FILE_EXISTS.
+ */
+async function prepareDemoFolder(dir: string, force: boolean): Promise<void> {
+  const st = await stat(dir).catch(() => undefined);
+  if (st !== undefined && !st.isDirectory()) {
+    throw new CotError(
+      'FILE_EXISTS',
+      `${dir} exists and is not a folder: give the demo a new or empty folder`,
+      {
+        details: { path: dir },
+      },
+    );
+  }
+  if (st === undefined) {
+    await mkdir(dir, { recursive: true }).catch((e: unknown) => {
+      throw new CotError('OUTPUT_FAILED', `cannot create the demo folder ${dir}: ${fsReason(e)}`, {
+        cause: e,
+      });
+    });
+    return;
+  }
+  const manifest = await readManifest(dir);
+  if (manifest !== undefined) {
+    await removePreviousRun(dir, manifest);
+    return;
+  }
+  const entries = await readdir(dir).catch((e: unknown) => {
+    throw new CotError('OUTPUT_FAILED', `cannot list the demo folder ${dir}: ${fsReason(e)}`, { cause: e });
+  });
+  if (entries.length > 0 && !force) {
+    throw new CotError(
+      'FILE_EXISTS',
+      `${dir} is not empty and was not made by cot demo (it has no ${DEMO_MARKER}): nothing was touched. Give a new or empty folder, or pass --force to write the demo's files there (replacing only files at the demo's own names: ${DEMO_ENTRIES.join(', ')}; nothing is removed)`,
+      { details: { path: dir, entries: entries.slice(0, 20) } },
+    );
+  }
 }
 
 export interface DemoResult {
@@ -67,7 +208,31 @@ bounds:
  */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const dir = resolve(o.out);
-  for (const sub of ['queue', 'keys', 'key-repo']) await rm(join(dir, sub), { recursive: true, force: true });
+  await prepareDemoFolder(dir, Boolean(o.force));
+  // what was there before this run is never listed as the demo's, so never removed by a later run
+  const before = await demoTree(dir);
+  const marker = join(dir, DEMO_MARKER);
+  const writeManifest = async () => {
+    const after = await demoTree(dir);
+    const made = (a: Set<string>, b: Set<string>) => [...a].filter((x) => !b.has(x)).sort();
+    const manifest = {
+      cotDemo: 1,
+      about:
+        'made by `cot demo`: a new run over this folder removes exactly the files and folders listed here (what the previous run made), and nothing else',
+      files: made(after.files, before.files),
+      dirs: made(after.dirs, before.dirs),
+    };
+    await writeFileAtomic(marker, `${JSON.stringify(manifest, null, 2)}\n`);
+  };
+  await writeManifest(); // the folder is the demo's from now on, even if this run stops half-way
+  try {
+    return await buildDemo(o, dir);
+  } finally {
+    await writeManifest();
+  }
+}
+
+async function buildDemo(o: DemoOptions, dir: string): Promise<DemoResult> {
   await mkdir(join(dir, 'keys'), { recursive: true, mode: 0o700 });
   const queue = new DirectoryQueue(join(dir, 'queue'));
   const keyDate = new Date(o.now.getTime() - 86400_000);
@@ -79,12 +244,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     pgpAlgorithm: 'ed25519',
     userId: 'demo docker-worker <docker-worker@example.com>',
     out: k('docker-worker.key'),
+    force: true,
     pubOut: k('docker-worker.pub'),
     now: keyDate,
   });
-  await generateKeyPair({
+  const genericWorker = await generateKeyPair({
     type: 'ed25519',
     out: k('generic-worker.key'),
+    force: true,
     pubOut: k('generic-worker.pub'),
     now: keyDate,
   });
@@ -93,6 +260,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     pgpAlgorithm: 'ed25519',
     userId: 'demo releng root <root@example.com>',
     out: k('root.key'),
+    force: true,
     pubOut: k('root.pub'),
     now: keyDate,
   });
@@ -101,6 +269,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     pgpAlgorithm: 'ed25519',
     userId: 'cltsign@scriptworker-1.example.com',
     out: k('scriptworker.key'),
+    force: true,
     pubOut: k('scriptworker.pub'),
     now: keyDate,
   });
@@ -108,20 +277,22 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   await mkdir(join(repo, 'docker-worker/2026-11'), { recursive: true });
   await mkdir(join(repo, 'scriptworker/trusted'), { recursive: true });
   await mkdir(join(repo, 'scriptworker/valid'), { recursive: true });
-  const { copyFile, readFile } = await import('node:fs/promises');
-  await copyFile(k('docker-worker.pub'), join(repo, 'docker-worker/2026-11/docker-worker.pub'));
-  await copyFile(k('root.pub'), join(repo, 'scriptworker/trusted/root.pub'));
+  // copies written anew (atomically: a symlink at the name is replaced, never written through)
+  const copy = async (from: string, to: string) => writeFileAtomic(to, await readFile(from));
+  await copy(k('docker-worker.pub'), join(repo, 'docker-worker/2026-11/docker-worker.pub'));
+  await copy(k('root.pub'), join(repo, 'scriptworker/trusted/root.pub'));
   await certifyKeyFile({
     withPrivate: k('root.key'),
     keyPublic: k('scriptworker.pub'),
     out: join(repo, 'scriptworker/valid/scriptworker-1.pub'),
     now: o.now,
+    force: true,
   });
-  await writeFile(
+  await writeFileAtomic(
     join(dir, 'ed25519-keys.json'),
-    `${JSON.stringify({ 'generic-worker': [(await readFile(k('generic-worker.pub'), 'utf8')).trim()] }, null, 2)}\n`,
+    `${JSON.stringify({ 'generic-worker': [genericWorker.publicKey] }, null, 2)}\n`,
   );
-  await writeFile(join(dir, 'policy.yml'), POLICY);
+  await writeFileAtomic(join(dir, 'policy.yml'), POLICY);
   const keys: Record<string, SigningKey> = {
     'docker-worker': await loadSigningKey(k('docker-worker.key')),
     'generic-worker': await loadSigningKey(k('generic-worker.key')),
@@ -350,7 +521,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       randomBytes(512 * 1024),
     );
   }
-  await writeFile(
+  await writeFileAtomic(
     join(dir, 'demo.json'),
     `${JSON.stringify({ taskId: ids.beetmover, policy: 'policy.yml', queue: 'queue' }, null, 2)}\n`,
   );
@@ -361,7 +532,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     at: o.now,
   });
   const reportHtml = join(dir, 'report.html');
-  await writeFile(reportHtml, renderChainHtml(report));
+  await writeFileAtomic(reportHtml, renderChainHtml(report));
   return {
     dir,
     taskId: ids.beetmover,

@@ -3,6 +3,7 @@ import { constants, type FileHandle, open, readlink, realpath, stat, unlink } fr
 import { isAbsolute, relative, sep } from 'node:path';
 import { HASH_ALGORITHMS, type HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError, toCotError } from '../errors.js';
+import { fsReason } from '../util/output-paths.js';
 
 /** Read size for hashing: large reads, double-buffered so the next read overlaps hashing. */
 export const HASH_CHUNK_SIZE = 2 * 1024 * 1024;
@@ -207,7 +208,7 @@ export async function digestHandle(
       // the copy is written before `current` can be read into again (two iterations from now)
       for (const sink of sinks) {
         await writeAll(sink, chunk, offset).catch((e: unknown) => {
-          throw toCotError(e, 'OUTPUT_FAILED', `cannot copy ${label}`);
+          throw new CotError('OUTPUT_FAILED', `cannot copy ${label}: ${fsReason(e)}`, { cause: e });
         });
       }
       if (pending === undefined) pending = fh.read(bufs[which]!, 0, HASH_CHUNK_SIZE, size);
@@ -256,7 +257,11 @@ export async function digestFile(
       sinks.push(
         await open(c.path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, c.mode ?? 0o600).catch(
           (e: unknown) => {
-            throw toCotError(e, 'OUTPUT_FAILED', `cannot create ${c.label ?? c.path} to copy ${label}`);
+            throw new CotError(
+              'OUTPUT_FAILED',
+              `cannot create ${c.label ?? c.path} to copy ${label}: ${fsReason(e)}`,
+              { cause: e },
+            );
           },
         ),
       );

@@ -4,6 +4,14 @@ import { CotError } from '../errors.js';
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
+/**
+ * The first line `cot keys new` writes in an ed25519 public key file, above the base64 key: it makes the file
+ * recognisable as public (a signing key is never loaded from it: publicKeyReason), and every verification-key
+ * loader skips `#` lines. Files without it (older cot, other tools) still load as verification keys.
+ */
+export const ED25519_PUBLIC_KEY_COMMENT =
+  '# ed25519 public key, for verifiers (cot verify-link --key, key repositories); it cannot sign';
+
 /** How the private key file stored the key. */
 export type Ed25519PrivateFormat = 'seed-32' | 'nacl-secret-64';
 

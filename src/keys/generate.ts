@@ -1,9 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { access } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { CotError } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
-import { writeFileAtomic } from '../util/atomic.js';
-import { rawPublicKey, rawSeed } from './ed25519.js';
+import { writeFilesAtomic } from '../util/atomic.js';
+import { assertDistinctOutputs } from '../util/output-paths.js';
+import { ED25519_PUBLIC_KEY_COMMENT, rawPublicKey, rawSeed } from './ed25519.js';
+import { PUBLIC_KEY_FILE_NAME } from './keys.js';
 
 export interface GenerateKeyPairOptions {
   type: 'openpgp' | 'ed25519';
@@ -17,7 +20,7 @@ export interface GenerateKeyPairOptions {
   pgpAlgorithm?: 'rsa4096' | 'ed25519';
   /** OpenPGP only: days until the key expires (default: never) */
   expiresInDays?: number;
-  /** replace existing files (default: refuse, so a key is never lost) */
+  /** replace existing files (default: refuse with FILE_EXISTS, so a key is never lost) */
   force?: boolean;
   /** key creation time */
   now: Date;
@@ -25,7 +28,10 @@ export interface GenerateKeyPairOptions {
 
 export interface GeneratedKeyPair {
   type: 'openpgp' | 'ed25519';
-  /** base64 32-byte key (ed25519) or armored public key (OpenPGP) */
+  /**
+   * base64 32-byte key (ed25519; the file `pubOut` holds ED25519_PUBLIC_KEY_COMMENT then this line) or armored
+   * public key (OpenPGP)
+   */
   publicKey: string;
   /** OpenPGP fingerprint, or the base64 public key for ed25519 */
   id: string;
@@ -41,21 +47,49 @@ export function parseUserId(userId: string): { name?: string; email?: string } {
   return { name: userId.trim() };
 }
 
-async function refuseOverwrite(path: string | undefined): Promise<void> {
-  if (path === undefined) return;
-  const exists = await access(path).then(
-    () => true,
-    () => false,
-  );
-  if (exists) throw new CotError('USAGE', `${path} already exists; pass --force to replace it`);
+/** A key file about to be written: never a folder; an existing file only with `force` (FILE_EXISTS). */
+async function checkTarget(path: string, what: string, force: boolean): Promise<void> {
+  const st = await stat(path).catch(() => undefined);
+  if (path.endsWith('/') || st?.isDirectory()) {
+    throw new CotError(
+      'FILE_IS_DIRECTORY',
+      `${what} ${path} is a folder: give the path of the key file to write`,
+      {
+        details: { path },
+      },
+    );
+  }
+  const exists = st !== undefined || (await lstat(path).catch(() => undefined)) !== undefined;
+  if (exists && !force) {
+    throw new CotError(
+      'FILE_EXISTS',
+      `${what} ${path} already exists: a key is never replaced unless you pass --force (nothing was written)`,
+      { details: { path } },
+    );
+  }
 }
 
-/** Generate a signing key pair and write it: private key 0600 (atomically), optional public key 0644. */
+/**
+ * Generate a signing key pair and write it: private key 0600 (atomically), optional public key 0644 (for ed25519:
+ * ED25519_PUBLIC_KEY_COMMENT, then the base64 key). Checked before anything is generated: `out` and `pubOut` are
+ * two different files (USAGE), `out` is not named like a public key (USAGE: it could never sign), neither is a
+ * folder (FILE_IS_DIRECTORY), and neither exists unless `force` (FILE_EXISTS).
+ */
 export async function generateKeyPair(o: GenerateKeyPairOptions): Promise<GeneratedKeyPair> {
-  if (!o.force) {
-    await refuseOverwrite(o.out);
-    await refuseOverwrite(o.pubOut);
+  if (PUBLIC_KEY_FILE_NAME.test(basename(o.out))) {
+    throw new CotError(
+      'USAGE',
+      `the private key file ${o.out} is named like a public key (*.pub, *_public_key): cot would refuse to sign with it; name it e.g. worker.key`,
+    );
   }
+  if (o.pubOut !== undefined) {
+    await assertDistinctOutputs([
+      { path: o.out, what: 'the private key file (--out)' },
+      { path: o.pubOut, what: 'the public key file (--pub-out)' },
+    ]);
+  }
+  await checkTarget(o.out, 'private key file', Boolean(o.force));
+  if (o.pubOut !== undefined) await checkTarget(o.pubOut, 'public key file', Boolean(o.force));
   let privateText: string;
   let publicText: string;
   let id: string;
@@ -78,10 +112,22 @@ export async function generateKeyPair(o: GenerateKeyPairOptions): Promise<Genera
     publicText = k.publicArmored;
     id = k.fingerprint;
   }
-  await writeFileAtomic(o.out, `${privateText}${privateText.endsWith('\n') ? '' : '\n'}`, 0o600);
-  if (o.pubOut !== undefined) {
-    await writeFileAtomic(o.pubOut, `${publicText}${publicText.endsWith('\n') ? '' : '\n'}`, 0o644);
-  }
+  // without force, a file that appeared while the key was generated is not replaced either (link, not rename)
+  const noReplace = !o.force;
+  const line = (t: string) => `${t}${t.endsWith('\n') ? '' : '\n'}`;
+  await writeFilesAtomic([
+    { path: o.out, data: line(privateText), mode: 0o600, noReplace },
+    ...(o.pubOut === undefined
+      ? []
+      : [
+          {
+            path: o.pubOut,
+            data: line(o.type === 'ed25519' ? `${ED25519_PUBLIC_KEY_COMMENT}\n${publicText}` : publicText),
+            mode: 0o644,
+            noReplace,
+          },
+        ]),
+  ]);
   return {
     type: o.type,
     publicKey: publicText,

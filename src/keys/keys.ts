@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { CotError, fsError } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
 import type { PgpPrivateKey, PgpPublicKey } from '../pgp/openpgp.js';
@@ -102,9 +103,53 @@ export function checkPrivateKeyPermissions(path: string, mode: number, uid: numb
   }
 }
 
-/** Load a signing key; its type (armored OpenPGP or base64 ed25519) is detected from the content. */
+/**
+ * File names of public keys: `*.pub` (and `*.pub.asc`, `*.pub.gpg`), and scriptworker's `*_public_key`. A signing
+ * key is never loaded from such a file, and `cot keys new` never writes a private key to one.
+ */
+export const PUBLIC_KEY_FILE_NAME = /(\.pub(\.asc|\.gpg)?|[_-]public[_-]key)$/i;
+
+/**
+ * Why `bytes` (the file `path`) is a public key and not a private one, or undefined when nothing says so: a public
+ * key file name (PUBLIC_KEY_FILE_NAME), an armored or binary OpenPGP public key, or the comment line `cot keys new`
+ * writes above an ed25519 public key (ED25519_PUBLIC_KEY_COMMENT; any `#` line naming a public key counts). Old
+ * ed25519 public key files without the comment are base64 of 32 bytes, exactly like a seed: only their name tells.
+ */
+export function publicKeyReason(path: string, bytes: Uint8Array): string | undefined {
+  const name = basename(path);
+  if (PUBLIC_KEY_FILE_NAME.test(name)) return `its name (${name}) is that of a public key`;
+  const text = Buffer.from(bytes.subarray(0, 4096)).toString('latin1');
+  if (text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) return 'it holds an OpenPGP public key';
+  // binary OpenPGP: the first packet is a public key (tag 6), old format 0b10_0110_xx or new format 0xC6
+  const b = bytes[0];
+  if (b !== undefined && (b === 0xc6 || (b & 0xfc) === 0x98))
+    return 'it holds an OpenPGP public key (binary)';
+  if (/^\s*#.*\bpublic key\b/im.test(text))
+    return 'it is an ed25519 public key file (its comment line says so)';
+  return undefined;
+}
+
+/** KEY_INVALID for a public key given where a private key is needed (checked before its permissions). */
+export function assertNotPublicKey(path: string, bytes: Uint8Array, what = 'private key'): void {
+  const reason = publicKeyReason(path, bytes);
+  if (reason !== undefined) {
+    throw new CotError(
+      'KEY_INVALID',
+      `${path} is a public key, not a ${what}: ${reason}. Signing needs the private key (the file \`cot keys new --out\` wrote); give the public key to verifiers`,
+      { details: { path, reason: 'public-key' } },
+    );
+  }
+}
+
+/**
+ * Load a signing key; its type (armored OpenPGP or base64 ed25519) is detected from the content. A public key
+ * (publicKeyReason: its name, an OpenPGP public key, the comment of cot's ed25519 public key files) is refused
+ * with KEY_INVALID before the permissions are looked at, so nobody is told to `chmod 600` a public key. Then
+ * KEY_INSECURE_PERMISSIONS (unless allowed), KEY_INVALID, FILE_NOT_FOUND, FILE_UNREADABLE.
+ */
 export async function loadSigningKey(path: string, options: LoadPrivateKeyOptions = {}): Promise<SigningKey> {
   const { bytes, mode, uid } = await readSmallFile(path, 'private key');
+  assertNotPublicKey(path, bytes);
   if (!options.allowInsecureKeyPermissions) checkPrivateKeyPermissions(path, mode, uid);
   const text = bytes.toString('utf8');
   if (text.includes('-----BEGIN PGP PRIVATE KEY BLOCK-----')) {

@@ -10,6 +10,7 @@ import { assertArtifactName } from '../hashing/artifacts.js';
 import { digestFile, openRegularFile } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { fsReason } from '../util/output-paths.js';
 import {
   type ArtifactInfo,
   artifactChanged,
@@ -276,7 +277,12 @@ export class DirectoryQueue implements TaskQueue {
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       if (e instanceof CotError) throw e;
-      throw fsError(e, input.path, `cannot store artifact ${input.name}`);
+      // the reason without Node's paths: they would name the hidden temp file
+      throw fsError(
+        Object.assign(new Error(fsReason(e)), { code: (e as NodeJS.ErrnoException).code }),
+        input.path,
+        `cannot store artifact ${input.name}`,
+      );
     }
   }
 

@@ -5,7 +5,8 @@ import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HashAlgorithm } from '../document/schema.js';
-import { CotError, IntegrityError, toCotError } from '../errors.js';
+import { CotError, IntegrityError } from '../errors.js';
+import { fsReason } from '../util/output-paths.js';
 import type { DownloadLimits, TaskQueue } from './queue.js';
 
 export interface DownloadedArtifact {
@@ -53,7 +54,9 @@ export async function downloadArtifact(
     try {
       await mkdir(dirname(o.dest), { recursive: true });
     } catch (e) {
-      throw toCotError(e, 'OUTPUT_FAILED', `cannot create the folder of ${o.dest}`);
+      throw new CotError('OUTPUT_FAILED', `cannot create the folder of ${o.dest}: ${fsReason(e)}`, {
+        cause: e,
+      });
     }
   }
   const opened = await queue.openArtifact(taskId, runId, name, o);
@@ -89,7 +92,8 @@ export async function downloadArtifact(
   } catch (e) {
     if (tmp) await unlink(tmp).catch(() => undefined);
     if (e instanceof CotError) throw e;
-    if (writeFailed) throw toCotError(e, 'OUTPUT_FAILED', `${label}: cannot write ${o.dest}`);
+    if (writeFailed)
+      throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${o.dest}: ${fsReason(e)}`, { cause: e });
     throw new CotError('TRANSPORT_NETWORK', `${label}: ${(e as Error).message}`, { cause: e });
   }
   if (tmp) {
@@ -102,7 +106,7 @@ export async function downloadArtifact(
       }
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
-      throw toCotError(e, 'OUTPUT_FAILED', `${label}: cannot write ${o.dest}`);
+      throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${o.dest}: ${fsReason(e)}`, { cause: e });
     }
   }
   const digests: Partial<Record<HashAlgorithm, string>> = {};
@@ -126,7 +130,7 @@ export async function downloadArtifact(
       await rename(tmp, o.dest);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
-      throw toCotError(e, 'OUTPUT_FAILED', `${label}: cannot write ${o.dest}`);
+      throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${o.dest}: ${fsReason(e)}`, { cause: e });
     }
   }
   return { taskId, runId: opened.runId, name, size, digests, ...(o.dest ? { path: o.dest } : {}) };

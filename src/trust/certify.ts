@@ -2,6 +2,7 @@ import { CotError } from '../errors.js';
 import { type LoadPrivateKeyOptions, loadSigningKey, loadVerificationKeys } from '../keys/keys.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { assertDistinctOutputs } from '../util/output-paths.js';
 
 export interface CertifyOptions extends LoadPrivateKeyOptions {
   /** the trusted root's private key (armored OpenPGP) */
@@ -12,6 +13,8 @@ export interface CertifyOptions extends LoadPrivateKeyOptions {
   out: string;
   /** certification time */
   now: Date;
+  /** replace an existing `out` (default: refuse with FILE_EXISTS; a key file is never replaced silently) */
+  force?: boolean;
 }
 
 export interface CertifyResult {
@@ -21,8 +24,19 @@ export interface CertifyResult {
   out: string;
 }
 
-/** A trusted root certifies every user id of a worker's OpenPGP key (exportable, as `gpg --sign-key`). */
+/**
+ * A trusted root certifies every user id of a worker's OpenPGP key (exportable, as `gpg --sign-key`). `out` may be
+ * neither the root's key file nor the worker's (USAGE), nor an existing file unless `force` (FILE_EXISTS), nor a
+ * folder (FILE_IS_DIRECTORY). A public key given as the root's is KEY_INVALID (loadSigningKey).
+ */
 export async function certifyKeyFile(o: CertifyOptions): Promise<CertifyResult> {
+  await assertDistinctOutputs(
+    [{ path: o.out, what: 'the certified key file (--out)' }],
+    [
+      { path: o.withPrivate, what: "root's private key (--with)" },
+      { path: o.keyPublic, what: "worker's public key (--key)" },
+    ],
+  );
   const root = await loadSigningKey(o.withPrivate, o);
   if (root.kind !== 'openpgp')
     throw new CotError('KEY_INVALID', `${o.withPrivate}: certifying needs an OpenPGP private key`);
@@ -37,7 +51,7 @@ export async function certifyKeyFile(o: CertifyOptions): Promise<CertifyResult> 
   if (target.fingerprint === root.fingerprint) throw new CotError('USAGE', 'a key cannot certify itself');
   const pgp = await loadPgp();
   const certified = await pgp.certifyKey(target.key, root.key, o.now);
-  await writeFileAtomic(o.out, pgp.armorKey(certified), 0o644);
+  await writeFileAtomic(o.out, pgp.armorKey(certified), 0o644, { noReplace: !o.force });
   return {
     certified: target.fingerprint,
     certifiedBy: root.fingerprint,

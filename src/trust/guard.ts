@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { chmod, chown, lstat } from 'node:fs/promises';
+import { chmod, chown, constants, lstat, open } from 'node:fs/promises';
 import { CotError, fsError } from '../errors.js';
+import { assertNotPublicKey } from '../keys/keys.js';
 
 export interface GuardOptions {
   /** the user tasks run as: prove it cannot read the key by trying, as that user */
@@ -25,8 +26,25 @@ function idOf(user: string, flag: '-u' | '-g'): number {
   return Number(r.stdout.trim());
 }
 
+/** The first 4 KiB of a file (empty when it cannot be read: the name alone is then judged). */
+async function headOf(path: string): Promise<Buffer> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch(
+    () => undefined,
+  );
+  if (fh === undefined) return Buffer.alloc(0);
+  try {
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
+  } catch {
+    return Buffer.alloc(0);
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
- * Check a worker's private key file: owned by the running user, mode 0600 or stricter (with `fix`, make it so);
+ * Check a worker's private key file: a public key (publicKeyReason) is KEY_INVALID; owned by the running user, mode 0600 or stricter (with `fix`, make it so);
  * with `taskUser`, actually try to read it as that user (with that user's groups, through `runuser`), as
  * generic-worker does before every chain-of-trust task. A key the task user can read must not sign.
  */
@@ -43,6 +61,8 @@ export async function guardKey(path: string, o: GuardOptions = {}): Promise<Guar
       `private key ${path} is a symlink; point at the real file`,
     );
   if (!st.isFile()) throw new CotError('KEY_INVALID', `private key ${path} is not a regular file`);
+  // a public key is refused (KEY_INVALID) before its mode is judged or fixed: nobody needs to chmod a public key
+  assertNotPublicKey(path, await headOf(path));
   const me = process.getuid?.() ?? -1;
   const fixed: string[] = [];
   let mode = st.mode & 0o7777;

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CotError, toCotError } from '../errors.js';
+import { CotError } from '../errors.js';
+import { fsReason } from './output-paths.js';
 
 export interface AtomicFile {
   path: string;
   data: Uint8Array | string;
   /** file mode for the new file (default 0o644) */
   mode?: number;
+  /** never replace an existing file: it is put in place with link(2), which fails if the name exists (FILE_EXISTS) */
+  noReplace?: boolean;
 }
 
 /**
@@ -27,6 +30,8 @@ export interface AtomicEntry {
   data: Uint8Array | string;
   /** file mode for the new file (default 0o644) */
   mode?: number;
+  /** never replace an existing file: it is put in place with link(2), which fails if the name exists (FILE_EXISTS) */
+  noReplace?: boolean;
 }
 
 /** fsync a folder, so that renames and links in it are durable. */
@@ -57,8 +62,54 @@ async function writeTemp(f: AtomicEntry): Promise<string> {
   } catch (e) {
     await fh?.close().catch(() => undefined);
     await unlink(f.folder.at(tmp)).catch(() => undefined);
-    throw toCotError(e, 'OUTPUT_FAILED', `cannot write ${f.folder.display(f.name)}`);
+    throw writeError(e, f.folder.display(f.name));
   }
+}
+
+/**
+ * Put the complete temp file at `dest` only if nothing is there: link(2) never replaces (EEXIST: FILE_EXISTS), then
+ * the temp name is removed. A file system without hard links gets a rename after a last look (a file created in
+ * between could then be replaced).
+ */
+async function placeNew(tmp: string, dest: string, display: string): Promise<void> {
+  try {
+    await link(tmp, dest);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      throw new CotError(
+        'FILE_EXISTS',
+        `${display} already exists and was not replaced (--force replaces it)`,
+        {
+          details: { path: display },
+        },
+      );
+    }
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EMLINK') throw e;
+    if (
+      await lstat(dest).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      throw new CotError(
+        'FILE_EXISTS',
+        `${display} already exists and was not replaced (--force replaces it)`,
+        {
+          details: { path: display },
+        },
+      );
+    }
+    await rename(tmp, dest);
+    return;
+  }
+  await unlink(tmp);
+}
+
+/** OUTPUT_FAILED naming the file the caller asked for and the reason, never the temp file (fsReason). */
+function writeError(e: unknown, display: string): CotError {
+  if (e instanceof CotError) return e;
+  return new CotError('OUTPUT_FAILED', `cannot write ${display}: ${fsReason(e)}`, { cause: e });
 }
 
 /**
@@ -67,46 +118,62 @@ async function writeTemp(f: AtomicEntry): Promise<string> {
  * `removeFirst` files (old signatures that must never be seen beside the new document) are unlinked before the
  * first rename, then the folders are fsynced. Every open, rename and unlink goes through `folder.at`, so with
  * OpenDirectory folders nothing is reached through a path a task process could swap. On failure no temp file is
- * left behind. Throws OUTPUT_FAILED.
+ * left behind. Throws OUTPUT_FAILED (naming the file and the reason, never a temp file), FILE_EXISTS (a
+ * `noReplace` file exists).
  */
 export async function writeFilesAtomicIn(
   files: readonly AtomicEntry[],
   o: { removeFirst?: readonly { folder: TargetFolder; name: string }[] } = {},
 ): Promise<void> {
   const temps: string[] = [];
+  // the file being worked on, for the message: the caller's names only, never a temp file's
+  let current = files.map((f) => f.folder.display(f.name)).join(', ');
   try {
-    for (const f of files) temps.push(await writeTemp(f));
-    for (const r of o.removeFirst ?? [])
+    for (const f of files) {
+      current = f.folder.display(f.name);
+      temps.push(await writeTemp(f));
+    }
+    for (const r of o.removeFirst ?? []) {
+      current = r.folder.display(r.name);
       await unlink(r.folder.at(r.name)).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'ENOENT') throw e;
       });
+    }
     for (let i = 0; i < files.length; i++) {
       const f = files[i]!;
-      await rename(f.folder.at(temps[i]!), f.folder.at(f.name));
+      current = f.folder.display(f.name);
+      if (f.noReplace) await placeNew(f.folder.at(temps[i]!), f.folder.at(f.name), current);
+      else await rename(f.folder.at(temps[i]!), f.folder.at(f.name));
       temps[i] = '';
     }
+    current = files.map((f) => f.folder.display(f.name)).join(', ');
     for (const folder of new Set(files.map((f) => f.folder))) await folder.sync();
   } catch (e) {
     await Promise.all(
       temps.map((t, i) => (t ? unlink(files[i]!.folder.at(t)).catch(() => undefined) : undefined)),
     );
-    if (e instanceof CotError) throw e;
-    throw toCotError(
-      e,
-      'OUTPUT_FAILED',
-      `cannot write ${files.map((f) => f.folder.display(f.name)).join(', ')}`,
-    );
+    throw writeError(e, current);
   }
 }
 
 /**
- * writeFilesAtomicIn for files named by path: each folder is reached by its path (pathFolder), for folders no task
+ * writeFilesAtomicIn for files named by path (FILE_IS_DIRECTORY, before anything is made, for a path that is a
+ * folder or ends with "/"): each folder is reached by its path (pathFolder), for folders no task
  * process can write (the generator's output goes through an opened folder instead: src/cot/generate.ts).
  */
 export async function writeFilesAtomic(
   files: readonly AtomicFile[],
   o: { removeFirst?: readonly string[] } = {},
 ): Promise<void> {
+  // a folder given as a file: its basename would be taken as the file's name in the folder above (a temp file at
+  // "/" for "/tmp/"); refused as given, before anything is made
+  for (const f of files) {
+    if (f.path.endsWith('/') || (await stat(f.path).catch(() => undefined))?.isDirectory()) {
+      throw new CotError('FILE_IS_DIRECTORY', `cannot write ${f.path}: it is a folder, not a file`, {
+        details: { path: f.path },
+      });
+    }
+  }
   const folders = new Map<string, TargetFolder>();
   const folder = (p: string): TargetFolder => {
     const dir = dirname(p);
@@ -122,11 +189,19 @@ export async function writeFilesAtomic(
       name: basename(f.path),
       data: f.data,
       ...(f.mode === undefined ? {} : { mode: f.mode }),
+      ...(f.noReplace ? { noReplace: true } : {}),
     })),
     { removeFirst: (o.removeFirst ?? []).map((p) => ({ folder: folder(p), name: basename(p) })) },
   );
 }
 
-export async function writeFileAtomic(path: string, data: Uint8Array | string, mode?: number): Promise<void> {
-  await writeFilesAtomic([{ path, data, ...(mode === undefined ? {} : { mode }) }]);
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  mode?: number,
+  o: { noReplace?: boolean } = {},
+): Promise<void> {
+  await writeFilesAtomic([
+    { path, data, ...(mode === undefined ? {} : { mode }), ...(o.noReplace ? { noReplace: true } : {}) },
+  ]);
 }

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ED25519_PUBLIC_KEY_COMMENT } from '../../src/keys/ed25519.js';
 import { generateArgs, runCli } from '../helpers/cli.js';
 import { HAVE_GPG, HAVE_SHARED, REPO, SHARED_INTEROP, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';
@@ -32,12 +33,16 @@ describe('cot keys new', () => {
       join(d, 'ed.pub'),
     );
     expect(r.code).toBe(0);
-    expect(r.out.trim()).toBe((await readFile(join(d, 'ed.pub'), 'utf8')).trim());
+    // the public file: a comment line that marks it as public, then the key printed
+    expect((await readFile(join(d, 'ed.pub'), 'utf8')).trim().split('\n')).toEqual([
+      ED25519_PUBLIC_KEY_COMMENT,
+      r.out.trim(),
+    ]);
     expect(Buffer.from(r.out.trim(), 'base64')).toHaveLength(32);
     expect((await stat(join(d, 'ed.key'))).mode & 0o777).toBe(0o600);
     const again = await cot('keys', 'new', '--type', 'ed25519', '--out', join(d, 'ed.key'));
-    expect(again.code).toBe(2);
-    expect(again.err).toMatch(/^cot: USAGE: .*already exists/);
+    expect(again.code).toBe(5);
+    expect(again.err).toMatch(/^cot: FILE_EXISTS: .*already exists/);
     const pgp = await cot(
       'keys',
       'new',

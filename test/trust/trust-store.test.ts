@@ -28,6 +28,14 @@ import {
 } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';
 
+/** The base64 key of an ed25519 public key file (`cot keys new` writes a comment line above it). */
+const edPub = async (p: string): Promise<string> =>
+  (await readFile(p, 'utf8'))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .join('\n');
+
 const NOW = new Date('2026-11-25T12:00:00Z');
 const DAY = 86400_000;
 const DOC = canonicalize(sampleDocument());
@@ -265,7 +273,7 @@ describe('certified keys (roots made and used by cot)', () => {
     const g = join(d, 'g');
     for (const p of [a, b, g])
       await generateKeyPair({ type: 'ed25519', out: p, pubOut: `${p}.pub`, now: NOW });
-    const lines = `# docker-worker keys, old then new\n${(await readFile(`${a}.pub`, 'utf8')).trim()}\n${(await readFile(`${b}.pub`, 'utf8')).trim()}\n`;
+    const lines = `# docker-worker keys, old then new\n${await edPub(`${a}.pub`)}\n${await edPub(`${b}.pub`)}\n`;
     const r = join(d, 'edrepo');
     await mkdir(join(r, 'docker-worker'), { recursive: true });
     await mkdir(join(r, 'generic-worker'), { recursive: true });
@@ -301,11 +309,8 @@ describe('certified keys (roots made and used by cot)', () => {
     await writeFile(
       join(d, 'trust.json'),
       JSON.stringify({
-        'docker-worker': [
-          (await readFile(`${a}.pub`, 'utf8')).trim(),
-          { key: (await readFile(`${b}.pub`, 'utf8')).trim(), comment: 'd2g' },
-        ],
-        'generic-worker': [(await readFile(`${g}.pub`, 'utf8')).trim()],
+        'docker-worker': [await edPub(`${a}.pub`), { key: await edPub(`${b}.pub`), comment: 'd2g' }],
+        'generic-worker': [await edPub(`${g}.pub`)],
       }),
     );
     const fromJson = await addEd25519TrustFile(emptyTrustStore(), join(d, 'trust.json'));
@@ -328,7 +333,7 @@ describe('certified keys (roots made and used by cot)', () => {
     // and as YAML
     await writeFile(
       join(d, 'trust.yml'),
-      `# ed25519 keys per implementation\ndocker-worker:\n  - ${(await readFile(`${a}.pub`, 'utf8')).trim()}\n  - key: ${(await readFile(`${b}.pub`, 'utf8')).trim()}\n    comment: d2g\n`,
+      `# ed25519 keys per implementation\ndocker-worker:\n  - ${await edPub(`${a}.pub`)}\n  - key: ${await edPub(`${b}.pub`)}\n    comment: d2g\n`,
     );
     const fromYaml = await addEd25519TrustFile(emptyTrustStore(), join(d, 'trust.yml'));
     await verifyLink({
@@ -449,7 +454,7 @@ describe('copies of one key are merged; trust file windows are strict', () => {
 
   it('ed25519 copies in one implementation: the windows intersect (the most restrictive wins)', async () => {
     await generateKeyPair({ type: 'ed25519', out: join(d, 'e'), pubOut: join(d, 'e.pub'), now: NOW });
-    const pub = (await readFile(join(d, 'e.pub'), 'utf8')).trim();
+    const pub = await edPub(join(d, 'e.pub'));
     await writeFile(
       join(d, 'dup.json'),
       JSON.stringify({
@@ -482,7 +487,7 @@ describe('copies of one key are merged; trust file windows are strict', () => {
 
   it('trust file entries: unknown fields, bad times and empty windows are refused (KEY_INVALID)', async () => {
     await generateKeyPair({ type: 'ed25519', out: join(d, 'f'), pubOut: join(d, 'f.pub'), now: NOW });
-    const key = (await readFile(join(d, 'f.pub'), 'utf8')).trim();
+    const key = await edPub(join(d, 'f.pub'));
     const bad: [string, Record<string, unknown>, RegExp][] = [
       ['misspelt', { key, untill: '2026-01-01T00:00:00Z' }, /unknown field\(s\) "untill"/],
       ['no zone', { key, until: '2026-01-01T00:00:00' }, /must be an ISO 8601 time with a time zone/],

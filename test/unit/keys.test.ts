@@ -51,7 +51,9 @@ describe('ed25519 key files', () => {
   it('never overwrites an existing key unless forced', async () => {
     const d = await tempDir();
     await generateKeyPair({ type: 'ed25519', out: join(d, 'k'), now: NOW });
-    expect(await codeOf(generateKeyPair({ type: 'ed25519', out: join(d, 'k'), now: NOW }))).toBe('USAGE');
+    expect(await codeOf(generateKeyPair({ type: 'ed25519', out: join(d, 'k'), now: NOW }))).toBe(
+      'FILE_EXISTS',
+    );
     await generateKeyPair({ type: 'ed25519', out: join(d, 'k'), now: NOW, force: true });
   });
 });

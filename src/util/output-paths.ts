@@ -1,0 +1,168 @@
+import { lstat, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { CotError } from '../errors.js';
+
+/**
+ * Rules for the paths a command writes: no output is written over another output or over one of the command's own
+ * inputs, a path given for a file is never a folder, and messages name the paths the user gave (never a temp file).
+ */
+
+const ERRNO_TEXT: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a component of the path is not a folder',
+  EISDIR: 'is a folder',
+  EEXIST: 'already exists',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EXDEV: 'on another file system',
+  ENAMETOOLONG: 'file name too long',
+  ELOOP: 'too many symlinks (or a symlink where none is followed)',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+  EIO: 'input/output error',
+  EBUSY: 'busy',
+  ETXTBSY: 'busy',
+  ENOTEMPTY: 'folder not empty',
+};
+
+/**
+ * Why a file-system call failed, WITHOUT the paths Node puts in its messages (they may name a hidden temp file):
+ * `permission denied (EACCES)`. For a non-errno error, its message.
+ */
+export function fsReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) {
+    return ERRNO_TEXT[code] ? `${ERRNO_TEXT[code]} (${code})` : code;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** `inner` is `outer` or lies below it (both absolute and normalised). */
+export function isWithin(inner: string, outer: string): boolean {
+  const r = relative(outer, inner);
+  return r === '' || (!r.startsWith(`..${sep}`) && r !== '..' && !r.startsWith(sep));
+}
+
+/**
+ * The path as the file system will resolve it: the real path of the longest part that exists, then the rest as
+ * given. Two paths naming one file through symlinks or `..` compare equal.
+ */
+export async function canonicalPath(path: string): Promise<string> {
+  const abs = resolve(path);
+  let head = abs;
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      const real = await realpath(head);
+      return tail.length === 0 ? real : join(real, ...tail.reverse());
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return abs;
+      tail.push(basename(head));
+      head = parent;
+    }
+  }
+}
+
+/** What identifies a file: its canonical path, and its device and inode when it exists. */
+interface FileIdentity {
+  canonical: string;
+  inode?: string;
+}
+
+async function identityOf(path: string): Promise<FileIdentity> {
+  const st = await stat(path).catch(() => undefined);
+  return { canonical: await canonicalPath(path), ...(st ? { inode: `${st.dev}:${st.ino}` } : {}) };
+}
+
+function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return a.canonical === b.canonical || (a.inode !== undefined && a.inode === b.inode);
+}
+
+/** True when `a` and `b` name the same file: the same canonical path, or (both existing) the same inode. */
+export async function samePath(a: string, b: string): Promise<boolean> {
+  return sameIdentity(await identityOf(a), await identityOf(b));
+}
+
+/** A path a command reads or writes, and how the command calls it in messages (an option name, "the key"...). */
+export interface NamedPath {
+  path: string;
+  what: string;
+}
+
+/**
+ * Refuse (USAGE, before anything is written) two outputs that name one file, and an output that names one of the
+ * inputs: `cot keys new --out X --pub-out X` would write the public key over the private one. Paths are compared
+ * by canonical path (symlinks and `..` resolved) and, for existing files, by inode (hard links).
+ */
+export async function assertDistinctOutputs(
+  outputs: readonly NamedPath[],
+  inputs: readonly NamedPath[] = [],
+): Promise<void> {
+  const all = [...outputs, ...inputs];
+  const ids = await Promise.all(all.map((p) => identityOf(p.path)));
+  for (let i = 0; i < outputs.length; i++) {
+    for (let j = i + 1; j < all.length; j++) {
+      if (!sameIdentity(ids[i]!, ids[j]!)) continue;
+      const o = all[i]!;
+      const other = all[j]!;
+      const isInput = j >= outputs.length;
+      throw new CotError(
+        'USAGE',
+        `${o.what} (${o.path}) and ${other.what} (${other.path}) are the same file: ${isInput ? `the output would be written over the ${other.what} it reads` : 'one output would be written over the other'}; nothing was written, give different paths`,
+        { details: { path: o.path, conflictsWith: other.path } },
+      );
+    }
+  }
+}
+
+/**
+ * Refuse, before any work, a path given for a FILE to write that is a folder (or ends with "/"): FILE_IS_DIRECTORY,
+ * naming it as the user gave it. A missing file is fine (it will be created); its folder must exist.
+ */
+export async function assertFileTarget(path: string, what: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (path.endsWith('/') || st?.isDirectory() || (await stat(path).catch(() => undefined))?.isDirectory()) {
+    throw new CotError(
+      'FILE_IS_DIRECTORY',
+      `${what} ${path} is a folder: give the path of a file to write (for example ${join(path, defaultNameFor(what))})`,
+      { details: { path } },
+    );
+  }
+  const parent = dirname(resolve(path));
+  const pst = await stat(parent).catch(() => undefined);
+  if (pst === undefined) {
+    throw new CotError('OUTPUT_FAILED', `${what} ${path}: its folder ${parent} does not exist`, {
+      details: { path },
+    });
+  }
+  if (!pst.isDirectory()) {
+    throw new CotError('OUTPUT_FAILED', `${what} ${path}: ${parent} is not a folder`, { details: { path } });
+  }
+}
+
+function defaultNameFor(what: string): string {
+  if (/report/.test(what)) return 'report.html';
+  if (/output/.test(what)) return 'verified.json';
+  if (/pub/.test(what)) return 'worker.pub';
+  if (/key|out/.test(what)) return 'worker.key';
+  return 'file';
+}
+
+/**
+ * Refuse (USAGE) two folders of which one lies in the other or both are one: `cot fetch --queue DIR --out DIR`
+ * would write the mirror into the store it reads.
+ */
+export async function assertSeparateFolders(a: NamedPath, b: NamedPath): Promise<void> {
+  const [ca, cb] = await Promise.all([canonicalPath(a.path), canonicalPath(b.path)]);
+  if (isWithin(ca, cb) || isWithin(cb, ca)) {
+    throw new CotError(
+      'USAGE',
+      `${a.what} (${a.path}) and ${b.what} (${b.path}) ${ca === cb ? 'are the same folder' : 'lie one inside the other'}: give separate folders`,
+      { details: { path: a.path, conflictsWith: b.path } },
+    );
+  }
+}
