@@ -848,7 +848,11 @@ export function buildProgram(io: Io): Command {
           [{ path: o.report, what: '--report' }],
           [
             { path: o.policy, what: '--policy' },
-            ...loaded.trust.files.map((f) => ({ path: f.path, what: `the key file ${f.path}` })),
+            // a trust file's entries are named FILE#implementation
+            ...loaded.trust.files.map((f) => ({
+              path: f.path.replace(/#[^/]*$/, ''),
+              what: 'a key file the policy names',
+            })),
           ],
         );
       }

@@ -205,6 +205,12 @@ bounds:
  * docker-worker (OpenPGP), a generic-worker (ed25519) and a scriptworker (OpenPGP, certified by a trusted root in a
  * key repository); a realistic task graph (decision, docker-image, two builds, signing, beetmover); every
  * chain-of-trust document made by cot's own generator; then the chain of the final task verified.
+ *
+ * `out` is the demo's own folder: a new or empty one, or one it made before (DEMO_MARKER, whose list of what the
+ * previous run made is removed first, nothing else); any other non-empty folder is FILE_EXISTS unless `force`
+ * (then nothing is removed). The marker is written first and rewritten at the end, even after a failure, listing
+ * what this run made. Throws FILE_EXISTS, OUTPUT_FAILED, and the codes of the steps (generateKeyPair,
+ * certifyKeyFile, generateChainOfTrust, loadPolicy).
  */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const dir = resolve(o.out);

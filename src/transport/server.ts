@@ -13,6 +13,7 @@ import { assertArtifactName } from '../hashing/artifacts.js';
 import { digestFile, type FileDigest } from '../hashing/digest.js';
 import { parseJson } from '../json/parse.js';
 import { fsyncDir } from '../util/atomic.js';
+import { fsReason } from '../util/output-paths.js';
 import { contentTypeFor, DirectoryQueue } from './dir-store.js';
 
 interface HawkCredentials {
@@ -796,7 +797,7 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
       onFail();
       await unlink(staged).catch(() => undefined);
       if (e instanceof HttpError) throw e;
-      throw new HttpError(400, 'IncompleteBody', `upload failed: ${(e as Error).message}`);
+      throw new HttpError(400, 'IncompleteBody', `upload failed: ${fsReason(e)}`);
     }
   }
 
@@ -874,7 +875,8 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
                 : 500;
           return send(res, status, { code: e.code, message: e.message });
         }
-        return send(res, 500, { code: 'InternalServerError', message: String(e) });
+        // the reason without Node's paths (they would name the server's staging and temp files)
+        return send(res, 500, { code: 'InternalServerError', message: fsReason(e) });
       });
     },
   );

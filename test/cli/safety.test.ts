@@ -381,6 +381,9 @@ describe('cot demo --out DIR never removes what it did not write', () => {
     expect(p.code).toBe(2);
     expect(p.err).toMatch(/USAGE: --report .* and --policy .* are the same file/);
     expect(await readFile(join(demoDir, 'policy.yml'))).toEqual(policy);
+    const trust = await verify('--report', join(demoDir, 'ed25519-keys.json'));
+    expect(trust.code).toBe(2);
+    expect(trust.err).toMatch(/USAGE: --report .* and a key file the policy names .* are the same file/);
     const ok = await verify('--report', join(d, 'report.html'));
     expect(ok.code, ok.err).toBe(0);
     expect((await verify('--report', join(d, 'report.html'))).code).toBe(0); // its own output: replaced
