@@ -24,6 +24,8 @@ export interface DiscoveryError {
   code: ErrorCode;
   taskId?: string;
   message: string;
+  /** the queue error's details, when a task could not be fetched */
+  details?: Record<string, unknown>;
 }
 
 export interface DiscoveredChain {
@@ -115,7 +117,16 @@ export async function discoverChain(
       tasks.set(f.l.id, node);
       if (f.error) {
         node.error = f.error;
-        errors.push({ code: f.error.code, taskId: f.l.id, message: `task ${f.l.id}: ${f.error.message}` });
+        // the queue's messages usually name the task already ("task X not found in ...")
+        const message = f.error.message.startsWith(`task ${f.l.id}`)
+          ? f.error.message
+          : `task ${f.l.id}: ${f.error.message}`;
+        errors.push({
+          code: f.error.code,
+          taskId: f.l.id,
+          message,
+          ...(Object.keys(f.error.details).length > 0 ? { details: f.error.details } : {}),
+        });
         continue;
       }
       const task = f.task!;

@@ -9,6 +9,7 @@ import { discoverChain } from './discover.js';
 import { obj } from './edges.js';
 import {
   type ChainCheck,
+  type ChainError,
   type ChainLink,
   type ChainReport,
   ChainRun,
@@ -16,7 +17,7 @@ import {
 } from './state.js';
 
 export type { ChainError, ChainLink, ChainReport, LinkImage, VerifyChainOptions } from './state.js';
-export { diffPaths } from './task-graph.js';
+export { diffPaths, type JsonDifference, jsonDifferences, showDifference } from './task-graph.js';
 
 /**
  * The checks, in order. Each reads the run state left by those before it and records its own checks and failures
@@ -32,6 +33,23 @@ export const CHAIN_CHECKS: readonly ChainCheck[] = [
   checkInteractive,
   checkDecisionReached,
 ];
+
+/**
+ * The chain's failures in discovery order, whatever order concurrent checks recorded them in: links breadth first
+ * from the verified task (by depth, then by taskId), each link's failures in the order its checks recorded them,
+ * then the failures of the chain as a whole (bounds, cycle, no decision task). So the first failure named is the
+ * same on every run.
+ */
+function inDiscoveryOrder(s: ChainRun): ChainError[] {
+  const order = [...s.nodes.values()]
+    .map((n) => n.link)
+    .sort((a, b) => a.depth - b.depth || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
+  const rank = new Map(order.map((l, i) => [l.taskId, i]));
+  const rankOf = (e: ChainError) =>
+    e.taskId === undefined ? order.length : (rank.get(e.taskId) ?? order.length);
+  // Array.prototype.sort is stable: a link's own failures keep their order
+  return [...s.errors].sort((a, b) => rankOf(a) - rankOf(b));
+}
 
 /**
  * Verify a chain: from `taskId`, discover every task it relies on (`discoverChain`: parent decision/action task,
@@ -81,7 +99,7 @@ export async function verifyChain(
     if (from && !from.link.upstream.includes(e.to)) from.link.upstream.push(e.to);
   }
   for (const err of found.errors)
-    s.fail(err.taskId ? s.nodes.get(err.taskId) : undefined, err.code, err.message);
+    s.fail(err.taskId ? s.nodes.get(err.taskId) : undefined, err.code, err.message, err.details);
   phases.discovery = (performance.now() - t0) / 1000;
 
   for (const check of CHAIN_CHECKS) {
@@ -91,12 +109,13 @@ export async function verifyChain(
   }
 
   const links = [...s.nodes.values()].map((n) => ({ ...n.link, ok: n.link.errors.length === 0 }));
+  const errors = inDiscoveryOrder(s);
   return {
-    ok: s.errors.length === 0,
+    ok: errors.length === 0,
     root: taskId,
     referenceTime: o.at.toISOString(),
     links,
-    errors: s.errors,
+    errors,
     stats: {
       tasks: links.length,
       artifactsChecked: s.artifactsChecked,

@@ -24,14 +24,21 @@ import {
 const SLUG = new RegExp(SLUGID_PATTERN);
 const MAX_TASK_BYTES = 16 * 1024 * 1024;
 
-export function assertTaskId(taskId: string): void {
-  if (!SLUG.test(taskId))
-    throw new CotError('USAGE', `${JSON.stringify(taskId)} is not a Taskcluster task id (slugid)`);
+/** Throws OPTIONS_INVALID unless `taskId` is a Taskcluster task id (a 22-character slugid). */
+export function assertTaskId(taskId: unknown): asserts taskId is string {
+  if (typeof taskId !== 'string' || !SLUG.test(taskId))
+    throw new CotError(
+      'OPTIONS_INVALID',
+      `${JSON.stringify(taskId) ?? String(taskId)} is not a Taskcluster task id (a 22-character slugid)`,
+      { details: { option: 'taskId' } },
+    );
 }
 
 function assertRunId(runId: number): void {
   if (!Number.isSafeInteger(runId) || runId < 0)
-    throw new CotError('USAGE', `run id ${runId} is not a non-negative integer`);
+    throw new CotError('OPTIONS_INVALID', `run id ${runId} is not a non-negative integer`, {
+      details: { option: 'runId' },
+    });
 }
 
 /**
@@ -69,6 +76,24 @@ export class DirectoryQueue implements TaskQueue {
     return join(this.runDir(taskId, runId), 'artifacts', ...name.split('/'));
   }
 
+  /**
+   * The store's own folder must exist: a store that does not exist is FILE_NOT_FOUND (bad input), never a task
+   * that does not exist in it (QUEUE_NOT_FOUND); a file there is FILE_UNREADABLE.
+   */
+  private async assertRoot(): Promise<void> {
+    let st: Awaited<ReturnType<typeof stat>>;
+    try {
+      st = await stat(this.root);
+    } catch (e) {
+      const err = fsError(e, this.root, 'directory store');
+      throw err.code === 'FILE_NOT_FOUND'
+        ? new CotError('FILE_NOT_FOUND', `directory store ${this.root} does not exist`, { cause: e })
+        : err;
+    }
+    if (!st.isDirectory())
+      throw new CotError('FILE_UNREADABLE', `directory store ${this.root} is not a directory`);
+  }
+
   async task(taskId: string): Promise<JsonObject> {
     const p = join(this.taskDir(taskId), 'task.json');
     let bytes: Buffer;
@@ -79,10 +104,12 @@ export class DirectoryQueue implements TaskQueue {
       bytes = await readFile(p);
     } catch (e) {
       const err = fsError(e, p, `task ${taskId} in ${this.description}`);
-      if (err.code === 'FILE_NOT_FOUND')
-        throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} not found in ${this.description}`, {
+      if (err.code === 'FILE_NOT_FOUND') {
+        await this.assertRoot();
+        throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} not found in ${this.description}`, {
           cause: e,
         });
+      }
       throw err;
     }
     const v = parseJsonBytes(bytes, { source: p });
@@ -96,13 +123,14 @@ export class DirectoryQueue implements TaskQueue {
     try {
       names = await readdir(join(this.taskDir(taskId), 'runs'));
     } catch (e) {
-      throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`, {
+      await this.assertRoot();
+      throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`, {
         cause: e,
       });
     }
     const runs = names.filter((n) => /^(0|[1-9][0-9]*)$/.test(n)).map(Number);
     if (runs.length === 0)
-      throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`);
+      throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`);
     return Math.max(...runs);
   }
 
@@ -132,8 +160,8 @@ export class DirectoryQueue implements TaskQueue {
       const latest = await this.latestRunId(taskId);
       runs = Array.from({ length: latest + 1 }, (_, runId) => ({ runId, state: 'completed' }));
     } catch (e) {
-      if (!(e instanceof CotError && e.code === 'TRANSPORT_NOT_FOUND')) throw e;
-      await this.task(taskId); // a task without runs exists; an unknown task is TRANSPORT_NOT_FOUND
+      if (!(e instanceof CotError && e.code === 'QUEUE_NOT_FOUND')) throw e;
+      await this.task(taskId); // a task without runs exists; an unknown task is QUEUE_NOT_FOUND
     }
     return { taskId, state: runs.length ? 'completed' : 'unscheduled', runs };
   }
@@ -143,11 +171,10 @@ export class DirectoryQueue implements TaskQueue {
     try {
       await stat(this.runDir(taskId, runId));
     } catch (e) {
-      throw new CotError(
-        'TRANSPORT_NOT_FOUND',
-        `task ${taskId} run ${runId} not found in ${this.description}`,
-        { cause: e },
-      );
+      await this.assertRoot();
+      throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} run ${runId} not found in ${this.description}`, {
+        cause: e,
+      });
     }
     const listing = join(this.runDir(taskId, runId), 'artifacts.json');
     const stored = await this.readJsonFile(listing, `artifacts of task ${taskId} run ${runId}`);
@@ -199,7 +226,7 @@ export class DirectoryQueue implements TaskQueue {
     const info = await this.artifactInfo(taskId, run, name);
     if (info?.storageType === 'error')
       throw new CotError(
-        'TRANSPORT_NOT_FOUND',
+        'QUEUE_NOT_FOUND',
         `artifact ${name} of task ${taskId} run ${run} is an error artifact: the worker never produced it`,
         { details: { storageType: info.storageType } },
       );
@@ -214,8 +241,9 @@ export class DirectoryQueue implements TaskQueue {
       fh = await openRegularFile(p, { name });
     } catch (e) {
       if (e instanceof CotError && e.code === 'FILE_NOT_FOUND') {
+        await this.assertRoot();
         throw new CotError(
-          'TRANSPORT_NOT_FOUND',
+          'QUEUE_NOT_FOUND',
           `artifact ${name} of task ${taskId} run ${run} not found in ${this.description}`,
           { cause: e },
         );
@@ -255,8 +283,9 @@ export class DirectoryQueue implements TaskQueue {
     try {
       await stat(this.runDir(input.taskId, input.runId));
     } catch (e) {
+      await this.assertRoot();
       throw new CotError(
-        'TRANSPORT_NOT_FOUND',
+        'QUEUE_NOT_FOUND',
         `task ${input.taskId} run ${input.runId} does not exist in ${this.description}`,
         { cause: e },
       );

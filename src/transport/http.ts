@@ -143,12 +143,18 @@ async function statusError(res: http.IncomingMessage, what: string): Promise<Cot
   });
 }
 
-/** The error code for an HTTP error status (shared by cot's own requests and the Taskcluster client's errors). */
+/**
+ * The error code for an HTTP error status (shared by cot's own requests and the Taskcluster client's errors), so
+ * that exit 3 means "a retry may fix it": 5xx, 408 and 429 (retried first) are TRANSPORT_HTTP; 404, 410 (the
+ * queue's ResourceExpired for an expired artifact) and 424 (an error artifact: a declared output the worker never
+ * produced) are QUEUE_NOT_FOUND; 401 and 403 TRANSPORT_AUTH; 409 TRANSPORT_CONFLICT; any other 4xx
+ * QUEUE_REQUEST_REFUSED. Other statuses (1xx, an unfollowed 3xx) are TRANSPORT_HTTP.
+ */
 export function codeForStatus(status: number): ErrorCode {
-  // 424: an error artifact (a declared output the worker never produced): there are no bytes, as for a 404
-  if (status === 404 || status === 424) return 'TRANSPORT_NOT_FOUND';
+  if (status === 404 || status === 410 || status === 424) return 'QUEUE_NOT_FOUND';
   if (status === 401 || status === 403) return 'TRANSPORT_AUTH';
   if (status === 409) return 'TRANSPORT_CONFLICT';
+  if (status >= 400 && status < 500 && !RETRYABLE_STATUS(status)) return 'QUEUE_REQUEST_REFUSED';
   return 'TRANSPORT_HTTP';
 }
 
@@ -258,7 +264,8 @@ function watchRate(
  * connecting, redirects and retries), and a declared length enforced.
  *
  * Throws (before the body): TRANSPORT_NETWORK (connection failed or reset, inactivity, deadline),
- * TRANSPORT_NOT_FOUND / TRANSPORT_AUTH / TRANSPORT_CONFLICT / TRANSPORT_HTTP (error status, see codeForStatus),
+ * QUEUE_NOT_FOUND / QUEUE_REQUEST_REFUSED / TRANSPORT_AUTH / TRANSPORT_CONFLICT / TRANSPORT_HTTP (error
+ * status, see codeForStatus),
  * TRANSPORT_REDIRECT_REFUSED. The body stream fails with TRANSPORT_NETWORK (truncated, reset, inactivity, rate,
  * deadline) or TRANSPORT_TOO_LARGE (over maxBytes or the declared length). Signed-URL parameters are redacted
  * from messages.

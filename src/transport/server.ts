@@ -867,7 +867,7 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
         if (e instanceof HttpError) return send(res, e.status, { code: e.code, message: e.message });
         if (e instanceof CotError) {
           const status =
-            e.code === 'TRANSPORT_NOT_FOUND'
+            e.code === 'QUEUE_NOT_FOUND'
               ? 404
               : e.code === 'USAGE' || e.code === 'ARTIFACT_NAME_INVALID'
                 ? 400

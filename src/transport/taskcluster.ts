@@ -200,7 +200,7 @@ export class TaskclusterQueue implements TaskQueue {
 
   async latestRunId(taskId: string): Promise<number> {
     const n = (await this.status(taskId)).runs.length;
-    if (n === 0) throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} has no runs`);
+    if (n === 0) throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} has no runs`);
     return n - 1;
   }
 

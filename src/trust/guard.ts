@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, chown, lstat } from 'node:fs/promises';
-import { CotError, fsError } from '../errors.js';
+import { CotError, fsError, notAFile } from '../errors.js';
 
 export interface GuardOptions {
   /** the user tasks run as: prove it cannot read the key by trying, as that user */
@@ -42,7 +42,7 @@ export async function guardKey(path: string, o: GuardOptions = {}): Promise<Guar
       'KEY_INSECURE_PERMISSIONS',
       `private key ${path} is a symlink; point at the real file`,
     );
-  if (!st.isFile()) throw new CotError('KEY_INVALID', `private key ${path} is not a regular file`);
+  if (!st.isFile()) throw notAFile(path, 'private key', st);
   const me = process.getuid?.() ?? -1;
   const fixed: string[] = [];
   let mode = st.mode & 0o7777;

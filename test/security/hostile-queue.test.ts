@@ -514,7 +514,7 @@ describe('reads with credentials', () => {
       expect((await queue.status(TASK_ID)).runs).toHaveLength(1);
       expect((await queue.listArtifacts(TASK_ID, 0)).map((a) => a.name)).toEqual([COT, `${COT}.sig`]);
       const err = await errorOf(queue.task(TASK_ID));
-      expect(err.code).toBe('TRANSPORT_NOT_FOUND');
+      expect(err.code).toBe('QUEUE_NOT_FOUND');
       expect(seen).toEqual([creds.clientId, creds.clientId, creds.clientId]);
       expect(err.message).toContain('bewit=…');
       expect(err.message).not.toMatch(/bewit=[^…]/);
@@ -638,8 +638,8 @@ describe('queue-supplied text is printed with control and bidi characters escape
     });
     try {
       const a = await runCot(['fetch', TASK_ID, '--root-url', q.rootUrl, '--out', join(d, 'fetch-err-a')]);
-      expect(a.code, a.err).toBe(3);
-      expect(a.err).toMatch(/^cot: TRANSPORT_NOT_FOUND: [^\n]*\n$/);
+      expect(a.code, a.err).toBe(4);
+      expect(a.err).toMatch(/^cot: QUEUE_NOT_FOUND: [^\n]*\n$/);
       expect(withoutNewlines(a.err)).not.toMatch(DANGEROUS);
     } finally {
       await q.close();
@@ -652,8 +652,8 @@ describe('queue-supplied text is printed with control and bidi characters escape
     });
     try {
       const b = await runCot(['fetch', TASK_ID, '--root-url', q2.rootUrl, '--out', join(d, 'fetch-err-b')]);
-      expect(b.code, b.err).toBe(3);
-      expect(b.err).toMatch(/^cot: TRANSPORT_NOT_FOUND: [^\n]*\n$/);
+      expect(b.code, b.err).toBe(4);
+      expect(b.err).toMatch(/^cot: QUEUE_NOT_FOUND: [^\n]*\n$/);
       expect(withoutNewlines(b.err)).not.toMatch(DANGEROUS);
     } finally {
       await q2.close();
