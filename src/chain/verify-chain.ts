@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
+import { assertTaskId } from '../transport/dir-store.js';
 import type { TaskQueue } from '../transport/queue.js';
+import { checkOption, checkOptions } from '../util/options.js';
 import { checkConsumedArtifacts } from './checks/consumed-artifacts.js';
 import { checkDockerImages, checkInteractive } from './checks/docker-images.js';
 import { verifyDocuments } from './checks/documents.js';
@@ -51,6 +53,26 @@ function inDiscoveryOrder(s: ChainRun): ChainError[] {
   return [...s.errors].sort((a, b) => rankOf(a) - rankOf(b));
 }
 
+const LOADED_POLICY_HINT =
+  'loadPolicy returns { policy, trust, path }: pass its fields with the reference time, verifyChain(queue, taskId, { ...(await loadPolicy(file)), at: new Date() })';
+
+/** The arguments of verifyChain, for callers in plain JavaScript: OPTIONS_INVALID naming the wrong one. */
+function checkVerifyChainArguments(queue: unknown, taskId: unknown, o: unknown): void {
+  checkOption('verifyChain', 'queue', queue, { kind: 'queue' });
+  assertTaskId(taskId);
+  checkOptions('verifyChain', o, {});
+  const policy = (o as Record<string, unknown>).policy;
+  checkOptions('verifyChain', o, {
+    policy: {
+      kind: 'policy',
+      ...(policy && typeof policy === 'object' && 'policy' in policy ? { hint: LOADED_POLICY_HINT } : {}),
+    },
+    trust: { kind: 'trustStore', hint: LOADED_POLICY_HINT },
+    at: { kind: 'date', hint: 'the reference time of the whole verification' },
+    onProgress: { kind: 'function', optional: true },
+  });
+}
+
 /**
  * Verify a chain: from `taskId`, discover every task it relies on (`discoverChain`: parent decision/action task,
  * upstream artifacts, inputs such as docker images, optionally dependencies), recursively, each once, bounded by the
@@ -59,12 +81,19 @@ function inDiscoveryOrder(s: ChainRun): ChainError[] {
  * action task whose task graph lists it (`checkTaskGraphs`), every consumed artifact (`checkConsumedArtifacts`),
  * docker images (`checkDockerImages`), interactive tasks (`checkInteractive`) and that a verified decision task is
  * reached (`checkDecisionReached`). Every failure is collected with its code; nothing throws for a bad link.
+ *
+ * `o` is `{ policy, trust, at }`: loadPolicy's result gives the first two (`{ ...(await loadPolicy(file)), at }`);
+ * `at` (a Date) is required, the library never reads the clock. Throws OPTIONS_INVALID (exit 2) for a missing or
+ * wrong argument (not a TaskQueue, a malformed task id, no `at`...), before anything is read. Returns a
+ * ChainReport whose `errors` are in discovery order (breadth first from `taskId`, then by taskId; failures of the
+ * chain as a whole last); `failureOutcome(report.errors, 'CHAIN_VERIFICATION_FAILED')` gives the exit code.
  */
 export async function verifyChain(
   queue: TaskQueue,
   taskId: string,
   o: VerifyChainOptions,
 ): Promise<ChainReport> {
+  checkVerifyChainArguments(queue, taskId, o);
   const t0 = performance.now();
   const phases: Record<string, number> = {};
   const { policy } = o;

@@ -33,6 +33,7 @@ import {
   openSubdirectory,
   resolveRoots,
 } from '../util/dirfd.js';
+import { checkOptions, type OptionRule } from '../util/options.js';
 import { mergeAdditionalData } from '../worker/environment.js';
 import { verifySignature } from './verify.js';
 
@@ -181,7 +182,31 @@ function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
  * FILE_NOT_FOUND, FILE_UNREADABLE, DOCUMENT_INVALID, SIGNING_FAILED, SIGNING_LINE_TOO_LONG, OUTPUT_UNSAFE_FOLDER,
  * OUTPUT_FAILED.
  */
+/** The options of generateChainOfTrust (and workerChainOfTrust), checked for callers in plain JavaScript. */
+export const GENERATE_OPTION_RULES: Record<string, OptionRule> = {
+  task: { kind: 'object', hint: 'the task definition as the queue serves it' },
+  taskId: { kind: 'string' },
+  runId: { kind: 'nonNegativeInteger' },
+  workerGroup: { kind: 'string' },
+  workerId: { kind: 'string' },
+  workerType: { kind: 'string', optional: true },
+  environment: { kind: 'object', optional: true },
+  artifactDir: { kind: 'string', optional: true },
+  artifacts: { kind: 'array', optional: true },
+  artifactRoots: { kind: 'array', optional: true },
+  keys: { kind: 'array', hint: '[await loadSigningKey(file)]' },
+  format: { kind: 'string', oneOf: ['openpgp', 'ed25519', 'both'] },
+  outDir: { kind: 'string' },
+  now: { kind: 'date', hint: "the document's signing time" },
+  hashAlgorithms: { kind: 'array', optional: true },
+  concurrency: { kind: 'nonNegativeInteger', optional: true },
+  certifiedLog: { kind: 'string', optional: true },
+  additionalData: { kind: 'object', optional: true },
+  stageDir: { kind: 'string', optional: true },
+};
+
 export async function generateChainOfTrust(o: GenerateOptions): Promise<GenerateResult> {
+  checkOptions('generateChainOfTrust', o, GENERATE_OPTION_RULES);
   const { pgp, ed } = pickKeys(o.keys, o.format);
   if (
     o.artifactDir === undefined &&

@@ -12,6 +12,7 @@ import { generateKeyPair } from '../keys/generate.js';
 import { loadSigningKey, type SigningKey } from '../keys/keys.js';
 import { DirectoryQueue } from '../transport/dir-store.js';
 import { certifyKeyFile } from '../trust/certify.js';
+import { checkOptions } from '../util/options.js';
 import { createdTask, type GraphTaskInput, graphEntry, queueDefaults } from './taskgraph.js';
 
 /** A fresh Taskcluster slugid (v4, "nice" form), as the queue uses for task ids. */
@@ -66,6 +67,11 @@ bounds:
  * chain-of-trust document made by cot's own generator; then the chain of the final task verified.
  */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  checkOptions('runDemo', o, {
+    out: { kind: 'string' },
+    tamper: { kind: 'boolean', optional: true },
+    now: { kind: 'date' },
+  });
   const dir = resolve(o.out);
   for (const sub of ['queue', 'keys', 'key-repo']) await rm(join(dir, sub), { recursive: true, force: true });
   await mkdir(join(dir, 'keys'), { recursive: true, mode: 0o700 });

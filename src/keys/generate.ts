@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import { CotError } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOptions } from '../util/options.js';
 import { rawPublicKey, rawSeed } from './ed25519.js';
 
 export interface GenerateKeyPairOptions {
@@ -52,6 +53,15 @@ async function refuseOverwrite(path: string | undefined): Promise<void> {
 
 /** Generate a signing key pair and write it: private key 0600 (atomically), optional public key 0644. */
 export async function generateKeyPair(o: GenerateKeyPairOptions): Promise<GeneratedKeyPair> {
+  checkOptions('generateKeyPair', o, {
+    type: { kind: 'string', oneOf: ['openpgp', 'ed25519'] },
+    out: { kind: 'string' },
+    pubOut: { kind: 'string', optional: true },
+    userId: { kind: 'string', optional: true },
+    pgpAlgorithm: { kind: 'string', optional: true, oneOf: ['rsa4096', 'ed25519'] },
+    force: { kind: 'boolean', optional: true },
+    now: { kind: 'date', hint: "the key's creation time" },
+  });
   if (!o.force) {
     await refuseOverwrite(o.out);
     await refuseOverwrite(o.pubOut);

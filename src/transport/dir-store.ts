@@ -10,6 +10,7 @@ import { assertArtifactName } from '../hashing/artifacts.js';
 import { digestFile, openRegularFile } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOption } from '../util/options.js';
 import {
   type ArtifactInfo,
   artifactChanged,
@@ -57,6 +58,7 @@ export class DirectoryQueue implements TaskQueue {
   readonly description: string;
 
   constructor(dir: string) {
+    checkOption('DirectoryQueue', 'dir', dir, { kind: 'string', hint: 'the store folder' });
     this.root = resolve(dir);
     this.description = `directory store ${this.root}`;
   }

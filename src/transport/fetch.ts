@@ -10,7 +10,8 @@ import { mapBounded } from '../hashing/digest.js';
 import { type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
 import { parseCleartext } from '../pgp/cleartext.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { DirectoryQueue } from './dir-store.js';
+import { checkOption, checkOptions } from '../util/options.js';
+import { assertTaskId, DirectoryQueue } from './dir-store.js';
 import { downloadArtifact } from './download.js';
 import {
   type ArtifactInfo,
@@ -122,6 +123,17 @@ export async function fetchChain(
   outDir: string,
   o: FetchOptions = {},
 ): Promise<FetchResult> {
+  checkOption('fetchChain', 'source', source, { kind: 'queue' });
+  assertTaskId(taskId);
+  checkOption('fetchChain', 'outDir', outDir, { kind: 'string', hint: 'the directory store to write' });
+  checkOptions('fetchChain', o, {
+    depth: { kind: 'nonNegativeInteger', optional: true },
+    maxTasks: { kind: 'nonNegativeInteger', optional: true },
+    concurrency: { kind: 'nonNegativeInteger', optional: true },
+    followDependencies: { kind: 'boolean', optional: true },
+    maxBytes: { kind: 'nonNegativeInteger', optional: true },
+    timeoutMs: { kind: 'nonNegativeInteger', optional: true },
+  });
   const out = new DirectoryQueue(outDir);
   const concurrency = o.concurrency ?? 8;
   const limits: DownloadLimits = {

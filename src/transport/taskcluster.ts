@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { CotError, fsError } from '../errors.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
+import { checkOptions } from '../util/options.js';
 import { assertTaskId, parseArtifactList, parseTaskStatus } from './dir-store.js';
 import { codeForStatus, httpGet, httpPutFile } from './http.js';
 import {
@@ -98,6 +99,21 @@ export class TaskclusterQueue implements TaskQueue {
   private client?: Promise<{ tc: Tc; queue: Tc }>;
 
   constructor(private readonly o: TaskclusterQueueOptions) {
+    checkOptions('TaskclusterQueue', o, {
+      rootUrl: {
+        kind: 'string',
+        hint: 'TaskclusterQueue.optionsFromEnv(process.env) reads TASKCLUSTER_ROOT_URL',
+      },
+      credentials: { kind: 'object', optional: true },
+      allowedHosts: { kind: 'array', optional: true },
+    });
+    if (o.credentials !== undefined)
+      checkOptions(
+        'TaskclusterQueue',
+        o.credentials,
+        { clientId: { kind: 'string' }, accessToken: { kind: 'string' } },
+        'options.credentials',
+      );
     this.description = `Taskcluster queue at ${o.rootUrl}`;
   }
 

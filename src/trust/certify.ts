@@ -2,6 +2,7 @@ import { CotError } from '../errors.js';
 import { type LoadPrivateKeyOptions, loadSigningKey, loadVerificationKeys } from '../keys/keys.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOptions } from '../util/options.js';
 
 export interface CertifyOptions extends LoadPrivateKeyOptions {
   /** the trusted root's private key (armored OpenPGP) */
@@ -23,6 +24,12 @@ export interface CertifyResult {
 
 /** A trusted root certifies every user id of a worker's OpenPGP key (exportable, as `gpg --sign-key`). */
 export async function certifyKeyFile(o: CertifyOptions): Promise<CertifyResult> {
+  checkOptions('certifyKeyFile', o, {
+    withPrivate: { kind: 'string' },
+    keyPublic: { kind: 'string' },
+    out: { kind: 'string' },
+    now: { kind: 'date', hint: 'the certification time' },
+  });
   const root = await loadSigningKey(o.withPrivate, o);
   if (root.kind !== 'openpgp')
     throw new CotError('KEY_INVALID', `${o.withPrivate}: certifying needs an OpenPGP private key`);

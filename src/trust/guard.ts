@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, chown, lstat } from 'node:fs/promises';
 import { CotError, fsError, notAFile } from '../errors.js';
+import { checkOption, checkOptions } from '../util/options.js';
 
 export interface GuardOptions {
   /** the user tasks run as: prove it cannot read the key by trying, as that user */
@@ -31,6 +32,11 @@ function idOf(user: string, flag: '-u' | '-g'): number {
  * generic-worker does before every chain-of-trust task. A key the task user can read must not sign.
  */
 export async function guardKey(path: string, o: GuardOptions = {}): Promise<GuardResult> {
+  checkOption('guardKey', 'path', path, { kind: 'string' });
+  checkOptions('guardKey', o, {
+    taskUser: { kind: 'string', optional: true },
+    fix: { kind: 'boolean', optional: true },
+  });
   let st: Awaited<ReturnType<typeof lstat>>;
   try {
     st = await lstat(path);

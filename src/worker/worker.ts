@@ -1,11 +1,17 @@
 import { type FileHandle, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type GenerateOptions, type GenerateResult, generateChainOfTrust } from '../cot/generate.js';
+import {
+  GENERATE_OPTION_RULES,
+  type GenerateOptions,
+  type GenerateResult,
+  generateChainOfTrust,
+} from '../cot/generate.js';
 import { CotError, fsError } from '../errors.js';
 import { openRegularFile } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import type { TaskQueue } from '../transport/queue.js';
 import { type UploadedFile, uploadArtifacts } from '../transport/upload.js';
+import { checkOptions } from '../util/options.js';
 import { createStagingDir } from '../util/staging.js';
 import { collectEnvironment, type EnvironmentSource } from './environment.js';
 
@@ -95,6 +101,25 @@ export interface WorkerChainOfTrustResult extends Omit<GenerateResult, 'staged'>
  * uploadArtifacts, and USAGE / OUTPUT_FAILED for the staging folder (createStagingDir).
  */
 export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<WorkerChainOfTrustResult> {
+  checkOptions('workerChainOfTrust', o, {
+    ...GENERATE_OPTION_RULES,
+    environmentFrom: { kind: 'string', optional: true, oneOf: ['static', 'ec2', 'gcp'] },
+    metadataEndpoint: { kind: 'string', optional: true },
+    taskDir: { kind: 'string', optional: true },
+    upload: { kind: 'object', optional: true },
+  });
+  if (o.upload !== undefined)
+    checkOptions(
+      'workerChainOfTrust',
+      o.upload,
+      {
+        queue: { kind: 'queue' },
+        storageType: { kind: 'string', optional: true, oneOf: ['s3', 'object'] },
+        expires: { kind: 'string', optional: true },
+        stagingDir: { kind: 'string', optional: true },
+      },
+      'options.upload',
+    );
   const collected = await collectEnvironment(o.environmentFrom ?? 'static', {
     ...(o.environment ? { static: o.environment } : {}),
     ...(o.metadataEndpoint ? { endpoint: o.metadataEndpoint } : {}),
