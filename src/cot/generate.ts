@@ -182,15 +182,13 @@ function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
  * FILE_NOT_FOUND, FILE_UNREADABLE, DOCUMENT_INVALID, SIGNING_FAILED, SIGNING_LINE_TOO_LONG, OUTPUT_UNSAFE_FOLDER,
  * OUTPUT_FAILED.
  */
-/** The options of generateChainOfTrust (and workerChainOfTrust), checked for callers in plain JavaScript. */
+/**
+ * The options of generateChainOfTrust (and workerChainOfTrust) that are not document fields, checked for callers in
+ * plain JavaScript (OPTIONS_INVALID); the document's fields are left to schema v1.
+ */
 export const GENERATE_OPTION_RULES: Record<string, OptionRule> = {
-  task: { kind: 'object', hint: 'the task definition as the queue serves it' },
-  taskId: { kind: 'string' },
-  runId: { kind: 'nonNegativeInteger' },
-  workerGroup: { kind: 'string' },
-  workerId: { kind: 'string' },
-  workerType: { kind: 'string', optional: true },
-  environment: { kind: 'object', optional: true },
+  // the document's own fields (task, taskId, runId, workerGroup, workerId, workerType, environment) are judged by
+  // schema v1, every bad one listed at once (DOCUMENT_INVALID), before anything is signed or written
   artifactDir: { kind: 'string', optional: true },
   artifacts: { kind: 'array', optional: true },
   artifactRoots: { kind: 'array', optional: true },

@@ -87,6 +87,7 @@ function request(
   timeoutMs: number,
   body?: () => Readable,
   onRequest?: (req: http.ClientRequest) => void,
+  responseTimeoutMs?: number,
 ) {
   return new Promise<http.IncomingMessage>((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
@@ -94,13 +95,35 @@ function request(
       reject(new CotError('TRANSPORT_REDIRECT_REFUSED', `unsupported URL scheme in ${redactUrl(url.href)}`));
       return;
     }
-    const req = mod.request(url, { method, headers }, resolve);
+    let answer: NodeJS.Timeout | undefined;
+    const req = mod.request(url, { method, headers }, (res) => {
+      clearTimeout(answer);
+      resolve(res);
+    });
     onRequest?.(req);
     req.setTimeout(timeoutMs, () =>
       req.destroy(
         new CotError('TRANSPORT_NETWORK', `${method} ${redactUrl(url.href)}: no data for ${timeoutMs} ms`),
       ),
     );
+    // once the whole body is sent, the answer has its own deadline (a server that took the body and never answers
+    // is not waited on for the inactivity timeout of the upload)
+    if (responseTimeoutMs !== undefined)
+      req.once('finish', () => {
+        answer = setTimeout(
+          () =>
+            req.destroy(
+              new CotError(
+                'TRANSPORT_NETWORK',
+                `${method} ${redactUrl(url.href)}: the body was sent but no answer came within ${responseTimeoutMs} ms`,
+                { details: { responseTimeoutMs } },
+              ),
+            ),
+          responseTimeoutMs,
+        );
+        answer.unref();
+      });
+    req.once('close', () => clearTimeout(answer));
     req.on('error', reject);
     if (body) {
       const b = body();
@@ -421,9 +444,20 @@ export interface HttpPutFileOptions {
   contentType: string;
   gzip?: boolean;
   headers?: Record<string, string>;
+  /** inactivity timeout of one attempt, ms (default 300 000): no byte sent or received for this long */
   timeoutMs?: number;
+  /**
+   * how long the answer may take once the whole body is sent, ms (default {@link putResponseTimeoutMs} of the body's
+   * length: 10 s plus 1 s per 10 MiB, at most `timeoutMs`); past it the attempt fails and is retried
+   */
+  responseTimeoutMs?: number;
   retries?: number;
   retryDelayMs?: number;
+}
+
+/** Time a server is given to answer a PUT whose body it received, ms: 10 s, plus 1 s per 10 MiB of body. */
+export function putResponseTimeoutMs(length: number): number {
+  return 10_000 + Math.ceil(length / (10 * 1024 * 1024)) * 1000;
 }
 
 /**
@@ -480,23 +514,33 @@ async function putLoop(
     ...(o.gzip ? { 'content-encoding': 'gzip' } : {}),
     ...(o.headers ?? {}),
   };
+  const timeoutMs = o.timeoutMs ?? 300_000;
+  const responseTimeoutMs = Math.min(o.responseTimeoutMs ?? putResponseTimeoutMs(length), timeoutMs);
   for (let attempt = 0; ; attempt++) {
     let res: http.IncomingMessage;
     try {
-      res = await request(target, 'PUT', headers, o.timeoutMs ?? 300_000, () => {
-        const h = createHash('sha256');
-        attemptHash = h;
-        const s = createReadStream(source);
-        if (!hashBody) return s;
-        const t = new Transform({
-          transform(c: Buffer, _e, cb) {
-            h.update(c);
-            cb(null, c);
-          },
-        });
-        s.on('error', (e) => t.destroy(e)); // pipe() does not forward a read error
-        return s.pipe(t);
-      });
+      res = await request(
+        target,
+        'PUT',
+        headers,
+        timeoutMs,
+        () => {
+          const h = createHash('sha256');
+          attemptHash = h;
+          const s = createReadStream(source);
+          if (!hashBody) return s;
+          const t = new Transform({
+            transform(c: Buffer, _e, cb) {
+              h.update(c);
+              cb(null, c);
+            },
+          });
+          s.on('error', (e) => t.destroy(e)); // pipe() does not forward a read error
+          return s.pipe(t);
+        },
+        undefined,
+        responseTimeoutMs,
+      );
     } catch (e) {
       if (attempt >= retries) throw networkError(e, `PUT ${target.href}`);
       await sleep(backoff(attempt, o.retryDelayMs ?? 100));

@@ -369,7 +369,8 @@ describe('uploading through the real client', () => {
           expires: '2099-01-01T00:00:00Z',
         }),
       ),
-    ).toBe('TRANSPORT_HTTP');
+      // a 400 no retry can fix: bad input (exit 4), not TRANSPORT_HTTP (exit 3) as before issue 10
+    ).toBe('QUEUE_REQUEST_REFUSED');
     expect(
       await codeOf(
         queue.createArtifact({
