@@ -58,7 +58,8 @@ export interface DiscoverOptions {
  *
  * Errors recorded (never thrown): CHAIN_TOO_DEEP, CHAIN_TOO_MANY_TASKS, CHAIN_CYCLE, CHAIN_UPSTREAM_INVALID (what a
  * task asks to follow but names in a way that cannot be followed: `edgeProblems`), and the queue's code for a task
- * that could not be fetched (TRANSPORT_*, JSON_INVALID).
+ * that could not be fetched (QUEUE_NOT_FOUND, TRANSPORT_*, JSON_INVALID, FILE_NOT_FOUND for a directory store that
+ * does not exist), with the queue error's details.
  */
 export async function discoverChain(
   queue: TaskQueue,

@@ -64,6 +64,10 @@ export interface ChainReport {
   root: string;
   referenceTime: string;
   links: ChainLink[];
+  /**
+   * every failure, in discovery order: links breadth first from the root (by depth, then taskId), each link's own in
+   * the order its checks recorded them, failures of the chain as a whole last (the same order on every run)
+   */
   errors: ChainError[];
   stats: {
     tasks: number;
@@ -94,7 +98,7 @@ export interface LinkState {
 export interface VerifyChainOptions {
   policy: Policy;
   trust: TrustStore;
-  /** reference time of the run */
+  /** reference time of the run: required (the library never reads the clock); OPTIONS_INVALID without it */
   at: Date;
   /** progress callback (links verified, bytes hashed) */
   onProgress?: (p: { linksVerified: number; links: number; bytesHashed: number }) => void;

@@ -51,7 +51,9 @@ function assertRunId(runId: number): void {
  *                                                          ({"artifacts": [...]}), authoritative for the listing
  * A run exists when its folder exists. Without status.json every run folder is a completed run with no times;
  * without artifacts.json every file is an s3 artifact. Artifact names are checked (no "..", absolute, backslash,
- * NUL), so no name can reach outside its run folder.
+ * NUL), so no name can reach outside its run folder. A task, run or artifact the store does not have is
+ * QUEUE_NOT_FOUND; a store folder that does not exist is FILE_NOT_FOUND (bad input either way, exit 4); a malformed
+ * task id or run id is OPTIONS_INVALID.
  */
 export class DirectoryQueue implements TaskQueue {
   readonly root: string;
