@@ -6,7 +6,9 @@
 
 export const ERROR_CODES = {
   // usage and local input
-  USAGE: 'bad command-line usage or library options',
+  USAGE: 'bad command-line usage',
+  OPTIONS_INVALID:
+    'a library function was called with missing or wrong options (the message names the option and what it takes)',
   FILE_NOT_FOUND: 'an input file or directory does not exist',
   FILE_UNREADABLE: 'an input file could not be read',
   OUTPUT_FAILED: 'an output file could not be written (nothing was left half-written)',
@@ -56,6 +58,8 @@ export const ERROR_CODES = {
     'the key repository has no tag, or its newest tag is not signed by an allowed git signer',
   REPO_TAG_NOT_HEAD: "the key repository's newest tag does not point at the checked-out commit",
   REPO_GIT_FAILED: 'git could not be run on the key repository',
+  KEY_REPO_INVALID:
+    'a folder given as a key repository is not one: no implementation folder, or an implementation folder itself (trusted/, valid/ at its top)',
   KEYS_CHECK_ERRORS: 'the key repository lint found errors',
   KEYS_CHECK_WARNINGS: 'the key repository lint found warnings only',
   // signatures
@@ -76,13 +80,17 @@ export const ERROR_CODES = {
   // identity of the link
   LINK_ID_MISMATCH:
     'taskId, runId, workerGroup or workerId in the signed document differs from the expected value',
-  TRANSPORT_NOT_FOUND: 'the task, run or artifact does not exist in the queue',
-  TRANSPORT_HTTP: 'the queue or storage answered with an error status (after bounded retries for 5xx)',
+  QUEUE_NOT_FOUND:
+    'the task, run or artifact does not exist in the queue (404), has expired (410) or is an error artifact (424): a retry cannot fix it',
+  QUEUE_REQUEST_REFUSED:
+    'the queue or storage refused the request itself (a 4xx status other than 401, 403, 404, 409, 410 and 424): a retry cannot fix it',
+  TRANSPORT_HTTP:
+    'the queue or storage answered 5xx, 408 or 429 (after bounded retries), or a response cot cannot use',
   TRANSPORT_NETWORK: 'the connection failed, was reset or timed out (after bounded retries)',
   TRANSPORT_TOO_LARGE: 'a download exceeded its byte limit or its declared length',
   TRANSPORT_REDIRECT_REFUSED:
     'a redirect to a host that is not allowed, a redirect loop, or too many redirects',
-  TRANSPORT_AUTH: 'the queue refused the credentials (401/403)',
+  TRANSPORT_AUTH: 'the queue refused the credentials, or their absence (401/403)',
   TRANSPORT_CONFLICT: 'the artifact already exists with different content (409)',
   FETCH_INCOMPLETE:
     'cot fetch could not mirror everything the chain needs (bounds, missing or unsigned artifacts); the mirror keeps what it got',
@@ -183,11 +191,35 @@ export function toCotError(e: unknown, code: ErrorCode, message: string): CotErr
   return new CotError(code, `${message}: ${reason}`, { cause: e });
 }
 
-/** Convert an fs error for `path` to a coded error. */
+/**
+ * A coded error for a path that should be a regular file and is not (a directory, a FIFO, a device...):
+ * FILE_UNREADABLE, saying what it is.
+ */
+export function notAFile(path: string, what: string, st: { isDirectory(): boolean }): CotError {
+  const kind = st.isDirectory() ? 'a directory' : 'not a regular file';
+  return new CotError(
+    'FILE_UNREADABLE',
+    `${what} ${path} is ${kind}${st.isDirectory() ? ', not a file' : ''}`,
+    {
+      details: { path, reason: st.isDirectory() ? 'directory' : 'not-a-regular-file' },
+    },
+  );
+}
+
+/** Convert an fs error for `path` to a coded error (ENOENT, ENOTDIR: FILE_NOT_FOUND; else FILE_UNREADABLE). */
 export function fsError(e: unknown, path: string, action: string): CotError {
   if (e instanceof CotError) return e;
   const errno = (e as NodeJS.ErrnoException | undefined)?.code;
   if (errno === 'ENOENT')
     return new CotError('FILE_NOT_FOUND', `${action} ${path}: no such file or directory`, { cause: e });
+  if (errno === 'EISDIR')
+    return new CotError('FILE_UNREADABLE', `${action} ${path}: it is a directory, not a file`, {
+      cause: e,
+      details: { path, reason: 'directory' },
+    });
+  if (errno === 'ENOTDIR')
+    return new CotError('FILE_NOT_FOUND', `${action} ${path}: a part of the path is not a directory`, {
+      cause: e,
+    });
   return toCotError(e, 'FILE_UNREADABLE', `${action} ${path}`);
 }

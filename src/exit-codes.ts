@@ -3,12 +3,13 @@ import type { ErrorCode } from './errors.js';
 /**
  * Exit codes of the `cot` command. One table, checked for exhaustiveness by the compiler.
  *   0  success (verified / done)
- *   1  verification failure: the material is not trustworthy (signature, key, hash, identity)
- *   2  usage error
- *   3  transport failures (network, queue, missing task or artifact), possibly transient
- *   4  malformed input: unreadable or invalid files, JSON, chain-of-trust documents, keys, artifact names
+ *   1  verification failure: the material is not trustworthy (signature, key, hash, identity, task, graph)
+ *   2  usage error (command line, library options, a malformed task id)
+ *   3  a failure a retry may fix, and only that: connection refused or reset, timeouts, 5xx / 408 / 429
+ *   4  bad input a retry cannot fix: unreadable or invalid files, JSON, documents, keys, artifact names, a task or
+ *      artifact that does not exist or has expired, credentials refused
  *      (any non-zero exit of a verify command means: NOT verified)
- *   5  local output or signing failure
+ *   5  output or signing failure (local files, an upload that conflicts)
  *   6  warnings only (cot keys check)
  *  70  internal error (a bug)
  */
@@ -27,6 +28,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export const EXIT_CODE_FOR = {
   USAGE: EXIT.USAGE,
+  OPTIONS_INVALID: EXIT.USAGE,
   FILE_NOT_FOUND: EXIT.BAD_INPUT,
   FILE_UNREADABLE: EXIT.BAD_INPUT,
   OUTPUT_FAILED: EXIT.OUTPUT,
@@ -63,6 +65,7 @@ export const EXIT_CODE_FOR = {
   REPO_NO_SIGNED_TAG: EXIT.VERIFY_FAILED,
   REPO_TAG_NOT_HEAD: EXIT.VERIFY_FAILED,
   REPO_GIT_FAILED: EXIT.BAD_INPUT,
+  KEY_REPO_INVALID: EXIT.BAD_INPUT,
   KEYS_CHECK_ERRORS: EXIT.VERIFY_FAILED,
   KEYS_CHECK_WARNINGS: EXIT.WARNINGS,
   SIGNATURE_MISSING: EXIT.VERIFY_FAILED,
@@ -76,13 +79,14 @@ export const EXIT_CODE_FOR = {
   SIGNING_FAILED: EXIT.OUTPUT,
   SIGNING_LINE_TOO_LONG: EXIT.OUTPUT,
   LINK_ID_MISMATCH: EXIT.VERIFY_FAILED,
-  TRANSPORT_NOT_FOUND: EXIT.TRANSPORT,
+  QUEUE_NOT_FOUND: EXIT.BAD_INPUT,
+  QUEUE_REQUEST_REFUSED: EXIT.BAD_INPUT,
   TRANSPORT_HTTP: EXIT.TRANSPORT,
   TRANSPORT_NETWORK: EXIT.TRANSPORT,
   TRANSPORT_TOO_LARGE: EXIT.VERIFY_FAILED,
   TRANSPORT_REDIRECT_REFUSED: EXIT.VERIFY_FAILED,
-  TRANSPORT_AUTH: EXIT.TRANSPORT,
-  TRANSPORT_CONFLICT: EXIT.TRANSPORT,
+  TRANSPORT_AUTH: EXIT.BAD_INPUT,
+  TRANSPORT_CONFLICT: EXIT.OUTPUT,
   FETCH_INCOMPLETE: EXIT.VERIFY_FAILED,
   TRANSPORT_LIST_TOO_LONG: EXIT.TRANSPORT,
   POLICY_INVALID: EXIT.BAD_INPUT,
@@ -108,4 +112,42 @@ export const EXIT_CODE_FOR = {
 
 export function exitCodeFor(code: ErrorCode): ExitCode {
   return EXIT_CODE_FOR[code];
+}
+
+/** A failure among several (a chain's, a mirror's): only its code matters here. */
+export interface CodedFailure {
+  code: ErrorCode;
+}
+
+/** What a run that collected several failures exits with, and which failure decides it. */
+export interface FailureOutcome<F extends CodedFailure> {
+  /** the code printed (`cot: CODE: ...`): `trustCode` for exit 1, else the deciding failure's own code */
+  code: ErrorCode;
+  exitCode: ExitCode;
+  /** the failure that decides the exit (the first of its kind, in the order given) */
+  deciding: F;
+}
+
+/**
+ * The one rule for a command that collects failures instead of stopping at the first (`cot verify`, `cot fetch`,
+ * `cot demo`), given its failures in their deterministic order (a chain: breadth first from the task, then by
+ * taskId):
+ *   1. any failure whose code exits 1 (a signature, key, hash, task, graph or chain check failed): exit 1, with
+ *      `trustCode` (CHAIN_VERIFICATION_FAILED, FETCH_INCOMPLETE), whatever else failed; the first such failure
+ *      decides;
+ *   2. else the first failure a retry cannot fix (exit 2, 4, 5 or 70: a malformed id, a task or artifact that does
+ *      not exist or has expired, a store folder that does not exist...): its own code and exit;
+ *   3. else every failure is one a retry may fix (exit 3): the first one's code, exit 3.
+ * Returns undefined when there is no failure (exit 0).
+ */
+export function failureOutcome<F extends CodedFailure>(
+  failures: readonly F[],
+  trustCode: ErrorCode,
+): FailureOutcome<F> | undefined {
+  const trust = failures.find((f) => exitCodeFor(f.code) === EXIT.VERIFY_FAILED);
+  if (trust) return { code: trustCode, exitCode: exitCodeFor(trustCode), deciding: trust };
+  const permanent = failures.find((f) => exitCodeFor(f.code) !== EXIT.TRANSPORT);
+  const deciding = permanent ?? failures[0];
+  if (!deciding) return undefined;
+  return { code: deciding.code, exitCode: exitCodeFor(deciding.code), deciding };
 }

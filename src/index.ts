@@ -15,6 +15,9 @@ export {
   type ChainError,
   type ChainLink,
   type ChainReport,
+  type JsonDifference,
+  jsonDifferences,
+  showDifference,
   type VerifyChainOptions,
   verifyChain,
 } from './chain/verify-chain.js';
@@ -61,8 +64,17 @@ export {
   fsError,
   IntegrityError,
   isCotError,
+  notAFile,
 } from './errors.js';
-export { EXIT, EXIT_CODE_FOR, type ExitCode, exitCodeFor } from './exit-codes.js';
+export {
+  type CodedFailure,
+  EXIT,
+  EXIT_CODE_FOR,
+  type ExitCode,
+  exitCodeFor,
+  type FailureOutcome,
+  failureOutcome,
+} from './exit-codes.js';
 export {
   type ArtifactSource,
   assertArtifactName,

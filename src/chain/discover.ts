@@ -24,6 +24,8 @@ export interface DiscoveryError {
   code: ErrorCode;
   taskId?: string;
   message: string;
+  /** the queue error's details, when a task could not be fetched */
+  details?: Record<string, unknown>;
 }
 
 export interface DiscoveredChain {
@@ -56,7 +58,8 @@ export interface DiscoverOptions {
  *
  * Errors recorded (never thrown): CHAIN_TOO_DEEP, CHAIN_TOO_MANY_TASKS, CHAIN_CYCLE, CHAIN_UPSTREAM_INVALID (what a
  * task asks to follow but names in a way that cannot be followed: `edgeProblems`), and the queue's code for a task
- * that could not be fetched (TRANSPORT_*, JSON_INVALID).
+ * that could not be fetched (QUEUE_NOT_FOUND, TRANSPORT_*, JSON_INVALID, FILE_NOT_FOUND for a directory store that
+ * does not exist), with the queue error's details.
  */
 export async function discoverChain(
   queue: TaskQueue,
@@ -115,7 +118,16 @@ export async function discoverChain(
       tasks.set(f.l.id, node);
       if (f.error) {
         node.error = f.error;
-        errors.push({ code: f.error.code, taskId: f.l.id, message: `task ${f.l.id}: ${f.error.message}` });
+        // the queue's messages usually name the task already ("task X not found in ...")
+        const message = f.error.message.startsWith(`task ${f.l.id}`)
+          ? f.error.message
+          : `task ${f.l.id}: ${f.error.message}`;
+        errors.push({
+          code: f.error.code,
+          taskId: f.l.id,
+          message,
+          ...(Object.keys(f.error.details).length > 0 ? { details: f.error.details } : {}),
+        });
         continue;
       }
       const task = f.task!;

@@ -14,6 +14,7 @@ import {
   newKeyCache,
   type TrustStore,
 } from '../trust/store.js';
+import { checkOption } from '../util/options.js';
 
 /** What a chain verification trusts and how far it goes. Paths are relative to the policy file. */
 export interface Policy {
@@ -185,6 +186,7 @@ export interface LoadedPolicy {
 
 /** Read a policy file (YAML or JSON), check it, and load the trust store it names. */
 export async function loadPolicy(path: string): Promise<LoadedPolicy> {
+  checkOption('loadPolicy', 'path', path, { kind: 'string', hint: 'the policy file (YAML or JSON)' });
   let text: string;
   try {
     text = await readFile(path, 'utf8');

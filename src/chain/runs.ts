@@ -76,12 +76,12 @@ function forConstraint(runs: readonly RunStatus[], c: RunConstraint): RunChoice 
  * gives no run times (a directory store without status.json), or no consumer constrains the choice (the task being
  * verified), the latest completed run is used, else the latest run. Pure: every time comes from the queue's status.
  *
- * Throws TRANSPORT_NOT_FOUND when the task has no run at all, and CHAIN_RUN_AMBIGUOUS when two consumers could only
+ * Throws QUEUE_NOT_FOUND when the task has no run at all, and CHAIN_RUN_AMBIGUOUS when two consumers could only
  * have used different runs (one run is verified per task, so the other consumer's input would go unchecked).
  */
 export function selectRun(status: TaskStatus, constraints: readonly RunConstraint[]): RunChoice {
   const runs = [...status.runs].sort((a, b) => a.runId - b.runId);
-  if (runs.length === 0) throw new CotError('TRANSPORT_NOT_FOUND', `task ${status.taskId} has no runs`);
+  if (runs.length === 0) throw new CotError('QUEUE_NOT_FOUND', `task ${status.taskId} has no runs`);
   if (runs.length === 1) {
     const r = runs[0]!;
     return { runId: r.runId, state: r.state, reason: 'its only run' };

@@ -1,5 +1,6 @@
 import type { CotDocument } from '../document/document.js';
 import { CotError, type ErrorCode } from '../errors.js';
+import { EXIT, exitCodeFor } from '../exit-codes.js';
 import type { JsonObject } from '../json/parse.js';
 import type { ArtifactInfo, TaskQueue, TaskStatus } from '../transport/queue.js';
 import type { TrustStore } from '../trust/store.js';
@@ -8,8 +9,15 @@ import type { Policy } from './policy.js';
 
 export interface ChainError {
   code: ErrorCode;
+  /** the link that failed; absent for a failure of the chain as a whole (a bound, a cycle, no decision task) */
   taskId?: string;
   message: string;
+  /**
+   * Structured detail, when the failure has some: the CotError's `details` (e.g. HASH_MISMATCH: artifact, algorithm,
+   * expected, found), and for CHAIN_TASK_MISMATCH / CHAIN_TASK_GRAPH_MISMATCH `differences`, one
+   * `{path, expected, actual}` per differing leaf (full values; a side absent from its object is omitted).
+   */
+  details?: Record<string, unknown>;
 }
 
 /** Which docker image a link ran, and whether the chain proves it. */
@@ -56,6 +64,10 @@ export interface ChainReport {
   root: string;
   referenceTime: string;
   links: ChainLink[];
+  /**
+   * every failure, in discovery order: links breadth first from the root (by depth, then taskId), each link's own in
+   * the order its checks recorded them, failures of the chain as a whole last (the same order on every run)
+   */
   errors: ChainError[];
   stats: {
     tasks: number;
@@ -86,7 +98,7 @@ export interface LinkState {
 export interface VerifyChainOptions {
   policy: Policy;
   trust: TrustStore;
-  /** reference time of the run */
+  /** reference time of the run: required (the library never reads the clock); OPTIONS_INVALID without it */
   at: Date;
   /** progress callback (links verified, bytes hashed) */
   onProgress?: (p: { linksVerified: number; links: number; bytesHashed: number }) => void;
@@ -112,10 +124,25 @@ export class ChainRun {
   }
 
   /** Record a failure, on a link or on the chain as a whole. */
-  fail(node: LinkState | undefined, code: ErrorCode, message: string): void {
-    const e: ChainError = { code, ...(node ? { taskId: node.link.taskId } : {}), message };
+  fail(
+    node: LinkState | undefined,
+    code: ErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+  ): void {
+    const e: ChainError = {
+      code,
+      ...(node ? { taskId: node.link.taskId } : {}),
+      message,
+      ...(details && Object.keys(details).length > 0 ? { details } : {}),
+    };
     if (node) node.link.errors.push(e);
     this.errors.push(e);
+  }
+
+  /** Record a CotError as a failure (its code, message and details). */
+  failWith(node: LinkState | undefined, e: CotError, prefix = ''): void {
+    this.fail(node, e.code, `${prefix}${e.message}`, e.details);
   }
 
   /** Run `fn`; a CotError it throws becomes a failure of `node`; anything else is a bug and propagates. */
@@ -124,8 +151,20 @@ export class ChainRun {
       await fn();
     } catch (e) {
       if (!(e instanceof CotError)) throw e;
-      this.fail(node, e.code, `${prefix}${e.message}`);
+      this.failWith(node, e, prefix);
     }
+  }
+
+  /**
+   * The code for a failure of a link caused by another link `cause` it relies on (a producer whose document did not
+   * verify, a docker-image task): `code` (a trust failure) when `cause` failed a trust check or has no failure of its
+   * own; else the code of `cause`'s first failure (a task that does not exist, a network error...), so that a link
+   * that could not be checked never turns an unverifiable chain into an untrustworthy one (see failureOutcome).
+   */
+  consequence(cause: LinkState | undefined, code: ErrorCode): ErrorCode {
+    const errs = cause?.link.errors ?? [];
+    if (errs.length === 0 || errs.some((e) => exitCodeFor(e.code) === EXIT.VERIFY_FAILED)) return code;
+    return errs[0]!.code;
   }
 
   private readonly byFrom = new Map<string, Edge[]>();

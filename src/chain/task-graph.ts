@@ -177,37 +177,131 @@ function alignInstants(graph: JsonObject, runtime: JsonObject, paths: readonly (
   }
 }
 
-/** Paths at which two JSON values differ (for a readable diff), at most `limit`. */
-export function diffPaths(
-  a: JsonValue | undefined,
-  b: JsonValue | undefined,
+/**
+ * One differing leaf of two JSON values: its path (`payload.command[0]`, `scopes[2]`) and both full values, the
+ * trusted side (`expected`: the signed task, the task-graph.json entry) and the side that runs (`actual`: the queue's
+ * definition). A side absent from its object (or an element only one array has) is omitted.
+ */
+export interface JsonDifference {
+  path: string;
+  expected?: JsonValue;
+  actual?: JsonValue;
+}
+
+/** Most differences collected for one comparison (a task definition is at most 16 MiB; reports stay bounded). */
+export const MAX_DIFFERENCES = 1000;
+
+function same(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  return (a === undefined) === (b === undefined) && canonicalize(a ?? null) === canonicalize(b ?? null);
+}
+
+/**
+ * Every leaf at which `expected` and `actual` differ, in document order, at most `limit` (MAX_DIFFERENCES). Objects
+ * are compared key by key; arrays of one length element by element; arrays of different lengths element by element
+ * when one is the other with elements inserted at one place (an injected scope is then its own difference, at its
+ * index in the longer array), else as one leaf holding both arrays. Pure.
+ */
+export function jsonDifferences(
+  expected: JsonValue | undefined,
+  actual: JsonValue | undefined,
+  limit = MAX_DIFFERENCES,
   path = '',
-  out: string[] = [],
-  limit = 20,
-): string[] {
-  if (out.length >= limit) return out;
-  const ao = obj(a);
-  const bo = obj(b);
-  if (ao && bo) {
-    for (const k of new Set([...Object.keys(ao), ...Object.keys(bo)]))
-      diffPaths(
+  out: JsonDifference[] = [],
+): JsonDifference[] {
+  if (out.length >= limit || same(expected, actual)) return out;
+  const eo = obj(expected);
+  const ao = obj(actual);
+  if (eo && ao) {
+    for (const k of new Set([...Object.keys(eo), ...Object.keys(ao)]))
+      jsonDifferences(
+        Object.hasOwn(eo, k) ? eo[k] : undefined,
         Object.hasOwn(ao, k) ? ao[k] : undefined,
-        Object.hasOwn(bo, k) ? bo[k] : undefined,
+        limit,
         path ? `${path}.${k}` : k,
         out,
-        limit,
       );
     return out;
   }
-  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
-    for (let i = 0; i < a.length; i++) diffPaths(a[i], b[i], `${path}[${i}]`, out, limit);
-    return out;
+  if (Array.isArray(expected) && Array.isArray(actual)) {
+    if (expected.length === actual.length) {
+      for (let i = 0; i < expected.length; i++)
+        jsonDifferences(expected[i], actual[i], limit, `${path}[${i}]`, out);
+      return out;
+    }
+    // one side is the other with a run of elements inserted at one place: each inserted element is a difference
+    const [short, long] = expected.length < actual.length ? [expected, actual] : [actual, expected];
+    let head = 0;
+    while (head < short.length && same(short[head], long[head])) head++;
+    let tail = 0;
+    while (tail < short.length - head && same(short[short.length - 1 - tail], long[long.length - 1 - tail]))
+      tail++;
+    if (head + tail === short.length) {
+      for (let i = head; i < long.length - tail && out.length < limit; i++)
+        out.push(
+          long === actual
+            ? { path: `${path}[${i}]`, actual: long[i]! }
+            : { path: `${path}[${i}]`, expected: long[i]! },
+        );
+      return out;
+    }
   }
-  if ((a === undefined) !== (b === undefined) || canonicalize(a ?? null) !== canonicalize(b ?? null)) {
-    const show = (x: JsonValue | undefined) => (x === undefined ? 'absent' : JSON.stringify(x).slice(0, 80));
-    out.push(`${path || '(root)'}: ${show(a)} vs ${show(b)}`);
-  }
+  out.push({
+    path: path || '(root)',
+    ...(expected === undefined ? {} : { expected }),
+    ...(actual === undefined ? {} : { actual }),
+  });
   return out;
+}
+
+/** Characters kept on each side of a difference when a value is shortened for a message. */
+const CONTEXT_CHARS = 24;
+/** Values up to this many characters are shown whole. */
+const WHOLE_CHARS = 160;
+/** The differing middle of a value longer than this is itself cut (the full value is in `details`). */
+const MIDDLE_CHARS = 400;
+
+/**
+ * Both sides of a difference as JSON text for a message: whole when short; else each cut to the part that differs
+ * (from the first differing character to the last, a few characters of context around it), with an ellipsis (…)
+ * where common text was left out, so an injected word in a long command is visible on both sides.
+ */
+export function showDifference(d: JsonDifference): string {
+  const a = d.expected === undefined ? 'absent' : JSON.stringify(d.expected);
+  const b = d.actual === undefined ? 'absent' : JSON.stringify(d.actual);
+  if (a.length <= WHOLE_CHARS && b.length <= WHOLE_CHARS) return `${d.path}: ${a} vs ${b}`;
+  let head = 0;
+  const min = Math.min(a.length, b.length);
+  while (head < min && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < min - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const cut = (x: string) => {
+    const from = Math.max(0, head - CONTEXT_CHARS);
+    const to = x.length - Math.max(0, tail - CONTEXT_CHARS);
+    let mid = x.slice(from, to);
+    if (mid.length > MIDDLE_CHARS)
+      mid = `${mid.slice(0, MIDDLE_CHARS / 2)}…${mid.slice(mid.length - MIDDLE_CHARS / 2)}`;
+    return `${from > 0 ? '…' : ''}${mid}${to < x.length ? '…' : ''}`;
+  };
+  return `${d.path}: ${cut(a)} vs ${cut(b)}`;
+}
+
+/** Most differences named in one message; the rest are counted (all are in `details.differences`). */
+export const MAX_DIFFERENCES_SHOWN = 20;
+
+/** The differences for a message: each by its path with both values (showDifference), the rest counted. */
+export function describeDifferences(diffs: readonly JsonDifference[], truncated = false): string[] {
+  const shown = diffs.slice(0, MAX_DIFFERENCES_SHOWN).map(showDifference);
+  const more = diffs.length - shown.length;
+  if (more > 0) shown.push(`and ${more}${truncated ? ' or more' : ''} other difference(s)`);
+  return shown;
+}
+
+/**
+ * Paths at which two JSON values differ, as readable `path: expected vs actual` lines (jsonDifferences, then
+ * showDifference), at most `limit`.
+ */
+export function diffPaths(a: JsonValue | undefined, b: JsonValue | undefined, limit = 20): string[] {
+  return jsonDifferences(a, b, limit).map(showDifference);
 }
 
 /** The queue's identity of a task, whichever form a definition uses; a disagreement is reported. */
@@ -230,12 +324,44 @@ export interface GraphParent {
   schedulerId?: string;
 }
 
+/** What compareTaskWithGraphEntry found: rule violations as sentences, and differing values by path. */
+export interface GraphComparison {
+  /** rules the runtime task breaks (its task group is not its parent's, dependencies lost or added...) */
+  problems: string[];
+  /** fields whose values differ (`expected`: the graph entry, `actual`: the runtime task), at most MAX_DIFFERENCES */
+  differences: JsonDifference[];
+  /** more differences exist than were collected */
+  truncated: boolean;
+}
+
 /**
  * Compare a runtime task with its task-graph.json entry (the entry's `task`), by TASK_GRAPH_FIELD_RULES. Returns
- * the differences, as readable `path: graph vs runtime` lines; empty when they match. Pure.
+ * the differences, as readable lines (the problems, then each differing value as `path: graph vs runtime`); empty
+ * when they match. Pure.
  */
 export function compareWithGraphEntry(runtime: JsonObject, entry: JsonObject, parent: GraphParent): string[] {
+  const c = compareTaskWithGraphEntry(runtime, entry, parent);
+  return [...c.problems, ...describeDifferences(c.differences, c.truncated)];
+}
+
+/**
+ * Compare a runtime task with its task-graph.json entry (the entry's `task`), by TASK_GRAPH_FIELD_RULES: the rule
+ * violations, and every differing value by its path with both full values (graph entry as `expected`, runtime task
+ * as `actual`). Pure.
+ */
+export function compareTaskWithGraphEntry(
+  runtime: JsonObject,
+  entry: JsonObject,
+  parent: GraphParent,
+): GraphComparison {
   const problems: string[] = [];
+  const differences: JsonDifference[] = [];
+  const differ = (path: string, expected: JsonValue | undefined, actual: JsonValue | undefined) =>
+    differences.push({
+      path,
+      ...(expected === undefined ? {} : { expected }),
+      ...(actual === undefined ? {} : { actual }),
+    });
   // relative datestamps, resolved as taskgraph did when it created the task
   let graph: JsonObject = entry;
   const created = typeof runtime.created === 'string' ? new Date(runtime.created) : undefined;
@@ -257,15 +383,13 @@ export function compareWithGraphEntry(runtime: JsonObject, entry: JsonObject, pa
       `taskGroupId: ${JSON.stringify(group ?? null)} is not the task group of its parent ${parent.taskId} (${parent.taskGroupIds.join(' or ')})`,
     );
   if (graph.taskGroupId !== undefined && graph.taskGroupId !== group)
-    problems.push(`taskGroupId: ${JSON.stringify(graph.taskGroupId)} vs ${JSON.stringify(group ?? null)}`);
+    differ('taskGroupId', graph.taskGroupId, group);
   if (runtime.schedulerId !== parent.schedulerId)
     problems.push(
       `schedulerId: ${JSON.stringify(runtime.schedulerId ?? null)} is not its parent's (${JSON.stringify(parent.schedulerId ?? null)})`,
     );
   if (graph.schedulerId !== undefined && graph.schedulerId !== runtime.schedulerId)
-    problems.push(
-      `schedulerId: ${JSON.stringify(graph.schedulerId)} vs ${JSON.stringify(runtime.schedulerId)}`,
-    );
+    differ('schedulerId', graph.schedulerId, runtime.schedulerId);
   // dependencies
   const list = (v: JsonValue | undefined) =>
     Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
@@ -281,11 +405,10 @@ export function compareWithGraphEntry(runtime: JsonObject, entry: JsonObject, pa
     problems.push(`dependencies: the runtime task lacks ${lost.join(', ')} from its graph entry`);
   // queue identity and project
   const ids = [taskQueueIdOf(graph, 'graph', problems), taskQueueIdOf(runtime, 'runtime', problems)];
-  if (ids[0] !== ids[1])
-    problems.push(`taskQueueId: ${JSON.stringify(ids[0] ?? null)} vs ${JSON.stringify(ids[1] ?? null)}`);
+  if (ids[0] !== ids[1]) differ('taskQueueId', ids[0], ids[1]);
   const project = (t: JsonObject) => (t.projectId === undefined ? 'none' : t.projectId);
   if (canonicalize(project(graph)) !== canonicalize(project(runtime)))
-    problems.push(`projectId: ${JSON.stringify(project(graph))} vs ${JSON.stringify(project(runtime))}`);
+    differ('projectId', project(graph), project(runtime));
   // every other field, with the queue's defaults
   const handled = new Set([
     ...NOT_COMPARED,
@@ -303,6 +426,7 @@ export function compareWithGraphEntry(runtime: JsonObject, entry: JsonObject, pa
     for (const [k, v] of Object.entries(t)) if (!handled.has(k)) out[k] = v;
     return out;
   };
-  problems.push(...diffPaths(rest(graph), rest(runtime)));
-  return problems;
+  jsonDifferences(rest(graph), rest(runtime), MAX_DIFFERENCES + 1, '', differences);
+  const truncated = differences.length > MAX_DIFFERENCES;
+  return { problems, differences: differences.slice(0, MAX_DIFFERENCES), truncated };
 }

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
+import { assertTaskId } from '../transport/dir-store.js';
 import type { TaskQueue } from '../transport/queue.js';
+import { checkOption, checkOptions } from '../util/options.js';
 import { checkConsumedArtifacts } from './checks/consumed-artifacts.js';
 import { checkDockerImages, checkInteractive } from './checks/docker-images.js';
 import { verifyDocuments } from './checks/documents.js';
@@ -9,6 +11,7 @@ import { discoverChain } from './discover.js';
 import { obj } from './edges.js';
 import {
   type ChainCheck,
+  type ChainError,
   type ChainLink,
   type ChainReport,
   ChainRun,
@@ -16,7 +19,7 @@ import {
 } from './state.js';
 
 export type { ChainError, ChainLink, ChainReport, LinkImage, VerifyChainOptions } from './state.js';
-export { diffPaths } from './task-graph.js';
+export { diffPaths, type JsonDifference, jsonDifferences, showDifference } from './task-graph.js';
 
 /**
  * The checks, in order. Each reads the run state left by those before it and records its own checks and failures
@@ -34,6 +37,43 @@ export const CHAIN_CHECKS: readonly ChainCheck[] = [
 ];
 
 /**
+ * The chain's failures in discovery order, whatever order concurrent checks recorded them in: links breadth first
+ * from the verified task (by depth, then by taskId), each link's failures in the order its checks recorded them,
+ * then the failures of the chain as a whole (bounds, cycle, no decision task). So the first failure named is the
+ * same on every run.
+ */
+function inDiscoveryOrder(s: ChainRun): ChainError[] {
+  const order = [...s.nodes.values()]
+    .map((n) => n.link)
+    .sort((a, b) => a.depth - b.depth || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
+  const rank = new Map(order.map((l, i) => [l.taskId, i]));
+  const rankOf = (e: ChainError) =>
+    e.taskId === undefined ? order.length : (rank.get(e.taskId) ?? order.length);
+  // Array.prototype.sort is stable: a link's own failures keep their order
+  return [...s.errors].sort((a, b) => rankOf(a) - rankOf(b));
+}
+
+const LOADED_POLICY_HINT =
+  'loadPolicy returns { policy, trust, path }: pass its fields with the reference time, verifyChain(queue, taskId, { ...(await loadPolicy(file)), at: new Date() })';
+
+/** The arguments of verifyChain, for callers in plain JavaScript: OPTIONS_INVALID naming the wrong one. */
+function checkVerifyChainArguments(queue: unknown, taskId: unknown, o: unknown): void {
+  checkOption('verifyChain', 'queue', queue, { kind: 'queue' });
+  assertTaskId(taskId);
+  checkOptions('verifyChain', o, {});
+  const policy = (o as Record<string, unknown>).policy;
+  checkOptions('verifyChain', o, {
+    policy: {
+      kind: 'policy',
+      ...(policy && typeof policy === 'object' && 'policy' in policy ? { hint: LOADED_POLICY_HINT } : {}),
+    },
+    trust: { kind: 'trustStore', hint: LOADED_POLICY_HINT },
+    at: { kind: 'date', hint: 'the reference time of the whole verification' },
+    onProgress: { kind: 'function', optional: true },
+  });
+}
+
+/**
  * Verify a chain: from `taskId`, discover every task it relies on (`discoverChain`: parent decision/action task,
  * upstream artifacts, inputs such as docker images, optionally dependencies), recursively, each once, bounded by the
  * policy; then run CHAIN_CHECKS over them: which run of each task (`selectRuns`), every link's signed document
@@ -41,12 +81,19 @@ export const CHAIN_CHECKS: readonly ChainCheck[] = [
  * action task whose task graph lists it (`checkTaskGraphs`), every consumed artifact (`checkConsumedArtifacts`),
  * docker images (`checkDockerImages`), interactive tasks (`checkInteractive`) and that a verified decision task is
  * reached (`checkDecisionReached`). Every failure is collected with its code; nothing throws for a bad link.
+ *
+ * `o` is `{ policy, trust, at }`: loadPolicy's result gives the first two (`{ ...(await loadPolicy(file)), at }`);
+ * `at` (a Date) is required, the library never reads the clock. Throws OPTIONS_INVALID (exit 2) for a missing or
+ * wrong argument (not a TaskQueue, a malformed task id, no `at`...), before anything is read. Returns a
+ * ChainReport whose `errors` are in discovery order (breadth first from `taskId`, then by taskId; failures of the
+ * chain as a whole last); `failureOutcome(report.errors, 'CHAIN_VERIFICATION_FAILED')` gives the exit code.
  */
 export async function verifyChain(
   queue: TaskQueue,
   taskId: string,
   o: VerifyChainOptions,
 ): Promise<ChainReport> {
+  checkVerifyChainArguments(queue, taskId, o);
   const t0 = performance.now();
   const phases: Record<string, number> = {};
   const { policy } = o;
@@ -81,7 +128,7 @@ export async function verifyChain(
     if (from && !from.link.upstream.includes(e.to)) from.link.upstream.push(e.to);
   }
   for (const err of found.errors)
-    s.fail(err.taskId ? s.nodes.get(err.taskId) : undefined, err.code, err.message);
+    s.fail(err.taskId ? s.nodes.get(err.taskId) : undefined, err.code, err.message, err.details);
   phases.discovery = (performance.now() - t0) / 1000;
 
   for (const check of CHAIN_CHECKS) {
@@ -91,12 +138,13 @@ export async function verifyChain(
   }
 
   const links = [...s.nodes.values()].map((n) => ({ ...n.link, ok: n.link.errors.length === 0 }));
+  const errors = inDiscoveryOrder(s);
   return {
-    ok: s.errors.length === 0,
+    ok: errors.length === 0,
     root: taskId,
     referenceTime: o.at.toISOString(),
     links,
-    errors: s.errors,
+    errors,
     stats: {
       tasks: links.length,
       artifactsChecked: s.artifactsChecked,

@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import {
   type ArtifactSource,
   addEd25519TrustFile,
+  type ChainReport,
   CotError,
   canonicalize,
   certifyKeyFile,
@@ -13,11 +14,13 @@ import {
   DEFAULT_DEADLINE_MS,
   DEFAULT_MIN_BYTES_PER_SECOND,
   DirectoryQueue,
+  type ErrorCode,
   EXIT,
   type ExpectedLink,
   emptyTrustStore,
   enumerateArtifactDir,
   exitCodeFor,
+  failureOutcome,
   fetchChain,
   fsError,
   generateKeyPair,
@@ -34,6 +37,7 @@ import {
   loadSigningKey,
   loadVerificationKeys,
   newKeyCache,
+  notAFile,
   parseArtifactPair,
   parseJsonBytes,
   RESERVED_ARTIFACT_NAMES,
@@ -42,6 +46,7 @@ import {
   runDemo,
   type SignatureFormat,
   type Signer,
+  SLUGID_PATTERN,
   startQueueServer,
   TaskclusterQueue,
   type TaskQueue,
@@ -110,12 +115,41 @@ function parseTime(v: string | undefined, fallback: Date, option = '--at'): Date
   return d;
 }
 
+const TASK_ID = new RegExp(SLUGID_PATTERN);
+
+/** A task id given on the command line: a malformed one is a usage error (exit 2), never a task "not found". */
+function taskIdArgument(v: string, what = 'the task id'): string {
+  if (!TASK_ID.test(v))
+    throw usage(`${what} ${JSON.stringify(v)} is not a Taskcluster task id (a 22-character slugid)`);
+  return v;
+}
+
+/**
+ * The verdict line of a chain that did not verify, by the one rule of failureOutcome: exit 1
+ * (CHAIN_VERIFICATION_FAILED) when any link failed a trust check, else the code of the first failure a retry cannot
+ * fix, else of the first (transient) failure; naming the failure that decides it.
+ */
+function chainFailure(
+  report: ChainReport,
+): { code: ErrorCode; exitCode: number; message: string } | undefined {
+  const outcome = failureOutcome(report.errors, 'CHAIN_VERIFICATION_FAILED');
+  if (!outcome) return undefined;
+  const failed = report.links.filter((l) => !l.ok).length;
+  const d = outcome.deciding;
+  return {
+    code: outcome.code,
+    exitCode: outcome.exitCode,
+    message: `${failed} of ${report.links.length} link(s) failed; first: ${d.code}: ${d.message}`,
+  };
+}
+
 /** Largest input file read whole (documents, signatures, task definitions); artifacts are streamed instead. */
 const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
 async function readInput(path: string, what: string): Promise<Buffer> {
   try {
     const st = await stat(path);
+    if (!st.isFile()) throw notAFile(path, what, st);
     if (st.size > MAX_INPUT_BYTES) {
       throw new CotError(
         'FILE_UNREADABLE',
@@ -223,15 +257,28 @@ async function keySourceFromOptions(o: {
   return { keys: await loadVerificationKeys(o.key) };
 }
 
-/** The queue a command talks to: a directory store (--queue DIR) or Taskcluster (--root-url / environment). */
-function queueFromOptions(
+/**
+ * The queue a command talks to: a directory store (--queue DIR, which must exist: FILE_NOT_FOUND, exit 4) or
+ * Taskcluster (--root-url / environment).
+ */
+async function queueFromOptions(
   o: { queue?: string; rootUrl?: string; allowHost?: string[]; allowReferenceArtifacts?: boolean },
   env: NodeJS.ProcessEnv,
   limits: { timeoutMs?: number; downloadDeadlineMs?: number; minBytesPerSecond?: number } = {},
-): TaskQueue {
+): Promise<TaskQueue> {
   if (o.queue !== undefined && o.rootUrl !== undefined)
     throw usage('give either --queue DIR or --root-url URL');
-  if (o.queue !== undefined) return new DirectoryQueue(o.queue);
+  if (o.queue !== undefined) {
+    const st = await stat(o.queue).catch((e: unknown) => {
+      const err = fsError(e, o.queue!, '--queue');
+      throw err.code === 'FILE_NOT_FOUND'
+        ? new CotError('FILE_NOT_FOUND', `--queue ${o.queue}: no such directory store`, { cause: e })
+        : err;
+    });
+    if (!st.isDirectory())
+      throw new CotError('FILE_UNREADABLE', `--queue ${o.queue} is not a directory (a directory store)`);
+    return new DirectoryQueue(o.queue);
+  }
   return new TaskclusterQueue({
     ...TaskclusterQueue.optionsFromEnv(env, o.rootUrl),
     ...(o.allowHost && o.allowHost.length > 0 ? { allowedHosts: o.allowHost } : {}),
@@ -262,8 +309,8 @@ export function buildProgram(io: Io): Command {
       'Chain of trust for Taskcluster-style CI: hash artifacts, sign chain-of-trust documents, verify them.',
     )
     .version(VERSION, '-V, --version')
-    .showHelpAfterError('(run cot --help for usage)')
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    // parse errors are printed by main() as `cot: USAGE: ...` (one line, or JSON with --json), not by commander
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
     .exitOverride();
 
   // ---- keys
@@ -522,7 +569,8 @@ export function buildProgram(io: Io): Command {
   )
     .exitOverride()
     .action(async (pairs: string[], o) => {
-      const queue = queueFromOptions(o, process.env);
+      taskIdArgument(o.taskId, '--task-id');
+      const queue = await queueFromOptions(o, process.env);
       const sources = [
         ...(o.artifacts ? await enumerateArtifactDir(o.artifacts) : []),
         ...pairs.map(parseArtifactPair),
@@ -577,7 +625,8 @@ export function buildProgram(io: Io): Command {
         minBytesPerSecond: parseNonNegativeInt(o.minRate, '--min-rate'),
       };
       // the queue applies them to its API reads, and to every download as defaults
-      const queue = queueFromOptions(o, process.env, {
+      taskIdArgument(taskId);
+      const queue = await queueFromOptions(o, process.env, {
         timeoutMs: limits.timeoutMs,
         downloadDeadlineMs: limits.deadlineMs,
         minBytesPerSecond: limits.minBytesPerSecond,
@@ -589,7 +638,26 @@ export function buildProgram(io: Io): Command {
         ...(o.followDependencies ? { followDependencies: true } : {}),
         ...limits,
       });
-      if (o.json) jsonOut(io, { ok: r.complete, ...r });
+      // the same rule as cot verify (failureOutcome): exit 1 when an item is missing for a trust reason (a bound,
+      // an unsigned or unlisted artifact), else the first failure a retry cannot fix, else the first transient one
+      const outcome = r.complete
+        ? undefined
+        : (failureOutcome(r.missing, 'FETCH_INCOMPLETE') ?? {
+            code: 'FETCH_INCOMPLETE' as const,
+            exitCode: exitCodeFor('FETCH_INCOMPLETE'),
+            deciding: undefined,
+          });
+      const failure = outcome && {
+        code: outcome.code,
+        exitCode: outcome.exitCode,
+        message: `the mirror in ${o.out} is incomplete: ${r.truncated ? 'the walk stopped at --depth or --max-tasks; ' : ''}${r.missing.length} item(s) missing${outcome.deciding ? `, first: ${outcome.deciding.code}: ${outcome.deciding.reason}` : ''}`,
+      };
+      if (o.json)
+        jsonOut(io, {
+          ok: r.complete,
+          ...r,
+          ...(failure ? { error: { code: failure.code, message: failure.message } } : {}),
+        });
       else {
         // names come from the queue and the tasks: one escaped field each
         for (const t of r.tasks)
@@ -605,14 +673,9 @@ export function buildProgram(io: Io): Command {
           `mirrored ${r.tasks.length} task(s), ${r.bytes} bytes, into ${o.out}${r.complete ? '' : ` (INCOMPLETE: ${r.missing.length} missing${r.truncated ? ', the walk stopped at a bound' : ''})`}\n`,
         );
       }
-      if (!r.complete) {
-        // only the queue failing (transport codes): report its code (exit 3); anything else: exit 1
-        const transient = r.missing.every((m) => m.code.startsWith('TRANSPORT_'));
-        const code = transient && r.missing.length > 0 ? r.missing[0]!.code : 'FETCH_INCOMPLETE';
-        io.stderr(
-          `cot: ${code}: the mirror in ${o.out} is incomplete: ${r.truncated ? 'the walk stopped at --depth or --max-tasks; ' : ''}${r.missing.length} item(s) missing${r.missing[0] ? `, first: ${escapeControls(r.missing[0].reason)}` : ''}\n`,
-        );
-        io.exitCode = exitCodeFor(code);
+      if (failure) {
+        io.stderr(`cot: ${failure.code}: ${escapeControls(failure.message)}\n`);
+        io.exitCode = failure.exitCode;
       }
     });
 
@@ -728,7 +791,7 @@ export function buildProgram(io: Io): Command {
         ...(o.upload
           ? {
               upload: {
-                queue: queueFromOptions(o, process.env),
+                queue: await queueFromOptions(o, process.env),
                 storageType: o.storageType,
                 ...(o.stagingDir === undefined ? {} : { stagingDir: o.stagingDir }),
               },
@@ -815,11 +878,12 @@ export function buildProgram(io: Io): Command {
           `HTML report: ${r.reportHtml}\n\nverify again with:\n  ${npx} verify ${r.taskId} --queue ${shellPath(join(r.dir, 'queue'))} --policy ${shellPath(r.policy)}\n`,
         );
       }
-      if (!r.report.ok) {
+      const outcome = failureOutcome(r.report.errors, 'CHAIN_VERIFICATION_FAILED');
+      if (outcome) {
         io.stderr(
-          `cot: CHAIN_VERIFICATION_FAILED: ${r.report.errors[0]?.code}: ${escapeControls(r.report.errors[0]?.message ?? '')}\n`,
+          `cot: ${outcome.code}: ${outcome.deciding.code}: ${escapeControls(outcome.deciding.message)}\n`,
         );
-        io.exitCode = exitCodeFor('CHAIN_VERIFICATION_FAILED');
+        io.exitCode = outcome.exitCode;
       }
     });
 
@@ -839,6 +903,7 @@ export function buildProgram(io: Io): Command {
   )
     .exitOverride()
     .action(async (taskId: string, o) => {
+      taskIdArgument(taskId);
       const at = parseTime(o.at, io.now);
       const loaded = await loadPolicy(o.policy);
       // the report file is checked before the verification: a folder, or one of the inputs, is refused at once
@@ -856,7 +921,7 @@ export function buildProgram(io: Io): Command {
           ],
         );
       }
-      const queue = queueFromOptions(
+      const queue = await queueFromOptions(
         { ...o, allowHost: [...(o.allowHost ?? []), ...loaded.policy.allowedHosts] },
         process.env,
         {
@@ -881,14 +946,16 @@ export function buildProgram(io: Io): Command {
       });
       if (showProgress) io.stderr('\n');
       if (o.report) await writeFileAtomic(o.report, renderChainHtml(report));
-      if (o.json) jsonOut(io, chainReportJson(report));
+      const failure = chainFailure(report);
+      if (o.json)
+        jsonOut(io, {
+          ...chainReportJson(report),
+          ...(failure ? { error: { code: failure.code, message: failure.message } } : {}),
+        });
       else io.stdout(renderChainText(report));
-      if (!report.ok) {
-        const failed = report.links.filter((l) => !l.ok).length;
-        io.stderr(
-          `cot: CHAIN_VERIFICATION_FAILED: ${failed} of ${report.links.length} link(s) failed; first: ${report.errors[0]?.code}: ${escapeControls(report.errors[0]?.message ?? '')}\n`,
-        );
-        io.exitCode = exitCodeFor('CHAIN_VERIFICATION_FAILED');
+      if (failure) {
+        io.stderr(`cot: ${failure.code}: ${escapeControls(failure.message)}\n`);
+        io.exitCode = failure.exitCode;
       }
     });
 
@@ -1116,6 +1183,20 @@ export function buildProgram(io: Io): Command {
   return program;
 }
 
+/** The command line's command path (`cot keys new`): the subcommands named among `args`, the program's name first. */
+function commandPath(program: Command, args: readonly string[]): string {
+  const names = [program.name()];
+  let cmd = program;
+  for (const a of args) {
+    const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+    if (sub) {
+      names.push(sub.name());
+      cmd = sub;
+    } else if (!a.startsWith('-')) break;
+  }
+  return names.join(' ');
+}
+
 /**
  * Run the CLI; returns the exit code. Never throws. Everything printed passes terminalSafe (control, bidi and
  * invisible characters escaped, the output's own line feeds and tabs kept), and the error line
@@ -1131,8 +1212,10 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
     isTTY: io?.isTTY ?? Boolean(process.stderr.isTTY),
   };
   const wantsJson = argv.includes('--json');
+  let program: Command | undefined;
   try {
-    await buildProgram(full).parseAsync(argv);
+    program = buildProgram(full);
+    await program.parseAsync(argv);
     return full.exitCode ?? EXIT.OK;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -1142,7 +1225,13 @@ export async function main(argv: string[], io?: Partial<Io>): Promise<number> {
         e.code === 'commander.help'
       )
         return EXIT.OK;
-      if (wantsJson) jsonOut(full, { ok: false, error: { code: 'USAGE', message: e.message } });
+      // an option-parser error (unknown option, missing option or argument, bad choice...): the documented form
+      const message = `${e.message
+        .replace(/^error: /, '')
+        .replace(/\s*\n\s*/g, ' ')
+        .trim()} (see ${commandPath(program!, argv.slice(2))} --help)`;
+      if (wantsJson) jsonOut(full, { ok: false, error: { code: 'USAGE', message } });
+      full.stderr(`cot: USAGE: ${escapeControls(message)}\n`);
       return EXIT.USAGE;
     }
     const err = isCotError(e)

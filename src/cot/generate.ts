@@ -33,6 +33,7 @@ import {
   openSubdirectory,
   resolveRoots,
 } from '../util/dirfd.js';
+import { checkOptions, type OptionRule } from '../util/options.js';
 import { assertDistinctOutputs, fsReason, type NamedPath } from '../util/output-paths.js';
 import { mergeAdditionalData } from '../worker/environment.js';
 import { verifySignature } from './verify.js';
@@ -188,7 +189,29 @@ function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
  * FILE_NOT_FOUND, FILE_UNREADABLE, DOCUMENT_INVALID, SIGNING_FAILED, SIGNING_LINE_TOO_LONG, OUTPUT_UNSAFE_FOLDER,
  * OUTPUT_FAILED.
  */
+/**
+ * The options of generateChainOfTrust (and workerChainOfTrust) that are not document fields, checked for callers in
+ * plain JavaScript (OPTIONS_INVALID); the document's fields are left to schema v1.
+ */
+export const GENERATE_OPTION_RULES: Record<string, OptionRule> = {
+  // the document's own fields (task, taskId, runId, workerGroup, workerId, workerType, environment) are judged by
+  // schema v1, every bad one listed at once (DOCUMENT_INVALID), before anything is signed or written
+  artifactDir: { kind: 'string', optional: true },
+  artifacts: { kind: 'array', optional: true },
+  artifactRoots: { kind: 'array', optional: true },
+  keys: { kind: 'array', hint: '[await loadSigningKey(file)]' },
+  format: { kind: 'string', oneOf: ['openpgp', 'ed25519', 'both'] },
+  outDir: { kind: 'string' },
+  now: { kind: 'date', hint: "the document's signing time" },
+  hashAlgorithms: { kind: 'array', optional: true },
+  concurrency: { kind: 'nonNegativeInteger', optional: true },
+  certifiedLog: { kind: 'string', optional: true },
+  additionalData: { kind: 'object', optional: true },
+  stageDir: { kind: 'string', optional: true },
+};
+
 export async function generateChainOfTrust(o: GenerateOptions): Promise<GenerateResult> {
+  checkOptions('generateChainOfTrust', o, GENERATE_OPTION_RULES);
   const { pgp, ed } = pickKeys(o.keys, o.format);
   if (
     o.artifactDir === undefined &&

@@ -4,6 +4,7 @@ import type { VerificationKey } from '../keys/keys.js';
 import { isCleartextSigned } from '../pgp/cleartext.js';
 import { loadPgp } from '../pgp/lazy.js';
 import type { PgpPublicKey, PgpSigner } from '../pgp/openpgp.js';
+import { checkOptions } from '../util/options.js';
 
 export interface Ed25519Signer {
   kind: 'ed25519';
@@ -57,6 +58,22 @@ export interface VerifiedSignature {
   textMode?: boolean;
 }
 
+/**
+ * The inputs every signature check shares (verifySignature, verifyLink, verifySignatureTrusted), for callers in
+ * plain JavaScript: OPTIONS_INVALID naming the wrong one. `at` is required: the library never reads the clock.
+ */
+export function checkSignatureInput(fn: string, input: unknown): void {
+  checkOptions(fn, input, {
+    data: { kind: 'bytes', hint: 'the file as read, e.g. await readFile(path)' },
+    signature: { kind: 'bytes', optional: true },
+    at: { kind: 'date', hint: 'the reference time of the verification' },
+    skewSeconds: { kind: 'nonNegativeInteger', optional: true },
+    taskCreated: { kind: 'date', optional: true },
+    allowedKinds: { kind: 'array', optional: true },
+    source: { kind: 'string', optional: true },
+  });
+}
+
 function isArmored(bytes: Uint8Array): boolean {
   return Buffer.from(bytes.subarray(0, 15)).toString('latin1') === '-----BEGIN PGP ';
 }
@@ -93,6 +110,10 @@ function describeWindow(k: Ed25519Key): string {
  * SIGNATURE_FROM_FUTURE, SIGNATURE_BEFORE_TASK, SIGNATURE_HASH_HEADER_MISMATCH).
  */
 export async function verifySignature(input: VerifySignatureInput): Promise<VerifiedSignature> {
+  checkSignatureInput('verifySignature', input);
+  checkOptions('verifySignature', input, {
+    keys: { kind: 'array', hint: 'loadVerificationKeys([...files])' },
+  });
   const source = input.source ?? 'document';
   const kind = signatureKindOf(input);
   if (input.allowedKinds && !input.allowedKinds.includes(kind)) {

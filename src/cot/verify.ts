@@ -6,7 +6,14 @@ import { DEFAULT_HASH_CONCURRENCY, digestFile, mapBounded } from '../hashing/dig
 import { type JsonValue, parseJsonBytes } from '../json/parse.js';
 import type { VerificationKey } from '../keys/keys.js';
 import { type LinkTrust, verifySignatureTrusted } from '../trust/verify.js';
-import { type SignatureKind, type Signer, type VerifySignatureInput, verifySignature } from './signature.js';
+import { checkOptions } from '../util/options.js';
+import {
+  checkSignatureInput,
+  type SignatureKind,
+  type Signer,
+  type VerifySignatureInput,
+  verifySignature,
+} from './signature.js';
 
 export type {
   Ed25519Signer,
@@ -67,13 +74,29 @@ function linkLabel(doc: { taskId?: unknown; runId?: unknown }): string {
 
 /**
  * Verify one link: signature first; then parse and schema-check only the verified bytes; then the expected
- * ids; then re-hash every given artifact. Returns the verified document and who signed it.
+ * ids; then re-hash every given artifact. Returns the verified document and who signed it. `data` (bytes), `at` (a
+ * Date: the library never reads the clock) and exactly one of `keys` / `trust` are required: OPTIONS_INVALID
+ * otherwise, naming the option.
  */
 export async function verifyLink(input: VerifyLinkInput): Promise<VerifiedLink> {
+  checkSignatureInput('verifyLink', input);
+  checkOptions('verifyLink', input, {
+    keys: { kind: 'array', optional: true, hint: 'loadVerificationKeys([...files])' },
+    trust: { kind: 'object', optional: true, hint: '{ store: TrustStore, implementation: "docker-worker" }' },
+    expected: { kind: 'object', optional: true },
+    artifacts: { kind: 'array', optional: true },
+    hashAlgorithms: { kind: 'array', optional: true },
+    concurrency: { kind: 'nonNegativeInteger', optional: true },
+    requireAllArtifacts: { kind: 'boolean', optional: true },
+  });
   const source = input.source ?? 'chain-of-trust document';
   const { keys, trust, ...rest } = input;
   if ((keys === undefined) === (trust === undefined)) {
-    throw new CotError('USAGE', 'give either allowed keys or a trust store with the worker implementation');
+    throw new CotError(
+      'OPTIONS_INVALID',
+      'verifyLink: give either keys (allowed keys) or trust (a trust store with the worker implementation), not both',
+      { details: { function: 'verifyLink', option: 'keys' } },
+    );
   }
   const sig = trust
     ? await verifySignatureTrusted({ ...rest, trust })

@@ -14,6 +14,7 @@ import { loadSigningKey, type SigningKey } from '../keys/keys.js';
 import { DirectoryQueue } from '../transport/dir-store.js';
 import { certifyKeyFile } from '../trust/certify.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOptions } from '../util/options.js';
 import { fsReason } from '../util/output-paths.js';
 import { createdTask, type GraphTaskInput, graphEntry, queueDefaults } from './taskgraph.js';
 
@@ -213,6 +214,11 @@ bounds:
  * certifyKeyFile, generateChainOfTrust, loadPolicy).
  */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  checkOptions('runDemo', o, {
+    out: { kind: 'string' },
+    tamper: { kind: 'boolean', optional: true },
+    now: { kind: 'date' },
+  });
   const dir = resolve(o.out);
   await prepareDemoFolder(dir, Boolean(o.force));
   // what was there before this run is never listed as the demo's, so never removed by a later run

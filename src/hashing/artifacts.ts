@@ -4,6 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { ArtifactDigests } from '../document/document.js';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
+import { checkOption, checkOptions } from '../util/options.js';
 import { DEFAULT_HASH_CONCURRENCY, describeStat, digestFile, isInside, mapBounded } from './digest.js';
 
 /** The chain-of-trust document's own artifact names: never listed in a document, never claimable. */
@@ -212,6 +213,14 @@ export async function hashArtifacts(
   sources: readonly ArtifactSource[],
   options: HashArtifactsOptions = {},
 ): Promise<HashedArtifact[]> {
+  checkOption('hashArtifacts', 'sources', sources, {
+    kind: 'array',
+    hint: '[{ name, path, resolved: false }]',
+  });
+  checkOptions('hashArtifacts', options, {
+    algorithms: { kind: 'array', optional: true },
+    concurrency: { kind: 'nonNegativeInteger', optional: true },
+  });
   checkArtifactSources(sources);
   const algorithms = options.algorithms ?? ['sha256'];
   const { stageDir } = options;

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { CotError } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFilesAtomic } from '../util/atomic.js';
+import { checkOptions } from '../util/options.js';
 import { assertDistinctOutputs } from '../util/output-paths.js';
 import { ED25519_PUBLIC_KEY_COMMENT, rawPublicKey, rawSeed } from './ed25519.js';
 import { PUBLIC_KEY_FILE_NAME } from './keys.js';
@@ -76,6 +77,15 @@ async function checkTarget(path: string, what: string, force: boolean): Promise<
  * folder (FILE_IS_DIRECTORY), and neither exists unless `force` (FILE_EXISTS).
  */
 export async function generateKeyPair(o: GenerateKeyPairOptions): Promise<GeneratedKeyPair> {
+  checkOptions('generateKeyPair', o, {
+    type: { kind: 'string', oneOf: ['openpgp', 'ed25519'] },
+    out: { kind: 'string' },
+    pubOut: { kind: 'string', optional: true },
+    userId: { kind: 'string', optional: true },
+    pgpAlgorithm: { kind: 'string', optional: true, oneOf: ['rsa4096', 'ed25519'] },
+    force: { kind: 'boolean', optional: true },
+    now: { kind: 'date', hint: "the key's creation time" },
+  });
   if (PUBLIC_KEY_FILE_NAME.test(basename(o.out))) {
     throw new CotError(
       'USAGE',

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { CotError, fsError } from '../errors.js';
+import { CotError, fsError, notAFile } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
 import type { PgpPrivateKey, PgpPublicKey } from '../pgp/openpgp.js';
 import {
@@ -68,7 +68,7 @@ async function readSmallFile(
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new CotError('KEY_INVALID', `${what} ${path} is not a regular file`);
+    if (!st.isFile()) throw notAFile(path, what, st);
     if (st.size > MAX_KEY_FILE)
       throw new CotError('KEY_INVALID', `${what} ${path} is ${st.size} bytes: too large to be a key`);
     const bytes = await fh.readFile();

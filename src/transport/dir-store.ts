@@ -10,6 +10,7 @@ import { assertArtifactName } from '../hashing/artifacts.js';
 import { digestFile, openRegularFile } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOption } from '../util/options.js';
 import { fsReason } from '../util/output-paths.js';
 import {
   type ArtifactInfo,
@@ -25,14 +26,21 @@ import {
 const SLUG = new RegExp(SLUGID_PATTERN);
 const MAX_TASK_BYTES = 16 * 1024 * 1024;
 
-export function assertTaskId(taskId: string): void {
-  if (!SLUG.test(taskId))
-    throw new CotError('USAGE', `${JSON.stringify(taskId)} is not a Taskcluster task id (slugid)`);
+/** Throws OPTIONS_INVALID unless `taskId` is a Taskcluster task id (a 22-character slugid). */
+export function assertTaskId(taskId: unknown): asserts taskId is string {
+  if (typeof taskId !== 'string' || !SLUG.test(taskId))
+    throw new CotError(
+      'OPTIONS_INVALID',
+      `${JSON.stringify(taskId) ?? String(taskId)} is not a Taskcluster task id (a 22-character slugid)`,
+      { details: { option: 'taskId' } },
+    );
 }
 
 function assertRunId(runId: number): void {
   if (!Number.isSafeInteger(runId) || runId < 0)
-    throw new CotError('USAGE', `run id ${runId} is not a non-negative integer`);
+    throw new CotError('OPTIONS_INVALID', `run id ${runId} is not a non-negative integer`, {
+      details: { option: 'runId' },
+    });
 }
 
 /**
@@ -44,13 +52,16 @@ function assertRunId(runId: number): void {
  *                                                          ({"artifacts": [...]}), authoritative for the listing
  * A run exists when its folder exists. Without status.json every run folder is a completed run with no times;
  * without artifacts.json every file is an s3 artifact. Artifact names are checked (no "..", absolute, backslash,
- * NUL), so no name can reach outside its run folder.
+ * NUL), so no name can reach outside its run folder. A task, run or artifact the store does not have is
+ * QUEUE_NOT_FOUND; a store folder that does not exist is FILE_NOT_FOUND (bad input either way, exit 4); a malformed
+ * task id or run id is OPTIONS_INVALID.
  */
 export class DirectoryQueue implements TaskQueue {
   readonly root: string;
   readonly description: string;
 
   constructor(dir: string) {
+    checkOption('DirectoryQueue', 'dir', dir, { kind: 'string', hint: 'the store folder' });
     this.root = resolve(dir);
     this.description = `directory store ${this.root}`;
   }
@@ -70,6 +81,24 @@ export class DirectoryQueue implements TaskQueue {
     return join(this.runDir(taskId, runId), 'artifacts', ...name.split('/'));
   }
 
+  /**
+   * The store's own folder must exist: a store that does not exist is FILE_NOT_FOUND (bad input), never a task
+   * that does not exist in it (QUEUE_NOT_FOUND); a file there is FILE_UNREADABLE.
+   */
+  private async assertRoot(): Promise<void> {
+    let st: Awaited<ReturnType<typeof stat>>;
+    try {
+      st = await stat(this.root);
+    } catch (e) {
+      const err = fsError(e, this.root, 'directory store');
+      throw err.code === 'FILE_NOT_FOUND'
+        ? new CotError('FILE_NOT_FOUND', `directory store ${this.root} does not exist`, { cause: e })
+        : err;
+    }
+    if (!st.isDirectory())
+      throw new CotError('FILE_UNREADABLE', `directory store ${this.root} is not a directory`);
+  }
+
   async task(taskId: string): Promise<JsonObject> {
     const p = join(this.taskDir(taskId), 'task.json');
     let bytes: Buffer;
@@ -80,10 +109,12 @@ export class DirectoryQueue implements TaskQueue {
       bytes = await readFile(p);
     } catch (e) {
       const err = fsError(e, p, `task ${taskId} in ${this.description}`);
-      if (err.code === 'FILE_NOT_FOUND')
-        throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} not found in ${this.description}`, {
+      if (err.code === 'FILE_NOT_FOUND') {
+        await this.assertRoot();
+        throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} not found in ${this.description}`, {
           cause: e,
         });
+      }
       throw err;
     }
     const v = parseJsonBytes(bytes, { source: p });
@@ -97,13 +128,14 @@ export class DirectoryQueue implements TaskQueue {
     try {
       names = await readdir(join(this.taskDir(taskId), 'runs'));
     } catch (e) {
-      throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`, {
+      await this.assertRoot();
+      throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`, {
         cause: e,
       });
     }
     const runs = names.filter((n) => /^(0|[1-9][0-9]*)$/.test(n)).map(Number);
     if (runs.length === 0)
-      throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`);
+      throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`);
     return Math.max(...runs);
   }
 
@@ -133,8 +165,8 @@ export class DirectoryQueue implements TaskQueue {
       const latest = await this.latestRunId(taskId);
       runs = Array.from({ length: latest + 1 }, (_, runId) => ({ runId, state: 'completed' }));
     } catch (e) {
-      if (!(e instanceof CotError && e.code === 'TRANSPORT_NOT_FOUND')) throw e;
-      await this.task(taskId); // a task without runs exists; an unknown task is TRANSPORT_NOT_FOUND
+      if (!(e instanceof CotError && e.code === 'QUEUE_NOT_FOUND')) throw e;
+      await this.task(taskId); // a task without runs exists; an unknown task is QUEUE_NOT_FOUND
     }
     return { taskId, state: runs.length ? 'completed' : 'unscheduled', runs };
   }
@@ -144,11 +176,10 @@ export class DirectoryQueue implements TaskQueue {
     try {
       await stat(this.runDir(taskId, runId));
     } catch (e) {
-      throw new CotError(
-        'TRANSPORT_NOT_FOUND',
-        `task ${taskId} run ${runId} not found in ${this.description}`,
-        { cause: e },
-      );
+      await this.assertRoot();
+      throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} run ${runId} not found in ${this.description}`, {
+        cause: e,
+      });
     }
     const listing = join(this.runDir(taskId, runId), 'artifacts.json');
     const stored = await this.readJsonFile(listing, `artifacts of task ${taskId} run ${runId}`);
@@ -200,7 +231,7 @@ export class DirectoryQueue implements TaskQueue {
     const info = await this.artifactInfo(taskId, run, name);
     if (info?.storageType === 'error')
       throw new CotError(
-        'TRANSPORT_NOT_FOUND',
+        'QUEUE_NOT_FOUND',
         `artifact ${name} of task ${taskId} run ${run} is an error artifact: the worker never produced it`,
         { details: { storageType: info.storageType } },
       );
@@ -215,8 +246,9 @@ export class DirectoryQueue implements TaskQueue {
       fh = await openRegularFile(p, { name });
     } catch (e) {
       if (e instanceof CotError && e.code === 'FILE_NOT_FOUND') {
+        await this.assertRoot();
         throw new CotError(
-          'TRANSPORT_NOT_FOUND',
+          'QUEUE_NOT_FOUND',
           `artifact ${name} of task ${taskId} run ${run} not found in ${this.description}`,
           { cause: e },
         );
@@ -256,8 +288,9 @@ export class DirectoryQueue implements TaskQueue {
     try {
       await stat(this.runDir(input.taskId, input.runId));
     } catch (e) {
+      await this.assertRoot();
       throw new CotError(
-        'TRANSPORT_NOT_FOUND',
+        'QUEUE_NOT_FOUND',
         `task ${input.taskId} run ${input.runId} does not exist in ${this.description}`,
         { cause: e },
       );

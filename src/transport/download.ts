@@ -6,6 +6,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, IntegrityError } from '../errors.js';
+import { checkOption, checkOptions } from '../util/options.js';
 import { fsReason } from '../util/output-paths.js';
 import type { DownloadLimits, TaskQueue } from './queue.js';
 
@@ -44,6 +45,14 @@ export async function downloadArtifact(
   name: string,
   o: DownloadOptions = {},
 ): Promise<DownloadedArtifact> {
+  checkOption('downloadArtifact', 'queue', queue, { kind: 'queue' });
+  checkOption('downloadArtifact', 'runId', runId, { kind: 'nonNegativeInteger', optional: true });
+  checkOption('downloadArtifact', 'name', name, { kind: 'string' });
+  checkOptions('downloadArtifact', o, {
+    expected: { kind: 'object', optional: true },
+    algorithms: { kind: 'array', optional: true },
+    dest: { kind: 'string', optional: true },
+  });
   const algorithms =
     o.algorithms ??
     ((Object.keys(o.expected ?? {}) as HashAlgorithm[]).length

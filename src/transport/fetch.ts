@@ -10,7 +10,8 @@ import { mapBounded } from '../hashing/digest.js';
 import { type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
 import { parseCleartext } from '../pgp/cleartext.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { DirectoryQueue } from './dir-store.js';
+import { checkOption, checkOptions } from '../util/options.js';
+import { assertTaskId, DirectoryQueue } from './dir-store.js';
 import { downloadArtifact } from './download.js';
 import {
   type ArtifactInfo,
@@ -107,6 +108,24 @@ interface MirrorTask {
 }
 
 /**
+ * What is missing in the order of the walk, whatever order concurrent downloads failed in: by the task's depth,
+ * then taskId (as `cot verify` orders a chain's failures), items of no task (bounds, cycle) last; one task's items
+ * in the order they were found. So the first item named, and the exit code, are the same on every run.
+ */
+function inWalkOrder(
+  missing: readonly FetchMissing[],
+  tasks: ReadonlyMap<string, { taskId: string; depth: number }>,
+): FetchMissing[] {
+  const order = [...tasks.values()].sort(
+    (a, b) => a.depth - b.depth || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0),
+  );
+  const rank = new Map(order.map((t, i) => [t.taskId, i]));
+  const rankOf = (m: FetchMissing) =>
+    m.taskId === undefined ? order.length : (rank.get(m.taskId) ?? order.length);
+  return [...missing].sort((a, b) => rankOf(a) - rankOf(b));
+}
+
+/**
  * Mirror a task's chain into a directory store, so it can be verified later fully offline: the same walk as
  * `cot verify` (`discoverChain`: parent, inputs, task-image, upstreamArtifacts; bounds; each task once), the same
  * choice of run (`chooseRuns`), and for each task its definition, the queue's status (`status.json`) and artifact
@@ -114,7 +133,10 @@ interface MirrorTask {
  * files and consumed artifacts (glob patterns expanded) that its document lists. Bytes the document does not list
  * are never mirrored, and every artifact is hash-checked against the listed digest as it is written. What cannot be
  * mirrored is listed in `missing` with its reason; `complete` says whether the mirror holds everything the chain
- * needs. Throws (TRANSPORT_*) only when the task itself cannot be read.
+ * needs, `missing` in the order of the walk (depth, then taskId). Throws only when the task itself cannot be read
+ * (its queue code: QUEUE_NOT_FOUND, TRANSPORT_*, JSON_INVALID, FILE_NOT_FOUND for a directory store that does not
+ * exist), and OPTIONS_INVALID for missing or wrong arguments. `failureOutcome(missing, 'FETCH_INCOMPLETE')` gives
+ * the exit code, by the rule `cot verify` uses.
  */
 export async function fetchChain(
   source: TaskQueue,
@@ -122,6 +144,17 @@ export async function fetchChain(
   outDir: string,
   o: FetchOptions = {},
 ): Promise<FetchResult> {
+  checkOption('fetchChain', 'source', source, { kind: 'queue' });
+  assertTaskId(taskId);
+  checkOption('fetchChain', 'outDir', outDir, { kind: 'string', hint: 'the directory store to write' });
+  checkOptions('fetchChain', o, {
+    depth: { kind: 'nonNegativeInteger', optional: true },
+    maxTasks: { kind: 'nonNegativeInteger', optional: true },
+    concurrency: { kind: 'nonNegativeInteger', optional: true },
+    followDependencies: { kind: 'boolean', optional: true },
+    maxBytes: { kind: 'nonNegativeInteger', optional: true },
+    timeoutMs: { kind: 'nonNegativeInteger', optional: true },
+  });
   const out = new DirectoryQueue(outDir);
   const concurrency = o.concurrency ?? 8;
   const limits: DownloadLimits = {
@@ -283,7 +316,7 @@ export async function fetchChain(
   return {
     tasks: fetched,
     bytes,
-    missing,
+    missing: inWalkOrder(missing, found.tasks),
     truncated: found.truncated,
     complete: missing.length === 0 && !found.truncated,
   };

@@ -87,6 +87,7 @@ function request(
   timeoutMs: number,
   body?: () => Readable,
   onRequest?: (req: http.ClientRequest) => void,
+  responseTimeoutMs?: number,
 ) {
   return new Promise<http.IncomingMessage>((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
@@ -94,13 +95,35 @@ function request(
       reject(new CotError('TRANSPORT_REDIRECT_REFUSED', `unsupported URL scheme in ${redactUrl(url.href)}`));
       return;
     }
-    const req = mod.request(url, { method, headers }, resolve);
+    let answer: NodeJS.Timeout | undefined;
+    const req = mod.request(url, { method, headers }, (res) => {
+      clearTimeout(answer);
+      resolve(res);
+    });
     onRequest?.(req);
     req.setTimeout(timeoutMs, () =>
       req.destroy(
         new CotError('TRANSPORT_NETWORK', `${method} ${redactUrl(url.href)}: no data for ${timeoutMs} ms`),
       ),
     );
+    // once the whole body is sent, the answer has its own deadline (a server that took the body and never answers
+    // is not waited on for the inactivity timeout of the upload)
+    if (responseTimeoutMs !== undefined)
+      req.once('finish', () => {
+        answer = setTimeout(
+          () =>
+            req.destroy(
+              new CotError(
+                'TRANSPORT_NETWORK',
+                `${method} ${redactUrl(url.href)}: the body was sent but no answer came within ${responseTimeoutMs} ms`,
+                { details: { responseTimeoutMs } },
+              ),
+            ),
+          responseTimeoutMs,
+        );
+        answer.unref();
+      });
+    req.once('close', () => clearTimeout(answer));
     req.on('error', reject);
     if (body) {
       const b = body();
@@ -143,12 +166,18 @@ async function statusError(res: http.IncomingMessage, what: string): Promise<Cot
   });
 }
 
-/** The error code for an HTTP error status (shared by cot's own requests and the Taskcluster client's errors). */
+/**
+ * The error code for an HTTP error status (shared by cot's own requests and the Taskcluster client's errors), so
+ * that exit 3 means "a retry may fix it": 5xx, 408 and 429 (retried first) are TRANSPORT_HTTP; 404, 410 (the
+ * queue's ResourceExpired for an expired artifact) and 424 (an error artifact: a declared output the worker never
+ * produced) are QUEUE_NOT_FOUND; 401 and 403 TRANSPORT_AUTH; 409 TRANSPORT_CONFLICT; any other 4xx
+ * QUEUE_REQUEST_REFUSED. Other statuses (1xx, an unfollowed 3xx) are TRANSPORT_HTTP.
+ */
 export function codeForStatus(status: number): ErrorCode {
-  // 424: an error artifact (a declared output the worker never produced): there are no bytes, as for a 404
-  if (status === 404 || status === 424) return 'TRANSPORT_NOT_FOUND';
+  if (status === 404 || status === 410 || status === 424) return 'QUEUE_NOT_FOUND';
   if (status === 401 || status === 403) return 'TRANSPORT_AUTH';
   if (status === 409) return 'TRANSPORT_CONFLICT';
+  if (status >= 400 && status < 500 && !RETRYABLE_STATUS(status)) return 'QUEUE_REQUEST_REFUSED';
   return 'TRANSPORT_HTTP';
 }
 
@@ -258,7 +287,8 @@ function watchRate(
  * connecting, redirects and retries), and a declared length enforced.
  *
  * Throws (before the body): TRANSPORT_NETWORK (connection failed or reset, inactivity, deadline),
- * TRANSPORT_NOT_FOUND / TRANSPORT_AUTH / TRANSPORT_CONFLICT / TRANSPORT_HTTP (error status, see codeForStatus),
+ * QUEUE_NOT_FOUND / QUEUE_REQUEST_REFUSED / TRANSPORT_AUTH / TRANSPORT_CONFLICT / TRANSPORT_HTTP (error
+ * status, see codeForStatus),
  * TRANSPORT_REDIRECT_REFUSED. The body stream fails with TRANSPORT_NETWORK (truncated, reset, inactivity, rate,
  * deadline) or TRANSPORT_TOO_LARGE (over maxBytes or the declared length). Signed-URL parameters are redacted
  * from messages.
@@ -414,9 +444,20 @@ export interface HttpPutFileOptions {
   contentType: string;
   gzip?: boolean;
   headers?: Record<string, string>;
+  /** inactivity timeout of one attempt, ms (default 300 000): no byte sent or received for this long */
   timeoutMs?: number;
+  /**
+   * how long the answer may take once the whole body is sent, ms (default {@link putResponseTimeoutMs} of the body's
+   * length: 10 s plus 1 s per 10 MiB, at most `timeoutMs`); past it the attempt fails and is retried
+   */
+  responseTimeoutMs?: number;
   retries?: number;
   retryDelayMs?: number;
+}
+
+/** Time a server is given to answer a PUT whose body it received, ms: 10 s, plus 1 s per 10 MiB of body. */
+export function putResponseTimeoutMs(length: number): number {
+  return 10_000 + Math.ceil(length / (10 * 1024 * 1024)) * 1000;
 }
 
 /**
@@ -473,23 +514,33 @@ async function putLoop(
     ...(o.gzip ? { 'content-encoding': 'gzip' } : {}),
     ...(o.headers ?? {}),
   };
+  const timeoutMs = o.timeoutMs ?? 300_000;
+  const responseTimeoutMs = Math.min(o.responseTimeoutMs ?? putResponseTimeoutMs(length), timeoutMs);
   for (let attempt = 0; ; attempt++) {
     let res: http.IncomingMessage;
     try {
-      res = await request(target, 'PUT', headers, o.timeoutMs ?? 300_000, () => {
-        const h = createHash('sha256');
-        attemptHash = h;
-        const s = createReadStream(source);
-        if (!hashBody) return s;
-        const t = new Transform({
-          transform(c: Buffer, _e, cb) {
-            h.update(c);
-            cb(null, c);
-          },
-        });
-        s.on('error', (e) => t.destroy(e)); // pipe() does not forward a read error
-        return s.pipe(t);
-      });
+      res = await request(
+        target,
+        'PUT',
+        headers,
+        timeoutMs,
+        () => {
+          const h = createHash('sha256');
+          attemptHash = h;
+          const s = createReadStream(source);
+          if (!hashBody) return s;
+          const t = new Transform({
+            transform(c: Buffer, _e, cb) {
+              h.update(c);
+              cb(null, c);
+            },
+          });
+          s.on('error', (e) => t.destroy(e)); // pipe() does not forward a read error
+          return s.pipe(t);
+        },
+        undefined,
+        responseTimeoutMs,
+      );
     } catch (e) {
       if (attempt >= retries) throw networkError(e, `PUT ${target.href}`);
       await sleep(backoff(attempt, o.retryDelayMs ?? 100));

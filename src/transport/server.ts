@@ -8,11 +8,12 @@ import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { CotError } from '../errors.js';
+import { CotError, fsError } from '../errors.js';
 import { assertArtifactName } from '../hashing/artifacts.js';
 import { digestFile, type FileDigest } from '../hashing/digest.js';
 import { parseJson } from '../json/parse.js';
 import { fsyncDir } from '../util/atomic.js';
+import { checkOptions } from '../util/options.js';
 import { fsReason } from '../util/output-paths.js';
 import { contentTypeFor, DirectoryQueue } from './dir-store.js';
 
@@ -289,6 +290,29 @@ async function linkNoReplace(src: string, dest: string): Promise<void> {
  *   `headersTimeoutMs`.
  */
 export async function startQueueServer(o: QueueServerOptions): Promise<QueueServer> {
+  checkOptions('startQueueServer', o, {
+    dir: { kind: 'string', hint: 'the directory store to serve' },
+    port: { kind: 'nonNegativeInteger', optional: true },
+    host: { kind: 'string', optional: true },
+    credentials: { kind: 'object', optional: true },
+  });
+  if (o.credentials !== undefined)
+    checkOptions(
+      'startQueueServer',
+      o.credentials,
+      { clientId: { kind: 'string' }, accessToken: { kind: 'string' } },
+      'options.credentials',
+    );
+  // a store that does not exist is refused at start, not answered 404 for every task
+  const st = await stat(o.dir).catch((e: unknown) => {
+    const err = fsError(e, o.dir, 'directory store');
+    throw err.code === 'FILE_NOT_FOUND'
+      ? new CotError('FILE_NOT_FOUND', `directory store ${o.dir} does not exist: nothing to serve`, {
+          cause: e,
+        })
+      : err;
+  });
+  if (!st.isDirectory()) throw new CotError('FILE_UNREADABLE', `directory store ${o.dir} is not a directory`);
   const store = new DirectoryQueue(o.dir);
   const faults = o.faults ?? new FaultPlan();
   const maxUpload = o.maxUploadBytes ?? 8 * 1024 ** 3;
@@ -297,7 +321,9 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
   const bodyWindowMs = o.bodyWindowMs ?? 30_000;
   for (const [k, v] of Object.entries({ headersTimeoutMs, minBodyRate, bodyWindowMs, maxUpload })) {
     if (!(Number.isFinite(v) && v > 0))
-      throw new CotError('USAGE', `startQueueServer: ${k} must be positive`);
+      throw new CotError('OPTIONS_INVALID', `startQueueServer: ${k} must be positive`, {
+        details: { function: 'startQueueServer', option: k },
+      });
   }
   const hawk = (createRequire(import.meta.url)('hawk') as { server: HawkServer }).server;
   const nonces = new NonceCache(HAWK_SKEW_SEC * 1000);
@@ -310,6 +336,9 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
   const contentSignature = (taskId: string, run: number, name: string, exp: number) =>
     createHmac('sha256', urlKey).update(`${taskId}\n${run}\n${name}\n${exp}`).digest('base64url');
   const staging = join(store.root, '.cot-staging');
+  /** A message for a response body: the store's description and any path inside it are this machine's. */
+  const publicMessage = (m: string) =>
+    m.split(store.description).join('this queue').split(store.root).join('<store>');
 
   /**
    * Authenticate a request (Hawk header or, for GET, a bewit) and read its body (at most `maxBody` bytes). With a
@@ -866,17 +895,17 @@ export async function startQueueServer(o: QueueServerOptions): Promise<QueueServ
           return;
         }
         if (e instanceof HttpError) return send(res, e.status, { code: e.code, message: e.message });
+        // the queue's own error names, and never a path of this machine in the body
         if (e instanceof CotError) {
-          const status =
-            e.code === 'TRANSPORT_NOT_FOUND'
-              ? 404
-              : e.code === 'USAGE' || e.code === 'ARTIFACT_NAME_INVALID'
-                ? 400
-                : 500;
-          return send(res, status, { code: e.code, message: e.message });
+          const [status, code] =
+            e.code === 'QUEUE_NOT_FOUND'
+              ? [404, 'ResourceNotFound']
+              : e.code === 'OPTIONS_INVALID' || e.code === 'USAGE' || e.code === 'ARTIFACT_NAME_INVALID'
+                ? [400, 'InputError']
+                : [500, 'InternalServerError'];
+          return send(res, status, { code, message: publicMessage(e.message) });
         }
-        // the reason without Node's paths (they would name the server's staging and temp files)
-        return send(res, 500, { code: 'InternalServerError', message: fsReason(e) });
+        return send(res, 500, { code: 'InternalServerError', message: publicMessage(fsReason(e)) });
       });
     },
   );

@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { CotError, fsError } from '../errors.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
+import { checkOptions } from '../util/options.js';
 import { assertTaskId, parseArtifactList, parseTaskStatus } from './dir-store.js';
 import { codeForStatus, httpGet, httpPutFile } from './http.js';
 import {
@@ -98,6 +99,21 @@ export class TaskclusterQueue implements TaskQueue {
   private client?: Promise<{ tc: Tc; queue: Tc }>;
 
   constructor(private readonly o: TaskclusterQueueOptions) {
+    checkOptions('TaskclusterQueue', o, {
+      rootUrl: {
+        kind: 'string',
+        hint: 'TaskclusterQueue.optionsFromEnv(process.env) reads TASKCLUSTER_ROOT_URL',
+      },
+      credentials: { kind: 'object', optional: true },
+      allowedHosts: { kind: 'array', optional: true },
+    });
+    if (o.credentials !== undefined)
+      checkOptions(
+        'TaskclusterQueue',
+        o.credentials,
+        { clientId: { kind: 'string' }, accessToken: { kind: 'string' } },
+        'options.credentials',
+      );
     this.description = `Taskcluster queue at ${o.rootUrl}`;
   }
 
@@ -109,6 +125,11 @@ export class TaskclusterQueue implements TaskQueue {
         'USAGE',
         'give --root-url or set TASKCLUSTER_ROOT_URL (or TASKCLUSTER_PROXY_URL inside a task)',
       );
+    if (Boolean(env.TASKCLUSTER_CLIENT_ID) !== Boolean(env.TASKCLUSTER_ACCESS_TOKEN))
+      throw new CotError(
+        'USAGE',
+        `${env.TASKCLUSTER_CLIENT_ID ? 'TASKCLUSTER_CLIENT_ID' : 'TASKCLUSTER_ACCESS_TOKEN'} is set but ${env.TASKCLUSTER_CLIENT_ID ? 'TASKCLUSTER_ACCESS_TOKEN' : 'TASKCLUSTER_CLIENT_ID'} is not: set both, or neither`,
+      );
     const creds =
       env.TASKCLUSTER_CLIENT_ID && env.TASKCLUSTER_ACCESS_TOKEN
         ? {
@@ -118,6 +139,19 @@ export class TaskclusterQueue implements TaskQueue {
           }
         : undefined;
     return { rootUrl: url.replace(/\/+$/, ''), ...(creds ? { credentials: creds } : {}) };
+  }
+
+  /**
+   * A refusal (401/403) of a client that has no credentials says how to give some: an upload (or a private
+   * artifact) needs them, and without them the queue's own message only names the missing scopes.
+   */
+  private withAuthHint(e: CotError): CotError {
+    if (e.code !== 'TRANSPORT_AUTH' || this.o.credentials) return e;
+    return new CotError(
+      e.code,
+      `${e.message} (no Taskcluster credentials were given: set TASKCLUSTER_CLIENT_ID and TASKCLUSTER_ACCESS_TOKEN, plus TASKCLUSTER_CERTIFICATE for temporary credentials; inside a task, use TASKCLUSTER_PROXY_URL)`,
+      { cause: e, details: { ...e.details, credentials: false } },
+    );
   }
 
   private async api(): Promise<{ tc: Tc; queue: Tc }> {
@@ -175,7 +209,7 @@ export class TaskclusterQueue implements TaskQueue {
             cause: e,
           },
         );
-      throw e instanceof CotError ? within(e, what) : convert(e, what);
+      throw this.withAuthHint(e instanceof CotError ? within(e, what) : convert(e, what));
     }
     const v = parseJsonBytes(bytes, { source: `${what} from ${this.description}`, maxLength: max });
     if (!v || typeof v !== 'object' || Array.isArray(v))
@@ -200,7 +234,7 @@ export class TaskclusterQueue implements TaskQueue {
 
   async latestRunId(taskId: string): Promise<number> {
     const n = (await this.status(taskId)).runs.length;
-    if (n === 0) throw new CotError('TRANSPORT_NOT_FOUND', `task ${taskId} has no runs`);
+    if (n === 0) throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} has no runs`);
     return n - 1;
   }
 
@@ -284,7 +318,7 @@ export class TaskclusterQueue implements TaskQueue {
       retryDelayMs: this.o.retryDelayMs ?? 100,
       ...(this.o.allowReferenceArtifacts ? {} : { refuseStorageTypes: ['reference'] }),
     }).catch((e: unknown) => {
-      throw convert(e, `artifact ${name} of task ${taskId} run ${run}`);
+      throw this.withAuthHint(convert(e, `artifact ${name} of task ${taskId} run ${run}`));
     });
     return {
       stream: body.stream,
@@ -311,7 +345,7 @@ export class TaskclusterQueue implements TaskQueue {
         contentLength: size,
       });
     } catch (e) {
-      throw convert(e, `createArtifact ${a.name} for task ${a.taskId} run ${a.runId}`);
+      throw this.withAuthHint(convert(e, `createArtifact ${a.name} for task ${a.taskId} run ${a.runId}`));
     }
     if (storageType === 's3') {
       const put = await httpPutFile(res.putUrl, a.path, {

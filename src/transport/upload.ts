@@ -1,5 +1,6 @@
 import { CotError } from '../errors.js';
 import { COT_ARTIFACT_NAMES } from '../hashing/artifacts.js';
+import { checkOption, checkOptions } from '../util/options.js';
 import { contentTypeFor } from './dir-store.js';
 import type { TaskQueue } from './queue.js';
 
@@ -43,6 +44,15 @@ export async function uploadArtifacts(
   files: readonly UploadFile[],
   o: UploadOptions,
 ): Promise<UploadedFile[]> {
+  checkOption('uploadArtifacts', 'queue', queue, { kind: 'queue' });
+  checkOption('uploadArtifacts', 'files', files, { kind: 'array', hint: '[{ name, path }]' });
+  checkOptions('uploadArtifacts', o, {
+    taskId: { kind: 'string' },
+    runId: { kind: 'nonNegativeInteger' },
+    expires: { kind: 'string', optional: true },
+    storageType: { kind: 'string', optional: true, oneOf: ['s3', 'object'] },
+    concurrency: { kind: 'nonNegativeInteger', optional: true },
+  });
   let expires = o.expires;
   if (expires === undefined) {
     const task = await queue.task(o.taskId);

@@ -2,6 +2,7 @@ import { CotError } from '../errors.js';
 import { type LoadPrivateKeyOptions, loadSigningKey, loadVerificationKeys } from '../keys/keys.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkOptions } from '../util/options.js';
 import { assertDistinctOutputs } from '../util/output-paths.js';
 
 export interface CertifyOptions extends LoadPrivateKeyOptions {
@@ -30,6 +31,12 @@ export interface CertifyResult {
  * folder (FILE_IS_DIRECTORY). A public key given as the root's is KEY_INVALID (loadSigningKey).
  */
 export async function certifyKeyFile(o: CertifyOptions): Promise<CertifyResult> {
+  checkOptions('certifyKeyFile', o, {
+    withPrivate: { kind: 'string' },
+    keyPublic: { kind: 'string' },
+    out: { kind: 'string' },
+    now: { kind: 'date', hint: 'the certification time' },
+  });
   await assertDistinctOutputs(
     [{ path: o.out, what: 'the certified key file (--out)' }],
     [

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, chown, constants, lstat, open } from 'node:fs/promises';
-import { CotError, fsError } from '../errors.js';
+import { CotError, fsError, notAFile } from '../errors.js';
 import { assertNotPublicKey } from '../keys/keys.js';
+import { checkOption, checkOptions } from '../util/options.js';
 
 export interface GuardOptions {
   /** the user tasks run as: prove it cannot read the key by trying, as that user */
@@ -49,6 +50,11 @@ async function headOf(path: string): Promise<Buffer> {
  * generic-worker does before every chain-of-trust task. A key the task user can read must not sign.
  */
 export async function guardKey(path: string, o: GuardOptions = {}): Promise<GuardResult> {
+  checkOption('guardKey', 'path', path, { kind: 'string' });
+  checkOptions('guardKey', o, {
+    taskUser: { kind: 'string', optional: true },
+    fix: { kind: 'boolean', optional: true },
+  });
   let st: Awaited<ReturnType<typeof lstat>>;
   try {
     st = await lstat(path);
@@ -60,7 +66,7 @@ export async function guardKey(path: string, o: GuardOptions = {}): Promise<Guar
       'KEY_INSECURE_PERMISSIONS',
       `private key ${path} is a symlink; point at the real file`,
     );
-  if (!st.isFile()) throw new CotError('KEY_INVALID', `private key ${path} is not a regular file`);
+  if (!st.isFile()) throw notAFile(path, 'private key', st);
   // a public key is refused (KEY_INVALID) before its mode is judged or fixed: nobody needs to chmod a public key
   assertNotPublicKey(path, await headOf(path));
   const me = process.getuid?.() ?? -1;

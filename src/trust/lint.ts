@@ -1,5 +1,6 @@
 import { CotError } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
+import { checkOption, checkOptions } from '../util/options.js';
 import {
   addEd25519TrustFile,
   emptyTrustStore,
@@ -44,6 +45,8 @@ const DAY = 86400_000;
  * shows on every copy's row); each file keeps its row.
  */
 export async function listKeys(store: TrustStore, at: Date): Promise<KeyListing[]> {
+  checkOption('listKeys', 'store', store, { kind: 'trustStore' });
+  checkOption('listKeys', 'at', at, { kind: 'date', hint: 'the reference time of the statuses' });
   const pgp = await loadPgp();
   const out: KeyListing[] = [];
   const merged = new Map<string, ImplementationKeys>();
@@ -184,6 +187,13 @@ function sharingAllowed(impls: ReadonlySet<string>): boolean {
  * not a finding: that is what windows are for. Throws USAGE when neither a repository nor a trust file is given.
  */
 export async function checkKeyRepo(dir: string | undefined, o: CheckKeyRepoOptions): Promise<KeyRepoReport> {
+  checkOption('checkKeyRepo', 'dir', dir, { kind: 'string', optional: true });
+  checkOptions('checkKeyRepo', o, {
+    at: { kind: 'date', hint: 'the reference time of the lint' },
+    warnDays: { kind: 'nonNegativeInteger', optional: true },
+    errorDays: { kind: 'nonNegativeInteger', optional: true },
+    ed25519Keys: { kind: 'string', optional: true },
+  });
   const warnDays = o.warnDays ?? 60;
   const errorDays = o.errorDays ?? 30;
   if (errorDays > warnDays)

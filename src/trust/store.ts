@@ -8,6 +8,7 @@ import { parseJsonBytes } from '../json/parse.js';
 import { parseVerificationKeys, type VerificationKey } from '../keys/keys.js';
 import { loadPgp } from '../pgp/lazy.js';
 import type { PgpPublicKey } from '../pgp/openpgp.js';
+import { checkOption } from '../util/options.js';
 
 export type PgpVerificationKey = Extract<VerificationKey, { kind: 'openpgp' }>;
 export type Ed25519VerificationKey = Extract<VerificationKey, { kind: 'ed25519' }>;
@@ -101,16 +102,18 @@ function emptyImplementation(name: string, layout: 'flat' | 'certified'): Implem
  * several per file) or base64 ed25519 keys (one per line). Other files are ignored and reported.
  */
 export async function loadKeyRepo(dir: string, options: LoadKeyRepoOptions = {}): Promise<TrustStore> {
+  checkOption('loadKeyRepo', 'dir', dir, { kind: 'string' });
   const cache = options.cache ?? newKeyCache();
   const store: TrustStore = { implementations: new Map(), files: [], ignored: [] };
   let top: Dirent[];
   try {
     if (!(await stat(dir)).isDirectory())
-      throw new CotError('USAGE', `key repository ${dir} is not a directory`);
+      throw new CotError('KEY_REPO_INVALID', `key repository ${dir} is not a directory`);
     top = await readdir(dir, { withFileTypes: true });
   } catch (e) {
     throw fsError(e, dir, 'key repository');
   }
+  assertKeyRepoLayout(dir, top);
   const bad: string[] = [];
   for (const ent of top.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (!ent.isDirectory() || ent.name.startsWith('.')) continue;
@@ -166,13 +169,42 @@ export async function loadKeyRepo(dir: string, options: LoadKeyRepoOptions = {})
       },
     );
   }
-  if (store.implementations.size === 0 && !options.tolerant) {
+  return store;
+}
+
+/** The sub-folders of an implementation folder in the certified layout: never implementations themselves. */
+const LAYOUT_FOLDERS = new Set(['trusted', 'valid']);
+
+/**
+ * A key repository holds one folder per implementation (docker-worker/, scriptworker/ ...). Refused with
+ * KEY_REPO_INVALID, before anything is listed or checked: a folder with no implementation folder (an empty folder,
+ * a folder of key files: nothing would be trusted, and `keys check` would say "ok: 0 keys"), and an implementation
+ * folder given itself, one level too deep (`scriptworker/`, whose `trusted/` roots would be listed as worker keys of
+ * an implementation named "trusted").
+ */
+function assertKeyRepoLayout(dir: string, top: readonly Dirent[]): void {
+  const folders = top.filter(
+    (e) => e.isDirectory() && !e.name.startsWith('.') && IMPLEMENTATION_NAME.test(e.name),
+  );
+  const layout = folders.filter((e) => LAYOUT_FOLDERS.has(e.name)).map((e) => `${e.name}/`);
+  if (layout.length > 0)
     throw new CotError(
-      'USAGE',
-      `key repository ${dir} has no implementation folders (docker-worker/, generic-worker/, scriptworker/ ...)`,
+      'KEY_REPO_INVALID',
+      `${dir} is not a key repository but an implementation folder of one (it holds ${layout.join(' and ')}): give the folder above it, which holds one folder per implementation`,
+      { details: { path: dir } },
+    );
+  if (folders.length === 0) {
+    const keyFiles = top.filter((e) => e.isFile() && KEY_SUFFIXES.some((x) => e.name.endsWith(x)));
+    throw new CotError(
+      'KEY_REPO_INVALID',
+      `${dir} is not a key repository: it has no implementation folder (docker-worker/, generic-worker/, scriptworker/ ...)${
+        keyFiles.length > 0
+          ? `, only key files at its top (${keyFiles.length}): a key repository holds them in one folder per implementation`
+          : ''
+      }`,
+      { details: { path: dir } },
     );
   }
-  return store;
 }
 
 const TRUST_ITEM_FIELDS = new Set(['key', 'comment', 'from', 'until']);

@@ -1,6 +1,12 @@
-import { type VerifiedSignature, type VerifySignatureInput, verifySignature } from '../cot/signature.js';
+import {
+  checkSignatureInput,
+  type VerifiedSignature,
+  type VerifySignatureInput,
+  verifySignature,
+} from '../cot/signature.js';
 import { CotError } from '../errors.js';
 import type { VerificationKey } from '../keys/keys.js';
+import { checkOptions } from '../util/options.js';
 import {
   candidateKeys,
   getImplementation,
@@ -55,6 +61,14 @@ function signerLabel(v: VerifiedSignature): string {
  * implementation (KEY_WRONG_IMPLEMENTATION).
  */
 export async function verifySignatureTrusted(input: VerifyTrustedInput): Promise<VerifiedTrustedSignature> {
+  checkSignatureInput('verifySignatureTrusted', input);
+  checkOptions('verifySignatureTrusted', input, { trust: { kind: 'object' } });
+  checkOptions(
+    'verifySignatureTrusted',
+    input.trust,
+    { store: { kind: 'trustStore' }, implementation: { kind: 'string' } },
+    'trust',
+  );
   const impl = await mergedImplementation(getImplementation(input.trust.store, input.trust.implementation));
   let verified: VerifiedSignature;
   try {

@@ -1,11 +1,17 @@
 import { type FileHandle, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type GenerateOptions, type GenerateResult, generateChainOfTrust } from '../cot/generate.js';
+import {
+  GENERATE_OPTION_RULES,
+  type GenerateOptions,
+  type GenerateResult,
+  generateChainOfTrust,
+} from '../cot/generate.js';
 import { CotError, fsError } from '../errors.js';
 import { openRegularFile } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import type { TaskQueue } from '../transport/queue.js';
 import { type UploadedFile, uploadArtifacts } from '../transport/upload.js';
+import { checkOptions } from '../util/options.js';
 import { createStagingDir } from '../util/staging.js';
 import { collectEnvironment, type EnvironmentSource } from './environment.js';
 
@@ -92,9 +98,30 @@ export interface WorkerChainOfTrustResult extends Omit<GenerateResult, 'staged'>
  * private copies of the signed files); the staging folder is removed afterwards, success or not. The queue still
  * checks each upload against the listed sha256 (ARTIFACT_CHANGED) and the chain-of-trust files go last, so a
  * failed run never uploads the document. Throws the codes of readAdditionalData, generateChainOfTrust and
- * uploadArtifacts, and USAGE / OUTPUT_FAILED for the staging folder (createStagingDir).
+ * uploadArtifacts (an upload failure keeps its code, and its message and `details.written` name the chain-of-trust
+ * files written locally), OPTIONS_INVALID for missing or wrong options, and USAGE / OUTPUT_FAILED for the staging
+ * folder (createStagingDir).
  */
 export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<WorkerChainOfTrustResult> {
+  checkOptions('workerChainOfTrust', o, {
+    ...GENERATE_OPTION_RULES,
+    environmentFrom: { kind: 'string', optional: true, oneOf: ['static', 'ec2', 'gcp'] },
+    metadataEndpoint: { kind: 'string', optional: true },
+    taskDir: { kind: 'string', optional: true },
+    upload: { kind: 'object', optional: true },
+  });
+  if (o.upload !== undefined)
+    checkOptions(
+      'workerChainOfTrust',
+      o.upload,
+      {
+        queue: { kind: 'queue' },
+        storageType: { kind: 'string', optional: true, oneOf: ['s3', 'object'] },
+        expires: { kind: 'string', optional: true },
+        stagingDir: { kind: 'string', optional: true },
+      },
+      'options.upload',
+    );
   const collected = await collectEnvironment(o.environmentFrom ?? 'static', {
     ...(o.environment ? { static: o.environment } : {}),
     ...(o.metadataEndpoint ? { endpoint: o.metadataEndpoint } : {}),
@@ -131,14 +158,25 @@ export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<
         ...r.artifacts.map((a) => [a.name, a.path] as const),
         ...r.files.map((f) => [f.artifact, f.path] as const),
       ]);
-      uploaded = (
-        await uploadArtifacts(upload.queue, staged, {
-          taskId: o.taskId,
-          runId: o.runId,
-          ...(upload.storageType ? { storageType: upload.storageType } : {}),
-          ...(expires ? { expires } : {}),
-        })
-      ).map((u) => ({ ...u, path: origin.get(u.name) ?? u.path }));
+      try {
+        uploaded = (
+          await uploadArtifacts(upload.queue, staged, {
+            taskId: o.taskId,
+            runId: o.runId,
+            ...(upload.storageType ? { storageType: upload.storageType } : {}),
+            ...(expires ? { expires } : {}),
+          })
+        ).map((u) => ({ ...u, path: origin.get(u.name) ?? u.path }));
+      } catch (e) {
+        // the signed files are on disk: say so, and where, whatever the upload's failure
+        if (!(e instanceof CotError)) throw e;
+        const written = r.files.map((f) => f.path);
+        throw new CotError(
+          e.code,
+          `${e.message}; the upload stopped, but the chain-of-trust files were written locally: ${written.join(', ')} (upload them again after the artifacts, e.g. with cot upload)`,
+          { cause: e, details: { ...e.details, written } },
+        );
+      }
     }
     return {
       ...r,

@@ -302,7 +302,7 @@ describe('optional artifacts and storage types', () => {
         await m
           .openArtifact(ids()['build-win64']!, 0, 'public/build/optional-symbols.zip')
           .catch((e) => e.code),
-      ).toBe('TRANSPORT_NOT_FOUND');
+      ).toBe('QUEUE_NOT_FOUND');
       const offline = await verifyLab({ ...l, queue: m }, demo.taskId);
       expect(codesOf(offline)).toBe('ARTIFACT_NOT_LISTED');
     } finally {

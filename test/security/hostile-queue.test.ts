@@ -349,8 +349,9 @@ describe('every download has a minimum rate and an overall deadline', () => {
       );
       expect((await loadPolicy(p)).policy.bounds).toMatchObject({ deadlineMs: 1500, minBytesPerSecond: 1 });
       const r = await runCot(['verify', TASK_ID, '--root-url', q.rootUrl, '--policy', p]);
-      expect(r.err).toMatch(/^cot: CHAIN_VERIFICATION_FAILED: .*TRANSPORT_NETWORK: .*deadline/m);
-      expect(r.code, r.err).toBe(1);
+      // a deadline is a failure a retry may fix: exit 3 (before issue 10, every chain failure exited 1)
+      expect(r.err).toMatch(/^cot: TRANSPORT_NETWORK: .*first: TRANSPORT_NETWORK: .*deadline/m);
+      expect(r.code, r.err).toBe(3);
     } finally {
       await q.close();
     }
@@ -472,9 +473,10 @@ describe("the queue's JSON goes through cot's bounded strict parser", () => {
       const f = await runCot(['fetch', TASK_ID, '--root-url', q.rootUrl, '--out', join(d, 'fetch-deep')]);
       expect(f.err).toMatch(/^cot: JSON_INVALID: /);
       expect(f.code, f.err).toBe(4);
+      // cot verify agrees with cot fetch (one rule): bad input, exit 4 (before issue 10: exit 1)
       const v = await runCot(['verify', TASK_ID, '--root-url', q.rootUrl, '--policy', policyFile]);
-      expect(v.err).toMatch(/^cot: CHAIN_VERIFICATION_FAILED: .*JSON_INVALID/);
-      expect(v.code, v.err).toBe(1);
+      expect(v.err).toMatch(/^cot: JSON_INVALID: .*first: JSON_INVALID/);
+      expect(v.code, v.err).toBe(4);
     } finally {
       await q.close();
     }
@@ -514,7 +516,7 @@ describe('reads with credentials', () => {
       expect((await queue.status(TASK_ID)).runs).toHaveLength(1);
       expect((await queue.listArtifacts(TASK_ID, 0)).map((a) => a.name)).toEqual([COT, `${COT}.sig`]);
       const err = await errorOf(queue.task(TASK_ID));
-      expect(err.code).toBe('TRANSPORT_NOT_FOUND');
+      expect(err.code).toBe('QUEUE_NOT_FOUND');
       expect(seen).toEqual([creds.clientId, creds.clientId, creds.clientId]);
       expect(err.message).toContain('bewit=…');
       expect(err.message).not.toMatch(/bewit=[^…]/);
@@ -638,8 +640,8 @@ describe('queue-supplied text is printed with control and bidi characters escape
     });
     try {
       const a = await runCot(['fetch', TASK_ID, '--root-url', q.rootUrl, '--out', join(d, 'fetch-err-a')]);
-      expect(a.code, a.err).toBe(3);
-      expect(a.err).toMatch(/^cot: TRANSPORT_NOT_FOUND: [^\n]*\n$/);
+      expect(a.code, a.err).toBe(4);
+      expect(a.err).toMatch(/^cot: QUEUE_NOT_FOUND: [^\n]*\n$/);
       expect(withoutNewlines(a.err)).not.toMatch(DANGEROUS);
     } finally {
       await q.close();
@@ -652,8 +654,8 @@ describe('queue-supplied text is printed with control and bidi characters escape
     });
     try {
       const b = await runCot(['fetch', TASK_ID, '--root-url', q2.rootUrl, '--out', join(d, 'fetch-err-b')]);
-      expect(b.code, b.err).toBe(3);
-      expect(b.err).toMatch(/^cot: TRANSPORT_NOT_FOUND: [^\n]*\n$/);
+      expect(b.code, b.err).toBe(4);
+      expect(b.err).toMatch(/^cot: QUEUE_NOT_FOUND: [^\n]*\n$/);
       expect(withoutNewlines(b.err)).not.toMatch(DANGEROUS);
     } finally {
       await q2.close();

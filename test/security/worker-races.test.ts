@@ -589,8 +589,13 @@ describe('descriptor checks and private copies (deterministic)', () => {
     expect(r.artifacts.every((a) => !('staged' in a))).toBe(true);
     expect(await readdir(parent)).toEqual(['cot-stage-1-live00']);
     // a failed run (the run does not exist in the store) removes its staging folder too
+    await mkdir(join(d, 'empty-store'), { recursive: true });
     expect(await codeOf(run({ upload: { queue: new DirectoryQueue(join(d, 'empty-store')) } }))).toBe(
-      'TRANSPORT_NOT_FOUND',
+      'QUEUE_NOT_FOUND',
+    );
+    // so does one whose store folder does not exist (FILE_NOT_FOUND: bad input, not a missing run)
+    expect(await codeOf(run({ upload: { queue: new DirectoryQueue(join(d, 'no-such-store')) } }))).toBe(
+      'FILE_NOT_FOUND',
     );
     expect(await readdir(parent)).toEqual(['cot-stage-1-live00']);
     // the CLI: --staging-dir inside the artifact folder, or without --upload, is a usage error

@@ -49,8 +49,6 @@ describe('fetchChain bounds', () => {
     expect(few).toMatchObject({ truncated: true, complete: false });
     expect(few.missing.map((m) => m.code)).toContain('CHAIN_TOO_MANY_TASKS');
     expect(await new DirectoryQueue(join(d, 'm3')).task(IDS[0]!)).toMatchObject({ taskGroupId: IDS[1] });
-    expect(await codeOf(fetchChain(src, 'Se-5NNn4TB65_9383YGsJA', join(d, 'm4')))).toBe(
-      'TRANSPORT_NOT_FOUND',
-    );
+    expect(await codeOf(fetchChain(src, 'Se-5NNn4TB65_9383YGsJA', join(d, 'm4')))).toBe('QUEUE_NOT_FOUND');
   });
 });

@@ -73,7 +73,7 @@ describe('reading through the real client', () => {
       'public/build/big.bin',
       'public/logs/live.log',
     ]);
-    expect(await codeOf(queue.task('Se-5NNn4TB65_9383YGsJA'))).toBe('TRANSPORT_NOT_FOUND');
+    expect(await codeOf(queue.task('Se-5NNn4TB65_9383YGsJA'))).toBe('QUEUE_NOT_FOUND');
     const client = new tc.Queue({ rootUrl: server.rootUrl });
     const r = await client.getArtifact(TASK_ID, 1, 'public/build/big.bin');
     expect(r.storageType).toBe('s3'); // the 303 body, as the real queue answers
@@ -369,7 +369,8 @@ describe('uploading through the real client', () => {
           expires: '2099-01-01T00:00:00Z',
         }),
       ),
-    ).toBe('TRANSPORT_HTTP');
+      // a 400 no retry can fix: bad input (exit 4), not TRANSPORT_HTTP (exit 3) as before issue 10
+    ).toBe('QUEUE_REQUEST_REFUSED');
     expect(
       await codeOf(
         queue.createArtifact({

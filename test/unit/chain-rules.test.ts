@@ -253,9 +253,9 @@ describe('which run: selectRun', () => {
       }),
     );
   });
-  it('a task with no run is TRANSPORT_NOT_FOUND', () => {
+  it('a task with no run is QUEUE_NOT_FOUND (permanent: exit 4, not 3)', () => {
     expect(() => selectRun({ taskId: ME, runs: [] }, [])).toThrow(
-      expect.objectContaining({ code: 'TRANSPORT_NOT_FOUND' }),
+      expect.objectContaining({ code: 'QUEUE_NOT_FOUND' }),
     );
   });
 });

@@ -99,7 +99,8 @@ describe('private key permissions', () => {
     });
     await chmod(join(d, 'k.pub'), 0o600);
     expect(await codeOf(loadSigningKey(join(d, 'k.pub')))).toBe('KEY_INVALID');
-    expect(await codeOf(loadSigningKey(d))).toBe('KEY_INVALID');
+    // a directory is a FILE_* error, like every other file argument (was KEY_INVALID before issue 10)
+    expect(await codeOf(loadSigningKey(d))).toBe('FILE_UNREADABLE');
     expect(await codeOf(loadSigningKey(join(d, 'absent')))).toBe('FILE_NOT_FOUND');
   });
 });

@@ -1,5 +1,5 @@
 import type { HashAlgorithm } from '../../document/schema.js';
-import { CotError } from '../../errors.js';
+import { CotError, type ErrorCode } from '../../errors.js';
 import { RESERVED_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
 import { mapBounded } from '../../hashing/digest.js';
 import { downloadArtifact } from '../../transport/download.js';
@@ -59,44 +59,52 @@ function expand(s: ChainRun, e: Edge, c: LinkState, p: LinkState, path: Consumed
   }));
 }
 
-async function checkOne(s: ChainRun, j: Job): Promise<void> {
-  const { e, consumer: c, producer: p, name } = j;
+/** What checking one consumed artifact found: recorded on the consumer once every job is done, in job order. */
+type Outcome =
+  | { check: string }
+  | { fail: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
+
+async function checkOne(s: ChainRun, j: Job): Promise<Outcome> {
+  const { e, producer: p, name } = j;
   const label = `${name}${j.pattern ? ` (matched by ${j.pattern})` : ''} from ${e.to}`;
   const what = `task ${e.from} consumes ${label}`;
   const doc = p.doc!;
   const entry = Object.hasOwn(doc.artifacts, name) ? doc.artifacts[name] : undefined;
   if (!storedIn(p, name)) {
     // optional excuses absence only (an error artifact is absent: the queue has no bytes for it)
-    if (j.optional) c.link.checks.push(`optional ${label}: ${describeAbsence(p, name)}`);
-    else if (!entry)
-      s.fail(
-        c,
-        'ARTIFACT_NOT_LISTED',
-        `${what}, which its signed document does not list and which ${describeAbsence(p, name)}`,
-      );
-    else
-      s.fail(
-        c,
-        'ARTIFACT_MISSING',
-        `${what}: it is listed in the signed document but ${describeAbsence(p, name)}`,
-      );
-    return;
+    if (j.optional) return { check: `optional ${label}: ${describeAbsence(p, name)}` };
+    if (!entry)
+      return {
+        fail: {
+          code: 'ARTIFACT_NOT_LISTED',
+          message: `${what}, which its signed document does not list and which ${describeAbsence(p, name)}`,
+        },
+      };
+    return {
+      fail: {
+        code: 'ARTIFACT_MISSING',
+        message: `${what}: it is listed in the signed document but ${describeAbsence(p, name)}`,
+      },
+    };
   }
   if (!entry) {
-    s.fail(
-      c,
-      'ARTIFACT_NOT_LISTED',
-      `${what}, which the queue holds but its signed document does not list${j.optional ? ' (optional excuses only absence)' : ''}`,
-    );
-    return;
+    return {
+      fail: {
+        code: 'ARTIFACT_NOT_LISTED',
+        message: `${what}, which the queue holds but its signed document does not list${j.optional ? ' (optional excuses only absence)' : ''}`,
+      },
+    };
   }
   const expected = Object.fromEntries(
     s.policy.hashAlgorithms.filter((a) => entry[a]).map((a) => [a, entry[a]!]),
   ) as Partial<Record<HashAlgorithm, string>>;
-  if (Object.keys(expected).length === 0) {
-    s.fail(c, 'HASH_UNSUPPORTED_ALGORITHM', `${label} lists only ${Object.keys(entry).join(', ')}`);
-    return;
-  }
+  if (Object.keys(expected).length === 0)
+    return {
+      fail: {
+        code: 'HASH_UNSUPPORTED_ALGORITHM',
+        message: `${label} lists only ${Object.keys(entry).join(', ')}`,
+      },
+    };
   try {
     const d = await downloadArtifact(s.queue, e.to, p.link.runId, name, {
       expected,
@@ -108,18 +116,23 @@ async function checkOne(s: ChainRun, j: Job): Promise<void> {
     });
     s.bytesHashed += d.size;
     s.artifactsChecked++;
-    c.link.checks.push(`${label}: hash matches`);
+    return { check: `${label}: hash matches` };
   } catch (err) {
     if (!(err instanceof CotError)) throw err;
-    if (j.optional && err.code === 'TRANSPORT_NOT_FOUND') c.link.checks.push(`optional ${label}: absent`);
-    else
-      s.fail(
-        c,
-        err.code === 'TRANSPORT_NOT_FOUND' ? 'ARTIFACT_MISSING' : err.code,
-        `${what}: ${err.message}`,
-      );
+    // the listing holds it but the queue answers 404 (or 424): absent, as for the listing; an expired artifact
+    // (410) stays QUEUE_NOT_FOUND: nothing says it was not what the document lists, it can no longer be checked
+    const absent = err.code === 'QUEUE_NOT_FOUND' && err.details.status !== 410;
+    if (j.optional && absent) return { check: `optional ${label}: absent` };
+    return {
+      fail: {
+        code: absent ? 'ARTIFACT_MISSING' : err.code,
+        message: `${what}: ${err.message}`,
+        details: err.details,
+      },
+    };
+  } finally {
+    s.progress();
   }
-  s.progress();
 }
 
 /**
@@ -143,7 +156,7 @@ export const checkConsumedArtifacts: ChainCheck = {
       if (!p.doc || !p.listing) {
         s.fail(
           c,
-          'CHAIN_COT_MISSING',
+          s.consequence(p, 'CHAIN_COT_MISSING'),
           `task ${e.from} consumes ${e.paths.map((x) => x.path).join(', ')} from ${e.to}, whose chain-of-trust document did not verify`,
         );
         continue;
@@ -160,6 +173,12 @@ export const checkConsumedArtifacts: ChainCheck = {
       else if (seen.optional && !j.optional) byName.set(k, { ...j });
     }
     const unique = [...byName.values()];
-    await mapBounded(unique, s.policy.bounds.concurrency, (j) => checkOne(s, j));
+    const outcomes = await mapBounded(unique, s.policy.bounds.concurrency, (j) => checkOne(s, j));
+    // recorded in job order (edges, then names), not in the order the downloads finished
+    unique.forEach((j, i) => {
+      const o = outcomes[i]!;
+      if ('check' in o) j.consumer.link.checks.push(o.check);
+      else s.fail(j.consumer, o.fail.code, o.fail.message, o.fail.details);
+    });
   },
 };

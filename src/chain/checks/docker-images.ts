@@ -50,7 +50,7 @@ function checkTaskImage(s: ChainRun, n: LinkState, image: Record<string, unknown
   if (!imageNode?.doc) {
     s.fail(
       n,
-      'CHAIN_COT_MISSING',
+      s.consequence(imageNode, 'CHAIN_COT_MISSING'),
       `task ${id} runs image ${path} of ${imageTaskId}, whose chain-of-trust document did not verify`,
     );
     return;

@@ -8,7 +8,7 @@ import { type JsonObject, parseJsonBytes } from '../../json/parse.js';
 import { STORED_STORAGE_TYPES, type TaskQueue } from '../../transport/queue.js';
 import { implementationFor, type Policy } from '../policy.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
-import { diffPaths } from '../task-graph.js';
+import { describeDifferences, jsonDifferences, MAX_DIFFERENCES } from '../task-graph.js';
 
 const MAX_DOC_BYTES = 64 * 1024 * 1024;
 
@@ -143,10 +143,14 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
   const signed = withoutPriority(v.document.task as JsonObject);
   const queued = withoutPriority(task);
   if (canonicalize(signed) !== canonicalize(queued)) {
+    const all = jsonDifferences(signed, queued, MAX_DIFFERENCES + 1);
+    const differences = all.slice(0, MAX_DIFFERENCES);
+    const truncated = all.length > MAX_DIFFERENCES;
     s.fail(
       n,
       'CHAIN_TASK_MISMATCH',
-      `task ${link.taskId}: the signed task differs from the queue's: ${diffPaths(signed, queued).join('; ')}`,
+      `task ${link.taskId}: the signed task differs from the queue's (signed vs queue): ${describeDifferences(differences, truncated).join('; ')}`,
+      { differences, ...(truncated ? { truncated } : {}) },
     );
     return;
   }
@@ -170,7 +174,7 @@ export const verifyDocuments: ChainCheck = {
         await verifyDocument(s, n);
       } catch (e) {
         if (!(e instanceof CotError)) throw e;
-        s.fail(n, e.code, e.message);
+        s.failWith(n, e);
       } finally {
         s.linksVerified++;
         s.progress();

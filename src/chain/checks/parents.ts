@@ -1,11 +1,12 @@
 import { CotError, IntegrityError } from '../../errors.js';
+import { EXIT, exitCodeFor } from '../../exit-codes.js';
 import { digestBytes } from '../../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../../json/parse.js';
 import { STORED_STORAGE_TYPES } from '../../transport/queue.js';
 import { obj, parentOf } from '../edges.js';
 import { workerTypeIn } from '../policy.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
-import { compareWithGraphEntry, type GraphParent } from '../task-graph.js';
+import { compareTaskWithGraphEntry, describeDifferences, type GraphParent } from '../task-graph.js';
 import { readArtifact } from './documents.js';
 
 const TASK_GRAPH = 'public/task-graph.json';
@@ -164,12 +165,20 @@ export const checkTaskGraphs: ChainCheck = {
         );
         continue;
       }
-      const diff = compareWithGraphEntry(n.task, entry, graphParent(p));
-      if (diff.length > 0)
+      const c = compareTaskWithGraphEntry(n.task, entry, graphParent(p));
+      if (c.problems.length > 0 || c.differences.length > 0)
         s.fail(
           n,
           'CHAIN_TASK_GRAPH_MISMATCH',
-          `task ${n.link.taskId} differs from its ${TASK_GRAPH} entry in ${p.link.taskId}: ${diff.join('; ')}`,
+          `task ${n.link.taskId} differs from its ${TASK_GRAPH} entry in ${p.link.taskId} (graph entry vs runtime task): ${[
+            ...c.problems,
+            ...describeDifferences(c.differences, c.truncated),
+          ].join('; ')}`,
+          {
+            differences: c.differences,
+            ...(c.problems.length > 0 ? { problems: c.problems } : {}),
+            ...(c.truncated ? { truncated: true } : {}),
+          },
         );
       else n.link.checks.push(`in the task graph of ${p.link.taskId}, with the same definition`);
     }
@@ -178,7 +187,9 @@ export const checkTaskGraphs: ChainCheck = {
 
 /**
  * A chain verifies only when it reaches a verified decision task on a decision worker type (scriptworker
- * `check_num_tasks`: at least one decision task). CHAIN_NO_DECISION otherwise.
+ * `check_num_tasks`: at least one decision task). CHAIN_NO_DECISION otherwise, unless a failure that is not a trust
+ * failure (exit other than 1: a task that does not exist, a network error) kept the chain from being checked to its
+ * end: the chain is then already not verified, for that reason.
  */
 export const checkDecisionReached: ChainCheck = {
   name: 'decision reached',
@@ -190,11 +201,14 @@ export const checkDecisionReached: ChainCheck = {
         onDecisionWorkerType(s, n) &&
         !n.link.errors.some((e) => e.code === 'CHAIN_PARENT_INVALID'),
     );
-    if (!ok)
-      s.fail(
-        undefined,
-        'CHAIN_NO_DECISION',
-        `the chain of ${s.root} reaches no verified decision task: nothing traces it to a task graph`,
-      );
+    if (ok) return;
+    // a chain that could not be walked or checked to its end (a task that does not exist, a network error, a bad
+    // option) is unverifiable, not untrustworthy: that failure is the verdict, not a missing decision task
+    if (s.errors.some((e) => exitCodeFor(e.code) !== EXIT.VERIFY_FAILED)) return;
+    s.fail(
+      undefined,
+      'CHAIN_NO_DECISION',
+      `the chain of ${s.root} reaches no verified decision task: nothing traces it to a task graph`,
+    );
   },
 };
