@@ -10,7 +10,7 @@ export {
   type Policy,
   toPolicy,
 } from './chain/policy.js';
-export { chainReportJson, renderChainText } from './chain/report.js';
+export { chainReportJson, JSON_SCHEMA_VERSION, renderChainText } from './chain/report.js';
 export {
   type ChainError,
   type ChainLink,

@@ -45,9 +45,19 @@ export function renderChainText(r: ChainReport): string {
   return `${out.map(escapeControls).join('\n')}\n`;
 }
 
-/** The machine-readable report (stable field names and error codes). */
+/**
+ * The version of every `--json` output's shape (`schemaVersion`, first member of each), described by the JSON Schemas
+ * shipped in schemas/*.schema.json. Members may be added within a version; removing or changing one bumps it.
+ */
+export const JSON_SCHEMA_VERSION = 1;
+
+/**
+ * The machine-readable report (stable field names and error codes), as `cot verify --json` prints it:
+ * schemas/chain-report.schema.json.
+ */
 export function chainReportJson(r: ChainReport): Record<string, unknown> {
   return {
+    schemaVersion: JSON_SCHEMA_VERSION,
     ok: r.ok,
     root: r.root,
     referenceTime: r.referenceTime,

@@ -25,6 +25,7 @@ import {
   type HashAlgorithm,
   hashArtifacts,
   isCotError,
+  JSON_SCHEMA_VERSION,
   type JsonObject,
   type LinkTrust,
   listKeys,
@@ -211,8 +212,9 @@ function signerJson(s: Signer, at: Date): Record<string, unknown> {
   };
 }
 
-function jsonOut(io: Io, value: unknown): void {
-  io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+/** Every --json output: `schemaVersion` first (its shape: schemas/<command>.schema.json), then the command's members. */
+function jsonOut(io: Io, value: Record<string, unknown>): void {
+  io.stdout(`${JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...value }, null, 2)}\n`);
 }
 
 /** Artifacts for verification: a downloaded folder (chain-of-trust files skipped) plus NAME=PATH pairs. */
@@ -425,7 +427,9 @@ export function buildProgram(io: Io): Command {
           ok: true,
           referenceTime: at.toISOString(),
           keys: list,
-          unusableFiles: store.files.filter((f) => f.error),
+          unusableFiles: store.files
+            .filter((f) => f.error)
+            .map((f) => ({ path: f.path, implementation: f.implementation, role: f.role, error: f.error })),
         });
         return;
       }
