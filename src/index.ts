@@ -70,6 +70,7 @@ export {
   enumerateArtifactDir,
   type HashedArtifact,
   hashArtifacts,
+  isChainOfTrustFile,
   parseArtifactPair,
   RESERVED_ARTIFACT_NAMES,
   toArtifactDigests,

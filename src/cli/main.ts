@@ -24,6 +24,7 @@ import {
   HASH_ALGORITHMS,
   type HashAlgorithm,
   hashArtifacts,
+  isChainOfTrustFile,
   isCotError,
   JSON_SCHEMA_VERSION,
   type JsonObject,
@@ -217,15 +218,24 @@ function jsonOut(io: Io, value: Record<string, unknown>): void {
   io.stdout(`${JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...value }, null, 2)}\n`);
 }
 
-/** Artifacts for verification: a downloaded folder (chain-of-trust files skipped) plus NAME=PATH pairs. */
-async function artifactSourcesForVerify(dir: string | undefined, pairs: string[]): Promise<ArtifactSource[]> {
-  const out: ArtifactSource[] = [];
+/**
+ * Artifacts for verification: a downloaded folder plus NAME=PATH pairs. The folder's chain-of-trust files
+ * (isChainOfTrustFile: at their names, or at its top when it is public/ itself) are skipped and named in `skipped`.
+ */
+async function artifactSourcesForVerify(
+  dir: string | undefined,
+  pairs: string[],
+): Promise<{ sources: ArtifactSource[]; skipped: string[] }> {
+  const sources: ArtifactSource[] = [];
+  const skipped: string[] = [];
   if (dir !== undefined) {
-    const listed = await enumerateArtifactDir(dir);
-    out.push(...listed.filter((s) => !RESERVED_ARTIFACT_NAMES.has(s.name)));
+    for (const s of await enumerateArtifactDir(dir)) {
+      if (isChainOfTrustFile(s.name)) skipped.push(s.name);
+      else sources.push(s);
+    }
   }
-  out.push(...pairs.map(parseArtifactPair));
-  return out;
+  sources.push(...pairs.map(parseArtifactPair));
+  return { sources, skipped };
 }
 
 /** Keys for a verification: a flat --key list, or a trust store (--key-repo / --ed25519-keys) with --worker-impl. */
@@ -1073,7 +1083,7 @@ export function buildProgram(io: Io): Command {
         ...(o.workerGroup === undefined ? {} : { workerGroup: o.workerGroup }),
         ...(o.workerId === undefined ? {} : { workerId: o.workerId }),
       };
-      const artifacts = await artifactSourcesForVerify(o.artifacts, o.artifact);
+      const { sources: artifacts, skipped } = await artifactSourcesForVerify(o.artifacts, o.artifact);
       const taskCreated =
         o.taskCreated === undefined ? undefined : parseTime(o.taskCreated, at, '--task-created');
       const r = await verifyLink({
@@ -1103,6 +1113,7 @@ export function buildProgram(io: Io): Command {
           signers: r.signers.map((s) => signerJson(s, at)),
           artifactsChecked: r.artifacts,
           artifactsNotChecked: r.unchecked,
+          skipped,
           referenceTime: at.toISOString(),
           taskCreated: taskCreated?.toISOString() ?? null,
         });
@@ -1112,7 +1123,9 @@ export function buildProgram(io: Io): Command {
             .map((s) => describeSigner(s, at))
             .join(
               '; ',
-            )}; ${r.artifacts.length} artifact(s) checked, ${r.unchecked.length} listed but not checked\n`,
+            )}; ${r.artifacts.length} artifact(s) checked, ${r.unchecked.length} listed but not checked${
+            skipped.length > 0 ? ` (chain-of-trust files skipped: ${skipped.join(', ')})` : ''
+          }\n`,
         );
       }
     });

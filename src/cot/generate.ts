@@ -15,6 +15,7 @@ import {
   enumerateArtifactDir,
   type HashedArtifact,
   hashArtifacts,
+  RESERVED_ARTIFACT_NAMES,
   toArtifactDigests,
 } from '../hashing/artifacts.js';
 import { DEFAULT_HASH_CONCURRENCY, digestBytes, digestFile } from '../hashing/digest.js';
@@ -248,11 +249,11 @@ async function generateIn(
 ): Promise<GenerateResult> {
   const sources: ArtifactSource[] = [];
   if (o.artifactDir !== undefined) {
-    sources.push(
-      ...(await enumerateArtifactDir(o.artifactDir, {
-        exclude: [...Object.values(outPaths), ...(o.certifiedLog ? [certifiedLogPath] : [])],
-      })),
-    );
+    const listed = await enumerateArtifactDir(o.artifactDir, {
+      exclude: [...Object.values(outPaths), ...(o.certifiedLog ? [certifiedLogPath] : [])],
+    });
+    refuseLeftovers(o, listed, folders.path);
+    sources.push(...listed);
   }
   // explicit artifacts: inside the roots (and the artifact folder) when roots are given, else trusted as given
   const explicitWithin =
@@ -334,6 +335,26 @@ async function generateIn(
     await dropLogCopy();
     throw e;
   }
+}
+
+/**
+ * The files of the output folder are never listed from the artifact folder (they are excluded), so a chain-of-trust
+ * file listed there is one the output folder does not replace: left by an earlier run that wrote into the artifact
+ * folder, while this one writes elsewhere. ARTIFACT_RESERVED_NAME, naming them (details `leftovers`, `paths`), with
+ * the two ways out: delete them, or write the documents over them (the default output folder, `<artifacts>/public`).
+ */
+function refuseLeftovers(o: GenerateOptions, listed: readonly ArtifactSource[], outDir: string): void {
+  const reserved = (name: string) =>
+    RESERVED_ARTIFACT_NAMES.has(name) || (o.certifiedLog !== undefined && name === CERTIFIED_LOG_NAME);
+  const leftovers = listed.filter((s) => reserved(s.name));
+  if (leftovers.length === 0 || o.artifactDir === undefined) return;
+  const names = leftovers.map((s) => s.name);
+  const several = leftovers.length > 1;
+  throw new CotError(
+    'ARTIFACT_RESERVED_NAME',
+    `${names.slice(0, -1).join(', ')}${several ? ' and ' : ''}${names.at(-1)} in the artifact folder ${o.artifactDir} ${several ? 'are chain-of-trust files' : 'is a chain-of-trust file'} left by an earlier run (this run writes the documents to ${outDir}, so ${several ? 'they would be listed as artifacts' : 'it would be listed as an artifact'}): delete ${several ? 'them' : 'it'} (${leftovers.map((s) => s.path).join(', ')}), or write the documents over ${several ? 'them' : 'it'} with --out ${join(o.artifactDir, 'public')} (the default)`,
+    { details: { leftovers: names, paths: leftovers.map((s) => s.path) } },
+  );
 }
 
 /**
