@@ -23,6 +23,7 @@ export {
   COT_FILE_NAMES,
   type GenerateOptions,
   type GenerateResult,
+  type GenerateWarning,
   generateChainOfTrust,
   type SignatureFormat,
   type StagedFile,

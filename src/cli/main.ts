@@ -897,6 +897,7 @@ export function buildProgram(io: Io): Command {
           signers: r.signers,
           environment: r.environment,
           additionalData: r.additionalData,
+          warnings: r.warnings,
         });
       } else {
         for (const f of r.files) io.stdout(`wrote ${f.artifact} -> ${f.path} (${f.size} bytes)\n`);
@@ -904,6 +905,7 @@ export function buildProgram(io: Io): Command {
           `task ${r.document.taskId} run ${r.document.runId}: ${r.artifacts.length} artifacts hashed, signed by ${r.signers.join(' and ')}\n`,
         );
         if (uploaded.length > 0) io.stdout(`uploaded ${uploaded.length} artifact(s) to the queue\n`);
+        for (const w of r.warnings) io.stderr(`cot: warning: ${escapeControls(w.message)}\n`);
       }
     });
 

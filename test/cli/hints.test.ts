@@ -118,3 +118,84 @@ describe('the tool says what to do about a folder it cannot use as given', () =>
     );
   });
 });
+
+describe('generate warns, and the library returns its warnings (never prints them)', () => {
+  const gen = (...extra: string[]) =>
+    cot(
+      ...generateArgs(
+        join(d, 'task.json'),
+        '--artifacts',
+        join(d, 'art'),
+        '--key',
+        join(d, 'ed.key'),
+        ...extra,
+      ),
+    );
+
+  it("--worker-type that differs from the task's workerType: signed, with a warning on stderr and in --json", async () => {
+    const g = await gen('--worker-type', 'b-win2022');
+    expect(g.code).toBe(0);
+    expect(g.err).toMatch(
+      /^cot: warning: the worker type given \(b-win2022\) differs from the task's workerType b-linux \(proj-releng\/b-linux\)/m,
+    );
+    const j = await gen('--worker-type', 'b-win2022', '--json');
+    expect(j.code).toBe(0);
+    expect(j.err).toBe('');
+    expect(JSON.parse(j.out).warnings).toEqual([
+      expect.objectContaining({
+        kind: 'worker-type-mismatch',
+        message: expect.stringContaining('b-win2022'),
+      }),
+    ]);
+  });
+
+  it('the same worker type, bare or with its provisioner: no warning', async () => {
+    for (const wt of ['b-linux', 'proj-releng/b-linux']) {
+      const j = await gen('--worker-type', wt, '--json');
+      expect(j.code).toBe(0);
+      expect(JSON.parse(j.out).warnings).toEqual([]);
+      const t = await gen('--worker-type', wt);
+      expect(t.err).toBe('');
+    }
+  });
+
+  it('the library: generateChainOfTrust returns the warning', async () => {
+    const { generateChainOfTrust, loadSigningKey } = await import('../../src/index.js');
+    const r = await generateChainOfTrust({
+      task: sampleTask() as never,
+      taskId: 'LnshJjNXTfeBlPNrAzyy9w',
+      runId: 0,
+      workerGroup: 'g',
+      workerId: 'w',
+      workerType: 'other',
+      artifactDir: join(d, 'art'),
+      keys: [await loadSigningKey(join(d, 'ed.key'))],
+      format: 'ed25519',
+      outDir: join(d, 'art/public'),
+      now: NOW,
+    });
+    expect(r.warnings.map((w) => w.kind)).toEqual(['worker-type-mismatch']);
+  });
+
+  it('--artifacts given as the public/ folder itself: its chain-of-trust files would be listed, with a warning', async () => {
+    const g = await cot(
+      ...generateArgs(
+        join(d, 'task.json'),
+        '--artifacts',
+        join(d, 'art/public'),
+        '--key',
+        join(d, 'ed.key'),
+        '--out',
+        join(d, 'out-deep'),
+        '--json',
+      ),
+    );
+    expect(g.code, g.out).toBe(0);
+    expect(JSON.parse(g.out).warnings).toEqual([
+      expect.objectContaining({
+        kind: 'artifact-folder-too-deep',
+        message: expect.stringMatching(/chain-of-trust\.json.*one level too deep/),
+      }),
+    ]);
+  });
+});

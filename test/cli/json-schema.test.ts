@@ -243,9 +243,11 @@ describe('every --json output carries schemaVersion 1 and matches its shipped sc
       join(w, 'art'),
       '--key',
       join(w, 'ed.key'),
+      '--worker-type',
+      'b-win2022',
       '--json',
     );
-    checked('generate', g);
+    expect(checked('generate', g).warnings).toHaveLength(1);
     checked('generate', await cot('generate', '--json'));
     const doc = join(w, 'art/public/chain-of-trust.json');
     checked(
