@@ -4,6 +4,16 @@ import type { JsonObject } from '../json/parse.js';
 import type { TaskQueue } from '../transport/queue.js';
 import { chainEdges, type Edge, edgeProblems, isAction } from './edges.js';
 
+/**
+ * `message` about `subject` (`task X`): prefixed with the subject unless it already names it. The queue's errors name
+ * their task, run or artifact themselves; a caller adding context must not say it twice ("task X: task X not
+ * found").
+ */
+export function aboutSubject(subject: string, message: string): string {
+  const escaped = subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^\\w-])${escaped}($|[^\\w-])`).test(message) ? message : `${subject}: ${message}`;
+}
+
 /** One task the walk reached. */
 export interface DiscoveredTask {
   taskId: string;
@@ -83,7 +93,7 @@ export async function discoverChain(
       truncated = true;
       errors.push({
         code: 'CHAIN_TOO_DEEP',
-        message: `the chain of ${root} is deeper than ${o.maxDepth} links (${fresh.map((f) => f.id).join(', ')} not followed)`,
+        message: `the chain of ${root} goes more than ${o.maxDepth} tasks up (${fresh.map((f) => f.id).join(', ')} not followed)`,
       });
       break;
     }
@@ -115,7 +125,11 @@ export async function discoverChain(
       tasks.set(f.l.id, node);
       if (f.error) {
         node.error = f.error;
-        errors.push({ code: f.error.code, taskId: f.l.id, message: `task ${f.l.id}: ${f.error.message}` });
+        errors.push({
+          code: f.error.code,
+          taskId: f.l.id,
+          message: aboutSubject(`task ${f.l.id}`, f.error.message),
+        });
         continue;
       }
       const task = f.task!;

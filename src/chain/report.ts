@@ -1,8 +1,48 @@
 import { escapeControls } from '../util/terminal.js';
 import type { ChainLink, ChainReport } from './verify-chain.js';
 
+/** A byte count for people: `512 bytes`, `1.6 kB`, `1.5 MB`, `8.6 GB` (powers of 1000, as the progress line). */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} byte${n === 1 ? '' : 's'}`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1000;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Where a task ran: its worker implementation, else its worker type, else that its definition was not fetched. */
+export function ranOn(l: ChainLink): string {
+  if (l.implementation) return l.implementation;
+  if (l.provisionerId || l.workerType) return `${l.provisionerId}/${l.workerType}`;
+  return '(no definition: the queue did not give it)';
+}
+
 /**
- * The text report: a tree of links from the verified task up to the decision task(s). Everything in it that came
+ * The last line of the reports: the verdict, tasks and failures, then what was read, each with its own bytes: the
+ * consumed artifacts hash-checked, and apart, the chain-of-trust documents (with signatures) and task graphs.
+ */
+export function chainSummary(r: ChainReport): string {
+  const failed = r.links.filter((l) => !l.ok).length;
+  const s = r.stats;
+  const artifacts =
+    s.artifactsChecked === 0
+      ? 'no artifact hash-checked'
+      : `${plural(s.artifactsChecked, 'artifact')} hash-checked (${formatBytes(s.bytesHashed)})`;
+  const documents = `${plural(s.documentsRead, 'chain-of-trust document')}${
+    s.taskGraphsRead > 0 ? ` and ${plural(s.taskGraphsRead, 'task graph')}` : ''
+  } read (${formatBytes(s.documentBytes)})`;
+  return `${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}: ${plural(r.links.length, 'task')}, ${failed} failed; ${artifacts}; ${documents}; ${s.seconds.toFixed(2)} s, as of ${r.referenceTime}`;
+}
+
+/**
+ * The text report: a tree of the chain's tasks, from the verified task up to the decision task(s), each with its
+ * checks and failures, and a summary line (chainSummary). Everything in it that came
  * from the queue or a document (task ids, names, worker types, messages) is printed with control, bidi and other
  * invisible characters escaped (escapeControls), one line per item: no task name can paint a fake verdict.
  */
@@ -11,7 +51,7 @@ export function renderChainText(r: ChainReport): string {
   const out: string[] = [];
   const seen = new Set<string>();
   const line = (l: ChainLink) =>
-    `${l.ok ? 'ok  ' : 'FAIL'} ${l.taskId} ${l.name ? `${l.name} ` : ''}(${l.kinds.length ? l.kinds.join(', ') : l.role}) ${l.implementation ?? `${l.provisionerId}/${l.workerType}`}${
+    `${l.ok ? 'ok  ' : 'FAIL'} ${l.taskId} ${l.name ? `${l.name} ` : ''}(${l.kinds.length ? l.kinds.join(', ') : l.role}) ${ranOn(l)}${
       l.runId !== undefined ? ` run ${l.runId}` : ''
     }${l.signer ? ` signed by ${l.signer}` : ''}${l.certifiedBy ? `, certified by ${l.certifiedBy}` : ''}${
       l.image && l.image.type !== 'none'
@@ -37,11 +77,7 @@ export function renderChainText(r: ChainReport): string {
   walk(r.root, '', true, true);
   const other = r.errors.filter((e) => !e.taskId);
   for (const e of other) out.push(`✗ ${e.code}: ${e.message}`);
-  const failed = r.links.filter((l) => !l.ok).length;
-  out.push(
-    '',
-    `${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}: ${r.links.length} link(s), ${failed} failed, ${r.stats.artifactsChecked} artifact(s) hash-checked (${r.stats.bytesHashed} bytes) in ${r.stats.seconds.toFixed(2)} s, as of ${r.referenceTime}`,
-  );
+  out.push('', chainSummary(r));
   return `${out.map(escapeControls).join('\n')}\n`;
 }
 

@@ -59,8 +59,16 @@ export interface ChainReport {
   errors: ChainError[];
   stats: {
     tasks: number;
+    /** consumed artifacts downloaded and hash-checked */
     artifactsChecked: number;
+    /** bytes of those artifacts (documents and task graphs are counted apart, in documentBytes) */
     bytesHashed: number;
+    /** chain-of-trust documents read to be verified (the .json with its .sig, or the .asc; each format tried) */
+    documentsRead: number;
+    /** decision and action tasks' task-graph.json read (and checked against their signed hash) */
+    taskGraphsRead: number;
+    /** bytes of those documents, their signatures and task graphs */
+    documentBytes: number;
     seconds: number;
     phases: Record<string, number>;
   };
@@ -98,7 +106,12 @@ export class ChainRun {
   readonly edges: Edge[] = [];
   readonly errors: ChainError[] = [];
   artifactsChecked = 0;
+  /** bytes of consumed artifacts hashed (ChainReport stats) */
   bytesHashed = 0;
+  documentsRead = 0;
+  taskGraphsRead = 0;
+  /** bytes of documents, signatures and task graphs read */
+  documentBytes = 0;
   linksVerified = 0;
 
   constructor(
@@ -118,7 +131,10 @@ export class ChainRun {
     this.errors.push(e);
   }
 
-  /** Run `fn`; a CotError it throws becomes a failure of `node`; anything else is a bug and propagates. */
+  /**
+   * Run `fn`; a CotError it throws becomes a failure of `node`; anything else is a bug and propagates. Errors of the
+   * queue name their task (and run, artifact) themselves: `prefix` is context the queue cannot know.
+   */
   async guard(node: LinkState | undefined, fn: () => Promise<void> | void, prefix = ''): Promise<void> {
     try {
       await fn();

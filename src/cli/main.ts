@@ -990,7 +990,7 @@ export function buildProgram(io: Io): Command {
           ? {
               onProgress: (p) =>
                 io.stderr(
-                  `\rverifying: ${p.linksVerified}/${p.links} links, ${(p.bytesHashed / 1e6).toFixed(1)} MB hashed`,
+                  `\rverifying: ${p.linksVerified}/${p.links} tasks, ${(p.bytesHashed / 1e6).toFixed(1)} MB hashed`,
                 ),
             }
           : {}),
@@ -1002,7 +1002,7 @@ export function buildProgram(io: Io): Command {
       if (!report.ok) {
         const failed = report.links.filter((l) => !l.ok).length;
         io.stderr(
-          `cot: CHAIN_VERIFICATION_FAILED: ${failed} of ${report.links.length} link(s) failed; first: ${report.errors[0]?.code}: ${escapeControls(report.errors[0]?.message ?? '')}\n`,
+          `cot: CHAIN_VERIFICATION_FAILED: ${failed} of ${report.links.length} tasks failed; first: ${report.errors[0]?.code}: ${escapeControls(report.errors[0]?.message ?? '')}\n`,
         );
         io.exitCode = exitCodeFor('CHAIN_VERIFICATION_FAILED');
       }

@@ -112,12 +112,17 @@ async function checkOne(s: ChainRun, j: Job): Promise<void> {
   } catch (err) {
     if (!(err instanceof CotError)) throw err;
     if (j.optional && err.code === 'TRANSPORT_NOT_FOUND') c.link.checks.push(`optional ${label}: absent`);
-    else
+    else {
+      // the download's error names the artifact, its task and run (`artifact N of task P run R: ...`): the consumer
+      // is what it cannot know, added once at the end
+      const consumer = `consumed by task ${e.from}${j.pattern ? `, matched by ${j.pattern}` : ''}`;
+      const named = err.message.includes(`artifact ${name} of task ${e.to}`);
       s.fail(
         c,
         err.code === 'TRANSPORT_NOT_FOUND' ? 'ARTIFACT_MISSING' : err.code,
-        `${what}: ${err.message}`,
+        named ? `${err.message} (${consumer})` : `${what}: ${err.message}`,
       );
+    }
   }
   s.progress();
 }

@@ -43,7 +43,7 @@ function checkTaskImage(s: ChainRun, n: LinkState, image: Record<string, unknown
     return;
   }
   if (!n.doc) {
-    n.link.checks.push(`docker image ${out.name}: not verified (this link has no verified document)`);
+    n.link.checks.push(`docker image ${out.name}: not verified (this task has no verified document)`);
     return;
   }
   const imageNode = s.nodes.get(imageTaskId);
