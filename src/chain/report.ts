@@ -24,10 +24,10 @@ export function ranOn(l: ChainLink): string {
 }
 
 /**
- * The last line of the reports: the verdict, tasks and failures, then what was read, each with its own bytes: the
- * consumed artifacts hash-checked, and apart, the chain-of-trust documents (with signatures) and task graphs.
+ * The counts of a report: tasks and failures, then what was read, each with its own bytes: the consumed artifacts
+ * hash-checked, and apart, the chain-of-trust documents (with their signatures) and task graphs; the time taken.
  */
-export function chainSummary(r: ChainReport): string {
+export function chainCounts(r: ChainReport): string {
   const failed = r.links.filter((l) => !l.ok).length;
   const s = r.stats;
   const artifacts =
@@ -37,7 +37,12 @@ export function chainSummary(r: ChainReport): string {
   const documents = `${plural(s.documentsRead, 'chain-of-trust document')}${
     s.taskGraphsRead > 0 ? ` and ${plural(s.taskGraphsRead, 'task graph')}` : ''
   } read (${formatBytes(s.documentBytes)})`;
-  return `${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}: ${plural(r.links.length, 'task')}, ${failed} failed; ${artifacts}; ${documents}; ${s.seconds.toFixed(2)} s, as of ${r.referenceTime}`;
+  return `${plural(r.links.length, 'task')}, ${failed} failed; ${artifacts}; ${documents}; ${s.seconds.toFixed(2)} s, as of ${r.referenceTime}`;
+}
+
+/** The last line of the text report: the verdict, then chainCounts. */
+export function chainSummary(r: ChainReport): string {
+  return `${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}: ${chainCounts(r)}`;
 }
 
 /**
@@ -71,6 +76,12 @@ export function renderChainText(r: ChainReport): string {
     out.push(`${prefix}${branch}${line(l)}`);
     for (const c of l.checks) out.push(`${prefix}${cont}     · ${c}`);
     for (const e of l.errors) out.push(`${prefix}${cont}     ✗ ${e.code}: ${e.message}`);
+    // a failure about an artifact this task produced is recorded on its consumer: marked here too
+    for (const e of r.errors)
+      if (e.producer === id && e.taskId !== undefined && e.taskId !== id)
+        out.push(
+          `${prefix}${cont}     ! produced ${e.artifact}, which failed a check of task ${e.taskId}: ${e.code}`,
+        );
     const kids = l.upstream.filter((u) => byId.has(u));
     for (let i = 0; i < kids.length; i++) walk(kids[i]!, prefix + cont, i === kids.length - 1, false);
   };

@@ -8,8 +8,17 @@ import type { Policy } from './policy.js';
 
 export interface ChainError {
   code: ErrorCode;
+  /** the task the failure is recorded on (absent: the chain as a whole) */
   taskId?: string;
   message: string;
+  /**
+   * For a failure about an artifact one task consumes from another (consumed artifacts, docker images): the task
+   * that produced it, whose signed document lists it. The failure is recorded on the consumer; the reports mark the
+   * producer too.
+   */
+  producer?: string;
+  /** that artifact's name (or the glob pattern that matched nothing) */
+  artifact?: string;
 }
 
 /** Which docker image a link ran, and whether the chain proves it. */
@@ -128,6 +137,18 @@ export class ChainRun {
   fail(node: LinkState | undefined, code: ErrorCode, message: string): void {
     const e: ChainError = { code, ...(node ? { taskId: node.link.taskId } : {}), message };
     if (node) node.link.errors.push(e);
+    this.errors.push(e);
+  }
+
+  /** Record a failure of `consumer` about an artifact of `about.producer` (ChainError `producer`, `artifact`). */
+  failArtifact(
+    consumer: LinkState,
+    about: { producer: string; artifact: string },
+    code: ErrorCode,
+    message: string,
+  ): void {
+    const e: ChainError = { code, taskId: consumer.link.taskId, message, ...about };
+    consumer.link.errors.push(e);
     this.errors.push(e);
   }
 

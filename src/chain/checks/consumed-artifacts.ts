@@ -42,8 +42,9 @@ function expand(s: ChainRun, e: Edge, c: LinkState, p: LinkState, path: Consumed
   if (names.length === 0) {
     if (path.optional) c.link.checks.push(`optional pattern ${path.path} of ${e.to}: matches nothing`);
     else
-      s.fail(
+      s.failArtifact(
         c,
+        { producer: e.to, artifact: path.path },
         'ARTIFACT_MISSING',
         `${what} ${path.path} from ${e.to}: the pattern matches no artifact of run ${p.link.runId}`,
       );
@@ -63,28 +64,32 @@ async function checkOne(s: ChainRun, j: Job): Promise<void> {
   const { e, consumer: c, producer: p, name } = j;
   const label = `${name}${j.pattern ? ` (matched by ${j.pattern})` : ''} from ${e.to}`;
   const what = `task ${e.from} consumes ${label}`;
+  const about = { producer: e.to, artifact: name };
   const doc = p.doc!;
   const entry = Object.hasOwn(doc.artifacts, name) ? doc.artifacts[name] : undefined;
   if (!storedIn(p, name)) {
     // optional excuses absence only (an error artifact is absent: the queue has no bytes for it)
     if (j.optional) c.link.checks.push(`optional ${label}: ${describeAbsence(p, name)}`);
     else if (!entry)
-      s.fail(
+      s.failArtifact(
         c,
+        about,
         'ARTIFACT_NOT_LISTED',
         `${what}, which its signed document does not list and which ${describeAbsence(p, name)}`,
       );
     else
-      s.fail(
+      s.failArtifact(
         c,
+        about,
         'ARTIFACT_MISSING',
         `${what}: it is listed in the signed document but ${describeAbsence(p, name)}`,
       );
     return;
   }
   if (!entry) {
-    s.fail(
+    s.failArtifact(
       c,
+      about,
       'ARTIFACT_NOT_LISTED',
       `${what}, which the queue holds but its signed document does not list${j.optional ? ' (optional excuses only absence)' : ''}`,
     );
@@ -94,7 +99,12 @@ async function checkOne(s: ChainRun, j: Job): Promise<void> {
     s.policy.hashAlgorithms.filter((a) => entry[a]).map((a) => [a, entry[a]!]),
   ) as Partial<Record<HashAlgorithm, string>>;
   if (Object.keys(expected).length === 0) {
-    s.fail(c, 'HASH_UNSUPPORTED_ALGORITHM', `${label} lists only ${Object.keys(entry).join(', ')}`);
+    s.failArtifact(
+      c,
+      about,
+      'HASH_UNSUPPORTED_ALGORITHM',
+      `${label} lists only ${Object.keys(entry).join(', ')}`,
+    );
     return;
   }
   try {
@@ -117,8 +127,9 @@ async function checkOne(s: ChainRun, j: Job): Promise<void> {
       // is what it cannot know, added once at the end
       const consumer = `consumed by task ${e.from}${j.pattern ? `, matched by ${j.pattern}` : ''}`;
       const named = err.message.includes(`artifact ${name} of task ${e.to}`);
-      s.fail(
+      s.failArtifact(
         c,
+        about,
         err.code === 'TRANSPORT_NOT_FOUND' ? 'ARTIFACT_MISSING' : err.code,
         named ? `${err.message} (${consumer})` : `${what}: ${err.message}`,
       );
@@ -146,8 +157,9 @@ export const checkConsumedArtifacts: ChainCheck = {
       const p = s.nodes.get(e.to);
       if (!c?.fetched || !p) continue;
       if (!p.doc || !p.listing) {
-        s.fail(
+        s.failArtifact(
           c,
+          { producer: e.to, artifact: e.paths.map((x) => x.path).join(', ') },
           'CHAIN_COT_MISSING',
           `task ${e.from} consumes ${e.paths.map((x) => x.path).join(', ')} from ${e.to}, whose chain-of-trust document did not verify`,
         );
