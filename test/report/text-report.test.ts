@@ -90,6 +90,22 @@ describe('the words of the reports', () => {
         `public/build/target\\.tar\\.gz of task ${demo.tasks['build-linux64']} run 0: sha256 is [0-9a-f]{64}, the signed document lists [0-9a-f]{64} \\(consumed by task ${demo.tasks.signing}\\)`,
       ),
     );
+    // recorded on the consumer, with the producer named: the text report marks the producer under its own line
+    expect(e).toMatchObject({
+      taskId: demo.tasks.signing,
+      producer: demo.tasks['build-linux64'],
+      artifact: 'public/build/target.tar.gz',
+    });
+    const lines = renderChainText(r).split('\n');
+    const producerLine = lines.findIndex(
+      (l) => new RegExp(`(ok  |FAIL) ${demo.tasks['build-linux64']} `).test(l) && !l.includes('(see above)'),
+    );
+    expect(producerLine).toBeGreaterThan(0);
+    const mark = lines.findIndex((l, i) => i > producerLine && /^\W*! produced /.test(l));
+    expect(lines[mark]).toContain(
+      `! produced public/build/target.tar.gz, which failed a check of task ${demo.tasks.signing}: HASH_MISMATCH`,
+    );
+    expect(lines.slice(producerLine + 1, mark).some((l) => /(ok {2}|FAIL) \S{22} /.test(l))).toBe(false);
   });
 
   it('one name per role: the report speaks of tasks, never links or nodes', async () => {
