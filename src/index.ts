@@ -10,7 +10,7 @@ export {
   type Policy,
   toPolicy,
 } from './chain/policy.js';
-export { chainReportJson, renderChainText } from './chain/report.js';
+export { chainReportJson, JSON_SCHEMA_VERSION, renderChainText } from './chain/report.js';
 export {
   type ChainError,
   type ChainLink,
@@ -26,6 +26,7 @@ export {
   COT_FILE_NAMES,
   type GenerateOptions,
   type GenerateResult,
+  type GenerateWarning,
   generateChainOfTrust,
   type SignatureFormat,
   type StagedFile,
@@ -82,6 +83,7 @@ export {
   enumerateArtifactDir,
   type HashedArtifact,
   hashArtifacts,
+  isChainOfTrustFile,
   parseArtifactPair,
   RESERVED_ARTIFACT_NAMES,
   toArtifactDigests,

@@ -4,6 +4,16 @@ import type { JsonObject } from '../json/parse.js';
 import type { TaskQueue } from '../transport/queue.js';
 import { chainEdges, type Edge, edgeProblems, isAction } from './edges.js';
 
+/**
+ * `message` about `subject` (`task X`): prefixed with the subject unless it already names it. The queue's errors name
+ * their task, run or artifact themselves; a caller adding context must not say it twice ("task X: task X not
+ * found").
+ */
+export function aboutSubject(subject: string, message: string): string {
+  const escaped = subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^\\w-])${escaped}($|[^\\w-])`).test(message) ? message : `${subject}: ${message}`;
+}
+
 /** One task the walk reached. */
 export interface DiscoveredTask {
   taskId: string;
@@ -86,7 +96,7 @@ export async function discoverChain(
       truncated = true;
       errors.push({
         code: 'CHAIN_TOO_DEEP',
-        message: `the chain of ${root} is deeper than ${o.maxDepth} links (${fresh.map((f) => f.id).join(', ')} not followed)`,
+        message: `the chain of ${root} goes more than ${o.maxDepth} tasks up (${fresh.map((f) => f.id).join(', ')} not followed)`,
       });
       break;
     }
@@ -118,14 +128,10 @@ export async function discoverChain(
       tasks.set(f.l.id, node);
       if (f.error) {
         node.error = f.error;
-        // the queue's messages usually name the task already ("task X not found in ...")
-        const message = f.error.message.startsWith(`task ${f.l.id}`)
-          ? f.error.message
-          : `task ${f.l.id}: ${f.error.message}`;
         errors.push({
           code: f.error.code,
           taskId: f.l.id,
-          message,
+          message: aboutSubject(`task ${f.l.id}`, f.error.message),
           ...(Object.keys(f.error.details).length > 0 ? { details: f.error.details } : {}),
         });
         continue;

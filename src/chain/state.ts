@@ -9,7 +9,7 @@ import type { Policy } from './policy.js';
 
 export interface ChainError {
   code: ErrorCode;
-  /** the link that failed; absent for a failure of the chain as a whole (a bound, a cycle, no decision task) */
+  /** the task the failure is recorded on (absent: the chain as a whole: a bound, a cycle, no decision task) */
   taskId?: string;
   message: string;
   /**
@@ -18,6 +18,14 @@ export interface ChainError {
    * `{path, expected, actual}` per differing leaf (full values; a side absent from its object is omitted).
    */
   details?: Record<string, unknown>;
+  /**
+   * For a failure about an artifact one task consumes from another (consumed artifacts, docker images): the task
+   * that produced it, whose signed document lists it. The failure is recorded on the consumer; the reports mark the
+   * producer too.
+   */
+  producer?: string;
+  /** that artifact's name (or the glob pattern that matched nothing) */
+  artifact?: string;
 }
 
 /** Which docker image a link ran, and whether the chain proves it. */
@@ -71,8 +79,16 @@ export interface ChainReport {
   errors: ChainError[];
   stats: {
     tasks: number;
+    /** consumed artifacts downloaded and hash-checked */
     artifactsChecked: number;
+    /** bytes of those artifacts (documents and task graphs are counted apart, in documentBytes) */
     bytesHashed: number;
+    /** chain-of-trust documents read to be verified (the .json with its .sig, or the .asc; each format tried) */
+    documentsRead: number;
+    /** decision and action tasks' task-graph.json read (and checked against their signed hash) */
+    taskGraphsRead: number;
+    /** bytes of those documents, their signatures and task graphs */
+    documentBytes: number;
     seconds: number;
     phases: Record<string, number>;
   };
@@ -110,7 +126,12 @@ export class ChainRun {
   readonly edges: Edge[] = [];
   readonly errors: ChainError[] = [];
   artifactsChecked = 0;
+  /** bytes of consumed artifacts hashed (ChainReport stats) */
   bytesHashed = 0;
+  documentsRead = 0;
+  taskGraphsRead = 0;
+  /** bytes of documents, signatures and task graphs read */
+  documentBytes = 0;
   linksVerified = 0;
 
   constructor(
@@ -145,7 +166,29 @@ export class ChainRun {
     this.fail(node, e.code, `${prefix}${e.message}`, e.details);
   }
 
-  /** Run `fn`; a CotError it throws becomes a failure of `node`; anything else is a bug and propagates. */
+  /** Record a failure of `consumer` about an artifact of `about.producer` (ChainError `producer`, `artifact`). */
+  failArtifact(
+    consumer: LinkState,
+    about: { producer: string; artifact: string },
+    code: ErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+  ): void {
+    const e: ChainError = {
+      code,
+      taskId: consumer.link.taskId,
+      message,
+      ...(details && Object.keys(details).length > 0 ? { details } : {}),
+      ...about,
+    };
+    consumer.link.errors.push(e);
+    this.errors.push(e);
+  }
+
+  /**
+   * Run `fn`; a CotError it throws becomes a failure of `node`; anything else is a bug and propagates. Errors of the
+   * queue name their task (and run, artifact) themselves: `prefix` is context the queue cannot know.
+   */
   async guard(node: LinkState | undefined, fn: () => Promise<void> | void, prefix = ''): Promise<void> {
     try {
       await fn();

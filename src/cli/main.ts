@@ -28,7 +28,9 @@ import {
   HASH_ALGORITHMS,
   type HashAlgorithm,
   hashArtifacts,
+  isChainOfTrustFile,
   isCotError,
+  JSON_SCHEMA_VERSION,
   type JsonObject,
   type LinkTrust,
   listKeys,
@@ -75,7 +77,42 @@ export interface Io {
   isTTY?: boolean;
 }
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+/**
+ * Options that may be given several times. They have no commander default (help would print `(default: [])`):
+ * the program's preAction hook sets them to [] when absent, so actions always see a list.
+ */
+const LIST_OPTIONS = new WeakSet<Option>();
+
+function listOption(flags: string, description: string, shownDefault?: string): Option {
+  const note = shownDefault === undefined ? 'repeatable' : `repeatable; default: ${shownDefault}`;
+  const o = new Option(flags, `${description} (${note})`).argParser(collect);
+  LIST_OPTIONS.add(o);
+  return o;
+}
+
+/** A required repeatable option: commander refuses the command line without it. */
+function requiredListOption(flags: string, description: string): Option {
+  return listOption(flags, description).makeOptionMandatory();
+}
+
+/**
+ * An option whose value is a number, with its default shown as one (`(default: 60)`, not `(default: "60")`); the
+ * value stays the command-line string, parsed by the action.
+ */
+function numberOption(flags: string, description: string, value: number, shown = String(value)): Option {
+  return new Option(flags, description).default(String(value), shown);
+}
+
+/** The help section of required options (commander's help groups): a run without one is refused. */
+const REQUIRED_GROUP = 'Required options:';
+
+/** `Example:` lines after a command's help, as the README shows it (a line starting with a space continues one). */
+function examples(...lines: string[]): string {
+  const count = lines.filter((l) => !l.startsWith(' ')).length;
+  return `\n${count > 1 ? 'Examples' : 'Example'}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
+}
 
 function usage(message: string): CotError {
   return new CotError('USAGE', message);
@@ -139,7 +176,7 @@ function chainFailure(
   return {
     code: outcome.code,
     exitCode: outcome.exitCode,
-    message: `${failed} of ${report.links.length} link(s) failed; first: ${d.code}: ${d.message}`,
+    message: `${failed} of ${report.links.length} tasks failed; first: ${d.code}: ${d.message}`,
   };
 }
 
@@ -219,19 +256,29 @@ function shellPath(p: string): string {
   return /^[A-Za-z0-9_./@%+=:,-]+$/.test(shown) ? shown : `'${shown.replaceAll("'", "'\\''")}'`;
 }
 
-function jsonOut(io: Io, value: unknown): void {
-  io.stdout(`${JSON.stringify(value, null, 2)}\n`);
+/** Every --json output: `schemaVersion` first (its shape: schemas/<command>.schema.json), then the command's members. */
+function jsonOut(io: Io, value: Record<string, unknown>): void {
+  io.stdout(`${JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...value }, null, 2)}\n`);
 }
 
-/** Artifacts for verification: a downloaded folder (chain-of-trust files skipped) plus NAME=PATH pairs. */
-async function artifactSourcesForVerify(dir: string | undefined, pairs: string[]): Promise<ArtifactSource[]> {
-  const out: ArtifactSource[] = [];
+/**
+ * Artifacts for verification: a downloaded folder plus NAME=PATH pairs. The folder's chain-of-trust files
+ * (isChainOfTrustFile: at their names, or at its top when it is public/ itself) are skipped and named in `skipped`.
+ */
+async function artifactSourcesForVerify(
+  dir: string | undefined,
+  pairs: string[],
+): Promise<{ sources: ArtifactSource[]; skipped: string[] }> {
+  const sources: ArtifactSource[] = [];
+  const skipped: string[] = [];
   if (dir !== undefined) {
-    const listed = await enumerateArtifactDir(dir);
-    out.push(...listed.filter((s) => !RESERVED_ARTIFACT_NAMES.has(s.name)));
+    for (const s of await enumerateArtifactDir(dir)) {
+      if (isChainOfTrustFile(s.name)) skipped.push(s.name);
+      else sources.push(s);
+    }
   }
-  out.push(...pairs.map(parseArtifactPair));
-  return out;
+  sources.push(...pairs.map(parseArtifactPair));
+  return { sources, skipped };
 }
 
 /** Keys for a verification: a flat --key list, or a trust store (--key-repo / --ed25519-keys) with --worker-impl. */
@@ -287,14 +334,15 @@ async function queueFromOptions(
   });
 }
 
-function addQueueOptions(c: Command): Command {
+/** --queue / --root-url, and for commands that download artifacts, what their redirects may follow. */
+function addQueueOptions(c: Command, o: { downloads: boolean } = { downloads: true }): Command {
+  c.option('--queue <dir>', 'a directory store (no server)').option(
+    '--root-url <url>',
+    'a Taskcluster deployment or `cot queue serve` (default: TASKCLUSTER_ROOT_URL / TASKCLUSTER_PROXY_URL)',
+  );
+  if (!o.downloads) return c;
   return c
-    .option('--queue <dir>', 'a directory store (no server)')
-    .option(
-      '--root-url <url>',
-      'a Taskcluster deployment or `cot queue serve` (default: TASKCLUSTER_ROOT_URL / TASKCLUSTER_PROXY_URL)',
-    )
-    .option('--allow-host <host>', 'host that artifact redirects may lead to (repeatable)', collect, [])
+    .addOption(listOption('--allow-host <host>', 'host that artifact redirects may lead to'))
     .option(
       '--allow-reference-artifacts',
       'follow reference artifacts (URLs chosen by tasks; refused by default)',
@@ -311,10 +359,34 @@ export function buildProgram(io: Io): Command {
     .version(VERSION, '-V, --version')
     // parse errors are printed by main() as `cot: USAGE: ...` (one line, or JSON with --json), not by commander
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
+    .hook('preAction', (_program, action) => {
+      // repeatable options given no value are empty lists (see LIST_OPTIONS)
+      for (const opt of action.options)
+        if (LIST_OPTIONS.has(opt) && action.getOptionValue(opt.attributeName()) === undefined)
+          action.setOptionValue(opt.attributeName(), []);
+    })
+    .addHelpText(
+      'after',
+      examples(
+        'cot demo --out cot-demo                  # a signed task graph on local files, verified',
+        'cot verify TASK_ID --root-url https://tc.example.com --policy policy.yml',
+        'cot generate --help                      # every command has --help, with an example',
+      ),
+    )
     .exitOverride();
 
   // ---- keys
-  const keys = program.command('keys').description('manage signing keys').exitOverride();
+  const keys = program
+    .command('keys')
+    .description('manage signing keys and key repositories')
+    .addHelpText(
+      'after',
+      examples(
+        'cot keys new --type ed25519 --out worker.key --pub-out worker.pub',
+        'cot keys check ./cot-gpg-keys --ed25519-keys trust.json',
+      ),
+    )
+    .exitOverride();
   keys
     .command('new')
     .description('generate a signing key pair; writes the private key (mode 0600) and prints the public key')
@@ -330,6 +402,13 @@ export function buildProgram(io: Io): Command {
     .option('--expires-in-days <n>', 'OpenPGP: key expiry in days (default: never)')
     .option('--force', 'replace existing key files')
     .option('--json', 'print a JSON result')
+    .addHelpText(
+      'after',
+      examples(
+        'cot keys new --type ed25519 --out worker.key --pub-out worker.pub',
+        'cot keys new --type openpgp --out worker.asc --pub-out worker.pub.asc --user-id "docker-worker <cot@example.com>"',
+      ),
+    )
     .exitOverride()
     .action(async (o) => {
       if (
@@ -368,6 +447,10 @@ export function buildProgram(io: Io): Command {
     .option('--allow-insecure-key-permissions', 'use a private key file readable by others (not recommended)')
     .option('--force', 'replace an existing --out file')
     .option('--json', 'print a JSON result')
+    .addHelpText(
+      'after',
+      examples('cot keys certify --with root.key --key worker.pub --out scriptworker/valid/worker.pub'),
+    )
     .exitOverride()
     .action(async (o) => {
       const r = await certifyKeyFile({
@@ -388,10 +471,17 @@ export function buildProgram(io: Io): Command {
     .description(
       'every key of a key repository and/or ed25519 trust file: implementation, role, id, dates, window, status',
     )
-    .argument('[dir]', 'key repository')
+    .argument('[dir]', 'key repository (cot-gpg-keys layout)')
     .option('--ed25519-keys <file>', 'also list an ed25519 trust file (JSON or YAML)')
-    .option('--at <time>', 'reference time for the status (ISO 8601; default now)')
-    .option('--json', 'print JSON')
+    .option('--at <time>', 'reference time for the status (ISO 8601; default: now)')
+    .option('--json', 'print a JSON result')
+    .addHelpText(
+      'after',
+      examples(
+        'cot keys list ./cot-gpg-keys --ed25519-keys trust.json',
+        'cot keys list --ed25519-keys trust.yml --json',
+      ),
+    )
     .exitOverride()
     .action(async (dir: string | undefined, o) => {
       const at = parseTime(o.at, io.now);
@@ -405,7 +495,9 @@ export function buildProgram(io: Io): Command {
           ok: true,
           referenceTime: at.toISOString(),
           keys: list,
-          unusableFiles: store.files.filter((f) => f.error),
+          unusableFiles: store.files
+            .filter((f) => f.error)
+            .map((f) => ({ path: f.path, implementation: f.implementation, role: f.role, error: f.error })),
         });
         return;
       }
@@ -428,12 +520,22 @@ export function buildProgram(io: Io): Command {
     .description(
       'lint a key repository and/or trust file: expired, expiring, revoked, weak, uncertified, duplicate keys',
     )
-    .argument('[dir]', 'key repository')
+    .argument('[dir]', 'key repository (cot-gpg-keys layout)')
     .option('--ed25519-keys <file>', 'also check an ed25519 trust file (JSON or YAML; windows)')
-    .option('--warn-days <n>', 'warn for keys expiring (or leaving their window) within N days', '60')
-    .option('--error-days <n>', 'error for keys expiring (or leaving their window) within N days', '30')
-    .option('--at <time>', 'reference time (ISO 8601; default now)')
-    .option('--json', 'print JSON')
+    .addOption(
+      numberOption('--warn-days <n>', 'warn for keys expiring (or leaving their window) within N days', 60),
+    )
+    .addOption(
+      numberOption('--error-days <n>', 'error for keys expiring (or leaving their window) within N days', 30),
+    )
+    .option('--at <time>', 'reference time (ISO 8601; default: now)')
+    .option('--json', 'print a JSON result')
+    .addHelpText(
+      'after',
+      examples(
+        'cot keys check ./cot-gpg-keys --ed25519-keys trust.json   # exit 0 clean, 6 warnings only, 1 errors',
+      ),
+    )
     .exitOverride()
     .action(async (dir: string | undefined, o) => {
       const r = await checkKeyRepo(dir, {
@@ -460,12 +562,15 @@ export function buildProgram(io: Io): Command {
       "check that the key repository's newest tag is signed by an allowed git signer and is checked out",
     )
     .argument('<dir>', 'key repository (a git checkout)')
-    .option('--git-signers <file>', 'public key(s) allowed to sign the tags (repeatable)', collect, [])
-    .option('--at <time>', 'reference time (ISO 8601; default now)')
+    .addOption(requiredListOption('--git-signers <file>', 'public key(s) allowed to sign the tags'))
+    .option('--at <time>', 'reference time (ISO 8601; default: now)')
     .option('--json', 'print a JSON result')
+    .addHelpText(
+      'after',
+      examples('cot keys verify-repo ./cot-gpg-keys --git-signers releng-tag-signers.asc'),
+    )
     .exitOverride()
     .action(async (dir: string, o) => {
-      if (o.gitSigners.length === 0) throw usage('give --git-signers with the keys allowed to sign tags');
       const at = parseTime(o.at, io.now);
       const r = await verifyRepoTag(dir, await loadVerificationKeys(o.gitSigners), at);
       if (o.json)
@@ -493,6 +598,13 @@ export function buildProgram(io: Io): Command {
     )
     .option('--fix', 'set mode 0600 and ownership when wrong')
     .option('--json', 'print a JSON result')
+    .addHelpText(
+      'after',
+      examples(
+        'cot keys guard /etc/cot/worker.key --fix',
+        'sudo cot keys guard /etc/cot/worker.key --task-user task_1234',
+      ),
+    )
     .exitOverride()
     .action(async (path: string, o) => {
       const r = await guardKey(path, {
@@ -513,6 +625,7 @@ export function buildProgram(io: Io): Command {
   const queueCmd = program
     .command('queue')
     .description('the queue: a local server over a directory store')
+    .addHelpText('after', examples('cot queue serve --dir ./store --port 8080'))
     .exitOverride();
   queueCmd
     .command('serve')
@@ -520,13 +633,21 @@ export function buildProgram(io: Io): Command {
       "serve a directory store over the queue's REST routes (rootUrl http://HOST:PORT), loopback by default",
     )
     .requiredOption('--dir <dir>', 'the directory store')
-    .option('--port <n>', 'port (0 = any free port)', '0')
+    .addOption(numberOption('--port <n>', 'port (0 = any free port)', 0))
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option(
       '--client-id <id>',
-      'client id allowed to write (with --access-token); default: COT_QUEUE_CLIENT_ID',
+      'client id allowed to write, with --access-token (default: COT_QUEUE_CLIENT_ID)',
     )
-    .option('--access-token <token>', 'its access token; default: COT_QUEUE_ACCESS_TOKEN')
+    .option('--access-token <token>', 'its access token (default: COT_QUEUE_ACCESS_TOKEN)')
+    .option('--json', 'print the address served as JSON once listening')
+    .addHelpText(
+      'after',
+      examples(
+        'cot queue serve --dir ./store --port 8080',
+        'cot queue serve --dir ./store --client-id uploader --access-token "$TOKEN"',
+      ),
+    )
     .exitOverride()
     .action(async (o) => {
       const clientId = o.clientId ?? process.env.COT_QUEUE_CLIENT_ID;
@@ -539,9 +660,17 @@ export function buildProgram(io: Io): Command {
         host: o.host,
         ...(clientId !== undefined ? { credentials: { clientId, accessToken: accessToken! } } : {}),
       });
-      io.stdout(
-        `serving ${o.dir} at ${server.rootUrl} (writes ${clientId ? `allowed for ${clientId}` : 'refused: no credentials'})\n`,
-      );
+      if (o.json)
+        jsonOut(io, {
+          ok: true,
+          dir: o.dir,
+          rootUrl: server.rootUrl,
+          writesAllowedFor: clientId ?? null,
+        });
+      else
+        io.stdout(
+          `serving ${o.dir} at ${server.rootUrl} (writes ${clientId ? `allowed for ${clientId}` : 'refused: no credentials'})\n`,
+        );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -565,7 +694,15 @@ export function buildProgram(io: Io): Command {
         new Option('--storage-type <type>', 'artifact storage type').choices(['s3', 'object']).default('s3'),
       )
       .option('--expires <time>', "expiry (ISO 8601; default: the task's expires)")
-      .option('--json', 'print a JSON result'),
+      .option('--json', 'print a JSON result')
+      .addHelpText(
+        'after',
+        examples(
+          'cot upload --task-id LnshJjNXTfeBlPNrAzyy9w --run-id 0 --artifacts ./artifacts --root-url https://tc.example.com',
+          'cot upload --task-id LnshJjNXTfeBlPNrAzyy9w --run-id 0 public/build/x.zip=./x.zip --queue ./store',
+        ),
+      ),
+    { downloads: false },
   )
     .exitOverride()
     .action(async (pairs: string[], o) => {
@@ -599,21 +736,34 @@ export function buildProgram(io: Io): Command {
       )
       .argument('<taskId>', 'the task to start from')
       .requiredOption('--out <dir>', 'directory store to write')
-      .option('--depth <n>', 'links to follow upwards', '20')
-      .option('--max-tasks <n>', 'most tasks to mirror', '1000')
+      .addOption(numberOption('--depth <n>', 'links to follow upwards', 20))
+      .addOption(numberOption('--max-tasks <n>', 'most tasks to mirror', 1000))
       .option(
         '--follow-dependencies',
         'also follow task.dependencies (as a policy with followDependencies: true)',
       )
-      .option('--max-bytes <n>', 'largest artifact, bytes', String(8 * 1024 ** 3))
-      .option('--timeout <ms>', 'inactivity timeout per request', '30000')
-      .option('--deadline <ms>', 'overall deadline of one artifact download', String(DEFAULT_DEADLINE_MS))
-      .option(
-        '--min-rate <bytes/s>',
-        'minimum download rate after a 30 s grace period (0: none)',
-        String(DEFAULT_MIN_BYTES_PER_SECOND),
+      .addOption(
+        numberOption('--max-bytes <n>', 'largest artifact, bytes', 8 * 1024 ** 3, '8589934592 (8 GiB)'),
       )
-      .option('--json', 'print a JSON result'),
+      .addOption(numberOption('--timeout <ms>', 'inactivity timeout per request', 30_000))
+      .addOption(
+        numberOption('--deadline <ms>', 'overall deadline of one artifact download', DEFAULT_DEADLINE_MS),
+      )
+      .addOption(
+        numberOption(
+          '--min-rate <bytes/s>',
+          'minimum download rate after a 30 s grace period (0: none)',
+          DEFAULT_MIN_BYTES_PER_SECOND,
+        ),
+      )
+      .option('--json', 'print a JSON result')
+      .addHelpText(
+        'after',
+        examples(
+          'cot fetch T_ZwPp7sRfGObG6cL0YmoA --root-url https://tc.example.com --out ./mirror',
+          'cot verify T_ZwPp7sRfGObG6cL0YmoA --queue ./mirror --policy policy.yml   # then, offline',
+        ),
+      ),
   )
     .exitOverride()
     .action(async (taskId: string, o) => {
@@ -688,20 +838,15 @@ export function buildProgram(io: Io): Command {
     .requiredOption('--run-id <n>', 'run id')
     .requiredOption('--worker-group <g>', 'worker group')
     .requiredOption('--worker-id <w>', 'worker id')
-    .option('--worker-type <t>', 'worker type')
+    .option('--worker-type <t>', "worker type (a warning when it differs from the task's workerType)")
     .option('--artifacts <dir>', 'folder of artifacts (recursive; names are POSIX paths relative to it)')
-    .option(
-      '--artifact <name=path>',
-      'an artifact named NAME with the bytes of PATH (repeatable)',
-      collect,
-      [],
-    )
+    .addOption(listOption('--artifact <name=path>', 'an artifact named NAME with the bytes of PATH'))
     .option('--environment <file>', 'environment object (JSON)')
-    .option(
-      '--key <file>',
-      'private key: OpenPGP (armored) or ed25519 (base64); twice for --format both',
-      collect,
-      [],
+    .addOption(
+      requiredListOption(
+        '--key <file>',
+        'private key: OpenPGP (armored) or ed25519 (base64); twice for --format both',
+      ),
     )
     .addOption(
       new Option('--format <format>', 'signature format (default: from the keys given)').choices([
@@ -711,13 +856,8 @@ export function buildProgram(io: Io): Command {
       ]),
     )
     .option('--out <dir>', 'output folder (default: <artifacts>/public)')
-    .option(
-      '--hash-algorithm <alg>',
-      'sha256 (default) and/or sha512; repeatable or comma-separated',
-      collect,
-      [],
-    )
-    .option('--concurrency <n>', 'files hashed at once', '8')
+    .addOption(listOption('--hash-algorithm <alg>', 'sha256 and/or sha512, or comma-separated', 'sha256'))
+    .addOption(numberOption('--concurrency <n>', 'files hashed at once', 8))
     .option('--allow-insecure-key-permissions', 'use a private key file readable by others (not recommended)')
     .option(
       '--task-user <user>',
@@ -731,11 +871,11 @@ export function buildProgram(io: Io): Command {
       '--task-dir <dir>',
       'task folder: its chain-of-trust-additional-data.json is merged under the worker values, and every --artifact must lie inside it (or --artifacts, or an --artifact-root)',
     )
-    .option(
-      '--artifact-root <dir>',
-      'every --artifact must lie inside one of these folders (or --artifacts, or --task-dir); repeatable',
-      collect,
-      [],
+    .addOption(
+      listOption(
+        '--artifact-root <dir>',
+        'every --artifact must lie inside one of these folders (or --artifacts, or --task-dir)',
+      ),
     )
     .addOption(
       new Option('--environment-from <source>', 'environment: static (--environment) or cloud metadata')
@@ -759,9 +899,15 @@ export function buildProgram(io: Io): Command {
       'with --upload: where the private copies uploaded are made (default: the system temp folder)',
     )
     .option('--json', 'print a JSON result')
+    .addHelpText(
+      'after',
+      examples(
+        'cot generate --task task.json --task-id LnshJjNXTfeBlPNrAzyy9w --run-id 0 --worker-group us-east-1 \\',
+        '  --worker-id i-0abc --worker-type b-linux --artifacts ./artifacts --key worker.key',
+      ),
+    )
     .exitOverride()
     .action(async (o) => {
-      if (o.key.length === 0) throw usage('give --key (twice for --format both)');
       if (!o.upload && (o.queue !== undefined || o.rootUrl !== undefined || o.stagingDir !== undefined))
         throw usage('--queue / --root-url / --staging-dir apply with --upload');
       if (o.artifacts === undefined && o.artifact.length === 0 && o.certifiedLog === undefined)
@@ -831,6 +977,7 @@ export function buildProgram(io: Io): Command {
           signers: r.signers,
           environment: r.environment,
           additionalData: r.additionalData,
+          warnings: r.warnings,
         });
       } else {
         for (const f of r.files) io.stdout(`wrote ${f.artifact} -> ${f.path} (${f.size} bytes)\n`);
@@ -838,6 +985,7 @@ export function buildProgram(io: Io): Command {
           `task ${r.document.taskId} run ${r.document.runId}: ${r.artifacts.length} artifacts hashed, signed by ${r.signers.join(' and ')}\n`,
         );
         if (uploaded.length > 0) io.stdout(`uploaded ${uploaded.length} artifact(s) to the queue\n`);
+        for (const w of r.warnings) io.stderr(`cot: warning: ${escapeControls(w.message)}\n`);
       }
     });
 
@@ -854,6 +1002,13 @@ export function buildProgram(io: Io): Command {
       "build in a non-empty folder the demo did not make (only the demo's own files are written; nothing removed)",
     )
     .option('--json', 'print the JSON report')
+    .addHelpText(
+      'after',
+      examples(
+        'cot demo --out cot-demo',
+        'cot demo --out cot-demo-tampered --tamper   # exit 1: NOT VERIFIED',
+      ),
+    )
     .exitOverride()
     .action(async (o) => {
       const r = await runDemo({
@@ -897,9 +1052,16 @@ export function buildProgram(io: Io): Command {
         '--policy <file>',
         'policy (YAML or JSON): keys, worker types, decision worker types, bounds',
       )
-      .option('--at <time>', 'reference time (ISO 8601; default now)')
+      .option('--at <time>', 'reference time (ISO 8601; default: now)')
       .option('--report <file>', 'also write a self-contained HTML report')
-      .option('--json', 'print the JSON report'),
+      .option('--json', 'print the JSON report')
+      .addHelpText(
+        'after',
+        examples(
+          'cot verify T_ZwPp7sRfGObG6cL0YmoA --root-url https://tc.example.com --policy policy.yml --report report.html',
+          'cot verify T_ZwPp7sRfGObG6cL0YmoA --queue ./mirror --policy policy.yml --json',
+        ),
+      ),
   )
     .exitOverride()
     .action(async (taskId: string, o) => {
@@ -939,7 +1101,7 @@ export function buildProgram(io: Io): Command {
           ? {
               onProgress: (p) =>
                 io.stderr(
-                  `\rverifying: ${p.linksVerified}/${p.links} links, ${(p.bytesHashed / 1e6).toFixed(1)} MB hashed`,
+                  `\rverifying: ${p.linksVerified}/${p.links} tasks, ${(p.bytesHashed / 1e6).toFixed(1)} MB hashed`,
                 ),
             }
           : {}),
@@ -970,44 +1132,53 @@ export function buildProgram(io: Io): Command {
       'chainOfTrust.json.asc (OpenPGP cleartext) or chain-of-trust.json (ed25519, with its .sig)',
     )
     .option('--sig <file>', 'detached signature (default for ed25519: <file>.sig)')
-    .option(
-      '--key <file>',
-      'allowed public key: armored/binary OpenPGP or base64 ed25519 (repeatable)',
-      collect,
-      [],
-    )
+    .addOption(listOption('--key <file>', 'allowed public key: armored/binary OpenPGP or base64 ed25519'))
     .option(
       '--artifacts <dir>',
-      're-hash every file in this folder (chain-of-trust files skipped) against the document',
+      're-hash every file in this folder (the folder holding public/; chain-of-trust files skipped) against the document',
     )
-    .option('--artifact <name=path>', 're-hash PATH as artifact NAME (repeatable)', collect, [])
+    .addOption(listOption('--artifact <name=path>', 're-hash PATH as artifact NAME'))
     .option('--require-all', 'every artifact the document lists must be given (with --artifacts/--artifact)')
     .option('--task-id <id>', 'expected taskId')
     .option('--run-id <n>', 'expected runId')
     .option('--worker-group <g>', 'expected workerGroup')
     .option('--worker-id <w>', 'expected workerId')
-    .option(
-      '--hash-algorithm <alg>',
-      'accepted artifact hash algorithms (default sha256,sha512)',
-      collect,
-      [],
+    .addOption(
+      listOption(
+        '--hash-algorithm <alg>',
+        'accepted artifact hash algorithms, or comma-separated',
+        'sha256,sha512',
+      ),
     )
-    .option('--at <time>', 'reference time for the verification (ISO 8601; default now)')
+    .option('--at <time>', 'reference time for the verification (ISO 8601; default: now)')
     .option(
       '--task-created <time>',
       "the task's created time from the queue (ISO 8601): earlier signatures are refused; ed25519 key windows are judged at it",
     )
-    .option('--skew <seconds>', 'allowed clock skew for future-dated signatures and --task-created', '300')
+    .addOption(
+      numberOption(
+        '--skew <seconds>',
+        'allowed clock skew for future-dated signatures and --task-created',
+        300,
+      ),
+    )
     .option('--key-repo <dir>', 'key repository (cot-gpg-keys layout); needs --worker-impl')
     .option(
       '--ed25519-keys <file>',
-      'JSON trust file: implementation -> base64 ed25519 keys; needs --worker-impl',
+      'trust file, JSON or YAML: implementation -> base64 ed25519 keys (with windows); needs --worker-impl',
     )
     .option(
       '--worker-impl <name>',
-      'the worker implementation this link ran on (docker-worker, generic-worker, scriptworker, ...)',
+      'the worker implementation the task ran on (docker-worker, generic-worker, scriptworker, ...)',
     )
     .option('--json', 'print a JSON result')
+    .addHelpText(
+      'after',
+      examples(
+        'cot verify-link public/chain-of-trust.json --key worker.pub --artifacts ./downloaded --task-id LnshJjNXTfeBlPNrAzyy9w',
+        'cot verify-link chainOfTrust.json.asc --key-repo ./cot-gpg-keys --worker-impl scriptworker',
+      ),
+    )
     .exitOverride()
     .action(async (file: string, o) => {
       const at = parseTime(o.at, io.now);
@@ -1027,7 +1198,7 @@ export function buildProgram(io: Io): Command {
         ...(o.workerGroup === undefined ? {} : { workerGroup: o.workerGroup }),
         ...(o.workerId === undefined ? {} : { workerId: o.workerId }),
       };
-      const artifacts = await artifactSourcesForVerify(o.artifacts, o.artifact);
+      const { sources: artifacts, skipped } = await artifactSourcesForVerify(o.artifacts, o.artifact);
       const taskCreated =
         o.taskCreated === undefined ? undefined : parseTime(o.taskCreated, at, '--task-created');
       const r = await verifyLink({
@@ -1057,6 +1228,7 @@ export function buildProgram(io: Io): Command {
           signers: r.signers.map((s) => signerJson(s, at)),
           artifactsChecked: r.artifacts,
           artifactsNotChecked: r.unchecked,
+          skipped,
           referenceTime: at.toISOString(),
           taskCreated: taskCreated?.toISOString() ?? null,
         });
@@ -1066,7 +1238,9 @@ export function buildProgram(io: Io): Command {
             .map((s) => describeSigner(s, at))
             .join(
               '; ',
-            )}; ${r.artifacts.length} artifact(s) checked, ${r.unchecked.length} listed but not checked\n`,
+            )}; ${r.artifacts.length} artifact(s) checked, ${r.unchecked.length} listed but not checked${
+            skipped.length > 0 ? ` (chain-of-trust files skipped: ${skipped.join(', ')})` : ''
+          }\n`,
         );
       }
     });
@@ -1076,15 +1250,23 @@ export function buildProgram(io: Io): Command {
     .command('verify-signature')
     .description('check a signature over any file (the signature layer alone)')
     .argument('<file>', 'signed file (or a cleartext-signed .asc)')
+    .addOption(
+      requiredListOption('--key <file>', 'allowed public key: armored/binary OpenPGP or base64 ed25519'),
+    )
     .option('--sig <file>', 'detached signature: raw 64-byte ed25519, or OpenPGP (armored/binary)')
-    .option('--key <file>', 'allowed public key (repeatable)', collect, [])
     .option('--output <file>', 'write exactly the verified bytes to this file (atomically)')
-    .option('--at <time>', 'reference time (ISO 8601; default now)')
-    .option('--skew <seconds>', 'allowed clock skew for future-dated signatures', '300')
+    .option('--at <time>', 'reference time (ISO 8601; default: now)')
+    .addOption(numberOption('--skew <seconds>', 'allowed clock skew for future-dated signatures', 300))
     .option('--json', 'print a JSON result')
+    .addHelpText(
+      'after',
+      examples(
+        'cot verify-signature foo.json --sig foo.json.sig --key scriptworker_public_key',
+        'cot verify-signature chainOfTrust.json.asc --key signer.asc --output verified.json',
+      ),
+    )
     .exitOverride()
     .action(async (file: string, o) => {
-      if (o.key.length === 0) throw usage('give at least one --key');
       const at = parseTime(o.at, io.now);
       if (o.output !== undefined) {
         await assertFileTarget(o.output, '--output');
@@ -1149,12 +1331,21 @@ export function buildProgram(io: Io): Command {
     .command('hash')
     .description('print the artifacts map the generator would write, for a folder or for files')
     .argument('<paths...>', 'one folder, or files (named by their relative path, or NAME=PATH)')
-    .option('--hash-algorithm <alg>', 'sha256 (default) and/or sha512', collect, [])
-    .option('--concurrency <n>', 'files hashed at once', '8')
+    .addOption(listOption('--hash-algorithm <alg>', 'sha256 and/or sha512, or comma-separated', 'sha256'))
+    .addOption(numberOption('--concurrency <n>', 'files hashed at once', 8))
+    .option('--json', 'print a JSON result: the artifacts map and the files skipped')
+    .addHelpText(
+      'after',
+      examples(
+        'cot hash ./artifacts',
+        'cot hash public/build/target.tar.gz=/tmp/t.tgz --hash-algorithm sha256,sha512',
+      ),
+    )
     .exitOverride()
     .action(async (paths: string[], o) => {
       const algorithms = parseAlgorithms(o.hashAlgorithm);
       let sources: ArtifactSource[];
+      let skipped: string[] = [];
       const first = paths[0]!;
       const firstIsDir =
         !first.includes('=') &&
@@ -1165,9 +1356,10 @@ export function buildProgram(io: Io): Command {
       if (firstIsDir) {
         if (paths.length > 1) throw usage('give one folder, or files');
         sources = await enumerateArtifactDir(first);
-        const reserved = sources.filter((s) => RESERVED_ARTIFACT_NAMES.has(s.name)).map((s) => s.name);
+        skipped = sources.filter((s) => RESERVED_ARTIFACT_NAMES.has(s.name)).map((s) => s.name);
         sources = sources.filter((s) => !RESERVED_ARTIFACT_NAMES.has(s.name));
-        if (reserved.length > 0) io.stderr(`cot: skipped the chain-of-trust files ${reserved.join(', ')}\n`);
+        if (skipped.length > 0 && !o.json)
+          io.stderr(`cot: skipped the chain-of-trust files ${skipped.join(', ')}\n`);
       } else {
         sources = paths.map((p) =>
           p.includes('=') ? parseArtifactPair(p) : parseArtifactPair(`${p.replace(/^\.\//, '')}=${p}`),
@@ -1177,9 +1369,11 @@ export function buildProgram(io: Io): Command {
         algorithms,
         concurrency: Math.max(1, parseNonNegativeInt(o.concurrency, '--concurrency')),
       });
-      io.stdout(`${canonicalize(toArtifactDigests(hashed))}\n`);
+      if (o.json) jsonOut(io, { ok: true, algorithms, artifacts: toArtifactDigests(hashed), skipped });
+      else io.stdout(`${canonicalize(toArtifactDigests(hashed))}\n`);
     });
 
+  markRequired(program);
   return program;
 }
 
@@ -1195,6 +1389,12 @@ function commandPath(program: Command, args: readonly string[]): string {
     } else if (!a.startsWith('-')) break;
   }
   return names.join(' ');
+}
+
+/** Every required option of every command goes to the help's required section (commander help groups). */
+function markRequired(c: Command): void {
+  for (const o of c.options) if (o.mandatory) o.helpGroup(REQUIRED_GROUP);
+  for (const sub of c.commands) markRequired(sub);
 }
 
 /**

@@ -15,6 +15,8 @@ import {
   enumerateArtifactDir,
   type HashedArtifact,
   hashArtifacts,
+  isChainOfTrustFile,
+  RESERVED_ARTIFACT_NAMES,
   toArtifactDigests,
 } from '../hashing/artifacts.js';
 import { DEFAULT_HASH_CONCURRENCY, digestBytes, digestFile } from '../hashing/digest.js';
@@ -150,6 +152,18 @@ export interface WrittenFile {
   sha256: string;
 }
 
+/**
+ * Something the generator did as asked but that is likely a mistake; the document is still signed. The library
+ * returns warnings, never prints them (the CLI prints `cot: warning: ...` on stderr, or lists them in --json).
+ * `worker-type-mismatch`: the `workerType` given differs from the task's own (`task.workerType`, or the worker type of
+ * `task.taskQueueId`). `artifact-folder-too-deep`: the artifact folder holds chain-of-trust files at its top, so it
+ * looks like a `public/` folder given instead of its parent (every name then misses its `public/`).
+ */
+export interface GenerateWarning {
+  kind: 'worker-type-mismatch' | 'artifact-folder-too-deep';
+  message: string;
+}
+
 export interface GenerateResult {
   document: CotDocument;
   /** the exact signed bytes (canonical JSON) */
@@ -159,6 +173,42 @@ export interface GenerateResult {
   signers: string[];
   /** with `stageDir`: what to upload, artifacts first then the signed files, all private copies */
   staged?: StagedFile[];
+  /** likely mistakes, in the order found (GenerateWarning); empty when there are none */
+  warnings: GenerateWarning[];
+}
+
+/** The task's worker type, bare (`b-linux`) and as a task queue id (`proj-releng/b-linux`), when it names one. */
+function taskWorkerType(task: JsonObject): { bare: string; queueId?: string } | undefined {
+  const prov = typeof task.provisionerId === 'string' ? task.provisionerId : undefined;
+  const wt = typeof task.workerType === 'string' ? task.workerType : undefined;
+  const queueId =
+    typeof task.taskQueueId === 'string' ? task.taskQueueId : prov && wt ? `${prov}/${wt}` : undefined;
+  const bare = wt ?? (queueId?.includes('/') ? queueId.slice(queueId.indexOf('/') + 1) : undefined);
+  return bare === undefined ? undefined : { bare, ...(queueId ? { queueId } : {}) };
+}
+
+/** `worker-type-mismatch` when the worker type given is neither the task's bare worker type nor its queue id. */
+function workerTypeWarning(o: GenerateOptions): GenerateWarning | undefined {
+  if (o.workerType === undefined) return undefined;
+  const own = taskWorkerType(o.task);
+  if (!own || o.workerType === own.bare || o.workerType === own.queueId) return undefined;
+  return {
+    kind: 'worker-type-mismatch',
+    message: `the worker type given (${o.workerType}) differs from the task's workerType ${own.bare}${own.queueId ? ` (${own.queueId})` : ''}: the document says the task ran on ${o.workerType}`,
+  };
+}
+
+/** `artifact-folder-too-deep` when the folder's top holds chain-of-trust files (the folder is `public/` itself). */
+function folderTooDeepWarning(dir: string, listed: readonly ArtifactSource[]): GenerateWarning | undefined {
+  const top = listed.filter((s) => !s.name.includes('/') && isChainOfTrustFile(s.name)).map((s) => s.name);
+  if (top.length === 0) return undefined;
+  const example = listed.find((s) => !isChainOfTrustFile(s.name))?.name;
+  return {
+    kind: 'artifact-folder-too-deep',
+    message: `the artifact folder ${dir} holds ${top.join(', ')} at its top, listed as artifacts: it looks like a public/ folder given one level too deep${
+      example ? ` (its artifacts are named ${example}, not public/${example})` : ''
+    }; give the folder that holds public/`,
+  };
 }
 
 function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
@@ -299,12 +349,17 @@ async function generateIn(
   ed: SigningKey | undefined,
 ): Promise<GenerateResult> {
   const sources: ArtifactSource[] = [];
+  const warnings: GenerateWarning[] = [];
+  const mismatch = workerTypeWarning(o);
+  if (mismatch) warnings.push(mismatch);
   if (o.artifactDir !== undefined) {
-    sources.push(
-      ...(await enumerateArtifactDir(o.artifactDir, {
-        exclude: [...Object.values(outPaths), ...(o.certifiedLog ? [certifiedLogPath] : [])],
-      })),
-    );
+    const listed = await enumerateArtifactDir(o.artifactDir, {
+      exclude: [...Object.values(outPaths), ...(o.certifiedLog ? [certifiedLogPath] : [])],
+    });
+    refuseLeftovers(o, listed, folders.path);
+    const tooDeep = folderTooDeepWarning(o.artifactDir, listed);
+    if (tooDeep) warnings.push(tooDeep);
+    sources.push(...listed);
   }
   // explicit artifacts: inside the roots (and the artifact folder) when roots are given, else trusted as given
   const explicitWithin =
@@ -381,11 +436,31 @@ async function generateIn(
     ? [...payload.value, log.value].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     : payload.value;
   try {
-    return await signAndWrite(o, hashed, folders, outPaths, pgp, ed, logCopy);
+    return { ...(await signAndWrite(o, hashed, folders, outPaths, pgp, ed, logCopy)), warnings };
   } catch (e) {
     await dropLogCopy();
     throw e;
   }
+}
+
+/**
+ * The files of the output folder are never listed from the artifact folder (they are excluded), so a chain-of-trust
+ * file listed there is one the output folder does not replace: left by an earlier run that wrote into the artifact
+ * folder, while this one writes elsewhere. ARTIFACT_RESERVED_NAME, naming them (details `leftovers`, `paths`), with
+ * the two ways out: delete them, or write the documents over them (the default output folder, `<artifacts>/public`).
+ */
+function refuseLeftovers(o: GenerateOptions, listed: readonly ArtifactSource[], outDir: string): void {
+  const reserved = (name: string) =>
+    RESERVED_ARTIFACT_NAMES.has(name) || (o.certifiedLog !== undefined && name === CERTIFIED_LOG_NAME);
+  const leftovers = listed.filter((s) => reserved(s.name));
+  if (leftovers.length === 0 || o.artifactDir === undefined) return;
+  const names = leftovers.map((s) => s.name);
+  const several = leftovers.length > 1;
+  throw new CotError(
+    'ARTIFACT_RESERVED_NAME',
+    `${names.slice(0, -1).join(', ')}${several ? ' and ' : ''}${names.at(-1)} in the artifact folder ${o.artifactDir} ${several ? 'are chain-of-trust files' : 'is a chain-of-trust file'} left by an earlier run (this run writes the documents to ${outDir}, so ${several ? 'they would be listed as artifacts' : 'it would be listed as an artifact'}): delete ${several ? 'them' : 'it'} (${leftovers.map((s) => s.path).join(', ')}), or write the documents over ${several ? 'them' : 'it'} with --out ${join(o.artifactDir, 'public')} (the default)`,
+    { details: { leftovers: names, paths: leftovers.map((s) => s.path) } },
+  );
 }
 
 /**
@@ -416,7 +491,7 @@ async function signAndWrite(
   pgp: SigningKey | undefined,
   ed: SigningKey | undefined,
   logCopy: { dir: OpenDirectory; tmp: string } | undefined,
-): Promise<GenerateResult> {
+): Promise<Omit<GenerateResult, 'warnings'>> {
   const artifacts: ArtifactDigests = toArtifactDigests(hashed);
   const generated = buildDocument({
     task: o.task,

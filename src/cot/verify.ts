@@ -162,6 +162,33 @@ export async function verifyLink(input: VerifyLinkInput): Promise<VerifiedLink> 
   };
 }
 
+/**
+ * Every artifact given is unlisted, and each is listed under one longer name with the same prefix (`public/`): the
+ * folder they were listed from was given one level too deep (`artifacts/public` instead of `artifacts`). One
+ * ARTIFACT_NOT_LISTED that says so, with a name the document lists (details `missingPrefix`, `artifacts`).
+ */
+function folderTooDeep(
+  given: readonly ArtifactSource[],
+  listed: readonly string[],
+  label: string,
+): CotError | undefined {
+  if (given.length === 0 || given.some((g) => !g.resolved || listed.includes(g.name))) return undefined;
+  let prefix: string | undefined;
+  for (const g of given) {
+    const longer = listed.filter((n) => n.endsWith(`/${g.name}`));
+    if (longer.length !== 1) return undefined;
+    const p = longer[0]!.slice(0, -g.name.length);
+    if (prefix !== undefined && p !== prefix) return undefined;
+    prefix = p;
+  }
+  const example = given[0]!.name;
+  return new CotError(
+    'ARTIFACT_NOT_LISTED',
+    `${label}: ${given.length === 1 ? 'the artifact given is not' : `none of the ${given.length} artifacts given is`} listed under its name: the document lists ${prefix}${example}, not ${example}; the folder of artifacts seems given one level too deep (give the folder that holds ${prefix})`,
+    { details: { missingPrefix: prefix, artifacts: given.map((g) => g.name) } },
+  );
+}
+
 async function checkArtifacts(
   doc: CotDocument,
   given: readonly ArtifactSource[],
@@ -169,16 +196,23 @@ async function checkArtifacts(
   label: string,
   concurrency: number,
 ): Promise<CheckedArtifact[]> {
+  const listed = Object.keys(doc.artifacts);
+  const tooDeep = folderTooDeep(given, listed, label);
+  if (tooDeep) throw tooDeep;
   const plans = given.map((g) => {
     const entry = Object.hasOwn(doc.artifacts, g.name) ? doc.artifacts[g.name] : undefined;
     if (entry === undefined) {
+      // a listed name that ends with this one: the name the artifact was probably meant to have
+      const longer = listed.filter((n) => n.endsWith(`/${g.name}`));
       return {
         g,
         error: new CotError(
           'ARTIFACT_NOT_LISTED',
-          `${label}: artifact ${g.name} is not listed in the signed document`,
+          `${label}: artifact ${g.name} is not listed in the signed document${
+            longer.length > 0 ? `; the document lists ${longer.join(', ')}` : ''
+          }`,
           {
-            details: { artifact: g.name },
+            details: { artifact: g.name, ...(longer.length > 0 ? { listedAs: longer } : {}) },
           },
         ),
       };

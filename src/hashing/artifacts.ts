@@ -16,6 +16,15 @@ export const COT_ARTIFACT_NAMES = {
 export const RESERVED_ARTIFACT_NAMES: ReadonlySet<string> = new Set(Object.values(COT_ARTIFACT_NAMES));
 
 /**
+ * Whether a name listed from a folder of downloaded artifacts is a chain-of-trust file rather than an artifact: one
+ * of RESERVED_ARTIFACT_NAMES, or their file names at the top of the folder (`chain-of-trust.json`: the folder given
+ * is `public/` itself, one level too deep). A verifier skips them; they are never listed in a document.
+ */
+export function isChainOfTrustFile(name: string): boolean {
+  return RESERVED_ARTIFACT_NAMES.has(name) || RESERVED_ARTIFACT_NAMES.has(`public/${name}`);
+}
+
+/**
  * One artifact to hash: its name in the queue and the file that holds its bytes. Whatever its origin, the file is
  * opened once, never through a symlink at its last component (O_NOFOLLOW), and must be a regular file.
  */

@@ -318,7 +318,9 @@ export class TaskclusterQueue implements TaskQueue {
       retryDelayMs: this.o.retryDelayMs ?? 100,
       ...(this.o.allowReferenceArtifacts ? {} : { refuseStorageTypes: ['reference'] }),
     }).catch((e: unknown) => {
-      throw this.withAuthHint(convert(e, `artifact ${name} of task ${taskId} run ${run}`));
+      // every error names its artifact, task and run, as the directory store's do
+      const what = `artifact ${name} of task ${taskId} run ${run}`;
+      throw this.withAuthHint(e instanceof CotError ? within(e, what) : convert(e, what));
     });
     return {
       stream: body.stream,

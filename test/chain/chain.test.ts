@@ -211,7 +211,7 @@ describe('progress display', () => {
       delete env.CI;
       const tty = spawnSync('script', ['-qec', cmd(''), '/dev/null'], { encoding: 'utf8', env });
       expect(tty.status).toBe(0);
-      expect(tty.stdout).toMatch(/verifying: 6\/6 links, [0-9.]+ MB hashed/);
+      expect(tty.stdout).toMatch(/verifying: 6\/6 tasks, [0-9.]+ MB hashed/);
       const json = spawnSync('script', ['-qec', cmd('--json'), '/dev/null'], { encoding: 'utf8', env });
       expect(json.stdout).not.toMatch(/verifying:/);
       const ci = spawnSync('script', ['-qec', cmd(''), '/dev/null'], {

@@ -65,7 +65,7 @@ describe('cot verify: the exit says retry (3), bad input (4), usage (2) or not t
     );
     expect(r.code, r.err).toBe(3);
     expect(r.err).toMatch(
-      /^cot: TRANSPORT_NETWORK: 1 of 1 link\(s\) failed; first: TRANSPORT_NETWORK: .*ECONNREFUSED/,
+      /^cot: TRANSPORT_NETWORK: 1 of 1 tasks failed; first: TRANSPORT_NETWORK: .*ECONNREFUSED/,
     );
     expect(r.err.trim().split('\n')).toHaveLength(1);
   });
@@ -241,7 +241,7 @@ describe('a failed chain names its first failure the same way on every run', () 
     const v = await verify(l);
     expect(v.err).toMatch(
       new RegExp(
-        `^cot: CHAIN_VERIFICATION_FAILED: 2 of 6 link\\(s\\) failed; first: CHAIN_TASK_MISMATCH: task ${builds[0]}`,
+        `^cot: CHAIN_VERIFICATION_FAILED: 2 of 6 tasks failed; first: CHAIN_TASK_MISMATCH: task ${builds[0]}`,
       ),
     );
     const again = await verify(l);

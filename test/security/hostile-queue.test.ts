@@ -562,7 +562,16 @@ describe('queue-supplied text is printed with control and bidi characters escape
         },
       ],
       errors: [{ code: 'TRANSPORT_HTTP', message: `HTTP 500: ${EVIL}` }],
-      stats: { tasks: 1, artifactsChecked: 0, bytesHashed: 0, seconds: 0, phases: {} },
+      stats: {
+        tasks: 1,
+        artifactsChecked: 0,
+        bytesHashed: 0,
+        documentsRead: 0,
+        taskGraphsRead: 0,
+        documentBytes: 0,
+        seconds: 0,
+        phases: {},
+      },
     };
     const text = renderChainText(report);
     expect(withoutNewlines(text)).not.toMatch(DANGEROUS);

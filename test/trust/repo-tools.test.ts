@@ -14,6 +14,7 @@ import {
 import { generateArgs, runCli } from '../helpers/cli.js';
 import { codeOf, errorOf, HAVE_GPG, HAVE_SHARED, SHARED_INTEROP, tempDir } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';
+import { schemaProblems } from '../helpers/schemas.js';
 
 const DAY = 86400_000;
 const REPO_2017 = join(SHARED_INTEROP, 'mozilla-2017/cot-gpg-keys');
@@ -148,6 +149,18 @@ describe.skipIf(!HAVE_GPG)('keys verify-repo: a real git repository with a tag s
     );
     expect(c.code).toBe(0);
     expect(c.out).toMatch(/^verified: tag production-20261125000000/);
+    const j = await cot(
+      new Date(),
+      'keys',
+      'verify-repo',
+      join(d, 'repo'),
+      '--git-signers',
+      join(d, 'signer.pub'),
+      '--json',
+    );
+    expect(j.code).toBe(0);
+    expect(schemaProblems('keys-verify-repo', JSON.parse(j.out))).toEqual([]);
+    expect(JSON.parse(j.out)).toMatchObject({ schemaVersion: 1, ok: true, tag: 'production-20261125000000' });
   });
 
   it('a tag by a key that is not an allowed git signer is refused', async () => {

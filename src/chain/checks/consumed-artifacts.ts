@@ -42,8 +42,9 @@ function expand(s: ChainRun, e: Edge, c: LinkState, p: LinkState, path: Consumed
   if (names.length === 0) {
     if (path.optional) c.link.checks.push(`optional pattern ${path.path} of ${e.to}: matches nothing`);
     else
-      s.fail(
+      s.failArtifact(
         c,
+        { producer: e.to, artifact: path.path },
         'ARTIFACT_MISSING',
         `${what} ${path.path} from ${e.to}: the pattern matches no artifact of run ${p.link.runId}`,
       );
@@ -63,6 +64,14 @@ function expand(s: ChainRun, e: Edge, c: LinkState, p: LinkState, path: Consumed
 type Outcome =
   | { check: string }
   | { fail: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
+
+/** The consumer's view of a download error: its own wording (it names artifact, task and run), plus the consumer. */
+function downloadFailure(j: Job, err: CotError, what: string): string {
+  const consumer = `consumed by task ${j.e.from}${j.pattern ? `, matched by ${j.pattern}` : ''}`;
+  return err.message.includes(`artifact ${j.name} of task ${j.e.to}`)
+    ? `${err.message} (${consumer})`
+    : `${what}: ${err.message}`;
+}
 
 async function checkOne(s: ChainRun, j: Job): Promise<Outcome> {
   const { e, producer: p, name } = j;
@@ -126,7 +135,7 @@ async function checkOne(s: ChainRun, j: Job): Promise<Outcome> {
     return {
       fail: {
         code: absent ? 'ARTIFACT_MISSING' : err.code,
-        message: `${what}: ${err.message}`,
+        message: downloadFailure(j, err, what),
         details: err.details,
       },
     };
@@ -154,8 +163,9 @@ export const checkConsumedArtifacts: ChainCheck = {
       const p = s.nodes.get(e.to);
       if (!c?.fetched || !p) continue;
       if (!p.doc || !p.listing) {
-        s.fail(
+        s.failArtifact(
           c,
+          { producer: e.to, artifact: e.paths.map((x) => x.path).join(', ') },
           s.consequence(p, 'CHAIN_COT_MISSING'),
           `task ${e.from} consumes ${e.paths.map((x) => x.path).join(', ')} from ${e.to}, whose chain-of-trust document did not verify`,
         );
@@ -178,7 +188,14 @@ export const checkConsumedArtifacts: ChainCheck = {
     unique.forEach((j, i) => {
       const o = outcomes[i]!;
       if ('check' in o) j.consumer.link.checks.push(o.check);
-      else s.fail(j.consumer, o.fail.code, o.fail.message, o.fail.details);
+      else
+        s.failArtifact(
+          j.consumer,
+          { producer: j.e.to, artifact: j.name },
+          o.fail.code,
+          o.fail.message,
+          o.fail.details,
+        );
     });
   },
 };

@@ -43,13 +43,14 @@ function checkTaskImage(s: ChainRun, n: LinkState, image: Record<string, unknown
     return;
   }
   if (!n.doc) {
-    n.link.checks.push(`docker image ${out.name}: not verified (this link has no verified document)`);
+    n.link.checks.push(`docker image ${out.name}: not verified (this task has no verified document)`);
     return;
   }
   const imageNode = s.nodes.get(imageTaskId);
   if (!imageNode?.doc) {
-    s.fail(
+    s.failArtifact(
       n,
+      { producer: imageTaskId, artifact: path },
       s.consequence(imageNode, 'CHAIN_COT_MISSING'),
       `task ${id} runs image ${path} of ${imageTaskId}, whose chain-of-trust document did not verify`,
     );
@@ -70,8 +71,9 @@ function checkTaskImage(s: ChainRun, n: LinkState, image: Record<string, unknown
   const listed =
     alg && Object.hasOwn(imageNode.doc.artifacts, path) ? imageNode.doc.artifacts[path]?.[alg] : undefined;
   if (!alg || !digest || !listed || listed !== digest || !s.policy.hashAlgorithms.includes(alg as never)) {
-    s.fail(
+    s.failArtifact(
       n,
+      { producer: imageTaskId, artifact: path },
       'CHAIN_IMAGE_HASH_MISMATCH',
       `task ${id}: environment.imageArtifactHash is ${JSON.stringify(claimed ?? null)}, the docker-image task ${imageTaskId} lists ${listed && alg ? `${alg}:${listed}` : 'no such image'} for ${path}`,
     );

@@ -85,20 +85,17 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
   // a worker cannot sign a task before the queue created it: the signature time is judged against the queue's
   // `created`, never the document's own copy
   const created = typeof task.created === 'string' ? new Date(task.created) : undefined;
-  const verify = async (ed: boolean) =>
-    verifyLink({
-      data: await readArtifact(
-        s.queue,
-        link.taskId,
-        runId,
-        ed ? COT_ARTIFACT_NAMES.json : COT_ARTIFACT_NAMES.openpgp,
-        policy.bounds,
-      ),
-      ...(ed
-        ? {
-            signature: await readArtifact(s.queue, link.taskId, runId, COT_ARTIFACT_NAMES.sig, policy.bounds),
-          }
-        : {}),
+  // documents, signatures and task graphs are counted apart from the artifacts consumed (ChainReport stats)
+  const read = async (name: string) => {
+    const bytes = await readArtifact(s.queue, link.taskId, runId, name, policy.bounds);
+    s.documentBytes += bytes.length;
+    return bytes;
+  };
+  const verify = async (ed: boolean) => {
+    s.documentsRead++;
+    return verifyLink({
+      data: await read(ed ? COT_ARTIFACT_NAMES.json : COT_ARTIFACT_NAMES.openpgp),
+      ...(ed ? { signature: await read(COT_ARTIFACT_NAMES.sig) } : {}),
       allowedKinds: ed ? ['ed25519'] : ['openpgp-cleartext'],
       ...(created && !Number.isNaN(created.getTime()) ? { taskCreated: created } : {}),
       trust: { store: s.o.trust, implementation: impl },
@@ -107,6 +104,7 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
       hashAlgorithms: policy.hashAlgorithms,
       source: `task ${link.taskId} run ${runId}`,
     });
+  };
   let v: Awaited<ReturnType<typeof verifyLink>>;
   try {
     v = await verify(useEd);
@@ -115,7 +113,7 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
     // failure falls back to the OpenPGP document, whose text must then be the unsigned chain-of-trust.json
     if (!(e instanceof CotError) || !useEd || policy.signatureFormat !== 'either' || !hasPgp) throw e;
     v = await verify(false);
-    const unsigned = await readArtifact(s.queue, link.taskId, runId, COT_ARTIFACT_NAMES.json, policy.bounds);
+    const unsigned = await read(COT_ARTIFACT_NAMES.json);
     let same = false;
     try {
       same =

@@ -81,7 +81,8 @@ async function loadGraph(s: ChainRun, p: LinkState): Promise<JsonObject | null> 
         `task ${id}: ${TASK_GRAPH} lists only ${Object.keys(entry).join(', ')}`,
       );
     const bytes = await readArtifact(s.queue, id, p.link.runId!, TASK_GRAPH, s.policy.bounds);
-    s.bytesHashed += bytes.length;
+    s.taskGraphsRead++;
+    s.documentBytes += bytes.length;
     for (const alg of algs) {
       const found = digestBytes(bytes, alg);
       if (found !== entry[alg])
