@@ -117,17 +117,17 @@ export {
   type SigningKey,
   type VerificationKey,
 } from './keys/keys.js';
-export { GNUPG_MAX_CLEARTEXT_LINE } from './pgp/cleartext.js';
-export type { PgpSigner } from './pgp/openpgp.js';
-export { DirectoryQueue } from './transport/dir-store.js';
-export { type DownloadedArtifact, type DownloadOptions, downloadArtifact } from './transport/download.js';
 export {
   type FetchedTask,
   type FetchOptions,
   type FetchResult,
   fetchChain,
   upstreamOf,
-} from './transport/fetch.js';
+} from './mirror/fetch.js';
+export { GNUPG_MAX_CLEARTEXT_LINE } from './pgp/cleartext.js';
+export type { PgpSigner } from './pgp/openpgp.js';
+export { DirectoryQueue } from './transport/dir-store.js';
+export { type DownloadedArtifact, type DownloadOptions, downloadArtifact } from './transport/download.js';
 export {
   DEFAULT_DEADLINE_MS,
   DEFAULT_MIN_BYTES_PER_SECOND,
