@@ -126,6 +126,7 @@ export {
 } from './mirror/fetch.js';
 export { GNUPG_MAX_CLEARTEXT_LINE } from './pgp/cleartext.js';
 export type { PgpSigner } from './pgp/openpgp.js';
+export { uploadContentType } from './transport/content-type.js';
 export { DirectoryQueue } from './transport/dir-store.js';
 export { type DownloadedArtifact, type DownloadOptions, downloadArtifact } from './transport/download.js';
 export {
@@ -163,7 +164,6 @@ export {
   type UploadFile,
   type UploadOptions,
   uploadArtifacts,
-  uploadContentType,
 } from './transport/upload.js';
 export { type CertifyOptions, type CertifyResult, certifyKeyFile } from './trust/certify.js';
 export { type VerifiedRepoTag, verifyRepoTag } from './trust/git-repo.js';

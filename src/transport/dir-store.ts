@@ -12,6 +12,7 @@ import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkOption } from '../util/options.js';
 import { fsReason } from '../util/output-paths.js';
+import { contentTypeFor } from './content-type.js';
 import {
   type ArtifactInfo,
   artifactChanged,
@@ -384,12 +385,6 @@ export function parseArtifactList(v: JsonObject, source: string): ArtifactInfo[]
       expires: typeof a.expires === 'string' ? a.expires : '',
     };
   });
-}
-
-/** text/plain for JSON, OpenPGP armor, logs and other text; application/octet-stream otherwise (.sig, binaries). */
-export function contentTypeFor(name: string): string {
-  if (/\.(json|asc|log|txt|diff|yml|yaml)$/.test(name)) return 'text/plain';
-  return 'application/octet-stream';
 }
 
 /** Stream into a temp file in the destination folder, fsync, rename: readers never see a partial file. */

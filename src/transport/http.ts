@@ -1,15 +1,16 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { CotError, type ErrorCode } from '../errors.js';
+import { bounded, hashedReadStream, watchRate } from './http-body.js';
+import { parseRetryAfter, RetryLater, withRetry } from './retry.js';
 
 export interface HttpGetOptions {
   /** hosts (`host` or `host:port`) that redirects may lead to; the first URL's host is always allowed */
@@ -34,7 +35,10 @@ export interface HttpGetOptions {
   maxBytes?: number;
   /** maximum redirects followed (default 5) */
   maxRedirects?: number;
-  /** attempts for network errors, 408, 429 and 5xx before the body starts (default 5) */
+  /**
+   * attempts after the first for network errors, 408, 429 and 5xx before the body starts (default 5; see
+   * withRetry: the server's Retry-After is honoured, at most 10 s per wait and never past the deadline)
+   */
   retries?: number;
   /** base delay of the exponential backoff, ms (default 100) */
   retryDelayMs?: number;
@@ -75,11 +79,12 @@ function hostOf(u: URL): string {
   return u.port ? `${u.hostname}:${u.port}` : u.hostname;
 }
 
-export function backoff(attempt: number, base: number): number {
-  // full jitter, capped at 10 s
-  return Math.random() * Math.min(10_000, base * 2 ** attempt);
-}
-
+/**
+ * The one HTTP request primitive of cot: a request to an http or https URL (TRANSPORT_REDIRECT_REFUSED for another
+ * scheme), resolved with the response's head. `timeoutMs` bounds inactivity (no byte either way); once the whole
+ * body is sent, `responseTimeoutMs` (when given) bounds the wait for the answer. Rejects with TRANSPORT_NETWORK for
+ * those, or with the socket's own error.
+ */
 function request(
   url: URL,
   method: string,
@@ -181,110 +186,203 @@ export function codeForStatus(status: number): ErrorCode {
   return 'TRANSPORT_HTTP';
 }
 
-/** A Transform that fails once more than `max` bytes pass, and (optionally) when fewer than `expected` arrived. */
-function bounded(max: number, what: string, expected?: number): Transform {
-  let n = 0;
-  return new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      n += chunk.length;
-      if (n > max)
-        cb(
-          new CotError('TRANSPORT_TOO_LARGE', `${what}: more than ${max} bytes`, {
-            details: { maxBytes: max },
-          }),
-        );
-      else if (expected !== undefined && n > expected)
-        cb(
-          new CotError('TRANSPORT_TOO_LARGE', `${what}: more bytes than the declared ${expected}`, {
-            details: { declared: expected },
-          }),
-        );
-      else cb(null, chunk);
-    },
-    flush(cb) {
-      if (expected !== undefined && n !== expected) {
-        cb(
-          new CotError(
-            'TRANSPORT_NETWORK',
-            `${what}: body truncated at ${n} of the declared ${expected} bytes`,
-          ),
-        );
-      } else cb();
-    },
-  });
+/**
+ * The overall deadline of one httpGet: whatever is in flight when it passes (a request, then the response body) is
+ * destroyed with TRANSPORT_NETWORK. Cleared when the GET fails, or when the body handed over closes.
+ */
+class GetDeadline {
+  expired = false;
+  /** what the deadline destroys: the request in flight, then the body */
+  live: { destroy(e: Error): unknown } | undefined;
+  readonly at: number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly first: URL,
+    readonly ms: number,
+  ) {
+    this.at = Date.now() + ms;
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.live?.destroy(this.error());
+    }, ms);
+    this.timer.unref();
+  }
+
+  error(): CotError {
+    return new CotError(
+      'TRANSPORT_NETWORK',
+      `GET ${redactUrl(this.first.href)}: not complete within the deadline of ${this.ms} ms`,
+      { details: { deadlineMs: this.ms } },
+    );
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
 }
 
 /**
- * Watch a response body's rate: every `windowMs` of time it was being read (time the reader kept it paused, by
- * backpressure, does not count), at least `minRate` bytes per second must have arrived, else `onSlow`. Returns the
- * function that stops watching.
+ * One GET of `url` with retries (withRetry): network errors, 408, 429 and 5xx are retried up to `retries` times
+ * after a backoff or the server's Retry-After, never past the deadline; the last attempt's answer is returned
+ * whatever its status. Throws TRANSPORT_NETWORK (connection failed on the last attempt, deadline).
  */
-function watchRate(
-  res: http.IncomingMessage,
-  minRate: number,
-  windowMs: number,
-  what: string,
-  onSlow: (e: CotError) => void,
-): () => void {
-  if (!(minRate > 0) || !(windowMs > 0)) return () => undefined;
-  let bytes = 0;
-  let reading = 0;
-  let last = Date.now();
-  let pausedSince: number | undefined;
-  let pausedMs = 0;
-  const onData = (c: Buffer) => {
-    bytes += c.length;
-  };
-  const onPause = () => {
-    pausedSince ??= Date.now();
-  };
-  const onResume = () => {
-    if (pausedSince !== undefined) pausedMs += Date.now() - pausedSince;
-    pausedSince = undefined;
-  };
-  res.on('data', onData);
-  res.on('pause', onPause);
-  res.on('resume', onResume);
-  const tick = setInterval(
-    () => {
-      const now = Date.now();
-      if (pausedSince !== undefined) {
-        pausedMs += now - pausedSince;
-        pausedSince = now;
+function getWithRetries(url: URL, o: HttpGetOptions, deadline: GetDeadline): Promise<http.IncomingMessage> {
+  const headers = { 'accept-encoding': 'gzip', ...(o.headers ?? {}) };
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  return withRetry<http.IncomingMessage>(
+    async (_n, last) => {
+      if (deadline.expired) throw deadline.error();
+      let res: http.IncomingMessage;
+      try {
+        res = await request(url, 'GET', headers, timeoutMs, undefined, (req) => {
+          deadline.live = req;
+        });
+        deadline.live = res;
+      } catch (e) {
+        if (deadline.expired) throw deadline.error();
+        if (last) throw networkError(e, `GET ${redactUrl(url.href)}`);
+        return new RetryLater();
       }
-      reading += Math.max(0, now - last - pausedMs);
-      last = now;
-      pausedMs = 0;
-      if (reading < windowMs) return;
-      if (bytes * 1000 < minRate * reading) {
-        onSlow(
-          new CotError(
-            'TRANSPORT_NETWORK',
-            `${what}: ${bytes} bytes in ${(reading / 1000).toFixed(1)} s, under the minimum rate of ${minRate} bytes/s`,
-            { details: { minBytesPerSecond: minRate, bytes, ms: reading } },
-          ),
-        );
+      if (!last && RETRYABLE_STATUS(res.statusCode ?? 0)) {
+        // a body we do not read is destroyed, never drained: a server trickling it would hold the socket
+        res.destroy();
+        return new RetryLater(parseRetryAfter(res.headers['retry-after']));
       }
-      bytes = 0;
-      reading = 0;
+      return res;
     },
-    Math.max(10, Math.min(1000, Math.floor(windowMs / 4))),
+    { retries: o.retries ?? 5, baseDelayMs: o.retryDelayMs ?? 100, deadlineAt: deadline.at },
   );
-  tick.unref();
-  return () => {
-    clearInterval(tick);
-    res.off('data', onData);
-    res.off('pause', onPause);
-    res.off('resume', onResume);
+}
+
+const REDIRECT_STATUS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Where a redirect answer of the GET of `current` leads, if it may be followed: it needs a Location
+ * (TRANSPORT_HTTP), must not be a refused storage type (TRANSPORT_REDIRECT_REFUSED), must be within maxRedirects
+ * and lead to an allowed host over http or https (TRANSPORT_REDIRECT_REFUSED). The answer itself is destroyed.
+ */
+function redirectTarget(
+  res: http.IncomingMessage,
+  current: URL,
+  redirects: number,
+  first: URL,
+  allowed: ReadonlySet<string>,
+  o: HttpGetOptions,
+): URL {
+  res.destroy();
+  const loc = res.headers.location;
+  if (!loc)
+    throw new CotError('TRANSPORT_HTTP', `GET ${redactUrl(current.href)}: redirect without a Location`);
+  const storageType = String(res.headers['x-taskcluster-artifact-storage-type'] ?? '');
+  if (storageType && o.refuseStorageTypes?.includes(storageType)) {
+    throw new CotError(
+      'TRANSPORT_REDIRECT_REFUSED',
+      `GET ${redactUrl(current.href)}: a ${storageType} artifact points at a URL the task chose (${redactUrl(loc)}); refused unless reference artifacts are allowed`,
+    );
+  }
+  const next = new URL(loc, current);
+  const maxRedirects = o.maxRedirects ?? 5;
+  if (redirects >= maxRedirects)
+    throw new CotError(
+      'TRANSPORT_REDIRECT_REFUSED',
+      `GET ${redactUrl(first.href)}: more than ${maxRedirects} redirects`,
+    );
+  if (!allowed.has(hostOf(next)) || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
+    throw new CotError(
+      'TRANSPORT_REDIRECT_REFUSED',
+      `GET ${redactUrl(current.href)}: redirect to ${next.protocol}//${hostOf(next)} is not allowed (allowed: ${[...allowed].join(', ')})`,
+    );
+  }
+  return next;
+}
+
+/**
+ * GET `first`, following redirects (redirectTarget's rules, never the same URL twice: TRANSPORT_REDIRECT_REFUSED)
+ * until an answer that is not a redirect, which is returned with the URL that gave it.
+ */
+async function followRedirects(
+  first: URL,
+  o: HttpGetOptions,
+  deadline: GetDeadline,
+): Promise<{ res: http.IncomingMessage; url: URL }> {
+  const allowed = new Set([hostOf(first), ...(o.allowedHosts ?? [])]);
+  const seen = new Set<string>();
+  let current = first;
+  for (let redirects = 0; ; redirects++) {
+    if (seen.has(current.href))
+      throw new CotError('TRANSPORT_REDIRECT_REFUSED', `redirect loop at ${redactUrl(current.href)}`);
+    seen.add(current.href);
+    const res = await getWithRetries(current, o, deadline);
+    if (!REDIRECT_STATUS.has(res.statusCode ?? 0)) return { res, url: current };
+    current = redirectTarget(res, current, redirects, first, allowed, o);
+  }
+}
+
+/**
+ * The decoded, bounded body of a 2xx answer (see httpGet): gzip decoded, at most maxBytes, a declared length
+ * enforced, held to the inactivity timeout, the minimum rate and the deadline, which from now on ends when the body
+ * closes. Throws TRANSPORT_HTTP for an unsupported content-encoding.
+ */
+function boundedBody(
+  res: http.IncomingMessage,
+  url: URL,
+  o: HttpGetOptions,
+  deadline: GetDeadline,
+): HttpBody {
+  const what = `GET ${redactUrl(url.href)}`;
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  const encoding = (res.headers['content-encoding'] ?? 'identity').toLowerCase();
+  const declared =
+    res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
+  const gzip = encoding === 'gzip' || encoding === 'x-gzip';
+  if (!gzip && encoding !== 'identity') {
+    res.destroy();
+    throw new CotError('TRANSPORT_HTTP', `${what}: unsupported content-encoding ${encoding}`);
+  }
+  // identity: one Transform enforces both the declared length and the byte limit; gzip: the wire length
+  // first, then the decoded limit
+  const out = bounded(o.maxBytes ?? 8 * 1024 ** 3, what, gzip ? undefined : declared);
+  const fail = (e: unknown) => out.destroy(networkError(e, what));
+  // the coded reason first, then the connection (whose own 'aborted' would otherwise speak first)
+  const abort = (e: CotError) => {
+    fail(e);
+    res.destroy();
+  };
+  res.on('aborted', () => fail(new Error('connection closed before the body ended')));
+  res.on('error', fail);
+  res.setTimeout?.(timeoutMs, () =>
+    abort(new CotError('TRANSPORT_NETWORK', `${what}: no data for ${timeoutMs} ms`)),
+  );
+  deadline.live = { destroy: (e: Error) => abort(e as CotError) };
+  if (gzip) {
+    const wire: Readable =
+      declared !== undefined
+        ? res.pipe(bounded(Number.MAX_SAFE_INTEGER, what, declared)).on('error', fail)
+        : res;
+    wire.pipe(createGunzip()).on('error', fail).pipe(out);
+  } else res.pipe(out);
+  const minRate = o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+  const stopRate = watchRate(res, minRate, o.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS, what, abort);
+  out.once('close', () => {
+    deadline.clear();
+    stopRate();
+  });
+  return {
+    stream: out,
+    status: res.statusCode ?? 0,
+    headers: res.headers,
+    url: url.href,
+    ...(encoding === 'identity' && declared !== undefined ? { length: declared } : {}),
   };
 }
 
 /**
  * GET with the rules a verifier needs: redirects followed only to allowed hosts (never to another scheme than
- * http/https, never in a loop, at most maxRedirects), retries with exponential backoff and jitter for network
- * errors, 408, 429 and 5xx (never other 4xx), gzip content-encoding decoded, every body bounded in bytes, in
- * inactivity time (`timeoutMs`), in rate (`minBytesPerSecond`) and in total time (`deadlineMs`, which also covers
- * connecting, redirects and retries), and a declared length enforced.
+ * http/https, never in a loop, at most maxRedirects), retries (withRetry: exponential backoff with jitter, or the
+ * server's Retry-After, bounded) for network errors, 408, 429 and 5xx (never other 4xx), gzip content-encoding
+ * decoded, every body bounded in bytes, in inactivity time (`timeoutMs`), in rate (`minBytesPerSecond`) and in
+ * total time (`deadlineMs`, which also covers connecting, redirects and retries), and a declared length enforced.
  *
  * Throws (before the body): TRANSPORT_NETWORK (connection failed or reset, inactivity, deadline),
  * QUEUE_NOT_FOUND / QUEUE_REQUEST_REFUSED / TRANSPORT_AUTH / TRANSPORT_CONFLICT / TRANSPORT_HTTP (error
@@ -294,149 +392,88 @@ function watchRate(
  * from messages.
  */
 export async function httpGet(url: string, o: HttpGetOptions = {}): Promise<HttpBody> {
-  const timeoutMs = o.timeoutMs ?? 30_000;
-  const deadlineMs = o.deadlineMs ?? DEFAULT_DEADLINE_MS;
-  const minRate = o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
-  const rateWindowMs = o.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS;
-  const maxBytes = o.maxBytes ?? 8 * 1024 ** 3;
-  const maxRedirects = o.maxRedirects ?? 5;
-  const retries = o.retries ?? 5;
   const first = new URL(url);
-  const allowed = new Set([hostOf(first), ...(o.allowedHosts ?? [])]);
-  const deadlineAt = Date.now() + deadlineMs;
-  const pastDeadline = () =>
-    new CotError(
-      'TRANSPORT_NETWORK',
-      `GET ${redactUrl(first.href)}: not complete within the deadline of ${deadlineMs} ms`,
-      { details: { deadlineMs } },
-    );
-  // whatever is in flight (a request, then a response body) is destroyed when the deadline passes
-  let live: { destroy(e: Error): unknown } | undefined;
-  let expired = false;
-  const deadline = setTimeout(() => {
-    expired = true;
-    live?.destroy(pastDeadline());
-  }, deadlineMs);
-  deadline.unref();
-  const pause = (attempt: number) =>
-    sleep(Math.min(backoff(attempt, o.retryDelayMs ?? 100), Math.max(0, deadlineAt - Date.now())));
-  let handedOver = false;
+  const deadline = new GetDeadline(first, o.deadlineMs ?? DEFAULT_DEADLINE_MS);
   try {
-    let current = first;
-    const seen = new Set<string>();
-    for (let redirects = 0; ; redirects++) {
-      if (seen.has(current.href))
-        throw new CotError('TRANSPORT_REDIRECT_REFUSED', `redirect loop at ${redactUrl(current.href)}`);
-      seen.add(current.href);
-      let res: http.IncomingMessage | undefined;
-      for (let attempt = 0; ; attempt++) {
-        if (expired) throw pastDeadline();
-        try {
-          res = await request(
-            current,
-            'GET',
-            { 'accept-encoding': 'gzip', ...(o.headers ?? {}) },
-            timeoutMs,
-            undefined,
-            (req) => {
-              live = req;
-            },
-          );
-          live = res;
-        } catch (e) {
-          if (expired) throw pastDeadline();
-          if (attempt >= retries) throw networkError(e, `GET ${redactUrl(current.href)}`);
-          await pause(attempt);
-          continue;
-        }
-        if (RETRYABLE_STATUS(res.statusCode ?? 0) && attempt < retries) {
-          // a body we do not read is destroyed, never drained: a server trickling it would hold the socket
-          res.destroy();
-          await pause(attempt);
-          continue;
-        }
-        break;
-      }
-      const status = res.statusCode ?? 0;
-      if ([301, 302, 303, 307, 308].includes(status)) {
-        res.destroy();
-        const loc = res.headers.location;
-        if (!loc)
-          throw new CotError('TRANSPORT_HTTP', `GET ${redactUrl(current.href)}: redirect without a Location`);
-        const storageType = String(res.headers['x-taskcluster-artifact-storage-type'] ?? '');
-        if (storageType && o.refuseStorageTypes?.includes(storageType)) {
-          throw new CotError(
-            'TRANSPORT_REDIRECT_REFUSED',
-            `GET ${redactUrl(current.href)}: a ${storageType} artifact points at a URL the task chose (${redactUrl(loc)}); refused unless reference artifacts are allowed`,
-          );
-        }
-        const next = new URL(loc, current);
-        if (redirects >= maxRedirects)
-          throw new CotError(
-            'TRANSPORT_REDIRECT_REFUSED',
-            `GET ${redactUrl(first.href)}: more than ${maxRedirects} redirects`,
-          );
-        if (!allowed.has(hostOf(next)) || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
-          throw new CotError(
-            'TRANSPORT_REDIRECT_REFUSED',
-            `GET ${redactUrl(current.href)}: redirect to ${next.protocol}//${hostOf(next)} is not allowed (allowed: ${[...allowed].join(', ')})`,
-          );
-        }
-        current = next;
-        continue;
-      }
-      const what = `GET ${redactUrl(current.href)}`;
-      if (status < 200 || status >= 300) {
-        const err = await statusError(res, what);
-        throw expired ? pastDeadline() : err;
-      }
-      const encoding = (res.headers['content-encoding'] ?? 'identity').toLowerCase();
-      const declared =
-        res.headers['content-length'] !== undefined ? Number(res.headers['content-length']) : undefined;
-      const gzip = encoding === 'gzip' || encoding === 'x-gzip';
-      if (!gzip && encoding !== 'identity') {
-        res.destroy();
-        throw new CotError('TRANSPORT_HTTP', `${what}: unsupported content-encoding ${encoding}`);
-      }
-      // identity: one Transform enforces both the declared length and the byte limit; gzip: the wire length
-      // first, then the decoded limit
-      const out = bounded(maxBytes, what, gzip ? undefined : declared);
-      const body = res;
-      const fail = (e: unknown) => out.destroy(networkError(e, what));
-      // the coded reason first, then the connection (whose own 'aborted' would otherwise speak first)
-      const abort = (e: CotError) => {
-        fail(e);
-        body.destroy();
-      };
-      body.on('aborted', () => fail(new Error('connection closed before the body ended')));
-      body.on('error', fail);
-      body.setTimeout?.(timeoutMs, () =>
-        abort(new CotError('TRANSPORT_NETWORK', `${what}: no data for ${timeoutMs} ms`)),
-      );
-      live = { destroy: (e: Error) => abort(e as CotError) };
-      if (gzip) {
-        const wire: Readable =
-          declared !== undefined
-            ? body.pipe(bounded(Number.MAX_SAFE_INTEGER, what, declared)).on('error', fail)
-            : body;
-        wire.pipe(createGunzip()).on('error', fail).pipe(out);
-      } else body.pipe(out);
-      const stopRate = watchRate(body, minRate, rateWindowMs, what, abort);
-      out.once('close', () => {
-        clearTimeout(deadline);
-        stopRate();
-      });
-      handedOver = true;
-      return {
-        stream: out,
-        status,
-        headers: res.headers,
-        url: current.href,
-        ...(encoding === 'identity' && declared !== undefined ? { length: declared } : {}),
-      };
+    const { res, url: at } = await followRedirects(first, o, deadline);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      const err = await statusError(res, `GET ${redactUrl(at.href)}`);
+      throw deadline.expired ? deadline.error() : err;
     }
+    return boundedBody(res, at, o, deadline);
+  } catch (e) {
+    deadline.clear();
+    throw e;
+  }
+}
+
+export interface HttpRequestOptions {
+  /** default GET */
+  method?: string;
+  headers?: Record<string, string>;
+  /** inactivity timeout, ms (default 30 s): no byte at all for this long ends the request */
+  timeoutMs?: number;
+  /** overall deadline of the request and its whole answer, ms (default 60 s) */
+  deadlineMs?: number;
+  /** largest answer body read, bytes (default 1 MiB) */
+  maxBytes?: number;
+}
+
+export interface HttpReply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** the whole answer body (content-encoding not decoded: no accept-encoding is sent) */
+  body: Buffer;
+}
+
+/**
+ * One small request without a body, answered in full: for local services (a cloud's metadata service) whose every
+ * status means something to the caller. No redirect is followed, nothing is retried, any status is returned.
+ * Bounded in inactivity (`timeoutMs`), total time (`deadlineMs`) and body size (`maxBytes`).
+ * Throws TRANSPORT_NETWORK (connection failed, inactivity, deadline), TRANSPORT_TOO_LARGE (body over maxBytes),
+ * TRANSPORT_REDIRECT_REFUSED (a URL that is not http or https).
+ */
+export async function httpRequest(url: string, o: HttpRequestOptions = {}): Promise<HttpReply> {
+  const target = new URL(url);
+  const method = o.method ?? 'GET';
+  const what = `${method} ${redactUrl(target.href)}`;
+  const deadlineMs = o.deadlineMs ?? 60_000;
+  const maxBytes = o.maxBytes ?? 1024 * 1024;
+  let live: { destroy(e: Error): unknown } | undefined;
+  // the request's own error (inactivity, reset) explains a body that stopped better than the body's "aborted"
+  let cause: unknown;
+  const deadline = setTimeout(
+    () =>
+      live?.destroy(new CotError('TRANSPORT_NETWORK', `${what}: no complete answer within ${deadlineMs} ms`)),
+    deadlineMs,
+  );
+  deadline.unref();
+  try {
+    const res = await request(target, method, o.headers ?? {}, o.timeoutMs ?? 30_000, undefined, (req) => {
+      live = req;
+      req.on('error', (e) => {
+        cause ??= e;
+      });
+    });
+    live = res;
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of res as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > maxBytes) {
+        res.destroy();
+        throw new CotError('TRANSPORT_TOO_LARGE', `${what}: more than ${maxBytes} bytes`, {
+          details: { maxBytes },
+        });
+      }
+      chunks.push(c);
+    }
+    return { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) };
+  } catch (e) {
+    throw networkError(e instanceof CotError ? e : (cause ?? e), what);
   } finally {
-    if (!handedOver) clearTimeout(deadline);
+    clearTimeout(deadline);
   }
 }
 
@@ -451,7 +488,9 @@ export interface HttpPutFileOptions {
    * length: 10 s plus 1 s per 10 MiB, at most `timeoutMs`); past it the attempt fails and is retried
    */
   responseTimeoutMs?: number;
+  /** attempts after the first for network errors, 408, 429 and 5xx (default 5; see withRetry) */
   retries?: number;
+  /** base delay of the exponential backoff, ms (default 100); a Retry-After of the server is honoured instead */
   retryDelayMs?: number;
 }
 
@@ -460,19 +499,21 @@ export function putResponseTimeoutMs(length: number): number {
   return 10_000 + Math.ceil(length / (10 * 1024 * 1024)) * 1000;
 }
 
-/**
- * PUT a file, re-reading it on every attempt; retries network errors, 408, 429 and 5xx with backoff and jitter,
- * never other 4xx (409 is a conflict). Returns the final status.
- */
 export interface PutResult {
   status: number;
   /** sha256 of the bytes that were uploaded (before gzip): what the receiver stores */
   sha256: string;
 }
 
+/**
+ * PUT a file, re-reading it on every attempt; retries network errors, 408, 429 and 5xx (withRetry: backoff with
+ * jitter, or the server's Retry-After, bounded), never other 4xx (409 is a conflict). With `gzip`, the file is
+ * gzipped once into a temp file (bounded memory, a known Content-Length, the same bytes on every attempt). Returns
+ * the final 2xx status and the sha256 of the file's bytes as they were read for the upload. Throws
+ * TRANSPORT_NETWORK (connection, inactivity, no answer after the body), or the code of the error status (see
+ * codeForStatus).
+ */
 export async function httpPutFile(url: string, path: string, o: HttpPutFileOptions): Promise<PutResult> {
-  // gzip once into a temp file (bounded memory, a known Content-Length, the same bytes on every attempt), hashing
-  // exactly the bytes that go into it
   let source = path;
   let cleanup: (() => Promise<void>) | undefined;
   let gzSha256: string | undefined;
@@ -480,34 +521,28 @@ export async function httpPutFile(url: string, path: string, o: HttpPutFileOptio
     const dir = await mkdtemp(join(tmpdir(), 'cot-gz-'));
     source = join(dir, 'body.gz');
     cleanup = () => rm(dir, { recursive: true, force: true });
+    // hashing exactly the bytes that go into the gzip file
     const h = createHash('sha256');
-    const tee = new Transform({
-      transform(c: Buffer, _e, cb) {
-        h.update(c);
-        cb(null, c);
-      },
-    });
-    await pipeline(createReadStream(path), tee, createGzip(), createWriteStream(source));
+    await pipeline(hashedReadStream(path, h), createGzip(), createWriteStream(source));
     gzSha256 = h.digest('hex');
   }
   try {
-    const r = await putLoop(url, source, (await stat(source)).size, o, !o.gzip);
+    const r = await putWithRetries(url, source, (await stat(source)).size, o, !o.gzip);
     return { status: r.status, sha256: gzSha256 ?? r.sha256! };
   } finally {
     await cleanup?.();
   }
 }
 
-async function putLoop(
+/** The attempts of httpPutFile: `source` (`length` bytes) sent on each, hashed as sent when `hashBody`. */
+function putWithRetries(
   url: string,
   source: string,
   length: number,
   o: HttpPutFileOptions,
   hashBody: boolean,
 ): Promise<{ status: number; sha256?: string }> {
-  let attemptHash: Hash | undefined;
   const target = new URL(url);
-  const retries = o.retries ?? 5;
   const headers: Record<string, string> = {
     'content-type': o.contentType,
     'content-length': String(length),
@@ -516,46 +551,28 @@ async function putLoop(
   };
   const timeoutMs = o.timeoutMs ?? 300_000;
   const responseTimeoutMs = Math.min(o.responseTimeoutMs ?? putResponseTimeoutMs(length), timeoutMs);
-  for (let attempt = 0; ; attempt++) {
-    let res: http.IncomingMessage;
-    try {
-      res = await request(
-        target,
-        'PUT',
-        headers,
-        timeoutMs,
-        () => {
-          const h = createHash('sha256');
-          attemptHash = h;
-          const s = createReadStream(source);
-          if (!hashBody) return s;
-          const t = new Transform({
-            transform(c: Buffer, _e, cb) {
-              h.update(c);
-              cb(null, c);
-            },
-          });
-          s.on('error', (e) => t.destroy(e)); // pipe() does not forward a read error
-          return s.pipe(t);
-        },
-        undefined,
-        responseTimeoutMs,
-      );
-    } catch (e) {
-      if (attempt >= retries) throw networkError(e, `PUT ${target.href}`);
-      await sleep(backoff(attempt, o.retryDelayMs ?? 100));
-      continue;
-    }
-    const s = res.statusCode ?? 0;
-    if (s >= 200 && s < 300) {
-      res.destroy();
-      return { status: s, ...(hashBody ? { sha256: attemptHash!.digest('hex') } : {}) };
-    }
-    if (RETRYABLE_STATUS(s) && attempt < retries) {
-      res.destroy();
-      await sleep(backoff(attempt, o.retryDelayMs ?? 100));
-      continue;
-    }
-    throw await statusError(res, `PUT ${target.href}`);
-  }
+  return withRetry<{ status: number; sha256?: string }>(
+    async (_n, last) => {
+      const h = createHash('sha256');
+      let res: http.IncomingMessage;
+      try {
+        const body = () => (hashBody ? hashedReadStream(source, h) : createReadStream(source));
+        res = await request(target, 'PUT', headers, timeoutMs, body, undefined, responseTimeoutMs);
+      } catch (e) {
+        if (last) throw networkError(e, `PUT ${target.href}`);
+        return new RetryLater();
+      }
+      const s = res.statusCode ?? 0;
+      if (s >= 200 && s < 300) {
+        res.destroy();
+        return { status: s, ...(hashBody ? { sha256: h.digest('hex') } : {}) };
+      }
+      if (RETRYABLE_STATUS(s) && !last) {
+        res.destroy();
+        return new RetryLater(parseRetryAfter(res.headers['retry-after']));
+      }
+      throw await statusError(res, `PUT ${target.href}`);
+    },
+    { retries: o.retries ?? 5, baseDelayMs: o.retryDelayMs ?? 100 },
+  );
 }

@@ -15,7 +15,8 @@ import { parseJson } from '../json/parse.js';
 import { fsyncDir } from '../util/atomic.js';
 import { checkOptions } from '../util/options.js';
 import { fsReason } from '../util/output-paths.js';
-import { contentTypeFor, DirectoryQueue } from './dir-store.js';
+import { contentTypeFor } from './content-type.js';
+import { DirectoryQueue } from './dir-store.js';
 
 interface HawkCredentials {
   id: string;

@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { Transform } from 'node:stream';
 import { CotError, fsError } from '../errors.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { checkOptions } from '../util/options.js';
 import { assertTaskId, parseArtifactList, parseTaskStatus } from './dir-store.js';
 import { codeForStatus, httpGet, httpPutFile } from './http.js';
+import { hashedReadStream } from './http-body.js';
 import {
   type ArtifactInfo,
   artifactChanged,
@@ -330,8 +329,15 @@ export class TaskclusterQueue implements TaskQueue {
     };
   }
 
+  /**
+   * Create an artifact: the queue's createArtifact, then the bytes (s3: a PUT to the putUrl through httpPutFile;
+   * object: the object service's upload, then finishArtifact). With `expectedSha256`, bytes that hash otherwise are
+   * ARTIFACT_CHANGED (an object artifact is then never finished, so never visible). Throws FILE_* for an unreadable
+   * file, and the code of the queue's or the upload's error (see codeForStatus; TRANSPORT_AUTH with a hint when no
+   * credentials were given).
+   */
   async createArtifact(a: CreateArtifactInput): Promise<void> {
-    const { tc, queue } = await this.api();
+    const { queue } = await this.api();
     const storageType = a.storageType ?? 's3';
     const size = (
       await stat(a.path).catch((e: unknown) => {
@@ -349,21 +355,32 @@ export class TaskclusterQueue implements TaskQueue {
     } catch (e) {
       throw this.withAuthHint(convert(e, `createArtifact ${a.name} for task ${a.taskId} run ${a.runId}`));
     }
-    if (storageType === 's3') {
-      const put = await httpPutFile(res.putUrl, a.path, {
-        contentType: a.contentType,
-        ...(a.gzip ? { gzip: true } : {}),
-        ...(this.o.uploadTimeoutMs !== undefined ? { timeoutMs: this.o.uploadTimeoutMs } : {}),
-        retries: this.o.retries ?? 5,
-        retryDelayMs: this.o.retryDelayMs ?? 100,
-      }).catch((e: unknown) => {
-        throw convert(e, `upload of ${a.name}`);
-      });
-      if (a.expectedSha256 !== undefined && put.sha256 !== a.expectedSha256)
-        throw artifactChanged(a, put.sha256);
-      return;
-    }
-    let lastHash: ReturnType<typeof createHash> | undefined;
+    if (storageType === 's3') await this.putS3(a, res.putUrl);
+    else await this.uploadObject(a, size, res);
+  }
+
+  /** The bytes of an s3 artifact to the queue's putUrl (httpPutFile: retried, gzipped on the wire when asked). */
+  private async putS3(a: CreateArtifactInput, putUrl: string): Promise<void> {
+    const put = await httpPutFile(putUrl, a.path, {
+      contentType: a.contentType,
+      ...(a.gzip ? { gzip: true } : {}),
+      ...(this.o.uploadTimeoutMs !== undefined ? { timeoutMs: this.o.uploadTimeoutMs } : {}),
+      retries: this.o.retries ?? 5,
+      retryDelayMs: this.o.retryDelayMs ?? 100,
+    }).catch((e: unknown) => {
+      throw convert(e, `upload of ${a.name}`);
+    });
+    if (a.expectedSha256 !== undefined && put.sha256 !== a.expectedSha256)
+      throw artifactChanged(a, put.sha256);
+  }
+
+  /**
+   * The bytes of an object artifact through the object service (taskcluster-client's upload, which retries with
+   * the client's own backoff), then finishArtifact, unless the bytes read were not the expected ones.
+   */
+  private async uploadObject(a: CreateArtifactInput, size: number, res: Tc): Promise<void> {
+    const { tc, queue } = await this.api();
+    let lastHash: Hash | undefined;
     try {
       const object = new tc.Object({
         rootUrl: this.o.rootUrl,
@@ -380,17 +397,8 @@ export class TaskclusterQueue implements TaskQueue {
         uploadId: res.uploadId,
         object,
         streamFactory: async () => {
-          const h = createHash('sha256');
-          lastHash = h;
-          const t = new Transform({
-            transform(c: Buffer, _e, cb) {
-              h.update(c);
-              cb(null, c);
-            },
-          });
-          const s = createReadStream(a.path);
-          s.on('error', (e) => t.destroy(e)); // pipe() does not forward a read error
-          return s.pipe(t);
+          lastHash = createHash('sha256');
+          return hashedReadStream(a.path, lastHash);
         },
         retries: this.o.retries ?? 5,
         delayFactor: this.o.retryDelayMs ?? 100,

@@ -1,7 +1,7 @@
 import { CotError } from '../errors.js';
 import { COT_ARTIFACT_NAMES } from '../hashing/artifacts.js';
 import { checkOption, checkOptions } from '../util/options.js';
-import { contentTypeFor } from './dir-store.js';
+import { uploadContentType } from './content-type.js';
 import type { TaskQueue } from './queue.js';
 
 export interface UploadFile {
@@ -26,12 +26,6 @@ export interface UploadedFile {
   path: string;
   contentType: string;
   gzip: boolean;
-}
-
-/** Content type as the workers use it: text/plain for .json, .asc and logs; application/octet-stream for .sig. */
-export function uploadContentType(name: string): { contentType: string; gzip: boolean } {
-  const contentType = contentTypeFor(name);
-  return { contentType, gzip: contentType === 'text/plain' };
 }
 
 /**

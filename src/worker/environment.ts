@@ -1,6 +1,7 @@
-import * as http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { CotError } from '../errors.js';
 import type { JsonObject } from '../json/parse.js';
+import { httpRequest } from '../transport/http.js';
 
 export type EnvironmentSource = 'static' | 'ec2' | 'gcp';
 
@@ -11,35 +12,38 @@ export interface CollectEnvironmentOptions {
   timeoutMs?: number;
 }
 
+/** Largest metadata answer read, bytes (the values asked for are a few dozen bytes). */
+const MAX_METADATA_BYTES = 65536;
+
 interface Reply {
   status: number;
   body: string;
-  headers: http.IncomingHttpHeaders;
+  headers: IncomingHttpHeaders;
 }
 
-function call(
+/**
+ * One metadata request through cot's bounded HTTP client (httpRequest: no redirect, no retry, at most 64 KiB,
+ * `timeoutMs` of inactivity). Throws TRANSPORT_NETWORK (`what`, the URL and the reason) when no answer came.
+ */
+async function call(
+  what: string,
   url: string,
   method: string,
   headers: Record<string, string>,
   timeoutMs: number,
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-        if (body.length > 65536) req.destroy(new Error('metadata reply too large'));
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.trim(), headers: res.headers }));
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+  try {
+    const r = await httpRequest(url, { method, headers, timeoutMs, maxBytes: MAX_METADATA_BYTES });
+    return { status: r.status, body: r.body.toString('utf8').trim(), headers: r.headers };
+  } catch (e) {
+    throw new CotError('TRANSPORT_NETWORK', `${what}: ${url}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
+/**
+ * A metadata value: the trimmed body of a 200 answer. With `optional`, a 404 or an empty body is undefined;
+ * any other status is TRANSPORT_HTTP.
+ */
 async function metadata(
   what: string,
   url: string,
@@ -48,12 +52,7 @@ async function metadata(
   timeoutMs: number,
   optional = false,
 ): Promise<string | undefined> {
-  let r: Reply;
-  try {
-    r = await call(url, method, headers, timeoutMs);
-  } catch (e) {
-    throw new CotError('TRANSPORT_NETWORK', `${what}: ${url}: ${(e as Error).message}`, { cause: e });
-  }
+  const r = await call(what, url, method, headers, timeoutMs);
   if (r.status === 404 && optional) return undefined;
   if (r.status !== 200) throw new CotError('TRANSPORT_HTTP', `${what}: ${url}: HTTP ${r.status}`);
   if (optional && r.body === '') return undefined;
@@ -95,12 +94,7 @@ export async function collectGcpEnvironment(o: CollectEnvironmentOptions = {}): 
   const t = o.timeoutMs ?? 2000;
   const get = async (p: string, optional = false) => {
     const url = `${base}/computeMetadata/v1/instance/${p}`;
-    let r: Reply;
-    try {
-      r = await call(url, 'GET', { 'Metadata-Flavor': 'Google' }, t);
-    } catch (e) {
-      throw new CotError('TRANSPORT_NETWORK', `GCP metadata: ${url}: ${(e as Error).message}`, { cause: e });
-    }
+    const r = await call('GCP metadata', url, 'GET', { 'Metadata-Flavor': 'Google' }, t);
     if (r.headers['metadata-flavor'] !== 'Google')
       throw new CotError(
         'TRANSPORT_HTTP',
