@@ -47,6 +47,7 @@ export {
   verifySignature,
 } from './cot/verify.js';
 export { type DemoOptions, type DemoResult, runDemo, slugid } from './demo/demo.js';
+export { mergeAdditionalData } from './document/additional-data.js';
 export {
   type ArtifactDigests,
   assertCotDocument,
@@ -91,12 +92,9 @@ export {
 export {
   type DigestCopy,
   type DigestFileOptions,
-  descriptorPath,
   digestBytes,
   digestFile,
   type FileDigest,
-  type OpenRegularOptions,
-  openRegularFile,
 } from './hashing/digest.js';
 export { canonicalBytes, canonicalize } from './json/canonical.js';
 export {
@@ -200,6 +198,8 @@ export {
   type VerifyTrustedInput,
   verifySignatureTrusted,
 } from './trust/verify.js';
+export { descriptorPath } from './util/fs-paths.js';
+export { type OpenRegularOptions, openRegularFile } from './util/read.js';
 export { createStagingDir, type StagingDir } from './util/staging.js';
 export { escapeControls, terminalSafe } from './util/terminal.js';
 export {
@@ -208,7 +208,6 @@ export {
   collectEnvironment,
   collectGcpEnvironment,
   type EnvironmentSource,
-  mergeAdditionalData,
 } from './worker/environment.js';
 export {
   ADDITIONAL_DATA_FILE,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { mergeAdditionalData } from '../document/additional-data.js';
 import {
   type ArtifactDigests,
   assertCotDocument,
@@ -35,9 +36,9 @@ import {
   openSubdirectory,
   resolveRoots,
 } from '../util/dirfd.js';
+import { fsReason } from '../util/fs-paths.js';
 import { checkOptions, type OptionRule } from '../util/options.js';
-import { assertDistinctOutputs, fsReason, type NamedPath } from '../util/output-paths.js';
-import { mergeAdditionalData } from '../worker/environment.js';
+import { assertDistinctOutputs, type NamedPath } from '../util/output-paths.js';
 import { verifySignature } from './verify.js';
 
 export type SignatureFormat = 'openpgp' | 'ed25519' | 'both';

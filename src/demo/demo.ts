@@ -14,8 +14,8 @@ import { loadSigningKey, type SigningKey } from '../keys/keys.js';
 import { DirectoryQueue } from '../transport/dir-store.js';
 import { certifyKeyFile } from '../trust/certify.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { fsReason } from '../util/fs-paths.js';
 import { checkOptions } from '../util/options.js';
-import { fsReason } from '../util/output-paths.js';
 import { createdTask, type GraphTaskInput, graphEntry, queueDefaults } from './taskgraph.js';
 
 /** A fresh Taskcluster slugid (v4, "nice" form), as the queue uses for task ids. */

@@ -4,8 +4,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { ArtifactDigests } from '../document/document.js';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
+import { mapBounded } from '../util/concurrency.js';
+import { describeStat, isInside } from '../util/fs-paths.js';
 import { checkOption, checkOptions } from '../util/options.js';
-import { DEFAULT_HASH_CONCURRENCY, describeStat, digestFile, isInside, mapBounded } from './digest.js';
+import { DEFAULT_HASH_CONCURRENCY, digestFile } from './digest.js';
 
 /** The chain-of-trust document's own artifact names: never listed in a document, never claimable. */
 export const COT_ARTIFACT_NAMES = {

@@ -4,14 +4,15 @@ import { copyFile, mkdir, open, readdir, readFile, rename, stat, unlink } from '
 import { dirname, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { SLUGID_PATTERN } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
 import { assertArtifactName } from '../hashing/artifacts.js';
-import { digestFile, openRegularFile } from '../hashing/digest.js';
+import { digestFile } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { fsReason } from '../util/fs-paths.js';
 import { checkOption } from '../util/options.js';
-import { fsReason } from '../util/output-paths.js';
+import { openRegularFile } from '../util/read.js';
+import { assertRunId, assertTaskId } from '../util/task-id.js';
 import {
   type ArtifactInfo,
   artifactChanged,
@@ -23,25 +24,7 @@ import {
   type TaskStatus,
 } from './queue.js';
 
-const SLUG = new RegExp(SLUGID_PATTERN);
 const MAX_TASK_BYTES = 16 * 1024 * 1024;
-
-/** Throws OPTIONS_INVALID unless `taskId` is a Taskcluster task id (a 22-character slugid). */
-export function assertTaskId(taskId: unknown): asserts taskId is string {
-  if (typeof taskId !== 'string' || !SLUG.test(taskId))
-    throw new CotError(
-      'OPTIONS_INVALID',
-      `${JSON.stringify(taskId) ?? String(taskId)} is not a Taskcluster task id (a 22-character slugid)`,
-      { details: { option: 'taskId' } },
-    );
-}
-
-function assertRunId(runId: number): void {
-  if (!Number.isSafeInteger(runId) || runId < 0)
-    throw new CotError('OPTIONS_INVALID', `run id ${runId} is not a non-negative integer`, {
-      details: { option: 'runId' },
-    });
-}
 
 /**
  * The embedded queue: a folder, no server. Layout (documented in the README):

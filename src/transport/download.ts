@@ -6,8 +6,8 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, IntegrityError } from '../errors.js';
+import { fsReason } from '../util/fs-paths.js';
 import { checkOption, checkOptions } from '../util/options.js';
-import { fsReason } from '../util/output-paths.js';
 import type { DownloadLimits, TaskQueue } from './queue.js';
 
 export interface DownloadedArtifact {

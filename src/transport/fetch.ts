@@ -6,12 +6,13 @@ import { chooseRuns } from '../chain/runs.js';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, type ErrorCode } from '../errors.js';
 import { COT_ARTIFACT_NAMES, RESERVED_ARTIFACT_NAMES } from '../hashing/artifacts.js';
-import { mapBounded } from '../hashing/digest.js';
 import { type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
 import { parseCleartext } from '../pgp/cleartext.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { mapBounded } from '../util/concurrency.js';
 import { checkOption, checkOptions } from '../util/options.js';
-import { assertTaskId, DirectoryQueue } from './dir-store.js';
+import { assertTaskId } from '../util/task-id.js';
+import { DirectoryQueue } from './dir-store.js';
 import { downloadArtifact } from './download.js';
 import {
   type ArtifactInfo,

@@ -13,8 +13,8 @@ import { assertArtifactName } from '../hashing/artifacts.js';
 import { digestFile, type FileDigest } from '../hashing/digest.js';
 import { parseJson } from '../json/parse.js';
 import { fsyncDir } from '../util/atomic.js';
+import { fsReason } from '../util/fs-paths.js';
 import { checkOptions } from '../util/options.js';
-import { fsReason } from '../util/output-paths.js';
 import { contentTypeFor, DirectoryQueue } from './dir-store.js';
 
 interface HawkCredentials {

@@ -5,7 +5,8 @@ import { Transform } from 'node:stream';
 import { CotError, fsError } from '../errors.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { checkOptions } from '../util/options.js';
-import { assertTaskId, parseArtifactList, parseTaskStatus } from './dir-store.js';
+import { assertTaskId } from '../util/task-id.js';
+import { parseArtifactList, parseTaskStatus } from './dir-store.js';
 import { codeForStatus, httpGet, httpPutFile } from './http.js';
 import {
   type ArtifactInfo,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CotError } from '../errors.js';
-import { fsReason } from './output-paths.js';
+import { fsReason } from './fs-paths.js';
 
 export interface AtomicFile {
   path: string;

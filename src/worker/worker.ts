@@ -7,11 +7,11 @@ import {
   generateChainOfTrust,
 } from '../cot/generate.js';
 import { CotError, fsError } from '../errors.js';
-import { openRegularFile } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import type { TaskQueue } from '../transport/queue.js';
 import { type UploadedFile, uploadArtifacts } from '../transport/upload.js';
 import { checkOptions } from '../util/options.js';
+import { openRegularFile } from '../util/read.js';
 import { createStagingDir } from '../util/staging.js';
 import { collectEnvironment, type EnvironmentSource } from './environment.js';
 

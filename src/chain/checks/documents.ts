@@ -1,11 +1,11 @@
-import type { Signer } from '../../cot/signature.js';
 import { verifyLink } from '../../cot/verify.js';
 import { CotError } from '../../errors.js';
 import { COT_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
-import { mapBounded } from '../../hashing/digest.js';
 import { canonicalize } from '../../json/canonical.js';
 import { type JsonObject, parseJsonBytes } from '../../json/parse.js';
+import type { Signer } from '../../signature/verify.js';
 import { STORED_STORAGE_TYPES, type TaskQueue } from '../../transport/queue.js';
+import { mapBounded } from '../../util/concurrency.js';
 import { implementationFor, type Policy } from '../policy.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
 import { describeDifferences, jsonDifferences, MAX_DIFFERENCES } from '../task-graph.js';
