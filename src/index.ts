@@ -22,8 +22,6 @@ export {
   verifyChain,
 } from './chain/verify-chain.js';
 export {
-  CERTIFIED_LOG_NAME,
-  COT_FILE_NAMES,
   type GenerateOptions,
   type GenerateResult,
   type GenerateWarning,
@@ -56,6 +54,14 @@ export {
   type CotDocument,
   type TaskDefinition,
 } from './document/document.js';
+export {
+  ADDITIONAL_DATA_FILE,
+  CERTIFIED_LOG_NAME,
+  COT_ARTIFACT_NAMES,
+  COT_FILE_NAMES,
+  isChainOfTrustFile,
+  RESERVED_ARTIFACT_NAMES,
+} from './document/names.js';
 export { COT_V1_SCHEMA, HASH_ALGORITHMS, type HashAlgorithm, SLUGID_PATTERN } from './document/schema.js';
 export {
   CotError,
@@ -80,13 +86,10 @@ export {
 export {
   type ArtifactSource,
   assertArtifactName,
-  COT_ARTIFACT_NAMES,
   enumerateArtifactDir,
   type HashedArtifact,
   hashArtifacts,
-  isChainOfTrustFile,
   parseArtifactPair,
-  RESERVED_ARTIFACT_NAMES,
   toArtifactDigests,
 } from './hashing/artifacts.js';
 export {
@@ -210,7 +213,6 @@ export {
   type EnvironmentSource,
 } from './worker/environment.js';
 export {
-  ADDITIONAL_DATA_FILE,
   readAdditionalData,
   type WorkerChainOfTrustOptions,
   type WorkerChainOfTrustResult,

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { constants, type FileHandle, open, unlink } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import { HASH_ALGORITHMS, type HashAlgorithm } from '../document/schema.js';
-import { CotError, fsError, toCotError } from '../errors.js';
+import { CotError, fsError, IntegrityError, toCotError } from '../errors.js';
 import { fsReason } from '../util/fs-paths.js';
 import { type OpenRegularOptions, openRegularFile } from '../util/read.js';
 
@@ -25,6 +26,68 @@ export function assertHashAlgorithm(name: string): asserts name is HashAlgorithm
 
 export function digestBytes(bytes: Uint8Array, algorithm: HashAlgorithm = 'sha256'): string {
   return createHash(algorithm).update(bytes).digest('hex');
+}
+
+/**
+ * The one hashing stream: every algorithm asked for, fed chunk by chunk, counting bytes. Files (digestHandle) and
+ * downloads (digestTransform) both go through it.
+ */
+export class Digester {
+  private readonly hashes: ReturnType<typeof createHash>[];
+  /** bytes hashed so far */
+  size = 0;
+  constructor(readonly algorithms: readonly HashAlgorithm[]) {
+    this.hashes = algorithms.map((a) => createHash(a));
+  }
+  update(chunk: Uint8Array): void {
+    this.size += chunk.length;
+    for (const h of this.hashes) h.update(chunk);
+  }
+  /** The lowercase hex digests and the size; call once, at the end. */
+  result(): FileDigest {
+    const digests: Partial<Record<HashAlgorithm, string>> = {};
+    this.algorithms.forEach((a, i) => {
+      digests[a] = this.hashes[i]!.digest('hex');
+    });
+    return { digests, size: this.size };
+  }
+}
+
+/** A pass-through stream stage that feeds every chunk to `digester` (for pipeline: source -> hash -> file). */
+export function digestTransform(digester: Digester): Transform {
+  return new Transform({
+    highWaterMark: HASH_CHUNK_SIZE,
+    transform(chunk: Buffer, _e, cb) {
+      digester.update(chunk);
+      cb(null, chunk);
+    },
+  });
+}
+
+/**
+ * The one digest comparison: every algorithm of `expected` must equal `found`'s (the first that differs, in
+ * `expected`'s order, is reported). Throws IntegrityError (HASH_MISMATCH, details artifact/algorithm/expected/found)
+ * with the message `<label>: <alg> is <found>, the signed document lists <expected>`. `artifact` is the name the
+ * error carries (details.artifact).
+ */
+export function assertDigests(
+  label: string,
+  artifact: string,
+  expected: Partial<Record<HashAlgorithm, string>>,
+  found: Partial<Record<HashAlgorithm, string>>,
+): void {
+  for (const [alg, want] of Object.entries(expected) as [HashAlgorithm, string][]) {
+    const got = found[alg];
+    if (got !== want) {
+      throw new IntegrityError(
+        `${label}: ${alg} is ${got}, the signed document lists ${want}`,
+        artifact,
+        alg,
+        want,
+        got ?? '',
+      );
+    }
+  }
 }
 
 /** Reusable read buffers: hashing many small files must not allocate megabytes per file. */
@@ -57,7 +120,7 @@ export async function digestHandle(
   label: string,
   sinks: readonly FileHandle[] = [],
 ): Promise<FileDigest> {
-  const hashes = algorithms.map((a) => createHash(a));
+  const digester = new Digester(algorithms);
   const bufs = [acquire(), acquire()] as const;
   let size = 0;
   let which = 0;
@@ -77,7 +140,7 @@ export async function digestHandle(
         pending = undefined as unknown as typeof pending;
       }
       const chunk = bytesRead === HASH_CHUNK_SIZE ? current : current.subarray(0, bytesRead);
-      for (const h of hashes) h.update(chunk);
+      digester.update(chunk);
       // the copy is written before `current` can be read into again (two iterations from now)
       for (const sink of sinks) {
         await writeAll(sink, chunk, offset).catch((e: unknown) => {
@@ -92,11 +155,7 @@ export async function digestHandle(
     release(bufs[0]);
     release(bufs[1]);
   }
-  const digests: Partial<Record<HashAlgorithm, string>> = {};
-  algorithms.forEach((a, i) => {
-    digests[a] = hashes[i]!.digest('hex');
-  });
-  return { digests, size };
+  return digester.result();
 }
 
 /** A copy written while a file is hashed: created anew (O_EXCL, never through a symlink), default mode 0600. */

@@ -60,3 +60,46 @@ export async function openRegularFile(path: string, options: OpenRegularOptions 
     throw fsError(e, label, 'cannot stat');
   }
 }
+
+/** Read size of readBounded. */
+const READ_CHUNK = 256 * 1024;
+
+/**
+ * The one bounded read: the whole content of an open file, at most `maxBytes` bytes. The size is judged first on
+ * the descriptor (fstat) and then on what is actually read (a file growing meanwhile cannot slip past; at most
+ * maxBytes + 1 bytes are ever held). Over the limit, throws `tooLarge(size)` (the size seen: fstat's, or the bytes
+ * read so far); read errors are thrown as Node raised them (callers word them with fsError).
+ */
+export async function readBounded(
+  fh: FileHandle,
+  maxBytes: number,
+  tooLarge: (size: number) => Error,
+): Promise<Buffer> {
+  const { size } = await fh.stat();
+  if (size > maxBytes) throw tooLarge(size);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, maxBytes + 1 - n));
+    const { bytesRead } = await fh.read(chunk, 0, chunk.length, n);
+    if (bytesRead === 0) break;
+    chunks.push(chunk.subarray(0, bytesRead));
+    n += bytesRead;
+    if (n > maxBytes) throw tooLarge(n);
+  }
+  return Buffer.concat(chunks, n);
+}
+
+/** readBounded of the file at `path`, opened for reading (following symlinks, as given) and closed again. */
+export async function readFileBounded(
+  path: string,
+  maxBytes: number,
+  tooLarge: (size: number) => Error,
+): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    return await readBounded(fh, maxBytes, tooLarge);
+  } finally {
+    await fh.close();
+  }
+}

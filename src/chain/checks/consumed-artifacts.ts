@@ -1,6 +1,6 @@
+import { RESERVED_ARTIFACT_NAMES } from '../../document/names.js';
 import type { HashAlgorithm } from '../../document/schema.js';
 import { CotError, type ErrorCode } from '../../errors.js';
-import { RESERVED_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
 import { downloadArtifact } from '../../transport/download.js';
 import { servesBytes } from '../../transport/queue.js';
 import { mapBounded } from '../../util/concurrency.js';

@@ -1,6 +1,6 @@
 import { verifyLink } from '../../cot/verify.js';
+import { COT_ARTIFACT_NAMES, COT_FILE_NAMES } from '../../document/names.js';
 import { CotError } from '../../errors.js';
-import { COT_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
 import { canonicalize } from '../../json/canonical.js';
 import { type JsonObject, parseJsonBytes } from '../../json/parse.js';
 import type { Signer } from '../../signature/verify.js';
@@ -75,10 +75,10 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
   if ((useEd && !hasEd) || (!useEd && !hasPgp)) {
     const wanted =
       policy.signatureFormat === 'either'
-        ? 'public/chain-of-trust.json + .sig nor public/chainOfTrust.json.asc'
+        ? `${COT_ARTIFACT_NAMES.json} + .sig nor ${COT_ARTIFACT_NAMES.openpgp}`
         : useEd
-          ? 'public/chain-of-trust.json + .sig'
-          : 'public/chainOfTrust.json.asc';
+          ? `${COT_ARTIFACT_NAMES.json} + .sig`
+          : COT_ARTIFACT_NAMES.openpgp;
     s.fail(n, 'CHAIN_COT_MISSING', `task ${link.taskId} run ${runId} has no ${wanted}`);
     return;
   }
@@ -117,15 +117,14 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
     let same = false;
     try {
       same =
-        canonicalize(parseJsonBytes(unsigned, { source: 'chain-of-trust.json' })) ===
-        canonicalize(v.document);
+        canonicalize(parseJsonBytes(unsigned, { source: COT_FILE_NAMES.json })) === canonicalize(v.document);
     } catch {
       same = false;
     }
     if (!same)
       throw new CotError(
         'DOCUMENT_INVALID',
-        `task ${link.taskId} run ${runId}: the unsigned public/chain-of-trust.json differs from the text signed in public/chainOfTrust.json.asc`,
+        `task ${link.taskId} run ${runId}: the unsigned ${COT_ARTIFACT_NAMES.json} differs from the text signed in ${COT_ARTIFACT_NAMES.openpgp}`,
       );
     link.checks.push(
       `the ed25519 document was refused (${e.code}); the OpenPGP document verified and carries the same text`,
