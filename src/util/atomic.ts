@@ -169,20 +169,21 @@ export function stagedWriteAt(dest: string): StagedWrite {
   return stagedWrite(pathFolder(dirname(dest)), basename(dest));
 }
 
-async function writeTemp(f: AtomicEntry): Promise<string> {
-  const tmp = tempNameFor(f.name);
+/** Write `f`'s data to a new staged temp file (created with its final mode, fsynced); not yet in place. */
+async function writeTemp(f: AtomicEntry): Promise<StagedWrite> {
+  const staged = stagedWrite(f.folder, f.name);
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    fh = await open(f.folder.at(tmp), 'wx', f.mode ?? 0o644); // O_EXCL: never an existing file, never a symlink
+    fh = await open(staged.temp, 'wx', f.mode ?? 0o644); // O_EXCL: never an existing file, never a symlink
     await fh.writeFile(f.data);
     await fh.sync();
     await fh.close();
     fh = undefined;
-    return tmp;
+    return staged;
   } catch (e) {
     await fh?.close().catch(() => undefined);
-    await unlink(f.folder.at(tmp)).catch(() => undefined);
-    throw writeError(e, f.folder.display(f.name));
+    await staged.discard();
+    throw writeError(e, staged.display);
   }
 }
 
@@ -245,7 +246,7 @@ export async function writeFilesAtomicIn(
   files: readonly AtomicEntry[],
   o: { removeFirst?: readonly { folder: TargetFolder; name: string }[] } = {},
 ): Promise<void> {
-  const temps: string[] = [];
+  const temps: (StagedWrite | undefined)[] = [];
   // the file being worked on, for the message: the caller's names only, never a temp file's
   let current = files.map((f) => f.folder.display(f.name)).join(', ');
   try {
@@ -262,16 +263,15 @@ export async function writeFilesAtomicIn(
     for (let i = 0; i < files.length; i++) {
       const f = files[i]!;
       current = f.folder.display(f.name);
-      if (f.noReplace) await placeNew(f.folder.at(temps[i]!), f.folder.at(f.name), current);
-      else await rename(f.folder.at(temps[i]!), f.folder.at(f.name));
-      temps[i] = '';
+      const staged = temps[i]!;
+      if (f.noReplace) await placeNew(staged.temp, f.folder.at(f.name), current);
+      else await staged.commit({ sync: false }); // fsynced when written
+      temps[i] = undefined;
     }
     current = files.map((f) => f.folder.display(f.name)).join(', ');
     for (const folder of new Set(files.map((f) => f.folder))) await folder.sync();
   } catch (e) {
-    await Promise.all(
-      temps.map((t, i) => (t ? unlink(files[i]!.folder.at(t)).catch(() => undefined) : undefined)),
-    );
+    await Promise.all(temps.map((t) => t?.discard()));
     throw writeError(e, current);
   }
 }
