@@ -22,8 +22,6 @@ export {
   verifyChain,
 } from './chain/verify-chain.js';
 export {
-  CERTIFIED_LOG_NAME,
-  COT_FILE_NAMES,
   type GenerateOptions,
   type GenerateResult,
   type GenerateWarning,
@@ -47,6 +45,7 @@ export {
   verifySignature,
 } from './cot/verify.js';
 export { type DemoOptions, type DemoResult, runDemo, slugid } from './demo/demo.js';
+export { mergeAdditionalData } from './document/additional-data.js';
 export {
   type ArtifactDigests,
   assertCotDocument,
@@ -55,6 +54,14 @@ export {
   type CotDocument,
   type TaskDefinition,
 } from './document/document.js';
+export {
+  ADDITIONAL_DATA_FILE,
+  CERTIFIED_LOG_NAME,
+  COT_ARTIFACT_NAMES,
+  COT_FILE_NAMES,
+  isChainOfTrustFile,
+  RESERVED_ARTIFACT_NAMES,
+} from './document/names.js';
 export { COT_V1_SCHEMA, HASH_ALGORITHMS, type HashAlgorithm, SLUGID_PATTERN } from './document/schema.js';
 export {
   CotError,
@@ -79,24 +86,18 @@ export {
 export {
   type ArtifactSource,
   assertArtifactName,
-  COT_ARTIFACT_NAMES,
   enumerateArtifactDir,
   type HashedArtifact,
   hashArtifacts,
-  isChainOfTrustFile,
   parseArtifactPair,
-  RESERVED_ARTIFACT_NAMES,
   toArtifactDigests,
 } from './hashing/artifacts.js';
 export {
   type DigestCopy,
   type DigestFileOptions,
-  descriptorPath,
   digestBytes,
   digestFile,
   type FileDigest,
-  type OpenRegularOptions,
-  openRegularFile,
 } from './hashing/digest.js';
 export { canonicalBytes, canonicalize } from './json/canonical.js';
 export {
@@ -200,6 +201,8 @@ export {
   type VerifyTrustedInput,
   verifySignatureTrusted,
 } from './trust/verify.js';
+export { descriptorPath } from './util/fs-paths.js';
+export { type OpenRegularOptions, openRegularFile } from './util/read.js';
 export { createStagingDir, type StagingDir } from './util/staging.js';
 export { escapeControls, terminalSafe } from './util/terminal.js';
 export {
@@ -208,10 +211,8 @@ export {
   collectEnvironment,
   collectGcpEnvironment,
   type EnvironmentSource,
-  mergeAdditionalData,
 } from './worker/environment.js';
 export {
-  ADDITIONAL_DATA_FILE,
   readAdditionalData,
   type WorkerChainOfTrustOptions,
   type WorkerChainOfTrustResult,

@@ -1,7 +1,7 @@
 import { CotError, type ErrorCode } from '../errors.js';
-import { mapBounded } from '../hashing/digest.js';
 import type { JsonObject } from '../json/parse.js';
 import type { TaskQueue } from '../transport/queue.js';
+import { mapBounded } from '../util/concurrency.js';
 import { chainEdges, type Edge, edgeProblems, isAction } from './edges.js';
 
 /**

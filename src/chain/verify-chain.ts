@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { assertTaskId } from '../transport/dir-store.js';
 import type { TaskQueue } from '../transport/queue.js';
 import { checkOption, checkOptions } from '../util/options.js';
+import { assertTaskId } from '../util/task-id.js';
 import { checkConsumedArtifacts } from './checks/consumed-artifacts.js';
 import { checkDockerImages, checkInteractive } from './checks/docker-images.js';
 import { verifyDocuments } from './checks/documents.js';

@@ -1,32 +1,34 @@
-import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { open, readdir, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { mergeAdditionalData } from '../document/additional-data.js';
+import { assertCotDocument, buildDocument, type CotDocument } from '../document/document.js';
 import {
-  type ArtifactDigests,
-  assertCotDocument,
-  buildDocument,
-  type CotDocument,
-} from '../document/document.js';
+  CERTIFIED_LOG_FILE,
+  CERTIFIED_LOG_NAME,
+  COT_FILE_NAMES,
+  isChainOfTrustFile,
+  RESERVED_ARTIFACT_NAMES,
+} from '../document/names.js';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError, toCotError } from '../errors.js';
 import {
   type ArtifactSource,
-  COT_ARTIFACT_NAMES,
   enumerateArtifactDir,
   type HashedArtifact,
   hashArtifacts,
-  isChainOfTrustFile,
-  RESERVED_ARTIFACT_NAMES,
   toArtifactDigests,
 } from '../hashing/artifacts.js';
 import { DEFAULT_HASH_CONCURRENCY, digestBytes, digestFile } from '../hashing/digest.js';
 import { canonicalize } from '../json/canonical.js';
 import type { JsonObject } from '../json/parse.js';
-import { ed25519PublicFromRaw, ed25519Sign, ed25519Verify } from '../keys/ed25519.js';
-import { describeKey, type SigningKey } from '../keys/keys.js';
-import { assertCleartextSignable } from '../pgp/cleartext.js';
-import { loadPgp } from '../pgp/lazy.js';
-import { writeFilesAtomicIn } from '../util/atomic.js';
+import type { SigningKey } from '../keys/keys.js';
+import {
+  type DocumentSigner,
+  documentSigners,
+  type SignatureFormat,
+  type SignedFile,
+} from '../signature/sign.js';
+import { type StagedWrite, stagedWrite, tempNamePattern, writeFilesAtomicIn } from '../util/atomic.js';
 import {
   type FolderRoot,
   locateInRoots,
@@ -35,19 +37,11 @@ import {
   openSubdirectory,
   resolveRoots,
 } from '../util/dirfd.js';
+import { fsReason } from '../util/fs-paths.js';
 import { checkOptions, type OptionRule } from '../util/options.js';
-import { assertDistinctOutputs, fsReason, type NamedPath } from '../util/output-paths.js';
-import { mergeAdditionalData } from '../worker/environment.js';
-import { verifySignature } from './verify.js';
+import { assertDistinctOutputs, type NamedPath } from '../util/output-paths.js';
 
-export type SignatureFormat = 'openpgp' | 'ed25519' | 'both';
-
-/** Where the generator writes, by format: the basenames inside the output folder (= artifacts public/...). */
-export const COT_FILE_NAMES = {
-  openpgp: 'chainOfTrust.json.asc',
-  json: 'chain-of-trust.json',
-  sig: 'chain-of-trust.json.sig',
-} as const;
+export type { SignatureFormat } from '../signature/sign.js';
 
 export interface GenerateOptions {
   /** the task definition, as the queue serves it */
@@ -121,18 +115,15 @@ export interface StagedFile {
   sha256?: string;
 }
 
-export const CERTIFIED_LOG_NAME = 'public/logs/certified.log';
-
-/** Temp files a killed generator may have left (hidden, never at a document's own name). */
-const STALE_TEMP =
-  /^\.(chainOfTrust\.json\.asc|chain-of-trust\.json|chain-of-trust\.json\.sig|certified\.log)\.([0-9]+\.)?[0-9a-f]+\.tmp$/;
+/** Temp files (tempNameFor) a killed generator may have left: hidden, never at a document's own name. */
+const STALE_TEMP = tempNamePattern([...Object.values(COT_FILE_NAMES), CERTIFIED_LOG_FILE.name]);
 
 /**
  * Remove them before listing artifacts, so that a re-run after a crash neither lists nor keeps them: in the opened
  * output folder and its logs/ (opened through it, never a symlink), best effort.
  */
 async function removeStaleTemps(out: OpenDirectory): Promise<void> {
-  const logs = await openSubdirectory(out, 'logs').catch(() => undefined);
+  const logs = await openSubdirectory(out, CERTIFIED_LOG_FILE.folder).catch(() => undefined);
   try {
     for (const dir of logs ? [out, logs] : [out]) {
       const names = await readdir(dir.here).catch(() => [] as string[]);
@@ -211,34 +202,6 @@ function folderTooDeepWarning(dir: string, listed: readonly ArtifactSource[]): G
   };
 }
 
-function pickKeys(keys: readonly SigningKey[], format: SignatureFormat) {
-  const pgp = keys.filter((k) => k.kind === 'openpgp');
-  const ed = keys.filter((k) => k.kind === 'ed25519');
-  const needPgp = format !== 'ed25519';
-  const needEd = format !== 'openpgp';
-  const problems: string[] = [];
-  if (needPgp && pgp.length !== 1) problems.push(`exactly one OpenPGP private key (got ${pgp.length})`);
-  if (needEd && ed.length !== 1) problems.push(`exactly one ed25519 private key (got ${ed.length})`);
-  if (!needPgp && pgp.length > 0) problems.push('no OpenPGP key');
-  if (!needEd && ed.length > 0) problems.push('no ed25519 key');
-  if (problems.length > 0) {
-    throw new CotError('USAGE', `--format ${format} needs ${problems.join(' and ')}`);
-  }
-  return { pgp: pgp[0], ed: ed[0] };
-}
-
-/**
- * Hash the artifacts, build and validate the v1 document, sign it in the requested format(s), check each
- * signature, and only then write all files atomically. Nothing is written if any step fails.
- *
- * A process of the task user may still be running (on a real worker, the artifact and task folders are the task's):
- * every file read is opened once and checked on its descriptor (hashArtifacts; explicit artifacts and the certified
- * log as described at `artifacts` and `certifiedLog`), and every write, rename and unlink goes through the output
- * folder opened once (openOutputFolder; on Linux through /proc/self/fd/N, see src/util/dirfd.ts), never through
- * its path again. Throws USAGE (also: an input at an output's path), ARTIFACT_UNSAFE_FILE, ARTIFACT_RESERVED_NAME, ARTIFACT_DUPLICATE_NAME,
- * FILE_NOT_FOUND, FILE_UNREADABLE, DOCUMENT_INVALID, SIGNING_FAILED, SIGNING_LINE_TOO_LONG, OUTPUT_UNSAFE_FOLDER,
- * OUTPUT_FAILED.
- */
 /**
  * The options of generateChainOfTrust (and workerChainOfTrust) that are not document fields, checked for callers in
  * plain JavaScript (OPTIONS_INVALID); the document's fields are left to schema v1.
@@ -260,37 +223,46 @@ export const GENERATE_OPTION_RULES: Record<string, OptionRule> = {
   stageDir: { kind: 'string', optional: true },
 };
 
-export async function generateChainOfTrust(o: GenerateOptions): Promise<GenerateResult> {
-  checkOptions('generateChainOfTrust', o, GENERATE_OPTION_RULES);
-  const { pgp, ed } = pickKeys(o.keys, o.format);
-  if (
-    o.artifactDir === undefined &&
-    (o.artifacts === undefined || o.artifacts.length === 0) &&
-    o.certifiedLog === undefined
-  ) {
-    throw new CotError('USAGE', 'give an artifact directory or at least one NAME=PATH artifact');
-  }
-  const outDir = resolve(o.outDir);
-  const outPaths = {
+/** The files a run writes: the documents' paths in the output folder and the certified log's. */
+interface OutputPaths {
+  openpgp: string;
+  json: string;
+  sig: string;
+  certifiedLog: string;
+}
+
+function outputPaths(outDir: string): OutputPaths {
+  return {
     openpgp: join(outDir, COT_FILE_NAMES.openpgp),
     json: join(outDir, COT_FILE_NAMES.json),
     sig: join(outDir, COT_FILE_NAMES.sig),
+    certifiedLog: join(outDir, CERTIFIED_LOG_FILE.folder, CERTIFIED_LOG_FILE.name),
   };
-  const certifiedLogPath = join(outDir, 'logs', 'certified.log');
-  // nothing this run reads is one of the files it writes (an explicit artifact at the document's own path would be
-  // hashed, then replaced by the document that lists it)
+}
+
+/**
+ * Nothing this run reads is one of the files it writes (an explicit artifact at the document's own path would be
+ * hashed, then replaced by the document that lists it): USAGE, before anything is read (assertDistinctOutputs).
+ */
+async function assertInputsAreNotOutputs(
+  o: GenerateOptions,
+  signers: readonly DocumentSigner[],
+  out: OutputPaths,
+): Promise<void> {
+  const ed = signers.some((s) => s.format === 'ed25519');
+  const pgp = signers.some((s) => s.format === 'openpgp');
   await assertDistinctOutputs(
     [
       ...(ed
         ? [
-            { path: outPaths.json, what: `the output ${COT_FILE_NAMES.json}` },
-            { path: outPaths.sig, what: `the output ${COT_FILE_NAMES.sig}` },
+            { path: out.json, what: `the output ${COT_FILE_NAMES.json}` },
+            { path: out.sig, what: `the output ${COT_FILE_NAMES.sig}` },
           ]
         : []),
-      ...(pgp ? [{ path: outPaths.openpgp, what: `the output ${COT_FILE_NAMES.openpgp}` }] : []),
+      ...(pgp ? [{ path: out.openpgp, what: `the output ${COT_FILE_NAMES.openpgp}` }] : []),
       ...(o.certifiedLog === undefined
         ? []
-        : [{ path: certifiedLogPath, what: 'the output logs/certified.log' }]),
+        : [{ path: out.certifiedLog, what: 'the output logs/certified.log' }]),
     ],
     [
       ...(o.inputFiles ?? []),
@@ -299,6 +271,33 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
       ...(o.artifacts ?? []).map((a) => ({ path: a.path, what: `artifact ${a.name}` })),
     ],
   );
+}
+
+/**
+ * Hash the artifacts, build and validate the v1 document, sign it in the requested format(s), check each
+ * signature, and only then write all files atomically. Nothing is written if any step fails.
+ *
+ * A process of the task user may still be running (on a real worker, the artifact and task folders are the task's):
+ * every file read is opened once and checked on its descriptor (hashArtifacts; explicit artifacts and the certified
+ * log as described at `artifacts` and `certifiedLog`), and every write, rename and unlink goes through the output
+ * folder opened once (openOutputFolder; on Linux through /proc/self/fd/N, see src/util/dirfd.ts), never through
+ * its path again. Throws USAGE (also: an input at an output's path), ARTIFACT_UNSAFE_FILE, ARTIFACT_RESERVED_NAME, ARTIFACT_DUPLICATE_NAME,
+ * FILE_NOT_FOUND, FILE_UNREADABLE, DOCUMENT_INVALID, SIGNING_FAILED, SIGNING_LINE_TOO_LONG, OUTPUT_UNSAFE_FOLDER,
+ * OUTPUT_FAILED.
+ */
+export async function generateChainOfTrust(o: GenerateOptions): Promise<GenerateResult> {
+  checkOptions('generateChainOfTrust', o, GENERATE_OPTION_RULES);
+  const signers = documentSigners(o.keys, o.format);
+  if (
+    o.artifactDir === undefined &&
+    (o.artifacts === undefined || o.artifacts.length === 0) &&
+    o.certifiedLog === undefined
+  ) {
+    throw new CotError('USAGE', 'give an artifact directory or at least one NAME=PATH artifact');
+  }
+  const outDir = resolve(o.outDir);
+  const out = outputPaths(outDir);
+  await assertInputsAreNotOutputs(o, signers, out);
   // the folders a task process may write, resolved once: the artifact folder and the given roots
   const roots = await resolveRoots([
     ...(o.artifactDir === undefined ? [] : [o.artifactDir]),
@@ -308,7 +307,7 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
   try {
     const existing = await folders.out(false);
     if (existing) await removeStaleTemps(existing);
-    return await generateIn(o, folders, roots, outPaths, certifiedLogPath, pgp, ed);
+    return await generateIn(o, folders, out, signers);
   } finally {
     await folders.close();
   }
@@ -330,7 +329,9 @@ class Folders {
     return this.outDir;
   }
   async logs(): Promise<OpenDirectory> {
-    this.logsDir ??= await openSubdirectory(await this.out(true), 'logs', { create: true });
+    this.logsDir ??= await openSubdirectory(await this.out(true), CERTIFIED_LOG_FILE.folder, {
+      create: true,
+    });
     return this.logsDir;
   }
   async close(): Promise<void> {
@@ -339,83 +340,114 @@ class Folders {
   }
 }
 
-async function generateIn(
+/**
+ * The artifacts to hash: the artifact folder's listing (without this run's outputs; leftover chain-of-trust files
+ * refused, a folder one level too deep warned about) and the explicit artifacts, held to the roots when roots are
+ * given (else trusted as given).
+ */
+async function collectSources(
   o: GenerateOptions,
   folders: Folders,
-  roots: readonly FolderRoot[],
-  outPaths: { openpgp: string; json: string; sig: string },
-  certifiedLogPath: string,
-  pgp: SigningKey | undefined,
-  ed: SigningKey | undefined,
-): Promise<GenerateResult> {
+  out: OutputPaths,
+  warnings: GenerateWarning[],
+): Promise<ArtifactSource[]> {
   const sources: ArtifactSource[] = [];
-  const warnings: GenerateWarning[] = [];
-  const mismatch = workerTypeWarning(o);
-  if (mismatch) warnings.push(mismatch);
   if (o.artifactDir !== undefined) {
     const listed = await enumerateArtifactDir(o.artifactDir, {
-      exclude: [...Object.values(outPaths), ...(o.certifiedLog ? [certifiedLogPath] : [])],
+      exclude: [out.openpgp, out.json, out.sig, ...(o.certifiedLog ? [out.certifiedLog] : [])],
     });
     refuseLeftovers(o, listed, folders.path);
     const tooDeep = folderTooDeepWarning(o.artifactDir, listed);
     if (tooDeep) warnings.push(tooDeep);
     sources.push(...listed);
   }
-  // explicit artifacts: inside the roots (and the artifact folder) when roots are given, else trusted as given
   const explicitWithin =
-    o.artifactRoots !== undefined && o.artifactRoots.length > 0 ? roots.map((r) => r.real) : undefined;
+    o.artifactRoots !== undefined && o.artifactRoots.length > 0
+      ? folders.roots.map((r) => r.real)
+      : undefined;
   for (const s of o.artifacts ?? []) {
     sources.push(
       s.within !== undefined || explicitWithin === undefined ? s : { ...s, within: explicitWithin },
     );
   }
-  const algorithms = o.hashAlgorithms ?? ['sha256'];
-  // the certified log: a frozen copy of the task log, hashed from the log itself while it is copied (to a temp
-  // file renamed into place with the documents, and to the staging folder), so the copies are the bytes hashed
-  let logCopy: { dir: OpenDirectory; tmp: string } | undefined;
-  let logHashed: Promise<HashedArtifact> | undefined;
-  if (o.certifiedLog !== undefined) {
-    const claimed = sources.find((s) => s.name === CERTIFIED_LOG_NAME);
-    if (claimed) {
-      throw new CotError(
-        'ARTIFACT_RESERVED_NAME',
-        `artifact ${CERTIFIED_LOG_NAME} (${claimed.path}) is reserved for the certified log`,
-      );
-    }
-    const log = o.certifiedLog;
-    // held to the task folder it lies in (if any): a path that enters one and goes back up is refused, never freed
-    const logRoot = (
-      await locateInRoots(log, roots).catch((e: unknown) => {
-        throw new CotError('ARTIFACT_UNSAFE_FILE', `certified log ${log}: ${(e as Error).message}`, {
-          cause: e,
-        });
-      })
-    )?.root;
-    const dir = await folders.logs();
-    const tmp = `.certified.log.${randomBytes(6).toString('hex')}.tmp`;
-    logCopy = { dir, tmp };
-    const staged = o.stageDir === undefined ? undefined : join(o.stageDir, 'certified.log');
-    logHashed = digestFile(log, algorithms, {
-      noFollow: true,
-      label: `certified log ${log}`,
-      ...(logRoot === undefined ? {} : { within: logRoot.real }),
-      copies: [
-        { path: dir.at(tmp), mode: 0o644, label: dir.display('certified.log') },
-        ...(staged ? [{ path: staged }] : []),
-      ],
-    }).then(
-      (d) => ({
-        name: CERTIFIED_LOG_NAME,
-        path: certifiedLogPath,
-        size: d.size,
-        digests: d.digests,
-        ...(staged ? { staged } : {}),
-      }),
-      (e: unknown) => {
-        throw fsError(e, log, 'cannot copy the task log');
-      },
+  return sources;
+}
+
+/** The certified log being copied: the staged copy in logs/ (renamed into place with the documents) and its hash. */
+interface LogCopy {
+  staged: StagedWrite;
+  hashed: Promise<HashedArtifact>;
+}
+
+/**
+ * The certified log: a frozen copy of the task log, hashed from the log itself while it is copied (to a staged file
+ * in logs/, renamed into place with the documents, and to the staging folder), so the copies are the bytes hashed.
+ * ARTIFACT_RESERVED_NAME when an artifact claims its name; ARTIFACT_UNSAFE_FILE for a log path that enters a task
+ * folder and leaves it.
+ */
+async function startLogCopy(
+  o: GenerateOptions & { certifiedLog: string },
+  sources: readonly ArtifactSource[],
+  folders: Folders,
+  out: OutputPaths,
+  algorithms: readonly HashAlgorithm[],
+): Promise<LogCopy> {
+  const claimed = sources.find((s) => s.name === CERTIFIED_LOG_NAME);
+  if (claimed) {
+    throw new CotError(
+      'ARTIFACT_RESERVED_NAME',
+      `artifact ${CERTIFIED_LOG_NAME} (${claimed.path}) is reserved for the certified log`,
     );
   }
+  const log = o.certifiedLog;
+  // held to the task folder it lies in (if any): a path that enters one and goes back up is refused, never freed
+  const logRoot = (
+    await locateInRoots(log, folders.roots).catch((e: unknown) => {
+      throw new CotError('ARTIFACT_UNSAFE_FILE', `certified log ${log}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    })
+  )?.root;
+  const staged = stagedWrite(await folders.logs(), CERTIFIED_LOG_FILE.name);
+  const stageCopy = o.stageDir === undefined ? undefined : join(o.stageDir, CERTIFIED_LOG_FILE.name);
+  const hashed = digestFile(log, algorithms, {
+    noFollow: true,
+    label: `certified log ${log}`,
+    ...(logRoot === undefined ? {} : { within: logRoot.real }),
+    copies: [
+      { path: staged.temp, mode: 0o644, label: staged.display },
+      ...(stageCopy ? [{ path: stageCopy }] : []),
+    ],
+  }).then(
+    (d) => ({
+      name: CERTIFIED_LOG_NAME,
+      path: out.certifiedLog,
+      size: d.size,
+      digests: d.digests,
+      ...(stageCopy ? { staged: stageCopy } : {}),
+    }),
+    (e: unknown) => {
+      throw fsError(e, log, 'cannot copy the task log');
+    },
+  );
+  return { staged, hashed };
+}
+
+async function generateIn(
+  o: GenerateOptions,
+  folders: Folders,
+  out: OutputPaths,
+  signers: readonly DocumentSigner[],
+): Promise<GenerateResult> {
+  const warnings: GenerateWarning[] = [];
+  const mismatch = workerTypeWarning(o);
+  if (mismatch) warnings.push(mismatch);
+  const sources = await collectSources(o, folders, out, warnings);
+  const algorithms = o.hashAlgorithms ?? ['sha256'];
+  const logCopy =
+    o.certifiedLog === undefined
+      ? undefined
+      : await startLogCopy({ ...o, certifiedLog: o.certifiedLog }, sources, folders, out, algorithms);
   // both settle before anything is cleaned up: nothing keeps reading or copying after a failure
   const [payload, log] = await Promise.allSettled([
     hashArtifacts(sources, {
@@ -423,22 +455,19 @@ async function generateIn(
       concurrency: o.concurrency ?? DEFAULT_HASH_CONCURRENCY,
       ...(o.stageDir === undefined ? {} : { stageDir: o.stageDir }),
     }),
-    logHashed,
+    logCopy?.hashed,
   ]);
-  const dropLogCopy = async () => {
-    if (logCopy) await unlink(logCopy.dir.at(logCopy.tmp)).catch(() => undefined);
-  };
   if (payload.status === 'rejected' || log.status === 'rejected') {
-    await dropLogCopy();
+    await logCopy?.staged.discard();
     throw payload.status === 'rejected' ? payload.reason : (log as PromiseRejectedResult).reason;
   }
   const hashed = log.value
     ? [...payload.value, log.value].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     : payload.value;
   try {
-    return { ...(await signAndWrite(o, hashed, folders, outPaths, pgp, ed, logCopy)), warnings };
+    return { ...(await signAndWrite(o, hashed, folders, signers, logCopy?.staged)), warnings };
   } catch (e) {
-    await dropLogCopy();
+    await logCopy?.staged.discard();
     throw e;
   }
 }
@@ -464,35 +493,39 @@ function refuseLeftovers(o: GenerateOptions, listed: readonly ArtifactSource[], 
 }
 
 /**
- * Refuse, before anything is signed or written, a document GnuPG could not verify as a cleartext signature (a line
- * over GNUPG_MAX_CLEARTEXT_LINE: SIGNING_LINE_TOO_LONG, details line/length/limit); with --format both the message
- * says that ed25519 alone could still sign it.
+ * Every signer's check before anything is signed or written (OpenPGP: a line GnuPG could not verify,
+ * SIGNING_LINE_TOO_LONG, details line/length/limit); when an ed25519 signer is also at work (--format both) the
+ * message says that ed25519 alone could still sign it.
  */
-function assertOpenPgpSignable(canonical: string, format: SignatureFormat): void {
-  try {
-    assertCleartextSignable(canonical, 'the chain-of-trust document');
-  } catch (e) {
-    if (e instanceof CotError && e.code === 'SIGNING_LINE_TOO_LONG' && format === 'both') {
-      throw new CotError(
-        e.code,
-        `${e.message}; nothing was written: ed25519 alone (--format ed25519) could still sign this document`,
-        { details: e.details, cause: e },
-      );
+function assertSignable(signers: readonly DocumentSigner[], canonical: string): void {
+  for (const signer of signers) {
+    try {
+      signer.check(canonical);
+    } catch (e) {
+      if (
+        e instanceof CotError &&
+        e.code === 'SIGNING_LINE_TOO_LONG' &&
+        signers.some((s) => s.format === 'ed25519')
+      ) {
+        throw new CotError(
+          e.code,
+          `${e.message}; nothing was written: ed25519 alone (--format ed25519) could still sign this document`,
+          { details: e.details, cause: e },
+        );
+      }
+      throw e;
     }
-    throw e;
   }
 }
 
-async function signAndWrite(
+/**
+ * The v1 document listing `hashed`, with the task's additional data merged under the worker's own values (which win,
+ * nested keys of both kept; DOCUMENT_INVALID when the merge is not a valid document), and its canonical JSON.
+ */
+function buildSignedDocument(
   o: GenerateOptions,
-  hashed: HashedArtifact[],
-  folders: Folders,
-  outPaths: { openpgp: string; json: string; sig: string },
-  pgp: SigningKey | undefined,
-  ed: SigningKey | undefined,
-  logCopy: { dir: OpenDirectory; tmp: string } | undefined,
-): Promise<Omit<GenerateResult, 'warnings'>> {
-  const artifacts: ArtifactDigests = toArtifactDigests(hashed);
+  hashed: readonly HashedArtifact[],
+): { document: CotDocument; canonical: string } {
   const generated = buildDocument({
     task: o.task,
     taskId: o.taskId,
@@ -501,116 +534,88 @@ async function signAndWrite(
     workerId: o.workerId,
     ...(o.workerType === undefined ? {} : { workerType: o.workerType }),
     ...(o.environment === undefined ? {} : { environment: o.environment }),
-    artifacts,
+    artifacts: toArtifactDigests(hashed),
   });
-  // the task's additional data lies under the worker's own values, which win (nested keys of both kept)
   let document: CotDocument = generated;
   if (o.additionalData !== undefined) {
     const merged = mergeAdditionalData(o.additionalData, generated as unknown as JsonObject);
     assertCotDocument(merged, 'document merged with the additional data');
     document = merged;
   }
-  const canonical = canonicalize(document);
-  const bytes = Buffer.from(canonical, 'latin1'); // canonical JSON is pure ASCII
-  if (pgp) assertOpenPgpSignable(canonical, o.format);
+  return { document, canonical: canonicalize(document) };
+}
 
-  const files: { artifact: string; path: string; data: Buffer }[] = [];
-  const signers: string[] = [];
-  if (ed) {
-    if (ed.kind !== 'ed25519') throw new CotError('INTERNAL', 'key kind mix-up');
-    const sig = ed25519Sign(bytes, ed.privateKey);
-    if (!ed25519Verify(bytes, sig, ed25519PublicFromRaw(Buffer.from(ed.publicKey, 'base64')))) {
-      throw new CotError('SIGNING_FAILED', `the ed25519 signature made with ${ed.source} does not verify`);
-    }
-    files.push({ artifact: COT_ARTIFACT_NAMES.json, path: outPaths.json, data: bytes });
-    files.push({ artifact: COT_ARTIFACT_NAMES.sig, path: outPaths.sig, data: sig });
-    signers.push(describeKey(ed));
+/**
+ * The private copies an upload reads, never the output folder (which the task may write): every artifact's staged
+ * copy, then each signed file written into the staging folder as `cot-<name>`.
+ */
+async function stageOutputs(
+  stageDir: string,
+  hashed: readonly HashedArtifact[],
+  files: readonly SignedFile[],
+): Promise<StagedFile[]> {
+  const staged: StagedFile[] = [];
+  for (const h of hashed) {
+    if (h.staged === undefined) throw new CotError('INTERNAL', `artifact ${h.name} has no staged copy`);
+    staged.push({ name: h.name, path: h.staged, ...(h.digests.sha256 ? { sha256: h.digests.sha256 } : {}) });
   }
-  if (pgp) {
-    if (pgp.kind !== 'openpgp') throw new CotError('INTERNAL', 'key kind mix-up');
-    const asc = await (await loadPgp()).clearsign(
-      canonical,
-      pgp.key,
-      o.now,
-      `chain of trust of task ${o.taskId}`,
-    );
-    // prove the file we are about to write verifies and carries exactly the canonical text
-    const check = await verifySignature({
-      data: Buffer.from(asc, 'utf8'),
-      keys: [
-        {
-          kind: 'openpgp',
-          key: pgp.key.toPublic(),
-          fingerprint: pgp.fingerprint,
-          userIds: pgp.userIds,
-          source: pgp.source,
-        },
-      ],
-      at: o.now,
-    });
-    if (!check.signedBytes.equals(bytes)) {
-      throw new CotError(
-        'SIGNING_FAILED',
-        'the OpenPGP cleartext signature does not carry the canonical bytes',
-      );
-    }
-    files.push({
-      artifact: COT_ARTIFACT_NAMES.openpgp,
-      path: outPaths.openpgp,
-      data: Buffer.from(asc, 'utf8'),
-    });
-    signers.push(describeKey(pgp));
+  for (const f of files) {
+    const path = join(stageDir, `cot-${f.name}`);
+    await writeStaged(path, f.data);
+    staged.push({ name: f.artifact, path, sha256: digestBytes(f.data) });
   }
-  // the upload reads private copies of the signed files, never the output folder (which the task may write)
-  const stagedFiles: StagedFile[] = [];
-  if (o.stageDir !== undefined) {
-    for (const h of hashed) {
-      if (h.staged === undefined) throw new CotError('INTERNAL', `artifact ${h.name} has no staged copy`);
-      stagedFiles.push({
-        name: h.name,
-        path: h.staged,
-        ...(h.digests.sha256 ? { sha256: h.digests.sha256 } : {}),
-      });
-    }
-    for (const f of files) {
-      const path = join(o.stageDir, `cot-${basename(f.path)}`);
-      await writeStaged(path, f.data);
-      stagedFiles.push({ name: f.artifact, path, sha256: digestBytes(f.data) });
-    }
-  }
-  // the output folder: opened once (made now if absent), then written only through its descriptor
+  return staged;
+}
+
+/**
+ * Put everything in the output folder (opened once, made now if absent, then written only through its descriptor):
+ * the certified log first, then the documents with writeFilesAtomicIn. Old signatures go first, and signatures are
+ * renamed after the document: a crash between renames can leave a document without its signature, never a
+ * signature beside a document it does not sign.
+ */
+async function writeOutputs(
+  folders: Folders,
+  files: readonly SignedFile[],
+  log: StagedWrite | undefined,
+): Promise<void> {
   const out = await folders.out(true);
-  if (logCopy) {
-    const { dir, tmp } = logCopy;
-    await rename(dir.at(tmp), dir.at('certified.log')).catch((e: unknown) => {
-      throw new CotError('OUTPUT_FAILED', `cannot write ${dir.display('certified.log')}: ${fsReason(e)}`, {
-        cause: e,
-      });
+  if (log) {
+    await log.commit({ sync: false }).catch((e: unknown) => {
+      throw new CotError('OUTPUT_FAILED', `cannot write ${log.display}: ${fsReason(e)}`, { cause: e });
     });
   }
-  // old signatures go first, and signatures are renamed after the document: a crash between renames can leave a
-  // document without its signature, never a signature beside a document it does not sign
   await writeFilesAtomicIn(
-    files.map((f) => ({ folder: out, name: basename(f.path), data: f.data, mode: 0o644 })),
-    {
-      removeFirst: files
-        .map((f) => f.path)
-        .filter((p) => p === outPaths.sig || p === outPaths.openpgp)
-        .map((p) => ({ folder: out, name: basename(p) })),
-    },
+    files.map((f) => ({ folder: out, name: f.name, data: f.data, mode: 0o644 })),
+    { removeFirst: files.filter((f) => f.signature).map((f) => ({ folder: out, name: f.name })) },
   );
+}
+
+async function signAndWrite(
+  o: GenerateOptions,
+  hashed: HashedArtifact[],
+  folders: Folders,
+  signers: readonly DocumentSigner[],
+  log: StagedWrite | undefined,
+): Promise<Omit<GenerateResult, 'warnings'>> {
+  const { document, canonical } = buildSignedDocument(o, hashed);
+  assertSignable(signers, canonical);
+  const files: SignedFile[] = [];
+  for (const signer of signers)
+    files.push(...(await signer.sign(canonical, { now: o.now, taskId: o.taskId })));
+  const staged = o.stageDir === undefined ? undefined : await stageOutputs(o.stageDir, hashed, files);
+  await writeOutputs(folders, files, log);
   return {
     document,
     canonical,
     artifacts: hashed,
     files: files.map((f) => ({
       artifact: f.artifact,
-      path: f.path,
+      path: join(folders.path, f.name),
       size: f.data.length,
       sha256: digestBytes(f.data),
     })),
-    signers,
-    ...(o.stageDir === undefined ? {} : { staged: stagedFiles }),
+    signers: signers.map((s) => s.description),
+    ...(staged === undefined ? {} : { staged }),
   };
 }
 

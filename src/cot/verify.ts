@@ -2,18 +2,19 @@ import { assertCotDocument, type CotDocument } from '../document/document.js';
 import { HASH_ALGORITHMS, type HashAlgorithm } from '../document/schema.js';
 import { CotError, IntegrityError } from '../errors.js';
 import { type ArtifactSource, checkArtifactSources } from '../hashing/artifacts.js';
-import { DEFAULT_HASH_CONCURRENCY, digestFile, mapBounded } from '../hashing/digest.js';
+import { DEFAULT_HASH_CONCURRENCY, digestFile } from '../hashing/digest.js';
 import { type JsonValue, parseJsonBytes } from '../json/parse.js';
 import type { VerificationKey } from '../keys/keys.js';
-import { type LinkTrust, verifySignatureTrusted } from '../trust/verify.js';
-import { checkOptions } from '../util/options.js';
 import {
   checkSignatureInput,
   type SignatureKind,
   type Signer,
   type VerifySignatureInput,
   verifySignature,
-} from './signature.js';
+} from '../signature/verify.js';
+import { type LinkTrust, verifySignatureTrusted } from '../trust/verify.js';
+import { mapBounded } from '../util/concurrency.js';
+import { checkOptions } from '../util/options.js';
 
 export type {
   Ed25519Signer,
@@ -21,8 +22,8 @@ export type {
   Signer,
   VerifiedSignature,
   VerifySignatureInput,
-} from './signature.js';
-export { signatureKindOf, verifySignature } from './signature.js';
+} from '../signature/verify.js';
+export { signatureKindOf, verifySignature } from '../signature/verify.js';
 
 /** Expected identity of the link; each given value must equal the signed document's. */
 export interface ExpectedLink {

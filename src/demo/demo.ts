@@ -5,6 +5,7 @@ import { renderChainHtml } from '../chain/html.js';
 import { loadPolicy } from '../chain/policy.js';
 import { type ChainReport, verifyChain } from '../chain/verify-chain.js';
 import { generateChainOfTrust } from '../cot/generate.js';
+import { TASK_GRAPH_NAME } from '../document/names.js';
 import { CotError } from '../errors.js';
 import { digestBytes } from '../hashing/digest.js';
 import { canonicalize } from '../json/canonical.js';
@@ -14,8 +15,8 @@ import { loadSigningKey, type SigningKey } from '../keys/keys.js';
 import { DirectoryQueue } from '../transport/dir-store.js';
 import { certifyKeyFile } from '../trust/certify.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { fsReason } from '../util/fs-paths.js';
 import { checkOptions } from '../util/options.js';
-import { fsReason } from '../util/output-paths.js';
 import { createdTask, type GraphTaskInput, graphEntry, queueDefaults } from './taskgraph.js';
 
 /** A fresh Taskcluster slugid (v4, "nice" form), as the queue uses for task ids. */
@@ -460,7 +461,7 @@ async function buildDemo(o: DemoOptions, dir: string): Promise<DemoResult> {
   const artifacts: Record<string, Record<string, Buffer>> = {
     [ids.decision]: {
       // taskgraph writes it with json.dump(sort_keys=True, indent=2)
-      'public/task-graph.json': Buffer.from(canonicalize(graph)),
+      [TASK_GRAPH_NAME]: Buffer.from(canonicalize(graph)),
       'public/parameters.yml': Buffer.from('project: demo\nlevel: "3"\n'),
     },
     [ids.image]: { 'public/image.tar.zst': randomBytes(256 * 1024) },

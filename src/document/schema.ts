@@ -6,7 +6,9 @@
  * every real implementation already complies: `chainOfTrustVersion` is exactly 1, `runId` is a non-negative
  * integer, digests are lowercase hex of the algorithm's length, and ids are Taskcluster slugids.
  */
-export const SLUGID_PATTERN = '^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$';
+import { SLUGID_PATTERN } from '../util/task-id.js';
+
+export { SLUGID_PATTERN };
 
 export const HASH_HEX_LENGTH = { sha256: 64, sha512: 128 } as const;
 export type HashAlgorithm = keyof typeof HASH_HEX_LENGTH;

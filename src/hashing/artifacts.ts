@@ -2,27 +2,13 @@ import type { Dirent } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ArtifactDigests } from '../document/document.js';
+import { RESERVED_ARTIFACT_NAMES } from '../document/names.js';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
+import { mapBounded } from '../util/concurrency.js';
+import { describeStat, isInside } from '../util/fs-paths.js';
 import { checkOption, checkOptions } from '../util/options.js';
-import { DEFAULT_HASH_CONCURRENCY, describeStat, digestFile, isInside, mapBounded } from './digest.js';
-
-/** The chain-of-trust document's own artifact names: never listed in a document, never claimable. */
-export const COT_ARTIFACT_NAMES = {
-  openpgp: 'public/chainOfTrust.json.asc',
-  json: 'public/chain-of-trust.json',
-  sig: 'public/chain-of-trust.json.sig',
-} as const;
-export const RESERVED_ARTIFACT_NAMES: ReadonlySet<string> = new Set(Object.values(COT_ARTIFACT_NAMES));
-
-/**
- * Whether a name listed from a folder of downloaded artifacts is a chain-of-trust file rather than an artifact: one
- * of RESERVED_ARTIFACT_NAMES, or their file names at the top of the folder (`chain-of-trust.json`: the folder given
- * is `public/` itself, one level too deep). A verifier skips them; they are never listed in a document.
- */
-export function isChainOfTrustFile(name: string): boolean {
-  return RESERVED_ARTIFACT_NAMES.has(name) || RESERVED_ARTIFACT_NAMES.has(`public/${name}`);
-}
+import { DEFAULT_HASH_CONCURRENCY, digestFile } from './digest.js';
 
 /**
  * One artifact to hash: its name in the queue and the file that holds its bytes. Whatever its origin, the file is

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { constants, type FileHandle, open, readlink, realpath, stat, unlink } from 'node:fs/promises';
-import { isAbsolute, relative, sep } from 'node:path';
+import { constants, type FileHandle, open, unlink } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import { HASH_ALGORITHMS, type HashAlgorithm } from '../document/schema.js';
-import { CotError, fsError, toCotError } from '../errors.js';
-import { fsReason } from '../util/output-paths.js';
+import { CotError, fsError, IntegrityError, toCotError } from '../errors.js';
+import { fsReason } from '../util/fs-paths.js';
+import { type OpenRegularOptions, openRegularFile } from '../util/read.js';
 
 /** Read size for hashing: large reads, double-buffered so the next read overlaps hashing. */
 export const HASH_CHUNK_SIZE = 2 * 1024 * 1024;
@@ -27,131 +28,66 @@ export function digestBytes(bytes: Uint8Array, algorithm: HashAlgorithm = 'sha25
   return createHash(algorithm).update(bytes).digest('hex');
 }
 
-export interface OpenRegularOptions {
-  /** Refuse to follow a symlink at the final path component (O_NOFOLLOW). */
-  noFollow?: boolean;
-  /** Name of the artifact, for messages. */
-  name?: string;
-  /** How the file is named in messages (default: `artifact NAME (PATH)` with `name`, else PATH). */
-  label?: string;
-  /**
-   * Real path (realpath) of a folder the file must lie in, or several (it must lie in one of them), checked on the
-   * open descriptor (see descriptorPath): this covers every component of the path as the kernel resolved it when
-   * opening, not only the last one. An empty list admits nothing.
-   */
-  within?: string | readonly string[];
+/**
+ * The one hashing stream: every algorithm asked for, fed chunk by chunk, counting bytes. Files (digestHandle) and
+ * downloads (digestTransform) both go through it.
+ */
+export class Digester {
+  private readonly hashes: ReturnType<typeof createHash>[];
+  /** bytes hashed so far */
+  size = 0;
+  constructor(readonly algorithms: readonly HashAlgorithm[]) {
+    this.hashes = algorithms.map((a) => createHash(a));
+  }
+  update(chunk: Uint8Array): void {
+    this.size += chunk.length;
+    for (const h of this.hashes) h.update(chunk);
+  }
+  /** The lowercase hex digests and the size; call once, at the end. */
+  result(): FileDigest {
+    const digests: Partial<Record<HashAlgorithm, string>> = {};
+    this.algorithms.forEach((a, i) => {
+      digests[a] = this.hashes[i]!.digest('hex');
+    });
+    return { digests, size: this.size };
+  }
 }
 
-/** True when `p` is `root` or lies below it (both absolute, normalised). */
-export function isInside(root: string, p: string): boolean {
-  const rel = relative(root, p);
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+/** A pass-through stream stage that feeds every chunk to `digester` (for pipeline: source -> hash -> file). */
+export function digestTransform(digester: Digester): Transform {
+  return new Transform({
+    highWaterMark: HASH_CHUNK_SIZE,
+    transform(chunk: Buffer, _e, cb) {
+      digester.update(chunk);
+      cb(null, chunk);
+    },
+  });
 }
 
 /**
- * The real path of an open file, read from its descriptor. On Linux: readlink of /proc/self/fd/N, the kernel's own
- * name for the file the descriptor refers to, whatever the path looked like when it was opened (a file unlinked
- * since keeps its last name, followed by " (deleted)"). Elsewhere, or without /proc mounted: realpath of `path`,
- * accepted only if it names the very file open (same device and inode), else ARTIFACT_UNSAFE_FILE; that check
- * is made after the open, so a process racing it can still mislead it: run workers on Linux.
+ * The one digest comparison: every algorithm of `expected` must equal `found`'s (the first that differs, in
+ * `expected`'s order, is reported). Throws IntegrityError (HASH_MISMATCH, details artifact/algorithm/expected/found)
+ * with the message `<label>: <alg> is <found>, the signed document lists <expected>`. `artifact` is the name the
+ * error carries (details.artifact).
  */
-export async function descriptorPath(fh: FileHandle, path: string, label = path): Promise<string> {
-  return (await descriptorRealPath(fh, path, label)).real;
-}
-
-/**
- * descriptorPath, also saying where the answer came from: `viaProc` is true when it is the kernel's own name
- * (/proc/self/fd/N), so that paths `/proc/self/fd/N/<name>` reach inside this very descriptor's folder. `code` is
- * the error code of the fallback's mismatch (default ARTIFACT_UNSAFE_FILE).
- */
-export async function descriptorRealPath(
-  fh: FileHandle,
-  path: string,
-  label = path,
-  code: 'ARTIFACT_UNSAFE_FILE' | 'OUTPUT_UNSAFE_FOLDER' = 'ARTIFACT_UNSAFE_FILE',
-): Promise<{ real: string; viaProc: boolean }> {
-  if (process.platform === 'linux') {
-    try {
-      return { real: await readlink(`/proc/self/fd/${fh.fd}`), viaProc: true };
-    } catch {
-      // no procfs: fall back to the path, checked against the descriptor below
+export function assertDigests(
+  label: string,
+  artifact: string,
+  expected: Partial<Record<HashAlgorithm, string>>,
+  found: Partial<Record<HashAlgorithm, string>>,
+): void {
+  for (const [alg, want] of Object.entries(expected) as [HashAlgorithm, string][]) {
+    const got = found[alg];
+    if (got !== want) {
+      throw new IntegrityError(
+        `${label}: ${alg} is ${got}, the signed document lists ${want}`,
+        artifact,
+        alg,
+        want,
+        got ?? '',
+      );
     }
   }
-  let real: string;
-  try {
-    real = await realpath(path);
-    const [byPath, byFd] = await Promise.all([stat(real), fh.stat()]);
-    if (byPath.dev === byFd.dev && byPath.ino === byFd.ino) return { real, viaProc: false };
-  } catch (e) {
-    throw new CotError(code, `${label}: changed while it was being opened`, { cause: e });
-  }
-  throw new CotError(code, `${label}: changed while it was being opened`);
-}
-
-/** True when `p` lies inside `within` (one folder) or inside one of them (a list; an empty list: false). */
-export function isInsideAny(within: string | readonly string[], p: string): boolean {
-  return (typeof within === 'string' ? [within] : within).some((w) => isInside(w, p));
-}
-
-/**
- * Open a file for reading ONCE and prove, on the open descriptor, that it is a regular file and (with `within`)
- * that it lies inside that folder (or one of those folders). O_NONBLOCK keeps a FIFO or device swapped in from
- * blocking the open; O_NOFOLLOW (optional) refuses a symlink at the last component. Throws ARTIFACT_UNSAFE_FILE (symlink, special
- * file, outside `within`), FILE_NOT_FOUND, FILE_UNREADABLE.
- */
-export async function openRegularFile(path: string, options: OpenRegularOptions = {}): Promise<FileHandle> {
-  const label = options.label ?? (options.name !== undefined ? `artifact ${options.name} (${path})` : path);
-  let flags = constants.O_RDONLY | constants.O_NONBLOCK;
-  if (options.noFollow) flags |= constants.O_NOFOLLOW;
-  let fh: FileHandle;
-  try {
-    fh = await open(path, flags);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
-      throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: is a symlink (or a symlink loop), not followed`, {
-        cause: e,
-      });
-    }
-    throw fsError(e, label, 'cannot open');
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) {
-      throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: is a ${describeStat(st)}, not a regular file`);
-    }
-    if (options.within !== undefined) {
-      const real = await descriptorPath(fh, path, label);
-      if (!isInsideAny(options.within, real)) {
-        const folders = typeof options.within === 'string' ? [options.within] : options.within;
-        throw new CotError(
-          'ARTIFACT_UNSAFE_FILE',
-          `${label}: the file opened is ${real}, outside ${folders.length === 0 ? 'every allowed folder (none exists)' : folders.join(' and ')} (a symlink on its path, or a folder swapped for one?)`,
-          { details: { path, opened: real, within: options.within } },
-        );
-      }
-    }
-    return fh;
-  } catch (e) {
-    await fh.close();
-    throw fsError(e, label, 'cannot stat');
-  }
-}
-
-export function describeStat(st: {
-  isDirectory(): boolean;
-  isFIFO(): boolean;
-  isSocket(): boolean;
-  isCharacterDevice(): boolean;
-  isBlockDevice(): boolean;
-  isSymbolicLink(): boolean;
-}): string {
-  if (st.isDirectory()) return 'directory';
-  if (st.isFIFO()) return 'FIFO';
-  if (st.isSocket()) return 'socket';
-  if (st.isCharacterDevice()) return 'character device';
-  if (st.isBlockDevice()) return 'block device';
-  if (st.isSymbolicLink()) return 'symlink';
-  return 'special file';
 }
 
 /** Reusable read buffers: hashing many small files must not allocate megabytes per file. */
@@ -184,7 +120,7 @@ export async function digestHandle(
   label: string,
   sinks: readonly FileHandle[] = [],
 ): Promise<FileDigest> {
-  const hashes = algorithms.map((a) => createHash(a));
+  const digester = new Digester(algorithms);
   const bufs = [acquire(), acquire()] as const;
   let size = 0;
   let which = 0;
@@ -204,7 +140,7 @@ export async function digestHandle(
         pending = undefined as unknown as typeof pending;
       }
       const chunk = bytesRead === HASH_CHUNK_SIZE ? current : current.subarray(0, bytesRead);
-      for (const h of hashes) h.update(chunk);
+      digester.update(chunk);
       // the copy is written before `current` can be read into again (two iterations from now)
       for (const sink of sinks) {
         await writeAll(sink, chunk, offset).catch((e: unknown) => {
@@ -219,11 +155,7 @@ export async function digestHandle(
     release(bufs[0]);
     release(bufs[1]);
   }
-  const digests: Partial<Record<HashAlgorithm, string>> = {};
-  algorithms.forEach((a, i) => {
-    digests[a] = hashes[i]!.digest('hex');
-  });
-  return { digests, size };
+  return digester.result();
 }
 
 /** A copy written while a file is hashed: created anew (O_EXCL, never through a symlink), default mode 0600. */
@@ -277,31 +209,6 @@ export async function digestFile(
   } finally {
     await fh.close();
   }
-}
-
-/** Run `fn` over items with at most `limit` in flight; results keep input order; first error wins. */
-export async function mapBounded<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failed === undefined && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!);
-      } catch (e) {
-        failed ??= { error: e };
-      }
-    }
-  };
-  const n = Math.max(1, Math.min(limit, items.length));
-  await Promise.all(Array.from({ length: n }, worker));
-  if (failed) throw failed.error;
-  return results;
 }
 
 /** Files hashed at once by default: enough to keep libuv's four I/O threads busy while hashing. */

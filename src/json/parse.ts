@@ -4,6 +4,11 @@ import { CotError } from '../errors.js';
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
+/** True when `v` is a JSON object: not null, not an array (the one guard for "must hold a JSON object"). */
+export function isJsonObject(v: unknown): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 export interface ParseJsonOptions {
   /** Maximum nesting of arrays/objects. Default 256. */
   maxDepth?: number;

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { CotError, fsError, notAFile } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
 import type { PgpPrivateKey, PgpPublicKey } from '../pgp/openpgp.js';
+import { readBounded } from '../util/read.js';
 import {
   type Ed25519PrivateFormat,
   parseEd25519PrivateKey,
@@ -69,9 +70,11 @@ async function readSmallFile(
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw notAFile(path, what, st);
-    if (st.size > MAX_KEY_FILE)
-      throw new CotError('KEY_INVALID', `${what} ${path} is ${st.size} bytes: too large to be a key`);
-    const bytes = await fh.readFile();
+    const bytes = await readBounded(
+      fh,
+      MAX_KEY_FILE,
+      (size) => new CotError('KEY_INVALID', `${what} ${path} is ${size} bytes: too large to be a key`),
+    );
     return { bytes, mode: st.mode & 0o7777, uid: st.uid };
   } catch (e) {
     throw fsError(e, path, `cannot read ${what}`);

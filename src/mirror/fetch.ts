@@ -4,13 +4,12 @@ import { discoverChain } from '../chain/discover.js';
 import { chainEdges, type Edge } from '../chain/edges.js';
 import { fnmatch } from '../chain/glob.js';
 import { chooseRuns, type RunChoice } from '../chain/runs.js';
+import { COT_ARTIFACT_NAMES, RESERVED_ARTIFACT_NAMES, TASK_GRAPH_NAME } from '../document/names.js';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, type ErrorCode } from '../errors.js';
-import { COT_ARTIFACT_NAMES, RESERVED_ARTIFACT_NAMES } from '../hashing/artifacts.js';
-import { mapBounded } from '../hashing/digest.js';
 import { type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
 import { parseCleartext } from '../pgp/cleartext.js';
-import { assertTaskId, DirectoryQueue } from '../transport/dir-store.js';
+import { DirectoryQueue } from '../transport/dir-store.js';
 import { downloadArtifact } from '../transport/download.js';
 import {
   type ArtifactInfo,
@@ -21,10 +20,12 @@ import {
   type TaskStatus,
 } from '../transport/queue.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { mapBounded } from '../util/concurrency.js';
 import { checkOption, checkOptions } from '../util/options.js';
+import { assertTaskId } from '../util/task-id.js';
 
 /** Decision and action task files a verifier reads, mirrored when the task's document lists them. */
-const DECISION_FILES = ['public/task-graph.json', 'public/actions.json', 'public/parameters.yml'];
+const DECISION_FILES = [TASK_GRAPH_NAME, 'public/actions.json', 'public/parameters.yml'];
 
 export interface FetchOptions extends DownloadLimits {
   /** how many links up from the task (default 20) */

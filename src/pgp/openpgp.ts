@@ -412,108 +412,140 @@ async function verifyMessage(
   o: PgpVerifyOptions,
 ): Promise<PgpSigner[]> {
   const source = o.source ?? 'signature';
-  const skewMs = (o.skewSeconds ?? 300) * 1000;
   const packets = signature.packets;
   if (packets.length === 0) throw new CotError('SIGNATURE_MISSING', `${source}: no signature packet`);
   assertSignaturePacketSet(packets, source);
   const signers: PgpSigner[] = [];
   for (const packet of packets) {
-    const hashAlgo = packet.hashAlgorithm as number;
-    const hname = hashName(hashAlgo);
-    if (o.hashHeaders && o.hashHeaders.length > 0 && !o.hashHeaders.includes(hname)) {
-      throw new CotError(
-        'SIGNATURE_HASH_HEADER_MISMATCH',
-        `${source}: the Hash: header says ${o.hashHeaders.join(',')} but the signature uses ${hname}`,
-      );
-    }
-    if (WEAK_HASHES.has(hashAlgo)) {
-      throw new CotError('SIGNATURE_WEAK_HASH', `${source}: signature uses ${hname}, which is refused`);
-    }
-    const created = packet.created;
-    if (!(created instanceof Date))
-      throw new CotError('SIGNATURE_MALFORMED', `${source}: signature has no creation time`);
-    if (created.getTime() > o.at.getTime() + skewMs) {
-      throw new CotError(
-        'SIGNATURE_FROM_FUTURE',
-        `${source}: signature made at ${created.toISOString()}, later than the reference time ${o.at.toISOString()} plus ${skewMs / 1000}s skew`,
-      );
-    }
-    if (o.taskCreated && created.getTime() < o.taskCreated.getTime() - skewMs) {
-      throw new CotError(
-        'SIGNATURE_BEFORE_TASK',
-        `${source}: signature made at ${created.toISOString()}, before the task was created (${o.taskCreated.toISOString()}, minus ${skewMs / 1000}s skew): a worker cannot sign a task that did not exist yet`,
-        { details: { signedAt: created.toISOString(), taskCreated: o.taskCreated.toISOString() } },
-      );
-    }
-    const issuer = packet.issuerKeyID;
-    const candidates = await mergeDuplicateKeys(keys.filter((k) => k.getKeys(issuer).length > 0));
-    if (candidates.length === 0) {
-      throw new CotError(
-        'KEY_NOT_FOUND',
-        `${source}: signed by OpenPGP key ID ${issuer.toHex().toUpperCase()}, which is not among the ${keys.length} allowed key(s)`,
-        { details: { keyId: issuer.toHex().toUpperCase() } },
-      );
-    }
-    let lastError: unknown;
-    let ok: PgpSigner | undefined;
-    for (const key of candidates) {
-      const revoked = await revocationAt(key, created, issuer);
-      if (revoked) {
-        lastError = new CotError(
-          'KEY_REVOKED',
-          `${source}: signature made ${created.toISOString()}: ${describeRevocation(revoked)}`,
-          {
-            details: {
-              fingerprint: fingerprintOf(key),
-              revokedAt: revoked.revokedAt.toISOString(),
-              hard: revoked.hard,
-            },
-          },
-        );
-        continue;
-      }
-      const single = new openpgp.Signature(new openpgp.PacketList());
-      single.packets.push(packet);
-      try {
-        const res = await openpgp.verify({
-          message,
-          signature: single,
-          verificationKeys: key,
-          date: created,
-          expectSigned: true,
-          config: VERIFY_CONFIG,
-        });
-        const sig = res.signatures[0];
-        if (!sig) throw new Error('no signature result');
-        await sig.verified;
-        const signingKey = key.getKeys(issuer)[0]!;
-        ok = {
-          kind: 'openpgp',
-          fingerprint: fingerprintOf(key),
-          signingKeyFingerprint: signingKey.getFingerprint().toUpperCase(),
-          userIds: userIdsOf(key),
-          signedAt: created,
-          hashAlgorithm: hname,
-          keyExpires: await keyExpiry(key),
-        };
-        break;
-      } catch (e) {
-        lastError = e;
-      }
-    }
-    if (!ok) {
-      if (lastError instanceof CotError) throw lastError;
-      const code = classifyPgpError(lastError);
-      const reason = lastError instanceof Error ? lastError.message : String(lastError);
-      throw new CotError(
-        code,
-        `${source}: signature by ${candidates.map(fingerprintOf).join(', ')} made ${created.toISOString()} does not verify: ${reason}`,
-        { cause: lastError, details: { fingerprint: fingerprintOf(candidates[0]!) } },
-      );
-    }
-    signers.push(ok);
+    const created = checkPacket(packet, o, source);
+    signers.push(await verifyPacket(message, packet, created, keys, source));
   }
   return signers;
+}
+
+type SignaturePacket = openpgp.Signature['packets'][number];
+
+/**
+ * What is refused of one signature packet before any cryptography: a hash other than the Hash: header's
+ * (SIGNATURE_HASH_HEADER_MISMATCH), a weak hash (SIGNATURE_WEAK_HASH), no creation time (SIGNATURE_MALFORMED), a
+ * creation time after `at` + skew (SIGNATURE_FROM_FUTURE) or before `taskCreated` - skew (SIGNATURE_BEFORE_TASK).
+ * Returns the creation time.
+ */
+function checkPacket(packet: SignaturePacket, o: PgpVerifyOptions, source: string): Date {
+  const skewMs = (o.skewSeconds ?? 300) * 1000;
+  const hashAlgo = packet.hashAlgorithm as number;
+  const hname = hashName(hashAlgo);
+  if (o.hashHeaders && o.hashHeaders.length > 0 && !o.hashHeaders.includes(hname)) {
+    throw new CotError(
+      'SIGNATURE_HASH_HEADER_MISMATCH',
+      `${source}: the Hash: header says ${o.hashHeaders.join(',')} but the signature uses ${hname}`,
+    );
+  }
+  if (WEAK_HASHES.has(hashAlgo)) {
+    throw new CotError('SIGNATURE_WEAK_HASH', `${source}: signature uses ${hname}, which is refused`);
+  }
+  const created = packet.created;
+  if (!(created instanceof Date))
+    throw new CotError('SIGNATURE_MALFORMED', `${source}: signature has no creation time`);
+  if (created.getTime() > o.at.getTime() + skewMs) {
+    throw new CotError(
+      'SIGNATURE_FROM_FUTURE',
+      `${source}: signature made at ${created.toISOString()}, later than the reference time ${o.at.toISOString()} plus ${skewMs / 1000}s skew`,
+    );
+  }
+  if (o.taskCreated && created.getTime() < o.taskCreated.getTime() - skewMs) {
+    throw new CotError(
+      'SIGNATURE_BEFORE_TASK',
+      `${source}: signature made at ${created.toISOString()}, before the task was created (${o.taskCreated.toISOString()}, minus ${skewMs / 1000}s skew): a worker cannot sign a task that did not exist yet`,
+      { details: { signedAt: created.toISOString(), taskCreated: o.taskCreated.toISOString() } },
+    );
+  }
+  return created;
+}
+
+/**
+ * One packet against the allowed keys holding its issuer (copies merged): the first that is not revoked as of
+ * `created` and verifies wins. KEY_NOT_FOUND (no allowed key has the issuer), KEY_REVOKED, else the code
+ * classifyPgpError gives the last failure.
+ */
+async function verifyPacket(
+  message: openpgp.Message<Uint8Array | string>,
+  packet: SignaturePacket,
+  created: Date,
+  keys: readonly PgpPublicKey[],
+  source: string,
+): Promise<PgpSigner> {
+  const issuer = packet.issuerKeyID;
+  const candidates = await mergeDuplicateKeys(keys.filter((k) => k.getKeys(issuer).length > 0));
+  if (candidates.length === 0) {
+    throw new CotError(
+      'KEY_NOT_FOUND',
+      `${source}: signed by OpenPGP key ID ${issuer.toHex().toUpperCase()}, which is not among the ${keys.length} allowed key(s)`,
+      { details: { keyId: issuer.toHex().toUpperCase() } },
+    );
+  }
+  let lastError: unknown;
+  for (const key of candidates) {
+    const revoked = await revocationAt(key, created, issuer);
+    if (revoked) {
+      lastError = new CotError(
+        'KEY_REVOKED',
+        `${source}: signature made ${created.toISOString()}: ${describeRevocation(revoked)}`,
+        {
+          details: {
+            fingerprint: fingerprintOf(key),
+            revokedAt: revoked.revokedAt.toISOString(),
+            hard: revoked.hard,
+          },
+        },
+      );
+      continue;
+    }
+    try {
+      return await verifyWithKey(message, packet, created, key);
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  if (lastError instanceof CotError) throw lastError;
+  const reason = lastError instanceof Error ? lastError.message : String(lastError);
+  throw new CotError(
+    classifyPgpError(lastError),
+    `${source}: signature by ${candidates.map(fingerprintOf).join(', ')} made ${created.toISOString()} does not verify: ${reason}`,
+    { cause: lastError, details: { fingerprint: fingerprintOf(candidates[0]!) } },
+  );
+}
+
+/** Verify the single packet with `key` as of its creation time; the signer it describes, or what OpenPGP.js threw. */
+async function verifyWithKey(
+  message: openpgp.Message<Uint8Array | string>,
+  packet: SignaturePacket,
+  created: Date,
+  key: PgpPublicKey,
+): Promise<PgpSigner> {
+  const single = new openpgp.Signature(new openpgp.PacketList());
+  single.packets.push(packet);
+  const res = await openpgp.verify({
+    message,
+    signature: single,
+    verificationKeys: key,
+    date: created,
+    expectSigned: true,
+    config: VERIFY_CONFIG,
+  });
+  const sig = res.signatures[0];
+  if (!sig) throw new Error('no signature result');
+  await sig.verified;
+  const signingKey = key.getKeys(packet.issuerKeyID)[0]!;
+  return {
+    kind: 'openpgp',
+    fingerprint: fingerprintOf(key),
+    signingKeyFingerprint: signingKey.getFingerprint().toUpperCase(),
+    userIds: userIdsOf(key),
+    signedAt: created,
+    hashAlgorithm: hashName(packet.hashAlgorithm as number),
+    keyExpires: await keyExpiry(key),
+  };
 }
 
 export interface VerifiedCleartext {

@@ -1,17 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { SLUGID_PATTERN } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
 import { assertArtifactName } from '../hashing/artifacts.js';
-import { digestFile, openRegularFile } from '../hashing/digest.js';
-import { type JsonObject, parseJsonBytes } from '../json/parse.js';
-import { writeFileAtomic } from '../util/atomic.js';
+import { digestFile } from '../hashing/digest.js';
+import { isJsonObject, type JsonObject, parseJsonBytes } from '../json/parse.js';
+import { isTempName, stagedWriteAt, writeFileAtomic } from '../util/atomic.js';
+import { fsReason } from '../util/fs-paths.js';
 import { checkOption } from '../util/options.js';
-import { fsReason } from '../util/output-paths.js';
+import { openRegularFile, readFileBounded } from '../util/read.js';
+import { assertRunId, assertTaskId } from '../util/task-id.js';
 import { contentTypeFor } from './content-type.js';
 import {
   type ArtifactInfo,
@@ -24,25 +21,7 @@ import {
   type TaskStatus,
 } from './queue.js';
 
-const SLUG = new RegExp(SLUGID_PATTERN);
 const MAX_TASK_BYTES = 16 * 1024 * 1024;
-
-/** Throws OPTIONS_INVALID unless `taskId` is a Taskcluster task id (a 22-character slugid). */
-export function assertTaskId(taskId: unknown): asserts taskId is string {
-  if (typeof taskId !== 'string' || !SLUG.test(taskId))
-    throw new CotError(
-      'OPTIONS_INVALID',
-      `${JSON.stringify(taskId) ?? String(taskId)} is not a Taskcluster task id (a 22-character slugid)`,
-      { details: { option: 'taskId' } },
-    );
-}
-
-function assertRunId(runId: number): void {
-  if (!Number.isSafeInteger(runId) || runId < 0)
-    throw new CotError('OPTIONS_INVALID', `run id ${runId} is not a non-negative integer`, {
-      details: { option: 'runId' },
-    });
-}
 
 /**
  * The embedded queue: a folder, no server. Layout (documented in the README):
@@ -104,10 +83,11 @@ export class DirectoryQueue implements TaskQueue {
     const p = join(this.taskDir(taskId), 'task.json');
     let bytes: Buffer;
     try {
-      const st = await stat(p);
-      if (st.size > MAX_TASK_BYTES)
-        throw new CotError('FILE_UNREADABLE', `${p} is too large for a task definition`);
-      bytes = await readFile(p);
+      bytes = await readFileBounded(
+        p,
+        MAX_TASK_BYTES,
+        () => new CotError('FILE_UNREADABLE', `${p} is too large for a task definition`),
+      );
     } catch (e) {
       const err = fsError(e, p, `task ${taskId} in ${this.description}`);
       if (err.code === 'FILE_NOT_FOUND') {
@@ -119,8 +99,7 @@ export class DirectoryQueue implements TaskQueue {
       throw err;
     }
     const v = parseJsonBytes(bytes, { source: p });
-    if (v === null || typeof v !== 'object' || Array.isArray(v))
-      throw new CotError('JSON_INVALID', `${p} must hold a JSON object`);
+    if (!isJsonObject(v)) throw new CotError('JSON_INVALID', `${p} must hold a JSON object`);
     return v;
   }
 
@@ -144,16 +123,17 @@ export class DirectoryQueue implements TaskQueue {
   private async readJsonFile(p: string, what: string): Promise<JsonObject | undefined> {
     let bytes: Buffer;
     try {
-      const st = await stat(p);
-      if (st.size > MAX_TASK_BYTES) throw new CotError('FILE_UNREADABLE', `${p} is too large for ${what}`);
-      bytes = await readFile(p);
+      bytes = await readFileBounded(
+        p,
+        MAX_TASK_BYTES,
+        () => new CotError('FILE_UNREADABLE', `${p} is too large for ${what}`),
+      );
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw fsError(e, p, what);
     }
     const v = parseJsonBytes(bytes, { source: p });
-    if (v === null || typeof v !== 'object' || Array.isArray(v))
-      throw new CotError('JSON_INVALID', `${p} must hold a JSON object`);
+    if (!isJsonObject(v)) throw new CotError('JSON_INVALID', `${p} must hold a JSON object`);
     return v;
   }
 
@@ -198,7 +178,7 @@ export class DirectoryQueue implements TaskQueue {
         return;
       }
       for (const e of ents) {
-        if (e.name.startsWith('.') && e.name.endsWith('.tmp')) continue;
+        if (isTempName(e.name)) continue;
         if (e.isDirectory()) await walk(join(dir, e.name), `${prefix}${e.name}/`);
         else if (e.isFile())
           out.push({
@@ -297,19 +277,16 @@ export class DirectoryQueue implements TaskQueue {
       );
     }
     await mkdir(dirname(dest), { recursive: true });
-    const tmp = `${dirname(dest)}/.${randomBytes(6).toString('hex')}.tmp`;
+    const staged = stagedWriteAt(dest);
     try {
-      await copyFile(input.path, tmp);
-      const fh = await open(tmp, 'r+');
-      await fh.sync();
-      await fh.close();
+      await copyFile(input.path, staged.temp);
       if (input.expectedSha256 !== undefined) {
-        const found = (await digestFile(tmp, ['sha256'])).digests.sha256!;
+        const found = (await digestFile(staged.temp, ['sha256'])).digests.sha256!;
         if (found !== input.expectedSha256) throw artifactChanged(input, found);
       }
-      await rename(tmp, dest);
+      await staged.commit();
     } catch (e) {
-      await unlink(tmp).catch(() => undefined);
+      await staged.discard();
       if (e instanceof CotError) throw e;
       // the reason without Node's paths: they would name the hidden temp file
       throw fsError(
@@ -387,26 +364,10 @@ export function parseArtifactList(v: JsonObject, source: string): ArtifactInfo[]
   });
 }
 
-/** Stream into a temp file in the destination folder, fsync, rename: readers never see a partial file. */
+/** Stream into a temp file in the destination folder, fsync, rename (stagedWriteAt): readers never see a partial file. */
 export async function atomicWriteStream(dest: string, source: NodeJS.ReadableStream): Promise<number> {
-  const tmp = `${dirname(dest)}/.${randomBytes(6).toString('hex')}.tmp`;
-  let bytes = 0;
-  try {
-    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        bytes += chunk.length;
-        cb(null, chunk);
-      },
-    });
-    await pipeline(source, counter, out);
-    const fh = await open(tmp, 'r+');
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, dest);
-    return bytes;
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  const staged = stagedWriteAt(dest);
+  const bytes = await staged.pipeFrom(source);
+  await staged.commit();
+  return bytes;
 }

@@ -1,13 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { HashAlgorithm } from '../document/schema.js';
-import { CotError, IntegrityError } from '../errors.js';
+import { CotError } from '../errors.js';
+import { assertDigests, Digester, digestTransform } from '../hashing/digest.js';
+import { type StagedWrite, stagedWriteAt } from '../util/atomic.js';
+import { fsReason } from '../util/fs-paths.js';
 import { checkOption, checkOptions } from '../util/options.js';
-import { fsReason } from '../util/output-paths.js';
 import type { DownloadLimits, TaskQueue } from './queue.js';
 
 export interface DownloadedArtifact {
@@ -29,10 +27,49 @@ export interface DownloadOptions extends DownloadLimits {
   dest?: string;
 }
 
+/** The algorithms to compute: those asked for, else those of `expected`, else sha256. */
+function algorithmsFor(o: DownloadOptions): HashAlgorithm[] {
+  if (o.algorithms) return [...o.algorithms];
+  const listed = Object.keys(o.expected ?? {}) as HashAlgorithm[];
+  return listed.length > 0 ? listed : ['sha256'];
+}
+
+/** Make the destination's folder (OUTPUT_FAILED naming it), before any source stream exists. */
+async function makeDestFolder(dest: string): Promise<void> {
+  try {
+    await mkdir(dirname(dest), { recursive: true });
+  } catch (e) {
+    throw new CotError('OUTPUT_FAILED', `cannot create the folder of ${dest}: ${fsReason(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Consume the artifact's stream through `digester`, into `staged`'s temp file when there is one. A CotError of the
+ * source passes as is; a failed write is OUTPUT_FAILED, anything else TRANSPORT_NETWORK.
+ */
+async function consume(
+  stream: NodeJS.ReadableStream,
+  digester: Digester,
+  staged: StagedWrite | undefined,
+  label: string,
+  dest: string | undefined,
+): Promise<void> {
+  try {
+    if (staged) await staged.pipeFrom(stream, [digestTransform(digester)]);
+    else for await (const chunk of stream as AsyncIterable<Buffer>) digester.update(chunk);
+  } catch (e) {
+    if (e instanceof CotError) throw e;
+    if (staged?.writeFailed)
+      throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${dest}: ${fsReason(e)}`, { cause: e });
+    throw new CotError('TRANSPORT_NETWORK', `${label}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /**
  * Download one artifact and hash it while streaming: one pass, never the whole artifact in memory. With `dest`,
  * the bytes land atomically and only when they match `expected`: they go to a hidden temp file next to `dest`
- * (`.<name>.<random>.tmp`, fsynced), renamed into place after the digests matched, and removed on any failure.
+ * (stagedWriteAt: the temp-name scheme of src/util/atomic.ts), fsynced and renamed into place after the digests
+ * matched, and removed on any failure.
  *
  * Every error of the source (a truncated or stalled body, a deadline or minimum rate missed, a byte limit) rejects
  * the returned promise with its code (TRANSPORT_*); it never escapes as an unhandled stream error. A write
@@ -53,94 +90,24 @@ export async function downloadArtifact(
     algorithms: { kind: 'array', optional: true },
     dest: { kind: 'string', optional: true },
   });
-  const algorithms =
-    o.algorithms ??
-    ((Object.keys(o.expected ?? {}) as HashAlgorithm[]).length
-      ? (Object.keys(o.expected!) as HashAlgorithm[])
-      : ['sha256']);
+  const digester = new Digester(algorithmsFor(o));
   // the destination folder first: once the source stream exists, it is consumed (and its errors handled) at once
-  if (o.dest) {
-    try {
-      await mkdir(dirname(o.dest), { recursive: true });
-    } catch (e) {
-      throw new CotError('OUTPUT_FAILED', `cannot create the folder of ${o.dest}: ${fsReason(e)}`, {
-        cause: e,
-      });
-    }
-  }
+  if (o.dest) await makeDestFolder(o.dest);
   const opened = await queue.openArtifact(taskId, runId, name, o);
-  const hashes = algorithms.map((a) => createHash(a));
-  let size = 0;
-  const hasher = new Transform({
-    highWaterMark: 2 * 1024 * 1024,
-    transform(chunk: Buffer, _e, cb) {
-      size += chunk.length;
-      for (const h of hashes) h.update(chunk);
-      cb(null, chunk);
-    },
-  });
   const label = `artifact ${name} of task ${taskId} run ${opened.runId}`;
-  const tmp = o.dest
-    ? join(dirname(o.dest), `.${basename(o.dest)}.${randomBytes(6).toString('hex')}.tmp`)
-    : undefined;
-  let writeFailed = false;
+  const staged = o.dest ? stagedWriteAt(o.dest) : undefined;
+  await consume(opened.stream, digester, staged, label, o.dest);
+  const { size, digests } = digester.result();
   try {
-    if (tmp) {
-      const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644 });
-      out.on('error', () => {
-        writeFailed = true;
-      });
-      // pipeline, not pipe: an error of any stage (the source's above all) destroys every stage and rejects here
-      await pipeline(opened.stream, hasher, out);
-    } else {
-      for await (const chunk of opened.stream as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        for (const h of hashes) h.update(chunk);
-      }
-    }
+    assertDigests(label, name, o.expected ?? {}, digests);
   } catch (e) {
-    if (tmp) await unlink(tmp).catch(() => undefined);
-    if (e instanceof CotError) throw e;
-    if (writeFailed)
-      throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${o.dest}: ${fsReason(e)}`, { cause: e });
-    throw new CotError('TRANSPORT_NETWORK', `${label}: ${(e as Error).message}`, { cause: e });
+    await staged?.discard();
+    throw e;
   }
-  if (tmp) {
-    try {
-      const fh = await open(tmp, 'r+');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
+  if (staged) {
+    await staged.commit().catch((e: unknown) => {
       throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${o.dest}: ${fsReason(e)}`, { cause: e });
-    }
-  }
-  const digests: Partial<Record<HashAlgorithm, string>> = {};
-  algorithms.forEach((a, i) => {
-    digests[a] = hashes[i]!.digest('hex');
-  });
-  for (const [alg, want] of Object.entries(o.expected ?? {}) as [HashAlgorithm, string][]) {
-    if (digests[alg] !== want) {
-      if (tmp) await unlink(tmp).catch(() => undefined);
-      throw new IntegrityError(
-        `${label}: ${alg} is ${digests[alg]}, the signed document lists ${want}`,
-        name,
-        alg,
-        want,
-        digests[alg]!,
-      );
-    }
-  }
-  if (tmp && o.dest) {
-    try {
-      await rename(tmp, o.dest);
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${o.dest}: ${fsReason(e)}`, { cause: e });
-    }
+    });
   }
   return { taskId, runId: opened.runId, name, size, digests, ...(o.dest ? { path: o.dest } : {}) };
 }

@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { CotError, fsError } from '../errors.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { checkOptions } from '../util/options.js';
-import { assertTaskId, parseArtifactList, parseTaskStatus } from './dir-store.js';
+import { assertTaskId } from '../util/task-id.js';
+import { parseArtifactList, parseTaskStatus } from './dir-store.js';
 import { codeForStatus, httpGet, httpPutFile } from './http.js';
 import { hashedReadStream } from './http-body.js';
 import {

@@ -1,5 +1,5 @@
+import { COT_ARTIFACT_NAMES } from '../document/names.js';
 import { CotError } from '../errors.js';
-import { COT_ARTIFACT_NAMES } from '../hashing/artifacts.js';
 import { checkOption, checkOptions } from '../util/options.js';
 import { uploadContentType } from './content-type.js';
 import type { TaskQueue } from './queue.js';

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { type Signer, verifySignature } from '../cot/signature.js';
 import { CotError } from '../errors.js';
 import type { VerificationKey } from '../keys/keys.js';
+import { type Signer, verifySignature } from '../signature/verify.js';
 
 const run = promisify(execFile);
 

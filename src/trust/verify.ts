@@ -1,11 +1,11 @@
+import { CotError } from '../errors.js';
+import type { VerificationKey } from '../keys/keys.js';
 import {
   checkSignatureInput,
   type VerifiedSignature,
   type VerifySignatureInput,
   verifySignature,
-} from '../cot/signature.js';
-import { CotError } from '../errors.js';
-import type { VerificationKey } from '../keys/keys.js';
+} from '../signature/verify.js';
 import { checkOptions } from '../util/options.js';
 import {
   candidateKeys,

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { CotError } from '../errors.js';
-import { fsReason } from './output-paths.js';
+import { fsReason } from './fs-paths.js';
 
 export interface AtomicFile {
   path: string;
@@ -49,20 +52,138 @@ export function pathFolder(dir: string): TargetFolder {
   return { at: (name) => join(dir, name), display: (name) => join(dir, name), sync: () => fsyncDir(dir) };
 }
 
-async function writeTemp(f: AtomicEntry): Promise<string> {
-  const tmp = `.${f.name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+/** Longest part of the destination's name kept in its temp name (so a 255-byte name still has a legal temp name). */
+const TEMP_NAME_KEEP = 100;
+
+/**
+ * The one temp-name scheme of every file cot writes in place: `.<name>.<pid>.<12 hex>.tmp` in the destination's own
+ * folder (hidden; the same file system, so the rename is atomic; `<name>` cut to its first 100 characters). Listings
+ * skip such names (isTempName); the generator sweeps those a killed run left (tempNamePattern).
+ */
+export function tempNameFor(name: string): string {
+  return `.${name.slice(0, TEMP_NAME_KEEP)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** True for a name of the temp-name scheme (a hidden `.tmp` file): a half-written file, never content. */
+export function isTempName(name: string): boolean {
+  return name.startsWith('.') && name.endsWith('.tmp');
+}
+
+/**
+ * Matches the temp names (tempNameFor) of the given destination names, with or without the pid (cot 0.1's
+ * certified-log copy had none), for sweeping what a killed writer left.
+ */
+export function tempNamePattern(names: readonly string[]): RegExp {
+  const alternatives = names.map((n) => n.slice(0, TEMP_NAME_KEEP).replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^\\.(${alternatives.join('|')})\\.([0-9]+\\.)?[0-9a-f]+\\.tmp$`);
+}
+
+/**
+ * A file written under a temp name (tempNameFor) in its destination's folder and put in place only by `commit`: the
+ * one staged write. The caller creates and fills `temp` (O_EXCL: never an existing file, never through a symlink),
+ * e.g. with `pipeFrom` or as a copy made while hashing; readers of the destination never see a partial file.
+ */
+export interface StagedWrite {
+  /** the temp file's path (through the folder's `at`: its descriptor, for an OpenDirectory) */
+  readonly temp: string;
+  /** the destination as messages name it (never the temp name) */
+  readonly display: string;
+  /**
+   * Stream `source` through `through` (e.g. a digestTransform) into a new temp file (mode `mode`, default 0644);
+   * resolves to the bytes written. On failure the temp file is removed and the error rethrown as is; `writeFailed`
+   * then says whether the file side failed (else the source or a stage did).
+   */
+  pipeFrom(source: NodeJS.ReadableStream, through?: readonly Transform[], mode?: number): Promise<number>;
+  readonly writeFailed: boolean;
+  /**
+   * fsync the temp file (unless `sync: false`) and rename it over the destination. On failure the temp file is
+   * removed and the file-system error rethrown as is (callers word it: fsReason never names the temp file).
+   */
+  commit(o?: { sync?: boolean }): Promise<void>;
+  /** Remove the temp file, best effort (never throws). */
+  discard(): Promise<void>;
+}
+
+/** fsync a file by path (open, sync, close). */
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A staged write of `name` inside `folder` (an OpenDirectory or pathFolder). */
+export function stagedWrite(folder: TargetFolder, name: string): StagedWrite {
+  const temp = folder.at(tempNameFor(name));
+  const dest = folder.at(name);
+  let writeFailed = false;
+  const discard = () =>
+    unlink(temp).then(
+      () => undefined,
+      () => undefined,
+    );
+  return {
+    temp,
+    display: folder.display(name),
+    get writeFailed() {
+      return writeFailed;
+    },
+    async pipeFrom(source, through = [], mode = 0o644) {
+      let bytes = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          bytes += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      const out = createWriteStream(temp, { flags: 'wx', mode });
+      out.on('error', () => {
+        writeFailed = true;
+      });
+      try {
+        // pipeline, not pipe: an error of any stage (the source's above all) destroys every stage and rejects here
+        await pipeline([source, ...through, counter, out]);
+        return bytes;
+      } catch (e) {
+        await discard();
+        throw e;
+      }
+    },
+    async commit(o = {}) {
+      try {
+        if (o.sync !== false) await fsyncFile(temp);
+        await rename(temp, dest);
+      } catch (e) {
+        await discard();
+        throw e;
+      }
+    },
+    discard,
+  };
+}
+
+/** stagedWrite of the file at `dest`, its folder reached by path (pathFolder: a folder no task process can write). */
+export function stagedWriteAt(dest: string): StagedWrite {
+  return stagedWrite(pathFolder(dirname(dest)), basename(dest));
+}
+
+/** Write `f`'s data to a new staged temp file (created with its final mode, fsynced); not yet in place. */
+async function writeTemp(f: AtomicEntry): Promise<StagedWrite> {
+  const staged = stagedWrite(f.folder, f.name);
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    fh = await open(f.folder.at(tmp), 'wx', f.mode ?? 0o644); // O_EXCL: never an existing file, never a symlink
+    fh = await open(staged.temp, 'wx', f.mode ?? 0o644); // O_EXCL: never an existing file, never a symlink
     await fh.writeFile(f.data);
     await fh.sync();
     await fh.close();
     fh = undefined;
-    return tmp;
+    return staged;
   } catch (e) {
     await fh?.close().catch(() => undefined);
-    await unlink(f.folder.at(tmp)).catch(() => undefined);
-    throw writeError(e, f.folder.display(f.name));
+    await staged.discard();
+    throw writeError(e, staged.display);
   }
 }
 
@@ -125,7 +246,7 @@ export async function writeFilesAtomicIn(
   files: readonly AtomicEntry[],
   o: { removeFirst?: readonly { folder: TargetFolder; name: string }[] } = {},
 ): Promise<void> {
-  const temps: string[] = [];
+  const temps: (StagedWrite | undefined)[] = [];
   // the file being worked on, for the message: the caller's names only, never a temp file's
   let current = files.map((f) => f.folder.display(f.name)).join(', ');
   try {
@@ -142,16 +263,15 @@ export async function writeFilesAtomicIn(
     for (let i = 0; i < files.length; i++) {
       const f = files[i]!;
       current = f.folder.display(f.name);
-      if (f.noReplace) await placeNew(f.folder.at(temps[i]!), f.folder.at(f.name), current);
-      else await rename(f.folder.at(temps[i]!), f.folder.at(f.name));
-      temps[i] = '';
+      const staged = temps[i]!;
+      if (f.noReplace) await placeNew(staged.temp, f.folder.at(f.name), current);
+      else await staged.commit({ sync: false }); // fsynced when written
+      temps[i] = undefined;
     }
     current = files.map((f) => f.folder.display(f.name)).join(', ');
     for (const folder of new Set(files.map((f) => f.folder))) await folder.sync();
   } catch (e) {
-    await Promise.all(
-      temps.map((t, i) => (t ? unlink(files[i]!.folder.at(t)).catch(() => undefined) : undefined)),
-    );
+    await Promise.all(temps.map((t) => t?.discard()));
     throw writeError(e, current);
   }
 }

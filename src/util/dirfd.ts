@@ -1,7 +1,7 @@
 import { constants, type FileHandle, lstat, mkdir, open, readlink, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { CotError, toCotError } from '../errors.js';
-import { describeStat, descriptorRealPath, isInside } from '../hashing/digest.js';
+import { describeStat, descriptorRealPath, isInside } from './fs-paths.js';
 
 /**
  * Folders opened ONCE and then used only through their descriptor, so that a process of the task user still running

@@ -1,50 +1,12 @@
 import { lstat, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { CotError } from '../errors.js';
+import { isInside } from './fs-paths.js';
 
 /**
  * Rules for the paths a command writes: no output is written over another output or over one of the command's own
  * inputs, a path given for a file is never a folder, and messages name the paths the user gave (never a temp file).
  */
-
-const ERRNO_TEXT: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOENT: 'no such file or directory',
-  ENOTDIR: 'a component of the path is not a folder',
-  EISDIR: 'is a folder',
-  EEXIST: 'already exists',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  EROFS: 'read-only file system',
-  EXDEV: 'on another file system',
-  ENAMETOOLONG: 'file name too long',
-  ELOOP: 'too many symlinks (or a symlink where none is followed)',
-  EMFILE: 'too many open files',
-  ENFILE: 'too many open files in the system',
-  EIO: 'input/output error',
-  EBUSY: 'busy',
-  ETXTBSY: 'busy',
-  ENOTEMPTY: 'folder not empty',
-};
-
-/**
- * Why a file-system call failed, WITHOUT the paths Node puts in its messages (they may name a hidden temp file):
- * `permission denied (EACCES)`. For a non-errno error, its message.
- */
-export function fsReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) {
-    return ERRNO_TEXT[code] ? `${ERRNO_TEXT[code]} (${code})` : code;
-  }
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** `inner` is `outer` or lies below it (both absolute and normalised). */
-export function isWithin(inner: string, outer: string): boolean {
-  const r = relative(outer, inner);
-  return r === '' || (!r.startsWith(`..${sep}`) && r !== '..' && !r.startsWith(sep));
-}
 
 /**
  * The path as the file system will resolve it: the real path of the longest part that exists, then the rest as
@@ -158,7 +120,7 @@ function defaultNameFor(what: string): string {
  */
 export async function assertSeparateFolders(a: NamedPath, b: NamedPath): Promise<void> {
   const [ca, cb] = await Promise.all([canonicalPath(a.path), canonicalPath(b.path)]);
-  if (isWithin(ca, cb) || isWithin(cb, ca)) {
+  if (isInside(cb, ca) || isInside(ca, cb)) {
     throw new CotError(
       'USAGE',
       `${a.what} (${a.path}) and ${b.what} (${b.path}) ${ca === cb ? 'are the same folder' : 'lie one inside the other'}: give separate folders`,

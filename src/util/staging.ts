@@ -2,7 +2,7 @@ import { constants, lstat, mkdtemp, open, readdir, realpath, rm, stat } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CotError, toCotError } from '../errors.js';
-import { isInside } from '../hashing/digest.js';
+import { isInside } from './fs-paths.js';
 
 /** A worker-private folder for the copies an upload reads, and how to remove it. */
 export interface StagingDir {

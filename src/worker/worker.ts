@@ -6,16 +6,16 @@ import {
   type GenerateResult,
   generateChainOfTrust,
 } from '../cot/generate.js';
+import { ADDITIONAL_DATA_FILE } from '../document/names.js';
 import { CotError, fsError } from '../errors.js';
-import { openRegularFile } from '../hashing/digest.js';
-import { type JsonObject, parseJsonBytes } from '../json/parse.js';
+import { isJsonObject, type JsonObject, parseJsonBytes } from '../json/parse.js';
 import type { TaskQueue } from '../transport/queue.js';
 import { type UploadedFile, uploadArtifacts } from '../transport/upload.js';
 import { checkOptions } from '../util/options.js';
+import { openRegularFile, readBounded } from '../util/read.js';
 import { createStagingDir } from '../util/staging.js';
 import { collectEnvironment, type EnvironmentSource } from './environment.js';
 
-export const ADDITIONAL_DATA_FILE = 'chain-of-trust-additional-data.json';
 const MAX_ADDITIONAL_DATA = 1024 * 1024;
 
 /**
@@ -38,24 +38,18 @@ export async function readAdditionalData(taskDir: string): Promise<JsonObject | 
   }
   let bytes: Buffer;
   try {
-    const buf = Buffer.alloc(MAX_ADDITIONAL_DATA + 1);
-    let n = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n > MAX_ADDITIONAL_DATA)
-        throw new CotError('JSON_INVALID', `${p} is over ${MAX_ADDITIONAL_DATA} bytes`);
-    }
-    bytes = buf.subarray(0, n);
+    bytes = await readBounded(
+      fh,
+      MAX_ADDITIONAL_DATA,
+      () => new CotError('JSON_INVALID', `${p} is over ${MAX_ADDITIONAL_DATA} bytes`),
+    );
   } catch (e) {
     throw fsError(e, p, 'cannot read additional data');
   } finally {
     await fh.close();
   }
   const v = parseJsonBytes(bytes, { source: p, exactNumbers: true });
-  if (v === null || typeof v !== 'object' || Array.isArray(v))
-    throw new CotError('JSON_INVALID', `${p} must hold a JSON object`);
+  if (!isJsonObject(v)) throw new CotError('JSON_INVALID', `${p} must hold a JSON object`);
   return v;
 }
 

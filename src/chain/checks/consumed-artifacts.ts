@@ -1,9 +1,9 @@
+import { RESERVED_ARTIFACT_NAMES } from '../../document/names.js';
 import type { HashAlgorithm } from '../../document/schema.js';
 import { CotError, type ErrorCode } from '../../errors.js';
-import { RESERVED_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
-import { mapBounded } from '../../hashing/digest.js';
 import { downloadArtifact } from '../../transport/download.js';
 import { servesBytes } from '../../transport/queue.js';
+import { mapBounded } from '../../util/concurrency.js';
 import type { ConsumedPath, Edge } from '../edges.js';
 import { fnmatch } from '../glob.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';

@@ -1,11 +1,11 @@
-import type { Signer } from '../../cot/signature.js';
 import { verifyLink } from '../../cot/verify.js';
+import { COT_ARTIFACT_NAMES, COT_FILE_NAMES } from '../../document/names.js';
 import { CotError } from '../../errors.js';
-import { COT_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
-import { mapBounded } from '../../hashing/digest.js';
 import { canonicalize } from '../../json/canonical.js';
 import { type JsonObject, parseJsonBytes } from '../../json/parse.js';
+import type { Signer } from '../../signature/verify.js';
 import { STORED_STORAGE_TYPES, type TaskQueue } from '../../transport/queue.js';
+import { mapBounded } from '../../util/concurrency.js';
 import { implementationFor, type Policy } from '../policy.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
 import { describeDifferences, jsonDifferences, MAX_DIFFERENCES } from '../task-graph.js';
@@ -48,40 +48,47 @@ function stored(n: LinkState, name: string): boolean {
   return a !== undefined && STORED_STORAGE_TYPES.has(a.storageType);
 }
 
-async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
-  const { link, task } = n;
+/** Which document a link is verified by: the formats its run stores, and the one the policy makes us use. */
+interface Formats {
+  useEd: boolean;
+  hasPgp: boolean;
+}
+
+/** The format to verify (policy `signatureFormat`; `either` prefers ed25519 when stored), or CHAIN_COT_MISSING. */
+function chooseFormat(s: ChainRun, n: LinkState, runId: number): Formats | undefined {
   const { policy } = s;
-  const impl = implementationFor(policy, link.provisionerId, link.workerType);
-  if (!impl) {
-    s.fail(
-      n,
-      'CHAIN_UNKNOWN_WORKER_TYPE',
-      `task ${link.taskId}: no worker implementation for ${link.provisionerId}/${link.workerType} in the policy`,
-    );
-    return;
-  }
-  link.implementation = impl;
-  if (link.role === 'root' && !policy.verifyRootTask) {
-    link.checks.push(
-      'root task: its own chain-of-trust document is not required by the policy (every other check applies)',
-    );
-    return;
-  }
-  if (link.runId === undefined || !n.listing) return; // the run could not be chosen: already reported
-  const runId = link.runId;
   const hasEd = stored(n, COT_ARTIFACT_NAMES.json) && stored(n, COT_ARTIFACT_NAMES.sig);
   const hasPgp = stored(n, COT_ARTIFACT_NAMES.openpgp);
   const useEd = policy.signatureFormat === 'ed25519' || (policy.signatureFormat === 'either' && hasEd);
   if ((useEd && !hasEd) || (!useEd && !hasPgp)) {
     const wanted =
       policy.signatureFormat === 'either'
-        ? 'public/chain-of-trust.json + .sig nor public/chainOfTrust.json.asc'
+        ? `${COT_ARTIFACT_NAMES.json} + .sig nor ${COT_ARTIFACT_NAMES.openpgp}`
         : useEd
-          ? 'public/chain-of-trust.json + .sig'
-          : 'public/chainOfTrust.json.asc';
-    s.fail(n, 'CHAIN_COT_MISSING', `task ${link.taskId} run ${runId} has no ${wanted}`);
-    return;
+          ? `${COT_ARTIFACT_NAMES.json} + .sig`
+          : COT_ARTIFACT_NAMES.openpgp;
+    s.fail(n, 'CHAIN_COT_MISSING', `task ${n.link.taskId} run ${runId} has no ${wanted}`);
+    return undefined;
   }
+  return { useEd, hasPgp };
+}
+
+type VerifiedLink = Awaited<ReturnType<typeof verifyLink>>;
+
+/**
+ * Verify the link's document in the chosen format with the implementation's keys. `either`, a run carrying both
+ * formats (the 2019 transition): as the reference's hybrid verifier, an ed25519 failure falls back to the OpenPGP
+ * document, whose text must then be the unsigned chain-of-trust.json (DOCUMENT_INVALID otherwise).
+ */
+async function verifyStored(
+  s: ChainRun,
+  n: LinkState,
+  runId: number,
+  impl: string,
+  f: Formats,
+): Promise<VerifiedLink> {
+  const { link, task } = n;
+  const { policy } = s;
   // a worker cannot sign a task before the queue created it: the signature time is judged against the queue's
   // `created`, never the document's own copy
   const created = typeof task.created === 'string' ? new Date(task.created) : undefined;
@@ -105,32 +112,72 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
       source: `task ${link.taskId} run ${runId}`,
     });
   };
-  let v: Awaited<ReturnType<typeof verifyLink>>;
   try {
-    v = await verify(useEd);
+    return await verify(f.useEd);
   } catch (e) {
-    // `either`, a run carrying both formats (the 2019 transition): as the reference's hybrid verifier, an ed25519
-    // failure falls back to the OpenPGP document, whose text must then be the unsigned chain-of-trust.json
-    if (!(e instanceof CotError) || !useEd || policy.signatureFormat !== 'either' || !hasPgp) throw e;
-    v = await verify(false);
+    if (!(e instanceof CotError) || !f.useEd || policy.signatureFormat !== 'either' || !f.hasPgp) throw e;
+    const v = await verify(false);
     const unsigned = await read(COT_ARTIFACT_NAMES.json);
     let same = false;
     try {
       same =
-        canonicalize(parseJsonBytes(unsigned, { source: 'chain-of-trust.json' })) ===
-        canonicalize(v.document);
+        canonicalize(parseJsonBytes(unsigned, { source: COT_FILE_NAMES.json })) === canonicalize(v.document);
     } catch {
       same = false;
     }
     if (!same)
       throw new CotError(
         'DOCUMENT_INVALID',
-        `task ${link.taskId} run ${runId}: the unsigned public/chain-of-trust.json differs from the text signed in public/chainOfTrust.json.asc`,
+        `task ${link.taskId} run ${runId}: the unsigned ${COT_ARTIFACT_NAMES.json} differs from the text signed in ${COT_ARTIFACT_NAMES.openpgp}`,
       );
     link.checks.push(
       `the ed25519 document was refused (${e.code}); the OpenPGP document verified and carries the same text`,
     );
+    return v;
   }
+}
+
+/** The signed task equals the queue's, `priority` excepted (CHAIN_TASK_MISMATCH with the differences otherwise). */
+function compareSignedTask(s: ChainRun, n: LinkState, signedTask: JsonObject): boolean {
+  const signed = withoutPriority(signedTask);
+  const queued = withoutPriority(n.task);
+  if (canonicalize(signed) === canonicalize(queued)) return true;
+  const all = jsonDifferences(signed, queued, MAX_DIFFERENCES + 1);
+  const differences = all.slice(0, MAX_DIFFERENCES);
+  const truncated = all.length > MAX_DIFFERENCES;
+  s.fail(
+    n,
+    'CHAIN_TASK_MISMATCH',
+    `task ${n.link.taskId}: the signed task differs from the queue's (signed vs queue): ${describeDifferences(differences, truncated).join('; ')}`,
+    { differences, ...(truncated ? { truncated } : {}) },
+  );
+  return false;
+}
+
+async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
+  const { link } = n;
+  const { policy } = s;
+  const impl = implementationFor(policy, link.provisionerId, link.workerType);
+  if (!impl) {
+    s.fail(
+      n,
+      'CHAIN_UNKNOWN_WORKER_TYPE',
+      `task ${link.taskId}: no worker implementation for ${link.provisionerId}/${link.workerType} in the policy`,
+    );
+    return;
+  }
+  link.implementation = impl;
+  if (link.role === 'root' && !policy.verifyRootTask) {
+    link.checks.push(
+      'root task: its own chain-of-trust document is not required by the policy (every other check applies)',
+    );
+    return;
+  }
+  if (link.runId === undefined || !n.listing) return; // the run could not be chosen: already reported
+  const runId = link.runId;
+  const formats = chooseFormat(s, n, runId);
+  if (!formats) return;
+  const v = await verifyStored(s, n, runId, impl, formats);
   n.doc = v.document;
   link.signatureKind = v.signatureKind;
   link.signer = v.signers.map(describeSigner).join(', ');
@@ -138,20 +185,7 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
   if (cert?.kind === 'openpgp' && cert.certifiedBy)
     link.certifiedBy = `${cert.certifiedBy.fingerprint}${cert.certifiedBy.userIds[0] ? ` (${cert.certifiedBy.userIds[0]})` : ''}`;
   link.checks.push(`signature (${v.signatureKind}) by an allowed ${impl} key`, 'taskId and runId match');
-  const signed = withoutPriority(v.document.task as JsonObject);
-  const queued = withoutPriority(task);
-  if (canonicalize(signed) !== canonicalize(queued)) {
-    const all = jsonDifferences(signed, queued, MAX_DIFFERENCES + 1);
-    const differences = all.slice(0, MAX_DIFFERENCES);
-    const truncated = all.length > MAX_DIFFERENCES;
-    s.fail(
-      n,
-      'CHAIN_TASK_MISMATCH',
-      `task ${link.taskId}: the signed task differs from the queue's (signed vs queue): ${describeDifferences(differences, truncated).join('; ')}`,
-      { differences, ...(truncated ? { truncated } : {}) },
-    );
-    return;
-  }
+  if (!compareSignedTask(s, n, v.document.task as JsonObject)) return;
   link.checks.push("signed task definition equals the queue's (priority not compared: it carries no trust)");
   n.docOk = true;
 }

@@ -1,3 +1,4 @@
+import { TASK_GRAPH_NAME as TASK_GRAPH } from '../../document/names.js';
 import { CotError, IntegrityError } from '../../errors.js';
 import { EXIT, exitCodeFor } from '../../exit-codes.js';
 import { digestBytes } from '../../hashing/digest.js';
@@ -8,8 +9,6 @@ import { workerTypeIn } from '../policy.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
 import { compareTaskWithGraphEntry, describeDifferences, type GraphParent } from '../task-graph.js';
 import { readArtifact } from './documents.js';
-
-const TASK_GRAPH = 'public/task-graph.json';
 
 function onDecisionWorkerType(s: ChainRun, n: LinkState): boolean {
   return workerTypeIn(s.policy.decisionWorkerTypes, n.link.provisionerId, n.link.workerType);

@@ -1,5 +1,5 @@
 import { CotError } from '../../errors.js';
-import { mapBounded } from '../../hashing/digest.js';
+import { mapBounded } from '../../util/concurrency.js';
 import { chooseRuns } from '../runs.js';
 import type { ChainCheck, ChainRun } from '../state.js';
 

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
 import { CotError } from '../../errors.js';
 import { parseJson } from '../../json/parse.js';
-import { fsReason } from '../../util/output-paths.js';
+import { fsReason } from '../../util/fs-paths.js';
 
 /** An answer of `cot queue serve` that is an error: its HTTP status and the queue's own error name (`code`). */
 export class HttpError extends Error {

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, constants as fsConstants } from 'node:fs';
 import { copyFile, link, mkdir, open, stat, unlink } from 'node:fs/promises';
 import type * as http from 'node:http';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { CotError } from '../../errors.js';
 import { digestFile } from '../../hashing/digest.js';
-import { fsyncDir } from '../../util/atomic.js';
-import { fsReason } from '../../util/output-paths.js';
+import { fsyncDir, tempNameFor } from '../../util/atomic.js';
+import { fsReason } from '../../util/fs-paths.js';
 import { errno, HttpError } from './errors.js';
 
 /** Same bytes? Sizes first (no reading when they differ), then sha256 of both, streamed in bounded memory. */
@@ -43,7 +43,7 @@ async function linkNoReplace(src: string, dest: string): Promise<void> {
     await link(src, dest);
   } catch (e) {
     if (errno(e) !== 'EXDEV') throw e;
-    const local = join(dirname(dest), `.${randomBytes(6).toString('hex')}.tmp`);
+    const local = join(dirname(dest), tempNameFor(basename(dest)));
     try {
       await copyFile(src, local, fsConstants.COPYFILE_EXCL);
       await syncFile(local);

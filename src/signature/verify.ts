@@ -116,129 +116,168 @@ export async function verifySignature(input: VerifySignatureInput): Promise<Veri
   });
   const source = input.source ?? 'document';
   const kind = signatureKindOf(input);
-  if (input.allowedKinds && !input.allowedKinds.includes(kind)) {
-    // a cleartext kind is only claimed when the data really is cleartext-signed; otherwise say what is missing
-    if (kind !== 'openpgp-cleartext' || isCleartextSigned(input.data)) {
-      throw new CotError(
-        'SIGNATURE_KIND_REFUSED',
-        `${source}: ${kind} signature, but only ${input.allowedKinds.join(', ')} ${
-          input.allowedKinds.length === 1 ? 'is' : 'are'
-        } accepted here`,
-        { details: { kind, allowedKinds: [...input.allowedKinds] } },
-      );
-    }
-  }
+  assertKindAllowed(input, kind, source);
   const pgpKeys: PgpPublicKey[] = [];
   const edKeys: Ed25519Key[] = [];
   for (const k of input.keys) {
     if (k.kind === 'openpgp') pgpKeys.push(k.key);
     else edKeys.push(k);
   }
-  const pgpOptions = {
+  const pgpOptions: PgpOptions = {
     at: input.at,
     skewSeconds: input.skewSeconds ?? 300,
     source,
     ...(input.taskCreated ? { taskCreated: input.taskCreated } : {}),
   };
+  if (input.signature === undefined) return verifyCleartext(input.data, pgpKeys, pgpOptions);
+  if (kind === 'ed25519') return verifyEd25519(input, input.signature, edKeys, source);
+  return verifyDetached(input.data, input.signature, pgpKeys, pgpOptions);
+}
 
-  if (input.signature === undefined) {
-    if (!isCleartextSigned(input.data)) {
-      if (isArmored(input.data) || input.data.length === 0) {
-        // let the strict parser say exactly what it is (inline-signed, detached, text before BEGIN...)
-        await (await loadPgp()).verifyCleartext(
-          Buffer.from(input.data).toString('utf8'),
-          pgpKeys,
-          pgpOptions,
-        );
-      }
-      const head = Buffer.from(input.data).toString('latin1');
-      if (head.includes('-----BEGIN PGP SIGNED MESSAGE-----')) {
-        throw new CotError(
-          'SIGNATURE_MALFORMED',
-          `${source}: data before the BEGIN line (only the signed block may be present)`,
-        );
-      }
-      throw new CotError(
-        'SIGNATURE_MISSING',
-        `${source}: not a cleartext-signed message, and no detached signature was given (ed25519 documents need their .sig)`,
-      );
-    }
-    if (pgpKeys.length === 0) {
-      throw new CotError(
-        'KEY_NOT_FOUND',
-        `${source}: OpenPGP cleartext signature, but no OpenPGP key is allowed`,
-      );
-    }
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(input.data);
-    } catch (e) {
-      throw new CotError('SIGNATURE_MALFORMED', `${source}: cleartext-signed file is not UTF-8`, {
-        cause: e,
-      });
-    }
-    const v = await (await loadPgp()).verifyCleartext(text, pgpKeys, pgpOptions);
-    return {
-      kind: 'openpgp-cleartext',
-      signedBytes: Buffer.from(v.text, 'utf8'),
-      signers: v.signers,
-      textMode: true,
-    };
-  }
+/** The options every OpenPGP check takes (verifyCleartext, verifyDetachedPgp of src/pgp/openpgp.ts). */
+interface PgpOptions {
+  at: Date;
+  skewSeconds: number;
+  source: string;
+  taskCreated?: Date;
+}
 
-  const sig = input.signature;
-  if (kind === 'ed25519') {
-    if (edKeys.length === 0) {
-      throw new CotError('KEY_NOT_FOUND', `${source}: ed25519 signature, but no ed25519 key is allowed`);
+/**
+ * SIGNATURE_KIND_REFUSED when `kind` is not among `allowedKinds`; a cleartext kind is only claimed when the data
+ * really is cleartext-signed (otherwise the verification itself says what is missing).
+ */
+function assertKindAllowed(input: VerifySignatureInput, kind: SignatureKind, source: string): void {
+  const allowed = input.allowedKinds;
+  if (!allowed || allowed.includes(kind)) return;
+  if (kind === 'openpgp-cleartext' && !isCleartextSigned(input.data)) return;
+  throw new CotError(
+    'SIGNATURE_KIND_REFUSED',
+    `${source}: ${kind} signature, but only ${allowed.join(', ')} ${allowed.length === 1 ? 'is' : 'are'} accepted here`,
+    { details: { kind, allowedKinds: [...allowed] } },
+  );
+}
+
+/**
+ * No detached signature: the data must be an OpenPGP cleartext-signed message (UTF-8). Throws SIGNATURE_MISSING
+ * (not one), SIGNATURE_MALFORMED (data before the BEGIN line, not UTF-8, or what the strict parser finds),
+ * KEY_NOT_FOUND (no OpenPGP key allowed), and verifyCleartext's codes.
+ */
+async function verifyCleartext(
+  data: Uint8Array,
+  pgpKeys: PgpPublicKey[],
+  pgpOptions: PgpOptions,
+): Promise<VerifiedSignature> {
+  const source = pgpOptions.source;
+  if (!isCleartextSigned(data)) {
+    if (isArmored(data) || data.length === 0) {
+      // let the strict parser say exactly what it is (inline-signed, detached, text before BEGIN...)
+      await (await loadPgp()).verifyCleartext(Buffer.from(data).toString('utf8'), pgpKeys, pgpOptions);
     }
-    // A key with a validity window (scriptworker lists keys without one) counts only for tasks created inside it.
-    const when = input.taskCreated ?? input.at;
-    let outside: { key: Ed25519Key; code: 'KEY_NOT_YET_VALID' | 'KEY_EXPIRED' } | undefined;
-    for (const k of edKeys) {
-      if (!ed25519Verify(input.data, sig, k.key)) continue;
-      const code = outsideWindow(k, when);
-      if (code) {
-        outside ??= { key: k, code };
-        continue;
-      }
-      return {
-        kind: 'ed25519',
-        signedBytes: Buffer.from(input.data),
-        signers: [{ kind: 'ed25519', publicKey: k.publicKey, keySource: k.source }],
-      };
-    }
-    if (outside) {
-      const k = outside.key;
+    const head = Buffer.from(data).toString('latin1');
+    if (head.includes('-----BEGIN PGP SIGNED MESSAGE-----')) {
       throw new CotError(
-        outside.code,
-        `${source}: signed by ed25519 key ${k.publicKey} (${k.source}), which is trusted only ${describeWindow(k)}; the ${
-          input.taskCreated ? 'task was created' : 'reference time is'
-        } ${when.toISOString()}`,
-        {
-          details: {
-            publicKey: k.publicKey,
-            validFrom: k.validFrom?.toISOString() ?? null,
-            validUntil: k.validUntil?.toISOString() ?? null,
-            judgedAt: when.toISOString(),
-          },
-        },
+        'SIGNATURE_MALFORMED',
+        `${source}: data before the BEGIN line (only the signed block may be present)`,
       );
     }
     throw new CotError(
-      'SIGNATURE_INVALID',
-      `${source}: ed25519 signature does not verify against any of the ${edKeys.length} allowed key(s) (${edKeys
-        .map((k) => k.publicKey)
-        .join(', ')})`,
-      { details: { triedKeys: edKeys.map((k) => k.publicKey) } },
+      'SIGNATURE_MISSING',
+      `${source}: not a cleartext-signed message, and no detached signature was given (ed25519 documents need their .sig)`,
     );
   }
   if (pgpKeys.length === 0) {
     throw new CotError(
-      sig.length === 64 || !isArmored(sig) ? 'SIGNATURE_MALFORMED' : 'KEY_NOT_FOUND',
-      `${source}: signature of ${sig.length} bytes is neither a raw ed25519 signature (64 bytes) nor usable without OpenPGP keys`,
+      'KEY_NOT_FOUND',
+      `${source}: OpenPGP cleartext signature, but no OpenPGP key is allowed`,
     );
   }
-  const v = await (await loadPgp()).verifyDetachedPgp(input.data, sig, pgpKeys, pgpOptions);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch (e) {
+    throw new CotError('SIGNATURE_MALFORMED', `${source}: cleartext-signed file is not UTF-8`, { cause: e });
+  }
+  const v = await (await loadPgp()).verifyCleartext(text, pgpKeys, pgpOptions);
+  return {
+    kind: 'openpgp-cleartext',
+    signedBytes: Buffer.from(v.text, 'utf8'),
+    signers: v.signers,
+    textMode: true,
+  };
+}
+
+/**
+ * A raw 64-byte ed25519 signature over exactly `data`. A key with a validity window (scriptworker lists keys without
+ * one) counts only for tasks created inside it (`taskCreated`, else `at`): KEY_EXPIRED / KEY_NOT_YET_VALID when the
+ * only keys that verify are outside theirs. KEY_NOT_FOUND (no ed25519 key allowed), SIGNATURE_INVALID.
+ */
+function verifyEd25519(
+  input: VerifySignatureInput,
+  sig: Uint8Array,
+  edKeys: readonly Ed25519Key[],
+  source: string,
+): VerifiedSignature {
+  if (edKeys.length === 0) {
+    throw new CotError('KEY_NOT_FOUND', `${source}: ed25519 signature, but no ed25519 key is allowed`);
+  }
+  const when = input.taskCreated ?? input.at;
+  let outside: { key: Ed25519Key; code: 'KEY_NOT_YET_VALID' | 'KEY_EXPIRED' } | undefined;
+  for (const k of edKeys) {
+    if (!ed25519Verify(input.data, sig, k.key)) continue;
+    const code = outsideWindow(k, when);
+    if (code) {
+      outside ??= { key: k, code };
+      continue;
+    }
+    return {
+      kind: 'ed25519',
+      signedBytes: Buffer.from(input.data),
+      signers: [{ kind: 'ed25519', publicKey: k.publicKey, keySource: k.source }],
+    };
+  }
+  if (outside) {
+    const k = outside.key;
+    throw new CotError(
+      outside.code,
+      `${source}: signed by ed25519 key ${k.publicKey} (${k.source}), which is trusted only ${describeWindow(k)}; the ${
+        input.taskCreated ? 'task was created' : 'reference time is'
+      } ${when.toISOString()}`,
+      {
+        details: {
+          publicKey: k.publicKey,
+          validFrom: k.validFrom?.toISOString() ?? null,
+          validUntil: k.validUntil?.toISOString() ?? null,
+          judgedAt: when.toISOString(),
+        },
+      },
+    );
+  }
+  throw new CotError(
+    'SIGNATURE_INVALID',
+    `${source}: ed25519 signature does not verify against any of the ${edKeys.length} allowed key(s) (${edKeys
+      .map((k) => k.publicKey)
+      .join(', ')})`,
+    { details: { triedKeys: edKeys.map((k) => k.publicKey) } },
+  );
+}
+
+/**
+ * A detached OpenPGP signature (armored or binary) over `data`: verifyDetachedPgp's codes; without OpenPGP keys,
+ * SIGNATURE_MALFORMED (not armored, so neither format) or KEY_NOT_FOUND.
+ */
+async function verifyDetached(
+  data: Uint8Array,
+  sig: Uint8Array,
+  pgpKeys: PgpPublicKey[],
+  pgpOptions: PgpOptions,
+): Promise<VerifiedSignature> {
+  if (pgpKeys.length === 0) {
+    throw new CotError(
+      sig.length === 64 || !isArmored(sig) ? 'SIGNATURE_MALFORMED' : 'KEY_NOT_FOUND',
+      `${pgpOptions.source}: signature of ${sig.length} bytes is neither a raw ed25519 signature (64 bytes) nor usable without OpenPGP keys`,
+    );
+  }
+  const v = await (await loadPgp()).verifyDetachedPgp(data, sig, pgpKeys, pgpOptions);
   return {
     kind: 'openpgp-detached',
     signedBytes: v.signedBytes,
