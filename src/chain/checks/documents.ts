@@ -1,4 +1,4 @@
-import type { Signer } from '../../cot/signature.js';
+import { presentLinkSigners } from '../../cot/present-signer.js';
 import { verifyLink } from '../../cot/verify.js';
 import { CotError } from '../../errors.js';
 import { COT_ARTIFACT_NAMES } from '../../hashing/artifacts.js';
@@ -29,11 +29,6 @@ export async function readArtifact(
   const chunks: Buffer[] = [];
   for await (const c of opened.stream as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks);
-}
-
-function describeSigner(s: Signer): string {
-  if (s.kind === 'ed25519') return `ed25519 ${s.publicKey}`;
-  return `openpgp ${s.fingerprint}${s.userIds[0] ? ` (${s.userIds[0]})` : ''}`;
 }
 
 /** The signed task and the queue's, compared without `priority` (queue changeTaskPriority; it carries no trust). */
@@ -133,10 +128,7 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
   }
   n.doc = v.document;
   link.signatureKind = v.signatureKind;
-  link.signer = v.signers.map(describeSigner).join(', ');
-  const cert = v.signers.find((x) => x.kind === 'openpgp' && x.certifiedBy);
-  if (cert?.kind === 'openpgp' && cert.certifiedBy)
-    link.certifiedBy = `${cert.certifiedBy.fingerprint}${cert.certifiedBy.userIds[0] ? ` (${cert.certifiedBy.userIds[0]})` : ''}`;
+  Object.assign(link, presentLinkSigners(v.signers, s.o.at));
   link.checks.push(`signature (${v.signatureKind}) by an allowed ${impl} key`, 'taskId and runId match');
   const signed = withoutPriority(v.document.task as JsonObject);
   const queued = withoutPriority(task);
