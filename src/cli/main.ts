@@ -65,6 +65,24 @@ function commandPath(program: Command, args: readonly string[]): string {
   return names.join(' ');
 }
 
+/**
+ * The error a run ends with, as the command line reports it. The library's OPTIONS_INVALID (a bad option value,
+ * which on the command line came from the arguments) is reported as USAGE with its message and details: USAGE is
+ * the CLI's code, raised by nothing else (both exit 2). Anything that is not a CotError is INTERNAL (a bug, exit 70).
+ */
+function asCliError(e: unknown): CotError {
+  if (!isCotError(e))
+    return new CotError(
+      'INTERNAL',
+      `unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+      {
+        cause: e,
+      },
+    );
+  if (e.code !== 'OPTIONS_INVALID') return e;
+  return new CotError('USAGE', e.message, { details: e.details, cause: e });
+}
+
 /** Print an error the run ends with (`cot: CODE: message`, and the JSON error with --json); its exit code. */
 function reportError(io: Io, e: unknown, argv: readonly string[], program: Command | undefined): number {
   const wantsJson = argv.includes('--json');
@@ -80,15 +98,7 @@ function reportError(io: Io, e: unknown, argv: readonly string[], program: Comma
     io.stderr(`cot: USAGE: ${escapeControls(message)}\n`);
     return EXIT.USAGE;
   }
-  const err = isCotError(e)
-    ? e
-    : new CotError(
-        'INTERNAL',
-        `unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
-        {
-          cause: e,
-        },
-      );
+  const err = asCliError(e);
   if (wantsJson) jsonOut(io, { ok: false, error: err.toJSON() });
   io.stderr(`cot: ${err.code}: ${escapeControls(err.message)}\n`);
   return exitCodeFor(err.code);

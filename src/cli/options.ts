@@ -2,22 +2,12 @@ import { type CommandUnknownOpts, Option } from '@commander-js/extra-typings';
 import { HASH_ALGORITHMS, type HashAlgorithm, SLUGID_PATTERN } from '../document/schema.js';
 import { CotError } from '../errors.js';
 
-/** A command-line error: `cot: USAGE: message`, exit 2. Raised by the CLI only (the library raises OPTIONS_INVALID). */
+/**
+ * A command-line error: `cot: USAGE: message`, exit 2. Raised by the CLI only: the library raises OPTIONS_INVALID,
+ * which main() reports as USAGE.
+ */
 export function usage(message: string): CotError {
   return new CotError('USAGE', message);
-}
-
-/**
- * Run a library call whose invalid options are the command line's fault: its OPTIONS_INVALID becomes USAGE (the
- * same message), as the CLI reported it before the library had its own code.
- */
-export async function optionsAsUsage<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (e) {
-    if (e instanceof CotError && e.code === 'OPTIONS_INVALID') throw usage(e.message);
-    throw e;
-  }
 }
 
 /** The long flag of an option's flags (`-V, --version` -> `--version`; `--skew <seconds>` -> `--skew`). */

@@ -4,7 +4,7 @@ import { CotError, fsError } from '../errors.js';
 import { DirectoryQueue } from '../transport/dir-store.js';
 import type { TaskQueue } from '../transport/queue.js';
 import { TaskclusterQueue, type TaskclusterQueueOptions } from '../transport/taskcluster.js';
-import { listOption, optionsAsUsage } from './options.js';
+import { listOption } from './options.js';
 
 /** --queue / --root-url: where a command finds the queue (given both: commander refuses the command line). */
 // biome-ignore lint/suspicious/noExplicitAny: commander's own Args type parameter is any[]
@@ -44,7 +44,7 @@ export interface QueueChoice {
 
 /**
  * The queue a command talks to: a directory store (--queue DIR, which must exist: FILE_NOT_FOUND, exit 4) or
- * Taskcluster (--root-url / environment; a half-set environment is USAGE). `limits` and `allowedHosts` apply to
+ * Taskcluster (--root-url / environment; a half-set environment is USAGE, or OPTIONS_INVALID reported as USAGE). `limits` and `allowedHosts` apply to
  * Taskcluster only.
  */
 export async function queueFromOptions(
@@ -55,9 +55,8 @@ export async function queueFromOptions(
   if (o.queue !== undefined) return await directoryQueue(o.queue);
   const hosts = [...(o.allowHost ?? []), ...(extra.allowedHosts ?? [])];
   const { allowedHosts: _, ...limits } = extra;
-  const options = await optionsAsUsage(async () => TaskclusterQueue.optionsFromEnv(env, o.rootUrl));
   return new TaskclusterQueue({
-    ...options,
+    ...TaskclusterQueue.optionsFromEnv(env, o.rootUrl),
     ...(hosts.length > 0 ? { allowedHosts: hosts } : {}),
     ...(o.allowReferenceArtifacts ? { allowReferenceArtifacts: true } : {}),
     ...limits,

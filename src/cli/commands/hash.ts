@@ -3,7 +3,7 @@ import { artifactsFromPaths } from '../../cot/inputs.js';
 import { hashArtifacts, toArtifactDigests } from '../../hashing/artifacts.js';
 import { canonicalize } from '../../json/canonical.js';
 import { type Io, jsonOut } from '../io.js';
-import { examples, list, listOption, numberOption, optionsAsUsage, parseAlgorithms } from '../options.js';
+import { examples, list, listOption, numberOption, parseAlgorithms } from '../options.js';
 
 /** `cot hash`: the artifacts map of a folder or of files (artifactsFromPaths, hashArtifacts). */
 export function registerHash(program: Command, io: Io): void {
@@ -24,8 +24,8 @@ export function registerHash(program: Command, io: Io): void {
     .exitOverride()
     .action(async (paths, o) => {
       const algorithms = parseAlgorithms(list(o.hashAlgorithm));
-      // a folder given with other paths is the command line's fault
-      const { sources, skipped } = await optionsAsUsage(() => artifactsFromPaths(paths));
+      // a folder given with other paths: OPTIONS_INVALID, reported as USAGE by main()
+      const { sources, skipped } = await artifactsFromPaths(paths);
       if (skipped.length > 0 && !o.json)
         io.stderr(`cot: skipped the chain-of-trust files ${skipped.join(', ')}\n`);
       const hashed = await hashArtifacts(sources, { algorithms, concurrency: Math.max(1, o.concurrency) });
