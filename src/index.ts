@@ -10,6 +10,7 @@ export {
   type Policy,
   toPolicy,
 } from './chain/policy.js';
+export { type PolicyQueueOptions, policyQueueOptions } from './chain/queue-options.js';
 export { chainReportJson, JSON_SCHEMA_VERSION, renderChainText } from './chain/report.js';
 export {
   type ChainError,
@@ -30,6 +31,15 @@ export {
   type StagedFile,
   type WrittenFile,
 } from './cot/generate.js';
+export {
+  type ArtifactInputs,
+  artifactsFromPaths,
+  artifactsToVerify,
+  type LinkFiles,
+  readLinkFiles,
+  signatureFormatFor,
+} from './cot/inputs.js';
+export { presentSigner, type SignerPresentation } from './cot/present-signer.js';
 export {
   type CheckedArtifact,
   type Ed25519Signer,

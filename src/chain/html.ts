@@ -1,5 +1,5 @@
 import { escapeControls } from '../util/terminal.js';
-import { chainCounts, ranOn } from './report.js';
+import { chainCounts, ranOn, signerPhrases } from './report.js';
 import type { ChainError, ChainLink, ChainReport } from './verify-chain.js';
 
 /** HTML-escaped, with control, bidi and invisible characters shown as escapes (as in the text report). */
@@ -125,16 +125,14 @@ function taskRef(byId: Map<string, ChainLink>, id: string): string {
   return `<a href="#task-${esc(id)}">${l?.name ? `${esc(l.name)} ` : ''}<code>${esc(id)}</code></a>`;
 }
 
-/**
- * One self-contained HTML file (no network): the failures summarised at the top, each naming the task it was
- * recorded on (and, for an artifact, the task that produced it); the chain as an SVG graph, each task coloured by
- * result, the producers of a failed artifact outlined too, arrows (from a task to the tasks it relies on) ending
- * beside their boxes; details on hover (title) and on click (a panel); every task's checks and failures listed
- * below for reading and printing. The graph scrolls in its own box and the panel goes below it on narrow screens,
- * so the page itself never scrolls sideways (900 px wide and up).
- */
-export function renderChainHtml(r: ChainReport): string {
-  const byId = new Map(r.links.map((l) => [l.taskId, l]));
+/** Where each task's box sits: one row per depth (wrapped after 8 boxes), and the picture's size. */
+interface Layout {
+  pos: Map<string, Box>;
+  width: number;
+  height: number;
+}
+
+function layout(r: ChainReport): Layout {
   const byDepth = new Map<number, ChainLink[]>();
   for (const l of r.links) byDepth.set(l.depth, [...(byDepth.get(l.depth) ?? []), l]);
   const maxRow = Math.max(...[...byDepth.values()].map((v) => v.length), 1);
@@ -150,74 +148,94 @@ export function renderChainHtml(r: ChainReport): string {
   }
   const width = MARGIN_X + cols * (W + GAP_X) - GAP_X + 20;
   const height = Math.max(...[...pos.values()].map((b) => b.y + H), H) + 20;
+  return { pos, width, height };
+}
 
-  // failures about an artifact: recorded on the consumer, the producer is marked too
+/** Failures about an artifact: recorded on the consumer, the producer is marked too. */
+interface Implicated {
+  /** producer task id -> the failures of artifacts it produced */
+  byProducer: Map<string, ChainError[]>;
+  /** `consumer\nproducer` of every edge a failed artifact travelled */
+  failedEdges: Set<string>;
+}
+
+function implicated(r: ChainReport): Implicated {
   const aboutArtifacts = r.errors.filter((e): e is ChainError & { producer: string; taskId: string } =>
     Boolean(e.producer && e.taskId),
   );
-  const implicated = new Map<string, ChainError[]>();
-  for (const e of aboutArtifacts) implicated.set(e.producer, [...(implicated.get(e.producer) ?? []), e]);
-  const failedEdge = new Set(aboutArtifacts.map((e) => `${e.taskId}\n${e.producer}`));
+  const byProducer = new Map<string, ChainError[]>();
+  for (const e of aboutArtifacts) byProducer.set(e.producer, [...(byProducer.get(e.producer) ?? []), e]);
+  return { byProducer, failedEdges: new Set(aboutArtifacts.map((e) => `${e.taskId}\n${e.producer}`)) };
+}
 
+/** The arrows of the graph, from each task to the tasks it relies on (edgePath), failed ones in red. */
+function edgesSvg(r: ChainReport, g: Layout, imp: Implicated): string[] {
   const edges: string[] = [];
   /** gutter edges already drawn to each task (edgePath's lane) */
   const lanes = new Map<string, number>();
   for (const l of r.links) {
-    const a = pos.get(l.taskId)!;
+    const a = g.pos.get(l.taskId)!;
     for (const u of l.upstream) {
-      const b = pos.get(u);
+      const b = g.pos.get(u);
       if (!b) continue;
-      const others = [...pos.entries()].filter(([id]) => id !== l.taskId && id !== u).map(([, box]) => box);
-      const path = edgePath(a, b, others, { width, height }, () => {
+      const others = [...g.pos.entries()].filter(([id]) => id !== l.taskId && id !== u).map(([, box]) => box);
+      const path = edgePath(a, b, others, { width: g.width, height: g.height }, () => {
         const n = lanes.get(u) ?? 0;
         lanes.set(u, n + 1);
         return n;
       });
-      const failed = failedEdge.has(`${l.taskId}\n${u}`);
+      const failed = imp.failedEdges.has(`${l.taskId}\n${u}`);
       edges.push(
         `<path d="${path.d}" class="edge${failed ? ' failed' : ''}" data-from="${esc(l.taskId)}" data-to="${esc(u)}" data-tip="${round(path.tip.x)},${round(path.tip.y)}" data-towards="${round(path.from.x)},${round(path.from.y)}" marker-end="url(#${failed ? 'arrow-failed' : 'arrow'})"/>`,
       );
     }
   }
-  const nodes = r.links.map((l) => {
-    const p = pos.get(l.taskId)!;
-    const marks = implicated.get(l.taskId) ?? [];
-    const title = [
-      `${l.taskId} (${l.kinds.length ? l.kinds.join(', ') : l.role})`,
-      `${ranOn(l)}${l.runId !== undefined ? ` run ${l.runId}` : ''}`,
-      l.signer ? `signed by ${l.signer}` : '',
-      imageLine(l),
-      ...l.errors.map((e) => `${e.code}: ${e.message}`),
-      ...marks.map((e) => `produced ${e.artifact}, which failed for task ${e.taskId}: ${e.code}`),
-    ]
-      .filter(Boolean)
-      .join('\n');
-    const state = l.ok ? 'verified' : 'failed';
-    return `<g class="node ${l.ok ? 'ok' : 'fail'}${marks.length ? ' implicated' : ''}" data-task="${esc(l.taskId)}" tabindex="0" role="button" aria-label="${esc(`task ${l.name || l.role} ${l.taskId} ${state}${marks.length ? `; produced an artifact that failed a check of task ${marks[0]!.taskId}` : ''}`)}">
+  return edges;
+}
+
+/** One box of the graph: its result, name, id and worker; the details on hover (title). */
+function nodeSvg(l: ChainLink, p: Box, marks: readonly ChainError[]): string {
+  const { signedBy } = signerPhrases(l);
+  const title = [
+    `${l.taskId} (${l.kinds.length ? l.kinds.join(', ') : l.role})`,
+    `${ranOn(l)}${l.runId !== undefined ? ` run ${l.runId}` : ''}`,
+    signedBy ?? '',
+    imageLine(l),
+    ...l.errors.map((e) => `${e.code}: ${e.message}`),
+    ...marks.map((e) => `produced ${e.artifact}, which failed for task ${e.taskId}: ${e.code}`),
+  ]
+    .filter(Boolean)
+    .join('\n');
+  const state = l.ok ? 'verified' : 'failed';
+  return `<g class="node ${l.ok ? 'ok' : 'fail'}${marks.length ? ' implicated' : ''}" data-task="${esc(l.taskId)}" tabindex="0" role="button" aria-label="${esc(`task ${l.name || l.role} ${l.taskId} ${state}${marks.length ? `; produced an artifact that failed a check of task ${marks[0]!.taskId}` : ''}`)}">
 <title>${esc(title)}</title>
 ${marks.length ? `<rect class="mark" x="${p.x - 5}" y="${p.y - 5}" width="${W + 10}" height="${H + 10}" rx="11"/>\n` : ''}<rect class="box" x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="8"/>
 <text x="${p.x + 10}" y="${p.y + 22}" class="role">${l.ok ? '✔' : '✘'}${marks.length ? ' ⚠' : ''} ${esc(l.name || l.role)}${l.decision ? ' · decision' : ''}</text>
 <text x="${p.x + 10}" y="${p.y + 42}" class="id">${esc(l.taskId)}</text>
 <text x="${p.x + 10}" y="${p.y + 58}" class="impl">${esc(l.implementation ?? l.workerType)}</text>
 </g>`;
-  });
-  const details = r.links
-    .map((l) => {
-      const marks = implicated.get(l.taskId) ?? [];
-      return `<section class="task ${l.ok ? 'ok' : 'fail'}${marks.length ? ' implicated' : ''}" id="task-${esc(l.taskId)}">
+}
+
+/** A task's section below the graph (and in the panel on click): where it ran, its signer, checks and failures. */
+function detailsSection(l: ChainLink, marks: readonly ChainError[]): string {
+  const { signedBy, certifiedBy } = signerPhrases(l);
+  return `<section class="task ${l.ok ? 'ok' : 'fail'}${marks.length ? ' implicated' : ''}" id="task-${esc(l.taskId)}">
 <h3>${l.ok ? '✔' : '✘'} ${esc(l.name || l.role)} <small>(${esc(l.kinds.length ? l.kinds.join(', ') : l.role)})</small> <code>${esc(l.taskId)}</code></h3>
 <p>${l.provisionerId || l.workerType ? `${esc(`${l.provisionerId}/${l.workerType}`)} → ` : ''}${esc(l.implementation ?? ranOn(l))}${l.runId !== undefined ? ` · run ${l.runId}` : ''}${
-        l.signer ? ` · signed by ${esc(l.signer)}` : ''
-      }${l.certifiedBy ? ` · certified by ${esc(l.certifiedBy)}` : ''}${imageLine(l) ? ` · ${esc(imageLine(l))}` : ''}</p>
+    signedBy ? ` · ${esc(signedBy)}` : ''
+  }${certifiedBy ? ` · ${esc(certifiedBy)}` : ''}${imageLine(l) ? ` · ${esc(imageLine(l))}` : ''}</p>
 <ul>${l.checks.map((c) => `<li class="check">${esc(c)}</li>`).join('')}${l.errors.map((e) => `<li class="error"><b>${esc(e.code)}</b>: ${esc(e.message)}</li>`).join('')}${marks
-        .map(
-          (e) =>
-            `<li class="produced">⚠ produced <code>${esc(e.artifact ?? '')}</code>, which failed a check of task <code>${esc(e.taskId ?? '')}</code>: <b>${esc(e.code)}</b></li>`,
-        )
-        .join('')}</ul>
+    .map(
+      (e) =>
+        `<li class="produced">⚠ produced <code>${esc(e.artifact ?? '')}</code>, which failed a check of task <code>${esc(e.taskId ?? '')}</code>: <b>${esc(e.code)}</b></li>`,
+    )
+    .join('')}</ul>
 </section>`;
-    })
-    .join('\n');
+}
+
+/** The failures summarised at the top, each naming its task (and the producer of a failed artifact). */
+function failuresSection(r: ChainReport): string {
+  const byId = new Map(r.links.map((l) => [l.taskId, l]));
   const failures = r.errors.map((e) => {
     const where = e.taskId ? ` on task ${taskRef(byId, e.taskId)}` : ' on the chain';
     const producer =
@@ -226,12 +244,13 @@ ${marks.length ? `<rect class="mark" x="${p.x - 5}" y="${p.y - 5}" width="${W + 
         : '';
     return `<li class="failure" data-code="${esc(e.code)}"${e.taskId ? ` data-task="${esc(e.taskId)}"` : ''}${e.producer ? ` data-producer="${esc(e.producer)}"` : ''}><b>${esc(e.code)}</b>${where}${producer}<br>${esc(e.message)}</li>`;
   });
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Chain of trust: ${esc(r.root)} — ${r.ok ? 'verified' : 'NOT verified'}</title>
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2430;background:#fafbfc;overflow-wrap:anywhere}
-header{padding:16px 24px;color:#fff;background:${r.ok ? '#1f7a3a' : '#b3261e'}}
+  if (failures.length === 0) return '';
+  return `<section id="failures"><h2>${failures.length} failure${failures.length === 1 ? '' : 's'}</h2>
+<ol>${failures.join('\n')}</ol></section>`;
+}
+
+const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2430;background:#fafbfc;overflow-wrap:anywhere}
+header{padding:16px 24px;color:#fff;background:HEADER_BG}
 header h1{margin:0;font-size:20px}
 #failures{margin:12px 24px;padding:8px 16px;background:#fff;border:1px solid #b3261e;border-left:6px solid #b3261e;border-radius:6px}
 #failures h2{margin:4px 0;font-size:16px;color:#b3261e}#failures ol{margin:4px 0;padding-left:24px}#failures li{margin:6px 0}
@@ -250,18 +269,45 @@ main{display:flex;gap:16px;padding:16px 24px;align-items:flex-start}
 .task{background:#fff;border:1px solid #d0d7de;border-left:6px solid #1f7a3a;border-radius:6px;margin:8px 24px;padding:4px 12px}
 .task.fail{border-left-color:#b3261e}.task.implicated{outline:3px dashed #b26a00;outline-offset:-1px}
 .error{color:#b3261e}.check{color:#1f5f2e}.produced{color:#8a5300}
-code{font-family:monospace}
+code{font-family:monospace}`;
+
+const SCRIPT = `for (const g of document.querySelectorAll('.node')) {
+  const show = () => {
+    for (const x of document.querySelectorAll('.node.selected')) x.classList.remove('selected');
+    g.classList.add('selected');
+    const s = document.getElementById('task-' + g.dataset.task);
+    document.getElementById('panel').innerHTML = s ? s.innerHTML : '';
+  };
+  g.addEventListener('click', show);
+  g.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') show(); });
+}`;
+
+/**
+ * One self-contained HTML file (no network): the failures summarised at the top, each naming the task it was
+ * recorded on (and, for an artifact, the task that produced it); the chain as an SVG graph, each task coloured by
+ * result, the producers of a failed artifact outlined too, arrows (from a task to the tasks it relies on) ending
+ * beside their boxes; details on hover (title) and on click (a panel); every task's checks and failures listed
+ * below for reading and printing. The graph scrolls in its own box and the panel goes below it on narrow screens,
+ * so the page itself never scrolls sideways (900 px wide and up).
+ */
+export function renderChainHtml(r: ChainReport): string {
+  const g = layout(r);
+  const imp = implicated(r);
+  const marksOf = (l: ChainLink) => imp.byProducer.get(l.taskId) ?? [];
+  const edges = edgesSvg(r, g, imp);
+  const nodes = r.links.map((l) => nodeSvg(l, g.pos.get(l.taskId)!, marksOf(l)));
+  const details = r.links.map((l) => detailsSection(l, marksOf(l))).join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Chain of trust: ${esc(r.root)} — ${r.ok ? 'verified' : 'NOT verified'}</title>
+<style>
+${STYLE.replace('HEADER_BG', r.ok ? '#1f7a3a' : '#b3261e')}
 </style></head><body>
 <header><h1>Chain of trust of <code>${esc(r.root)}</code>: ${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}</h1>
 <p id="summary">${esc(chainCounts(r))}</p></header>
-${
-  failures.length
-    ? `<section id="failures"><h2>${failures.length} failure${failures.length === 1 ? '' : 's'}</h2>
-<ol>${failures.join('\n')}</ol></section>`
-    : ''
-}
+${failuresSection(r)}
 <main><div id="graph"><p class="legend">Arrows point from a task to the tasks it relies on (its parent, its inputs, the tasks whose artifacts it consumes). Green: verified; red: failed; dashed amber outline: produced an artifact that failed a check of the task consuming it.</p>
-<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
+<svg xmlns="http://www.w3.org/2000/svg" width="${g.width}" height="${g.height}" viewBox="0 0 ${g.width} ${g.height}">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="14" markerHeight="14" orient="auto"><path d="M0,0L10,5L0,10z" fill="#3d444d"/></marker>
 <marker id="arrow-failed" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="16" markerHeight="16" orient="auto"><path d="M0,0L10,5L0,10z" fill="#b3261e"/></marker></defs>
 ${edges.join('\n')}
@@ -271,16 +317,7 @@ ${nodes.join('\n')}
 <h2 style="margin:16px 24px 0">Tasks</h2>
 ${details}
 <script>
-for (const g of document.querySelectorAll('.node')) {
-  const show = () => {
-    for (const x of document.querySelectorAll('.node.selected')) x.classList.remove('selected');
-    g.classList.add('selected');
-    const s = document.getElementById('task-' + g.dataset.task);
-    document.getElementById('panel').innerHTML = s ? s.innerHTML : '';
-  };
-  g.addEventListener('click', show);
-  g.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') show(); });
-}
+${SCRIPT}
 </script>
 </body></html>
 `;

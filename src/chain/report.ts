@@ -40,6 +40,18 @@ export function chainCounts(r: ChainReport): string {
   return `${plural(r.links.length, 'task')}, ${failed} failed; ${artifacts}; ${documents}; ${s.seconds.toFixed(2)} s, as of ${r.referenceTime}`;
 }
 
+/**
+ * How every chain report (text, HTML) names a link's signer: `signed by SIGNER` and `certified by ROOT`, from the
+ * link's `signer` and `certifiedBy` (presentLinkSigners, src/cot/present-signer.ts, the one presenter of signers;
+ * the JSON report carries the same two fields). Each absent when the link has none.
+ */
+export function signerPhrases(l: ChainLink): { signedBy?: string; certifiedBy?: string } {
+  return {
+    ...(l.signer ? { signedBy: `signed by ${l.signer}` } : {}),
+    ...(l.certifiedBy ? { certifiedBy: `certified by ${l.certifiedBy}` } : {}),
+  };
+}
+
 /** The last line of the text report: the verdict, then chainCounts. */
 export function chainSummary(r: ChainReport): string {
   return `${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}: ${chainCounts(r)}`;
@@ -55,14 +67,16 @@ export function renderChainText(r: ChainReport): string {
   const byId = new Map(r.links.map((l) => [l.taskId, l]));
   const out: string[] = [];
   const seen = new Set<string>();
-  const line = (l: ChainLink) =>
-    `${l.ok ? 'ok  ' : 'FAIL'} ${l.taskId} ${l.name ? `${l.name} ` : ''}(${l.kinds.length ? l.kinds.join(', ') : l.role}) ${ranOn(l)}${
+  const line = (l: ChainLink) => {
+    const { signedBy, certifiedBy } = signerPhrases(l);
+    return `${l.ok ? 'ok  ' : 'FAIL'} ${l.taskId} ${l.name ? `${l.name} ` : ''}(${l.kinds.length ? l.kinds.join(', ') : l.role}) ${ranOn(l)}${
       l.runId !== undefined ? ` run ${l.runId}` : ''
-    }${l.signer ? ` signed by ${l.signer}` : ''}${l.certifiedBy ? `, certified by ${l.certifiedBy}` : ''}${
+    }${signedBy ? ` ${signedBy}` : ''}${certifiedBy ? `, ${certifiedBy}` : ''}${
       l.image && l.image.type !== 'none'
         ? `; image ${l.image.name ?? l.image.type} (${l.image.type}, ${l.image.verified ? 'verified' : 'NOT verified'})`
         : ''
     }`;
+  };
   const walk = (id: string, prefix: string, last: boolean, top: boolean) => {
     const l = byId.get(id);
     if (!l) return;

@@ -77,7 +77,12 @@ function linkLabel(doc: { taskId?: unknown; runId?: unknown }): string {
  * Verify one link: signature first; then parse and schema-check only the verified bytes; then the expected
  * ids; then re-hash every given artifact. Returns the verified document and who signed it. `data` (bytes), `at` (a
  * Date: the library never reads the clock) and exactly one of `keys` / `trust` are required: OPTIONS_INVALID
- * otherwise, naming the option.
+ * otherwise, naming the option. Throws, in the order checked: the SIGNATURE_* and KEY_* codes of verifySignature
+ * (or of verifySignatureTrusted with `trust`); DOCUMENT_INVALID when the verified text is not JSON or not a schema-v1
+ * document (DOCUMENT_UNSUPPORTED_VERSION when only its version is wrong); LINK_ID_MISMATCH when an `expected` id differs; ARTIFACT_MISSING with `requireAllArtifacts`;
+ * ARTIFACT_NOT_LISTED, HASH_UNSUPPORTED_ALGORITHM, HASH_MISMATCH and the file codes of the artifacts (several
+ * artifact problems: one error with the first one's code and `details.failures`). To read a document from disk with
+ * the signature beside it, see readLinkFiles (./inputs.ts); for a downloaded folder, artifactsToVerify.
  */
 export async function verifyLink(input: VerifyLinkInput): Promise<VerifiedLink> {
   checkSignatureInput('verifyLink', input);

@@ -184,7 +184,10 @@ function sharingAllowed(impls: ReadonlySet<string>): boolean {
  * window, the end of the window (`until`); for certified keys, also their certification's expiry — uncertified keys in certified folders, and keys that appear twice: an
  * error across implementations, since a key must never serve two, except the pairs of SHARED_KEY_IMPLEMENTATIONS
  * (a warning); a warning within one. An ed25519 key past its window (retired) or before it (staged) is listed,
- * not a finding: that is what windows are for. Throws USAGE when neither a repository nor a trust file is given.
+ * not a finding: that is what windows are for. Returns the findings and their counts (`errors`, `warnings`): a
+ * report with findings is a result, not an exception (`cot keys check` maps errors to exit 1, warnings alone to exit
+ * 6). Throws OPTIONS_INVALID when neither a repository nor a trust file is given or `errorDays` exceeds `warnDays`;
+ * and what loadKeyRepo (tolerant) and addEd25519TrustFile throw for a repository or trust file that cannot be read.
  */
 export async function checkKeyRepo(dir: string | undefined, o: CheckKeyRepoOptions): Promise<KeyRepoReport> {
   checkOption('checkKeyRepo', 'dir', dir, { kind: 'string', optional: true });
@@ -197,9 +200,19 @@ export async function checkKeyRepo(dir: string | undefined, o: CheckKeyRepoOptio
   const warnDays = o.warnDays ?? 60;
   const errorDays = o.errorDays ?? 30;
   if (errorDays > warnDays)
-    throw new CotError('USAGE', `--error-days (${errorDays}) cannot exceed --warn-days (${warnDays})`);
+    throw new CotError(
+      'OPTIONS_INVALID',
+      `checkKeyRepo: errorDays (${errorDays}) cannot exceed warnDays (${warnDays})`,
+      { details: { function: 'checkKeyRepo', option: 'errorDays' } },
+    );
   if (dir === undefined && o.ed25519Keys === undefined)
-    throw new CotError('USAGE', 'give a key repository and/or an ed25519 trust file');
+    throw new CotError(
+      'OPTIONS_INVALID',
+      'checkKeyRepo: give a key repository and/or an ed25519 trust file',
+      {
+        details: { function: 'checkKeyRepo', option: 'dir' },
+      },
+    );
   const store = dir !== undefined ? await loadKeyRepo(dir, { tolerant: true }) : emptyTrustStore();
   if (o.ed25519Keys !== undefined) await addEd25519TrustFile(store, o.ed25519Keys);
   const keys = await listKeys(store, o.at);

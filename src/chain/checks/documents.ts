@@ -1,9 +1,9 @@
+import { presentLinkSigners } from '../../cot/present-signer.js';
 import { verifyLink } from '../../cot/verify.js';
 import { COT_ARTIFACT_NAMES, COT_FILE_NAMES } from '../../document/names.js';
 import { CotError } from '../../errors.js';
 import { canonicalize } from '../../json/canonical.js';
 import { type JsonObject, parseJsonBytes } from '../../json/parse.js';
-import type { Signer } from '../../signature/verify.js';
 import { STORED_STORAGE_TYPES, type TaskQueue } from '../../transport/queue.js';
 import { mapBounded } from '../../util/concurrency.js';
 import { implementationFor, type Policy } from '../policy.js';
@@ -29,11 +29,6 @@ export async function readArtifact(
   const chunks: Buffer[] = [];
   for await (const c of opened.stream as AsyncIterable<Buffer>) chunks.push(c);
   return Buffer.concat(chunks);
-}
-
-function describeSigner(s: Signer): string {
-  if (s.kind === 'ed25519') return `ed25519 ${s.publicKey}`;
-  return `openpgp ${s.fingerprint}${s.userIds[0] ? ` (${s.userIds[0]})` : ''}`;
 }
 
 /** The signed task and the queue's, compared without `priority` (queue changeTaskPriority; it carries no trust). */
@@ -180,10 +175,7 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
   const v = await verifyStored(s, n, runId, impl, formats);
   n.doc = v.document;
   link.signatureKind = v.signatureKind;
-  link.signer = v.signers.map(describeSigner).join(', ');
-  const cert = v.signers.find((x) => x.kind === 'openpgp' && x.certifiedBy);
-  if (cert?.kind === 'openpgp' && cert.certifiedBy)
-    link.certifiedBy = `${cert.certifiedBy.fingerprint}${cert.certifiedBy.userIds[0] ? ` (${cert.certifiedBy.userIds[0]})` : ''}`;
+  Object.assign(link, presentLinkSigners(v.signers, s.o.at));
   link.checks.push(`signature (${v.signatureKind}) by an allowed ${impl} key`, 'taskId and runId match');
   if (!compareSignedTask(s, n, v.document.task as JsonObject)) return;
   link.checks.push("signed task definition equals the queue's (priority not compared: it carries no trust)");

@@ -1,0 +1,113 @@
+import type { Command } from '@commander-js/extra-typings';
+import { exitCodeFor, failureOutcome } from '../../exit-codes.js';
+import { type FetchResult, fetchChain } from '../../mirror/fetch.js';
+import { DEFAULT_DEADLINE_MS, DEFAULT_MIN_BYTES_PER_SECOND } from '../../transport/http.js';
+import { assertSeparateFolders } from '../../util/output-paths.js';
+import { escapeControls } from '../../util/terminal.js';
+import { failureJson, type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
+import { examples, numberOption, taskIdArgument } from '../options.js';
+import { queueFromOptions, withDownloadQueueOptions } from '../queue-options.js';
+
+/** `cot fetch`: fetchChain into a directory store; an incomplete mirror is reported, then fails the run. */
+export function registerFetch(program: Command, io: Io): void {
+  withDownloadQueueOptions(
+    program
+      .command('fetch')
+      .description(
+        'mirror a task, its chain-of-trust files and the upstream artifacts it consumes, up to the decision task',
+      )
+      .argument('<taskId>', 'the task to start from')
+      .requiredOption('--out <dir>', 'directory store to write')
+      .addOption(numberOption('--depth <n>', 'links to follow upwards', 20))
+      .addOption(numberOption('--max-tasks <n>', 'most tasks to mirror', 1000))
+      .option(
+        '--follow-dependencies',
+        'also follow task.dependencies (as a policy with followDependencies: true)',
+      )
+      .addOption(
+        numberOption('--max-bytes <n>', 'largest artifact, bytes', 8 * 1024 ** 3, {
+          shown: '8589934592 (8 GiB)',
+        }),
+      )
+      .addOption(numberOption('--timeout <ms>', 'inactivity timeout per request', 30_000, { positive: true }))
+      .addOption(
+        numberOption('--deadline <ms>', 'overall deadline of one artifact download', DEFAULT_DEADLINE_MS, {
+          positive: true,
+        }),
+      )
+      .addOption(
+        numberOption(
+          '--min-rate <bytes/s>',
+          'minimum download rate after a 30 s grace period (0: none)',
+          DEFAULT_MIN_BYTES_PER_SECOND,
+        ),
+      )
+      .option('--json', 'print a JSON result')
+      .addHelpText(
+        'after',
+        examples(
+          'cot fetch T_ZwPp7sRfGObG6cL0YmoA --root-url https://tc.example.com --out ./mirror',
+          'cot verify T_ZwPp7sRfGObG6cL0YmoA --queue ./mirror --policy policy.yml   # then, offline',
+        ),
+      ),
+  )
+    .exitOverride()
+    .action(async (taskId, o) => {
+      if (o.queue !== undefined)
+        await assertSeparateFolders({ path: o.out, what: '--out' }, { path: o.queue, what: '--queue' });
+      taskIdArgument(taskId);
+      // the queue applies the limits to its API reads, and to every download as defaults
+      const queue = await queueFromOptions(o, process.env, {
+        timeoutMs: o.timeout,
+        downloadDeadlineMs: o.deadline,
+        minBytesPerSecond: o.minRate,
+      });
+      const r = await fetchChain(queue, taskId, o.out, {
+        depth: o.depth,
+        maxTasks: o.maxTasks,
+        maxBytes: o.maxBytes,
+        ...(o.followDependencies ? { followDependencies: true } : {}),
+        timeoutMs: o.timeout,
+        deadlineMs: o.deadline,
+        minBytesPerSecond: o.minRate,
+      });
+      const failure = fetchFailure(r, o.out);
+      if (o.json) jsonOut(io, { ok: r.complete, ...r, ...failureJson(failure) });
+      else printFetch(io, r, o.out);
+      if (failure) reportFailure(io, failure);
+    });
+}
+
+/**
+ * The verdict of an incomplete mirror, by the same rule as cot verify (failureOutcome): exit 1 (FETCH_INCOMPLETE)
+ * when an item is missing for a trust reason (a bound, an unsigned or unlisted artifact), else the first failure a
+ * retry cannot fix, else the first transient one. Undefined for a complete mirror.
+ */
+function fetchFailure(r: FetchResult, out: string): ReportedFailure | undefined {
+  if (r.complete) return undefined;
+  const outcome = failureOutcome(r.missing, 'FETCH_INCOMPLETE') ?? {
+    code: 'FETCH_INCOMPLETE' as const,
+    exitCode: exitCodeFor('FETCH_INCOMPLETE'),
+    deciding: undefined,
+  };
+  return {
+    code: outcome.code,
+    exitCode: outcome.exitCode,
+    message: `the mirror in ${out} is incomplete: ${r.truncated ? 'the walk stopped at --depth or --max-tasks; ' : ''}${r.missing.length} item(s) missing${outcome.deciding ? `, first: ${outcome.deciding.code}: ${outcome.deciding.reason}` : ''}`,
+  };
+}
+
+/** The mirror as a tree of tasks, what is missing, and a summary line; names from the queue escaped one by one. */
+function printFetch(io: Io, r: FetchResult, out: string): void {
+  for (const t of r.tasks)
+    io.stdout(
+      `${'  '.repeat(t.depth)}${escapeControls(t.taskId)}${t.runId !== undefined ? ` run ${t.runId}` : ''}: ${t.artifacts.map(escapeControls).join(', ') || 'no artifacts'}\n`,
+    );
+  for (const m of r.missing)
+    io.stdout(
+      `missing: ${m.taskId ?? ''}${m.artifact ? ` ${escapeControls(m.artifact)}` : ''}: ${m.code}: ${escapeControls(m.reason)}\n`,
+    );
+  io.stdout(
+    `mirrored ${r.tasks.length} task(s), ${r.bytes} bytes, into ${out}${r.complete ? '' : ` (INCOMPLETE: ${r.missing.length} missing${r.truncated ? ', the walk stopped at a bound' : ''})`}\n`,
+  );
+}
