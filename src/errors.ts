@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   FILE_EXISTS:
     'an output would replace a file the tool does not own (a key, or anything it did not write itself): nothing was written; pass --force where the command offers it',
   FILE_IS_DIRECTORY: 'a path given for a file to write is a folder: nothing was written',
+  FILE_NOT_DIRECTORY:
+    'a path given for a folder to write in is a file (or another non-folder): nothing was written',
   // JSON and the document
   JSON_INVALID: 'bytes are not valid strict JSON (syntax, duplicate key, depth or size bound)',
   JSON_NUMBER_UNREPRESENTABLE:

@@ -96,7 +96,7 @@ export async function discoverChain(
       truncated = true;
       errors.push({
         code: 'CHAIN_TOO_DEEP',
-        message: `the chain of ${root} goes more than ${o.maxDepth} tasks up (${fresh.map((f) => f.id).join(', ')} not followed)`,
+        message: `the chain of ${root} goes more than ${o.maxDepth} ${o.maxDepth === 1 ? 'task' : 'tasks'} up (${fresh.map((f) => f.id).join(', ')} not followed)`,
       });
       break;
     }

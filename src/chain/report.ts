@@ -1,5 +1,5 @@
 import { escapeControls } from '../util/terminal.js';
-import type { ChainLink, ChainReport } from './verify-chain.js';
+import type { ChainError, ChainLink, ChainReport } from './verify-chain.js';
 
 /** A byte count for people: `512 bytes`, `1.6 kB`, `1.5 MB`, `8.6 GB` (powers of 1000, as the progress line). */
 export function formatBytes(n: number): string {
@@ -126,4 +126,23 @@ export function chainReportJson(r: ChainReport): Record<string, unknown> {
     errors: r.errors,
     stats: r.stats,
   };
+}
+
+/**
+ * The failure that caused `e`: a failure recorded because a task it relies on did not verify (a consumed artifact's
+ * producer, a docker-image task: `details.causedBy` names that task) is followed to the first failure of that task,
+ * and so on up the chain (each task once); `e` itself when it has no recorded cause. So a summary can name the 503
+ * or the missing task behind "whose chain-of-trust document did not verify".
+ */
+export function rootCause<E extends ChainError>(errors: readonly E[], e: E): E {
+  const seen = new Set<string>();
+  let at = e;
+  for (;;) {
+    const by = at.details?.causedBy;
+    if (typeof by !== 'string' || seen.has(by)) return at;
+    seen.add(by);
+    const next = errors.find((x) => x.taskId === by);
+    if (!next) return at;
+    at = next;
+  }
 }

@@ -36,3 +36,8 @@ export function reportFailure(io: Io, failure: ReportedFailure): void {
 export function failureJson(failure: ReportedFailure | undefined): Record<string, unknown> {
   return failure ? { error: { code: failure.code, message: failure.message } } : {};
 }
+
+/** `1 artifact`, `2 artifacts`: a count with its noun in the right number (`plural` for irregular nouns). */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}

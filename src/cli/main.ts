@@ -87,8 +87,9 @@ function asCliError(e: unknown): CotError {
 function reportError(io: Io, e: unknown, argv: readonly string[], program: Command | undefined): number {
   const wantsJson = argv.includes('--json');
   if (e instanceof CommanderError) {
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
-      return EXIT.OK;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.OK;
+    // no command given (`cot`, `cot keys`): commander printed the help on stderr; that is a usage error
+    if (e.code === 'commander.help') return EXIT.USAGE;
     // an option-parser error (unknown option, missing option or argument, bad choice...): the documented form
     const message = `${e.message
       .replace(/^error: /, '')

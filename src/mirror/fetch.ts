@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { discoverChain } from '../chain/discover.js';
 import { chainEdges, type Edge } from '../chain/edges.js';
@@ -173,6 +173,17 @@ function checkFetchArguments(source: TaskQueue, taskId: string, outDir: string, 
     maxBytes: { kind: 'nonNegativeInteger', optional: true },
     timeoutMs: { kind: 'nonNegativeInteger', optional: true },
   });
+}
+
+/** The mirror's folder may be missing (it is made) or a folder; anything else is FILE_NOT_DIRECTORY, before any work. */
+async function assertFolderTarget(outDir: string): Promise<void> {
+  const st = await stat(outDir).catch(() => undefined);
+  if (st !== undefined && !st.isDirectory())
+    throw new CotError(
+      'FILE_NOT_DIRECTORY',
+      `mirror folder ${outDir} is a file, not a folder: nothing was written; give a folder for the mirror (it is made if missing)`,
+      { details: { path: outDir } },
+    );
 }
 
 /** Step 1 for one task: its definition and the queue's status (`status.json`) into the mirror. */
@@ -353,6 +364,7 @@ export async function fetchChain(
   o: FetchOptions = {},
 ): Promise<FetchResult> {
   checkFetchArguments(source, taskId, outDir, o);
+  await assertFolderTarget(outDir);
   const concurrency = o.concurrency ?? 8;
   const ctx: MirrorContext = {
     source,

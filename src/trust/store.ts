@@ -160,6 +160,12 @@ export async function loadKeyRepo(dir: string, options: LoadKeyRepoOptions = {})
       }
     }
   }
+  if (store.files.length === 0)
+    throw new CotError(
+      'KEY_REPO_INVALID',
+      `${dir} is not a key repository: no key file (${KEY_SUFFIXES.join(', ')}) in any of its implementation folders (${[...store.implementations.keys()].join(', ')})`,
+      { details: { path: dir } },
+    );
   if (bad.length > 0 && !options.tolerant) {
     throw new CotError(
       'KEY_INVALID',
@@ -191,6 +197,15 @@ function assertKeyRepoLayout(dir: string, top: readonly Dirent[]): void {
     throw new CotError(
       'KEY_REPO_INVALID',
       `${dir} is not a key repository but an implementation folder of one (it holds ${layout.join(' and ')}): give the folder above it, which holds one folder per implementation`,
+      { details: { path: dir } },
+    );
+  // a flat implementation keeps its keys in dated folders (docker-worker/2017-01-23/): a repository whose every
+  // "implementation" is named like a date is one implementation's folder, given one level too deep
+  const dated = folders.filter((e) => /^\d{4}-\d{2}/.test(e.name)).map((e) => `${e.name}/`);
+  if (dated.length > 0 && dated.length === folders.length)
+    throw new CotError(
+      'KEY_REPO_INVALID',
+      `${dir} is not a key repository but an implementation folder of one (its folders ${dated.join(', ')} are named like key dates, not worker implementations): give the folder above it, which holds one folder per implementation`,
       { details: { path: dir } },
     );
   if (folders.length === 0) {

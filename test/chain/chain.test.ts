@@ -100,7 +100,7 @@ describe('cot demo', () => {
     expect(JSON.parse(v.out).ok).toBe(true);
     const t = await runCli(NOW, 'demo', '--out', join(d, 'tampered'), '--tamper');
     expect(t.code).toBe(1);
-    expect(t.err).toMatch(/^cot: CHAIN_VERIFICATION_FAILED: HASH_MISMATCH/);
+    expect(t.err).toMatch(/^cot: CHAIN_VERIFICATION_FAILED: 1 of \d+ tasks failed; first: HASH_MISMATCH/);
     expect(t.out).toMatch(/NOT VERIFIED/);
   });
 });

@@ -94,7 +94,7 @@ describe('cot generate / verify-link / verify-signature / hash', () => {
     );
     expect(v1.code).toBe(0);
     expect(v1.out).toMatch(
-      /^verified: task LnshJjNXTfeBlPNrAzyy9w run 0 \(ed25519\).* 2 artifact\(s\) checked/,
+      /^verified: task LnshJjNXTfeBlPNrAzyy9w run 0 \(ed25519\).* 2 artifacts checked/,
     );
     const v2 = await cot(
       'verify-link',

@@ -598,7 +598,7 @@ describe('queue-supplied text is printed with control and bidi characters escape
 
   it('cot fetch: artifact names from the queue are escaped in text and in --json (which still parses to them)', async () => {
     // an upstream artifact the consumer names and the producer lacks: fetch reports it, by name
-    const evilPath = `public/\x1b[31mred\u202eevil\u0085\nmirrored 0 task(s), FAKE`;
+    const evilPath = `public/\x1b[31mred\u202eevil\u0085\nmirrored 0 tasks, FAKE`;
     const src = new DirectoryQueue(join(d, 'evil-src'));
     await src.putTask(
       TASK_ID,
@@ -612,11 +612,9 @@ describe('queue-supplied text is printed with control and bidi characters escape
     await src.ensureRun(UPSTREAM, 0);
     const t = await runCli(new Date(), 'fetch', TASK_ID, '--queue', src.root, '--out', join(d, 'evil-m1'));
     expect(t.code, t.err).not.toBe(70);
-    expect(t.out).toContain('public/\\u001b[31mred\\u202eevil\\u0085\\nmirrored 0 task(s), FAKE');
+    expect(t.out).toContain('public/\\u001b[31mred\\u202eevil\\u0085\\nmirrored 0 tasks, FAKE');
     expect(withoutNewlines(t.out + t.err)).not.toMatch(DANGEROUS);
-    expect(`${t.out}${t.err}`.split('\n').filter((l) => l.startsWith('mirrored 0 task(s), FAKE'))).toEqual(
-      [],
-    );
+    expect(`${t.out}${t.err}`.split('\n').filter((l) => l.startsWith('mirrored 0 tasks, FAKE'))).toEqual([]);
     const j = await runCli(
       new Date(),
       'fetch',

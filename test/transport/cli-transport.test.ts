@@ -121,7 +121,7 @@ describe('generate --upload, fetch, verify-link offline', () => {
       ),
     );
     expect(g.code, g.err).toBe(0);
-    expect(g.out).toContain('uploaded 4 artifact(s)');
+    expect(g.out).toContain('uploaded 4 artifacts');
     const stored = await readdir(join(dir, 'store', BUILD, 'runs/0/artifacts/public'));
     expect(stored.sort()).toEqual(['build', 'chain-of-trust.json', 'chain-of-trust.json.sig']);
 
@@ -131,7 +131,7 @@ describe('generate --upload, fetch, verify-link offline', () => {
     expect(f.code, f.err).toBe(1);
     expect(f.err).toMatch(/^cot: FETCH_INCOMPLETE: /);
     expect(f.out).toMatch(new RegExp(`missing: ${DECISION}: CHAIN_COT_MISSING: `));
-    expect(f.out).toMatch(/mirrored 3 task\(s\)/);
+    expect(f.out).toMatch(/mirrored 3 tasks/);
     const mirror = new DirectoryQueue(join(dir, 'mirror'));
     const b = mirror.artifactPath(BUILD, 0, 'public/build/app.tar.gz');
     expect((await readFile(b)).length).toBe(200_000);

@@ -168,6 +168,7 @@ export const checkConsumedArtifacts: ChainCheck = {
           { producer: e.to, artifact: e.paths.map((x) => x.path).join(', ') },
           s.consequence(p, 'CHAIN_COT_MISSING'),
           `task ${e.from} consumes ${e.paths.map((x) => x.path).join(', ')} from ${e.to}, whose chain-of-trust document did not verify`,
+          { causedBy: e.to },
         );
         continue;
       }

@@ -53,6 +53,7 @@ function checkTaskImage(s: ChainRun, n: LinkState, image: Record<string, unknown
       { producer: imageTaskId, artifact: path },
       s.consequence(imageNode, 'CHAIN_COT_MISSING'),
       `task ${id} runs image ${path} of ${imageTaskId}, whose chain-of-trust document did not verify`,
+      { causedBy: imageTaskId },
     );
     return;
   }

@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from '@commander-js/extra-typings';
 import { chainReportJson, renderChainText } from '../../chain/report.js';
 import { type DemoResult, runDemo } from '../../demo/demo.js';
-import { failureOutcome } from '../../exit-codes.js';
-import { type Io, jsonOut, reportFailure } from '../io.js';
+import { failureJson, type Io, jsonOut, reportFailure } from '../io.js';
 import { examples } from '../options.js';
+import { chainFailure } from './verify.js';
 
 /** A path as a shell command shows it: relative to the working folder when inside it, quoted when it must be. */
 function shellPath(p: string): string {
@@ -43,15 +43,11 @@ export function registerDemo(program: Command, io: Io): void {
         force: Boolean(o.force),
         now: io.now,
       });
-      if (o.json) jsonOut(io, chainReportJson(r.report));
+      // the same verdict as cot verify: the error member in --json, the summary line on stderr, the exit code
+      const failure = chainFailure(r.report);
+      if (o.json) jsonOut(io, { ...chainReportJson(r.report), ...failureJson(failure) });
       else printDemo(io, r);
-      const outcome = failureOutcome(r.report.errors, 'CHAIN_VERIFICATION_FAILED');
-      if (outcome)
-        reportFailure(io, {
-          code: outcome.code,
-          exitCode: outcome.exitCode,
-          message: `${outcome.deciding.code}: ${outcome.deciding.message}`,
-        });
+      if (failure) reportFailure(io, failure);
     });
 }
 

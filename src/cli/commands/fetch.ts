@@ -4,7 +4,7 @@ import { type FetchResult, fetchChain } from '../../mirror/fetch.js';
 import { DEFAULT_DEADLINE_MS, DEFAULT_MIN_BYTES_PER_SECOND } from '../../transport/http.js';
 import { assertSeparateFolders } from '../../util/output-paths.js';
 import { escapeControls } from '../../util/terminal.js';
-import { failureJson, type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
+import { count, failureJson, type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
 import { examples, numberOption, taskIdArgument } from '../options.js';
 import { queueFromOptions, withDownloadQueueOptions } from '../queue-options.js';
 
@@ -93,7 +93,7 @@ function fetchFailure(r: FetchResult, out: string): ReportedFailure | undefined 
   return {
     code: outcome.code,
     exitCode: outcome.exitCode,
-    message: `the mirror in ${out} is incomplete: ${r.truncated ? 'the walk stopped at --depth or --max-tasks; ' : ''}${r.missing.length} item(s) missing${outcome.deciding ? `, first: ${outcome.deciding.code}: ${outcome.deciding.reason}` : ''}`,
+    message: `the mirror in ${out} is incomplete: ${r.truncated ? 'the walk stopped at --depth or --max-tasks; ' : ''}${count(r.missing.length, 'item')} missing${outcome.deciding ? `, first: ${outcome.deciding.code}: ${outcome.deciding.reason}` : ''}`,
   };
 }
 
@@ -105,9 +105,9 @@ function printFetch(io: Io, r: FetchResult, out: string): void {
     );
   for (const m of r.missing)
     io.stdout(
-      `missing: ${m.taskId ?? ''}${m.artifact ? ` ${escapeControls(m.artifact)}` : ''}: ${m.code}: ${escapeControls(m.reason)}\n`,
+      `missing: ${m.taskId ?? 'the chain'}${m.artifact ? ` ${escapeControls(m.artifact)}` : ''}: ${m.code}: ${escapeControls(m.reason)}\n`,
     );
   io.stdout(
-    `mirrored ${r.tasks.length} task(s), ${r.bytes} bytes, into ${out}${r.complete ? '' : ` (INCOMPLETE: ${r.missing.length} missing${r.truncated ? ', the walk stopped at a bound' : ''})`}\n`,
+    `mirrored ${count(r.tasks.length, 'task')}, ${count(r.bytes, 'byte')}, into ${out}${r.complete ? '' : ` (INCOMPLETE: ${r.missing.length} missing${r.truncated ? ', the walk stopped at a bound' : ''})`}\n`,
   );
 }

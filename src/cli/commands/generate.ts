@@ -8,7 +8,7 @@ import { loadSigningKey, type SigningKey } from '../../keys/keys.js';
 import { guardKey } from '../../trust/guard.js';
 import { escapeControls } from '../../util/terminal.js';
 import { type WorkerChainOfTrustResult, workerChainOfTrust } from '../../worker/worker.js';
-import { type Io, jsonOut } from '../io.js';
+import { count, type Io, jsonOut } from '../io.js';
 import {
   examples,
   integerOption,
@@ -205,8 +205,8 @@ function printGenerate(io: Io, r: WorkerChainOfTrustResult, format: string, json
   }
   for (const f of r.files) io.stdout(`wrote ${f.artifact} -> ${f.path} (${f.size} bytes)\n`);
   io.stdout(
-    `task ${r.document.taskId} run ${r.document.runId}: ${r.artifacts.length} artifacts hashed, signed by ${r.signers.join(' and ')}\n`,
+    `task ${r.document.taskId} run ${r.document.runId}: ${count(r.artifacts.length, 'artifact')} hashed, signed by ${r.signers.join(' and ')}\n`,
   );
-  if (r.uploaded.length > 0) io.stdout(`uploaded ${r.uploaded.length} artifact(s) to the queue\n`);
+  if (r.uploaded.length > 0) io.stdout(`uploaded ${count(r.uploaded.length, 'artifact')} to the queue\n`);
   for (const w of r.warnings) io.stderr(`cot: warning: ${escapeControls(w.message)}\n`);
 }

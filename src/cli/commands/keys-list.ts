@@ -2,7 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { CotError } from '../../errors.js';
 import { checkKeyRepo, type KeyListing, type KeyRepoReport, listKeys } from '../../trust/lint.js';
 import { addEd25519TrustFile, emptyTrustStore, loadKeyRepo, type TrustStore } from '../../trust/store.js';
-import { type Io, jsonOut } from '../io.js';
+import { count, type Io, jsonOut } from '../io.js';
 import { examples, numberOption, timeOption, usage } from '../options.js';
 
 /** `cot keys list`: listKeys over a key repository and/or a trust file. */
@@ -106,7 +106,7 @@ export function registerKeysCheck(keys: Command, io: Io): void {
         errorDays: o.errorDays,
         ...(o.ed25519Keys === undefined ? {} : { ed25519Keys: o.ed25519Keys }),
       });
-      const summary = `${r.keys.length} key(s): ${r.errors} error(s), ${r.warnings} warning(s)`;
+      const summary = `${count(r.keys.length, 'key')}: ${count(r.errors, 'error')}, ${count(r.warnings, 'warning')}`;
       if (!o.json) {
         for (const f of r.findings) io.stdout(`${f.level}: ${f.message} [${f.file}]\n`);
         if (r.findings.length === 0) io.stdout(`ok: ${summary}\n`);

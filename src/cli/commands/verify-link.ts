@@ -6,7 +6,7 @@ import { HASH_ALGORITHMS } from '../../document/schema.js';
 import { loadVerificationKeys, type VerificationKey } from '../../keys/keys.js';
 import { addEd25519TrustFile, emptyTrustStore, loadKeyRepo, newKeyCache } from '../../trust/store.js';
 import type { LinkTrust } from '../../trust/verify.js';
-import { type Io, jsonOut } from '../io.js';
+import { count, type Io, jsonOut } from '../io.js';
 import {
   examples,
   integerOption,
@@ -143,7 +143,7 @@ export function registerVerifyLink(program: Command, io: Io): void {
     if (o.json) jsonOut(io, verifyLinkJson(file, r, skipped, at, o.taskCreated));
     else
       io.stdout(
-        `verified: task ${r.document.taskId} run ${r.document.runId} (${r.signatureKind}${r.implementation ? `, ${r.implementation}` : ''}) signed by ${describeSigners(r.signers, at)}; ${r.artifacts.length} artifact(s) checked, ${r.unchecked.length} listed but not checked${
+        `verified: task ${r.document.taskId} run ${r.document.runId} (${r.signatureKind}${r.implementation ? `, ${r.implementation}` : ''}) signed by ${describeSigners(r.signers, at)}; ${count(r.artifacts.length, 'artifact')} checked, ${r.unchecked.length} listed but not checked${
           skipped.length > 0 ? ` (chain-of-trust files skipped: ${skipped.join(', ')})` : ''
         }\n`,
       );

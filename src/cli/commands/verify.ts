@@ -2,11 +2,13 @@ import type { Command } from '@commander-js/extra-typings';
 import { renderChainHtml } from '../../chain/html.js';
 import { type LoadedPolicy, loadPolicy } from '../../chain/policy.js';
 import { policyQueueOptions } from '../../chain/queue-options.js';
-import { chainReportJson, renderChainText } from '../../chain/report.js';
+import { chainReportJson, renderChainText, rootCause } from '../../chain/report.js';
 import { type ChainReport, verifyChain } from '../../chain/verify-chain.js';
+import { CotError } from '../../errors.js';
 import { failureOutcome } from '../../exit-codes.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { assertDistinctOutputs, assertFileTarget } from '../../util/output-paths.js';
+import { isInside } from '../../util/fs-paths.js';
+import { assertDistinctOutputs, assertFileTarget, canonicalPath } from '../../util/output-paths.js';
 import { failureJson, type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
 import { examples, taskIdArgument, timeOption } from '../options.js';
 import { queueFromOptions, withDownloadQueueOptions } from '../queue-options.js';
@@ -16,21 +18,37 @@ import { queueFromOptions, withDownloadQueueOptions } from '../queue-options.js'
  * (CHAIN_VERIFICATION_FAILED) when any link failed a trust check, else the code of the first failure a retry cannot
  * fix, else of the first (transient) failure; naming the failure that decides it.
  */
-function chainFailure(report: ChainReport): ReportedFailure | undefined {
+export function chainFailure(report: ChainReport): ReportedFailure | undefined {
   const outcome = failureOutcome(report.errors, 'CHAIN_VERIFICATION_FAILED');
   if (!outcome) return undefined;
   const failed = report.links.filter((l) => !l.ok).length;
   const d = outcome.deciding;
+  const cause = rootCause(report.errors, d);
   return {
     code: outcome.code,
     exitCode: outcome.exitCode,
-    message: `${failed} of ${report.links.length} tasks failed; first: ${d.code}: ${d.message}`,
+    message: `${failed} of ${report.links.length} tasks failed; first: ${d.code}: ${d.message}${cause === d ? '' : `; because ${cause.code}: ${cause.message}`}`,
   };
 }
 
 /** The report file is checked before the verification: a folder, or one of the inputs, is refused at once. */
-async function checkReportTarget(report: string, policy: string, loaded: LoadedPolicy): Promise<void> {
+async function checkReportTarget(
+  report: string,
+  policy: string,
+  loaded: LoadedPolicy,
+  queueDir: string | undefined,
+): Promise<void> {
   await assertFileTarget(report, '--report');
+  if (queueDir !== undefined) {
+    // the store is an input as a whole: a report inside it would replace what it holds or become part of it
+    const [r, q] = await Promise.all([canonicalPath(report), canonicalPath(queueDir)]);
+    if (isInside(q, r))
+      throw new CotError(
+        'USAGE',
+        `--report (${report}) lies inside the --queue store (${queueDir}) that the verification reads: nothing was written, give a path outside it`,
+        { details: { path: report, conflictsWith: queueDir } },
+      );
+  }
   await assertDistinctOutputs(
     [{ path: report, what: '--report' }],
     [
@@ -71,7 +89,7 @@ export function registerVerify(program: Command, io: Io): void {
       taskIdArgument(taskId);
       const at = o.at ?? io.now;
       const loaded = await loadPolicy(o.policy);
-      if (o.report !== undefined) await checkReportTarget(o.report, o.policy, loaded);
+      if (o.report !== undefined) await checkReportTarget(o.report, o.policy, loaded, o.queue);
       const queue = await queueFromOptions(o, process.env, policyQueueOptions(loaded.policy));
       const showProgress = Boolean(io.isTTY) && !o.json && !process.env.CI;
       const report = await verifyChain(queue, taskId, {
