@@ -4,28 +4,33 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChainError,
-  type DemoResult,
   DirectoryQueue,
   failureOutcome,
   type JsonObject,
   loadPolicy,
-  runDemo,
   type TaskQueue,
   verifyChain,
 } from '../../src/index.js';
-import { changeGraphTask, type Lab, labFrom, verifyLab } from '../helpers/chain.js';
+import {
+  buildTestChain,
+  changeGraphTask,
+  type Lab,
+  labFrom,
+  type TestChain,
+  verifyLab,
+} from '../helpers/chain.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/env.js';
 
 // Issue 10: a CI script must tell "retry" (3) from "do not ship" (anything else), and a failed chain must say the
 // same thing on every run.
 const NOW = new Date('2026-11-25T12:00:00Z');
-let demo: DemoResult;
+let demo: TestChain;
 let d: string;
 
 beforeAll(async () => {
   d = await tempDir();
-  demo = await runDemo({ out: join(d, 'demo'), now: NOW });
+  demo = await buildTestChain(join(d, 'demo'), NOW);
 });
 
 const lab = (name: string): Promise<Lab> => labFrom(demo, d, name, NOW);

@@ -93,9 +93,7 @@ describe('cot generate / verify-link / verify-signature / hash', () => {
       TASK_ID,
     );
     expect(v1.code).toBe(0);
-    expect(v1.out).toMatch(
-      /^verified: task LnshJjNXTfeBlPNrAzyy9w run 0 \(ed25519\).* 2 artifacts checked/,
-    );
+    expect(v1.out).toMatch(/^verified: task LnshJjNXTfeBlPNrAzyy9w run 0 \(ed25519\).* 2 artifacts checked/);
     const v2 = await cot(
       'verify-link',
       join(d, 'art/public/chainOfTrust.json.asc'),

@@ -1,7 +1,7 @@
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type DemoResult, runDemo } from '../../src/index.js';
+import { buildTestChain, type TestChain } from '../helpers/chain.js';
 import { generateArgs, runCli } from '../helpers/cli.js';
 import { sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 
@@ -9,11 +9,11 @@ import { sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 const NOW = new Date('2026-11-25T12:00:00Z');
 const cot = (...args: string[]) => runCli(NOW, ...args);
 let d: string;
-let demo: DemoResult;
+let demo: TestChain;
 
 beforeAll(async () => {
   d = await tempDir();
-  demo = await runDemo({ out: join(d, 'demo'), now: NOW });
+  demo = await buildTestChain(join(d, 'demo'), NOW);
   await mkdir(join(d, 'a-folder'));
   await writeFile(join(d, 'task.json'), JSON.stringify(sampleTask()));
 });

@@ -1,8 +1,8 @@
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { buildDemoLab, type DemoLab } from '../../src/demo/builder.js';
 import {
   type ChainReport,
-  type DemoResult,
   DirectoryQueue,
   generateChainOfTrust,
   type JsonObject,
@@ -15,15 +15,40 @@ import { parseCleartext } from '../../src/pgp/cleartext.js';
 
 export type Impl = 'docker-worker' | 'generic-worker' | 'scriptworker';
 
-/** A copy of the demo's folder (keys, key repository, policy, queue) to build a chain of one's own in. */
+/** A signed demo chain built for tests (buildDemoLab: keys, key repository, policy, queue) and its report at `now`. */
+export interface TestChain extends DemoLab {
+  /** verifyChain of `taskId` with the chain's policy at `now` (accepted unless built with `tamper`) */
+  report: ChainReport;
+}
+
+/**
+ * Build the demo's signed chain in `dir` (made if missing) with the chain builder, not the `cot demo` command (no
+ * marker, demo.json or report.html), and verify it once at `now`.
+ */
+export async function buildTestChain(
+  dir: string,
+  now: Date,
+  o: { tamper?: boolean } = {},
+): Promise<TestChain> {
+  const lab = await buildDemoLab({ dir: resolve(dir), now, ...(o.tamper ? { tamper: true } : {}) });
+  const loaded = await loadPolicy(lab.policy);
+  const report = await verifyChain(lab.queue, lab.taskId, {
+    policy: loaded.policy,
+    trust: loaded.trust,
+    at: now,
+  });
+  return { ...lab, report };
+}
+
+/** A copy of a test chain's folder (keys, key repository, policy, queue) to build a chain of one's own in. */
 export interface Lab {
   dir: string;
   queue: DirectoryQueue;
-  demo: DemoResult;
+  demo: TestChain;
   now: Date;
 }
 
-export async function labFrom(demo: DemoResult, parent: string, name: string, now: Date): Promise<Lab> {
+export async function labFrom(demo: TestChain, parent: string, name: string, now: Date): Promise<Lab> {
   const dir = join(parent, name);
   await cp(demo.dir, dir, { recursive: true });
   return { dir, queue: new DirectoryQueue(join(dir, 'queue')), demo, now };

@@ -15,9 +15,16 @@ import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type DemoResult, type JsonObject, runDemo, startQueueServer } from '../../src/index.js';
+import { type JsonObject, startQueueServer } from '../../src/index.js';
 import { canonicalize } from '../../src/json/canonical.js';
-import { codesOf, labFrom, putSignedTask, verifyLab } from '../helpers/chain.js';
+import {
+  buildTestChain,
+  codesOf,
+  labFrom,
+  putSignedTask,
+  type TestChain,
+  verifyLab,
+} from '../helpers/chain.js';
 import { runCli } from '../helpers/cli.js';
 import { HAVE_PYTHON, HAVE_SHARED, SHARED_INTEROP, tempDir } from '../helpers/env.js';
 
@@ -100,11 +107,11 @@ function entry(
   };
 }
 
-let demo: DemoResult;
+let demo: TestChain;
 let d: string;
 beforeAll(async () => {
   d = await tempDir();
-  demo = await runDemo({ out: join(d, 'demo'), now: NOW });
+  demo = await buildTestChain(join(d, 'demo'), NOW);
 });
 
 describe.skipIf(!HAVE_SHARED || !HAVE_PYTHON)(

@@ -3,30 +3,29 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ChainReport,
-  type DemoResult,
   DirectoryQueue,
   loadPolicy,
   renderChainText,
-  runDemo,
   startQueueServer,
   TaskclusterQueue,
   type TaskQueue,
   verifyChain,
 } from '../../src/index.js';
+import { buildTestChain, type TestChain } from '../helpers/chain.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 const SLUGID = /[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]/g;
 
-let demo: DemoResult;
+let demo: TestChain;
 let d: string;
 let broken: string;
 let server: Awaited<ReturnType<typeof startQueueServer>>;
 
 beforeAll(async () => {
   d = await tempDir();
-  demo = await runDemo({ out: join(d, 'demo'), now: NOW });
+  demo = await buildTestChain(join(d, 'demo'), NOW);
   // a chain broken three ways: a task the queue does not have (the docker-image task), a consumed artifact
   // missing, another changed after signing
   broken = join(d, 'broken');

@@ -6,15 +6,14 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type DemoResult,
   DirectoryQueue,
   fetchChain,
   type JsonObject,
-  runDemo,
   startQueueServer,
   TaskclusterQueue,
 } from '../../src/index.js';
 import {
+  buildTestChain,
   changeGraphTask,
   codesOf,
   docEnvironment,
@@ -25,12 +24,13 @@ import {
   putSignedTask,
   putStatus,
   resignRun,
+  type TestChain,
   verifyLab,
 } from '../helpers/chain.js';
 import { tempDir } from '../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
-let demo: DemoResult;
+let demo: TestChain;
 let d: string;
 let n = 0;
 const lab = async (): Promise<Lab> => labFrom(demo, d, `lab-${n++}`, NOW);
@@ -38,7 +38,7 @@ const ids = () => demo.tasks as Record<string, string>;
 
 beforeAll(async () => {
   d = await tempDir();
-  demo = await runDemo({ out: join(d, 'demo'), now: NOW });
+  demo = await buildTestChain(join(d, 'demo'), NOW);
   expect(demo.report.ok).toBe(true);
 });
 

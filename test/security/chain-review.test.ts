@@ -10,16 +10,15 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fnmatch } from '../../src/chain/glob.js';
 import {
-  type DemoResult,
   DirectoryQueue,
   fetchChain,
   generateChainOfTrust,
   generateKeyPair,
   type JsonObject,
   loadSigningKey,
-  runDemo,
 } from '../../src/index.js';
 import {
+  buildTestChain,
   changeGraphTask,
   codesOf,
   docEnvironment,
@@ -30,12 +29,13 @@ import {
   putSignedTask,
   putStatus,
   resignRun,
+  type TestChain,
   verifyLab,
 } from '../helpers/chain.js';
 import { tempDir } from '../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
-let demo: DemoResult;
+let demo: TestChain;
 let d: string;
 let n = 0;
 const lab = async (): Promise<Lab> => labFrom(demo, d, `lab-${n++}`, NOW);
@@ -44,7 +44,7 @@ const at = (minutes: number) => new Date(NOW.getTime() - 3600_000 + minutes * 60
 
 beforeAll(async () => {
   d = await tempDir();
-  demo = await runDemo({ out: join(d, 'demo'), now: NOW });
+  demo = await buildTestChain(join(d, 'demo'), NOW);
 });
 
 const ups = (t: JsonObject) => (t.payload as JsonObject).upstreamArtifacts as JsonObject[];

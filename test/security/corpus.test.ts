@@ -12,7 +12,6 @@ import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   canonicalize,
-  type DemoResult,
   DirectoryQueue,
   type ErrorCode,
   enumerateArtifactDir,
@@ -24,7 +23,6 @@ import {
   loadPolicy,
   loadSigningKey,
   parseArtifactPair,
-  runDemo,
   type TrustStore,
   uploadArtifacts,
   verifyChain,
@@ -32,6 +30,7 @@ import {
 } from '../../src/index.js';
 import { ed25519Sign } from '../../src/keys/ed25519.js';
 import { clearsign } from '../../src/pgp/openpgp.js';
+import { buildTestChain, type TestChain } from '../helpers/chain.js';
 import { HAVE_GPG, sampleDocument, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';
 
@@ -45,7 +44,7 @@ let otherEdPriv: import('node:crypto').KeyObject; // docker-worker
 let pgpPriv: openpgp.PrivateKey; // docker-worker (flat)
 let swPriv: openpgp.PrivateKey; // scriptworker, certified
 let rootPriv: openpgp.PrivateKey;
-let demo: DemoResult;
+let demo: TestChain;
 let gpg: Gpg | undefined;
 
 const genPgp = async (
@@ -117,7 +116,7 @@ beforeAll(async () => {
     'scriptworker/trusted/root.pub': rootPriv.toPublic().armor(),
     'scriptworker/valid/sw.pub': certified.armor(),
   });
-  demo = await runDemo({ out: join(d, 'demo'), now: NOW });
+  demo = await buildTestChain(join(d, 'demo'), NOW);
   if (HAVE_GPG) gpg = await Gpg.create(d);
 });
 

@@ -4,7 +4,6 @@ import {
   CotError,
   certifyKeyFile,
   checkKeyRepo,
-  type DemoResult,
   DirectoryQueue,
   downloadArtifact,
   fetchChain,
@@ -22,17 +21,18 @@ import {
   verifySignature,
   workerChainOfTrust,
 } from '../../src/index.js';
+import { buildTestChain, type TestChain } from '../helpers/chain.js';
 import { tempDir } from '../helpers/env.js';
 
 // Issue 10: a caller in plain JavaScript gets a coded CotError (OPTIONS_INVALID, exit 2) naming the option, never
 // a TypeError from deep inside.
 const NOW = new Date('2026-11-25T12:00:00Z');
 let d: string;
-let demo: DemoResult;
+let demo: TestChain;
 
 beforeAll(async () => {
   d = await tempDir();
-  demo = await runDemo({ out: join(d, 'demo'), now: NOW });
+  demo = await buildTestChain(join(d, 'demo'), NOW);
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: plain-JavaScript calls, on purpose
