@@ -150,6 +150,15 @@ export class CotError extends Error {
   }
 }
 
+/**
+ * How a library message names one of its caller's options: the option's name in backticks (`` `force` ``), never a
+ * command-line flag. An error whose message does so lists those names in `details.options`; the command line shows
+ * its flag in their place (`--force`) and drops `options` from the details it prints.
+ */
+export function optionRef(name: string): string {
+  return `\`${name}\``;
+}
+
 /** A field-level problem in a document, reported all at once. */
 export interface FieldProblem {
   path: string;

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { ArtifactDigests } from '../document/document.js';
 import { RESERVED_ARTIFACT_NAMES } from '../document/names.js';
 import type { HashAlgorithm } from '../document/schema.js';
-import { CotError, fsError } from '../errors.js';
+import { CotError, fsError, optionRef } from '../errors.js';
 import { mapBounded } from '../util/concurrency.js';
 import { describeStat, isInside } from '../util/fs-paths.js';
 import { checkOption, checkOptions } from '../util/options.js';
@@ -68,7 +68,8 @@ export async function enumerateArtifactDir(
   try {
     root = await realpath(dir);
     const st = await stat(root);
-    if (!st.isDirectory()) throw new CotError('USAGE', `artifact directory ${dir} is not a directory`);
+    if (!st.isDirectory())
+      throw new CotError('OPTIONS_INVALID', `artifact directory ${dir} is not a directory`);
   } catch (e) {
     throw fsError(e, dir, 'artifact directory');
   }
@@ -154,7 +155,13 @@ export async function enumerateArtifactDir(
 export function parseArtifactPair(pair: string): ArtifactSource {
   const eq = pair.indexOf('=');
   if (eq <= 0 || eq === pair.length - 1) {
-    throw new CotError('USAGE', `--artifact expects NAME=PATH, got ${JSON.stringify(pair)}`);
+    throw new CotError(
+      'OPTIONS_INVALID',
+      `${optionRef('artifact')} expects NAME=PATH, got ${JSON.stringify(pair)}`,
+      {
+        details: { options: ['artifact'] },
+      },
+    );
   }
   const name = pair.slice(0, eq);
   assertArtifactName(name);

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { CotError, fsError, notAFile } from '../errors.js';
+import { CotError, fsError, notAFile, optionRef } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
 import type { PgpPrivateKey, PgpPublicKey } from '../pgp/openpgp.js';
 import { readBounded } from '../util/read.js';
@@ -100,8 +100,8 @@ export function checkPrivateKeyPermissions(path: string, mode: number, uid: numb
   if (problems.length > 0) {
     throw new CotError(
       'KEY_INSECURE_PERMISSIONS',
-      `private key ${path} is not protected: ${problems.join('; ')}. Pass --allow-insecure-key-permissions to use it anyway`,
-      { details: { path, mode: mode.toString(8), uid } },
+      `private key ${path} is not protected: ${problems.join('; ')}. Pass ${optionRef('allowInsecureKeyPermissions')} to use it anyway`,
+      { details: { path, mode: mode.toString(8), uid, options: ['allowInsecureKeyPermissions'] } },
     );
   }
 }

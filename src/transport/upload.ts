@@ -1,5 +1,5 @@
 import { COT_ARTIFACT_NAMES } from '../document/names.js';
-import { CotError } from '../errors.js';
+import { CotError, optionRef } from '../errors.js';
 import { checkOption, checkOptions } from '../util/options.js';
 import { uploadContentType } from './content-type.js';
 import type { TaskQueue } from './queue.js';
@@ -51,7 +51,9 @@ export async function uploadArtifacts(
   if (expires === undefined) {
     const task = await queue.task(o.taskId);
     if (typeof task.expires !== 'string') {
-      throw new CotError('USAGE', `task ${o.taskId} has no expires; give --expires`);
+      throw new CotError('OPTIONS_INVALID', `task ${o.taskId} has no expires; give ${optionRef('expires')}`, {
+        details: { options: ['expires'] },
+      });
     }
     expires = task.expires;
   }
