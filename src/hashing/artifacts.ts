@@ -31,7 +31,10 @@ export interface ArtifactSource {
   within?: string | readonly string[];
 }
 
-/** Refuse names that could escape a folder or be read differently by another tool. */
+/**
+ * Refuse names that could escape a folder or be read differently by another tool: ARTIFACT_NAME_INVALID for an
+ * empty or absolute name, NUL, a backslash, or a "..", "." or empty segment.
+ */
 export function assertArtifactName(name: string): void {
   const bad = (why: string): never => {
     throw new CotError('ARTIFACT_NAME_INVALID', `artifact name ${JSON.stringify(name)} ${why}`);
@@ -151,6 +154,8 @@ export async function enumerateArtifactDir(
 /**
  * Parse `NAME=PATH` (the name may not contain "="; the path may). The result has no `within`: the path is trusted as
  * given (bar a symlink at its last component) unless the caller sets one (generateChainOfTrust's `artifactRoots`).
+ * Throws OPTIONS_INVALID when `pair` is not NAME=PATH (named as `` `artifact` ``, details.options), and
+ * ARTIFACT_NAME_INVALID for a bad name (assertArtifactName). Nothing is read.
  */
 export function parseArtifactPair(pair: string): ArtifactSource {
   const eq = pair.indexOf('=');

@@ -86,6 +86,7 @@ async function readSmallFile(
 /**
  * Refuse a private key that others could read or replace, as ssh does: mode must grant nothing to group or
  * others, and the file must belong to the running user. Checked on the opened file (fstat), not the path.
+ * Throws KEY_INSECURE_PERMISSIONS (details: path, mode, uid; names `allowInsecureKeyPermissions`).
  */
 export function checkPrivateKeyPermissions(path: string, mode: number, uid: number): void {
   const problems: string[] = [];
@@ -179,7 +180,10 @@ export async function loadSigningKey(path: string, options: LoadPrivateKeyOption
   };
 }
 
-/** Parse verification keys from bytes: armored/binary OpenPGP (possibly several keys) or base64 ed25519. */
+/**
+ * Parse verification keys from bytes: armored/binary OpenPGP (possibly several keys) or base64 ed25519 (one per
+ * line, `#` comments allowed). Throws KEY_INVALID (a private key, no key, or bytes that are not a key).
+ */
 export async function parseVerificationKeys(bytes: Uint8Array, source: string): Promise<VerificationKey[]> {
   const text = Buffer.from(bytes).toString('utf8');
   const looksBinaryPgp = bytes.length > 0 && (bytes[0]! & 0x80) !== 0;
@@ -209,7 +213,10 @@ export async function parseVerificationKeys(bytes: Uint8Array, source: string): 
   });
 }
 
-/** Load verification keys from files. */
+/**
+ * Load verification keys from files (parseVerificationKeys on each). Throws FILE_NOT_FOUND / FILE_UNREADABLE and
+ * what parseVerificationKeys throws.
+ */
 export async function loadVerificationKeys(paths: readonly string[]): Promise<VerificationKey[]> {
   const out: VerificationKey[] = [];
   for (const p of paths) {

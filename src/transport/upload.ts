@@ -31,7 +31,9 @@ export interface UploadedFile {
 /**
  * Upload artifacts of a run: every artifact expires with the task (unless told otherwise), text is gzipped on the
  * wire (the stored artifact is the original bytes), the chain-of-trust files go last so that a document is never
- * visible before the artifacts it lists.
+ * visible before the artifacts it lists. Throws OPTIONS_INVALID (bad options, or no `expires` given and the task
+ * has none), and what `queue.task` and `queue.createArtifact` throw (QUEUE_NOT_FOUND, QUEUE_REQUEST_REFUSED,
+ * TRANSPORT_*, ARTIFACT_CHANGED, FILE_NOT_FOUND / FILE_UNREADABLE).
  */
 export async function uploadArtifacts(
   queue: TaskQueue,
