@@ -130,13 +130,106 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-export interface CotErrorOptions {
-  cause?: unknown;
-  /** Extra structured detail (field paths, expected/found digests, ...), machine-readable. */
-  details?: Record<string, unknown>;
+/** A field-level problem in a document, reported all at once. */
+export interface FieldProblem {
+  path: string;
+  message: string;
 }
 
-export class CotError extends Error {
+/**
+ * The shape of `details` per code, for the codes whose raising sites give structured details (machine-readable;
+ * `toJSON` spreads them next to `code` and `message`, as the `--json` error envelope shows). Every field is optional
+ * on the error (`CotError<C>['details']` is `Partial<ErrorDetails[C]>`): a site with nothing to add leaves `{}`.
+ * Codes not listed here carry a free-form `Record<string, unknown>` (often an inner error's details, kept when it is
+ * re-raised with more context). `options` (any code): the caller's options the message names as `` `name` ``
+ * (optionRef), which the command line shows as its flags.
+ */
+export interface ErrorDetails {
+  OPTIONS_INVALID: {
+    /** the library function called (optionError) */
+    function: string;
+    /** the option, as a path into the call (`options.out`, `taskId`) */
+    option: string;
+    options: string[];
+    /** two paths that name one file or folder (assertDistinctOutputs, assertSeparateFolders) */
+    path: string;
+    conflictsWith: string;
+  };
+  FILE_UNREADABLE: { path: string; reason: 'directory' | 'not-a-regular-file' };
+  FILE_EXISTS: { path: string; entries: string[]; options: string[] };
+  FILE_IS_DIRECTORY: { path: string };
+  OUTPUT_FAILED: { path: string };
+  /** `opened`: the real path reached; `within`: the real folder it had to lie in */
+  OUTPUT_UNSAFE_FOLDER: { path: string; opened: string; within: string };
+  /** `within`: the real folder (or folders) the file had to lie in */
+  ARTIFACT_UNSAFE_FILE: { path: string; opened: string; within: string | readonly string[] };
+  /** where strict parsing stopped: `offset` in UTF-16 code units, `line` and `column` 1-based */
+  JSON_INVALID: { offset: number; line: number; column: number };
+  JSON_NUMBER_UNREPRESENTABLE: { offset: number; line: number; column: number };
+  /** `problems`: every bad field; `fields`: additional-data fields a task may not set */
+  DOCUMENT_INVALID: { problems: FieldProblem[]; fields: string[] };
+  DOCUMENT_UNSUPPORTED_VERSION: { problems: FieldProblem[] };
+  /** `leftovers`: the reserved names found among the artifacts, at `paths` */
+  ARTIFACT_RESERVED_NAME: { leftovers: string[]; paths: string[]; options: string[] };
+  /** sha256 hex digests: the one hashed, the one found at upload */
+  ARTIFACT_CHANGED: { artifact: string; expected: string; found: string };
+  /** `listedAs`: listed names ending with `/artifact`; `missingPrefix`: a folder prefix none of the given names have */
+  ARTIFACT_NOT_LISTED: { artifact: string; listedAs: string[]; missingPrefix: string; artifacts: string[] };
+  /** the listed artifacts that were not given */
+  ARTIFACT_MISSING: { missing: string[] };
+  /** hex digests of `algorithm` (IntegrityError) */
+  HASH_MISMATCH: { artifact: string; algorithm: string; expected: string; found: string };
+  HASH_UNSUPPORTED_ALGORITHM: { artifact: string };
+  /** `mode`: octal permission bits; `uid`: the file's owner */
+  KEY_INSECURE_PERMISSIONS: { path: string; mode: string; uid: number; options: string[] };
+  /** `keyId`: the signature's issuer key id (hex, upper case) */
+  KEY_NOT_FOUND: { keyId: string };
+  /** times ISO 8601; `hard`: a revocation with no reason or a compromise reason (valid whatever the time) */
+  KEY_REVOKED: { fingerprint: string; revokedAt: string; hard: boolean };
+  SIGNATURE_MALFORMED: {
+    reason: 'too-many-signatures' | 'duplicate-signature';
+    packets: number;
+    keyId: string;
+    options: string[];
+  };
+  /** ed25519 keys (base64) that were tried */
+  SIGNATURE_INVALID: { triedKeys: string[] };
+  /** times ISO 8601 */
+  SIGNATURE_BEFORE_TASK: { signedAt: string; taskCreated: string };
+  SIGNATURE_KIND_REFUSED: { kind: string; allowedKinds: string[] };
+  /** the line (1-based) and its length in characters, over `limit` (GNUPG_MAX_CLEARTEXT_LINE) */
+  SIGNING_LINE_TOO_LONG: { line: number; length: number; limit: number; options: string[] };
+  /** one sentence per differing field (`taskId is "x", expected "y"`) */
+  LINK_ID_MISMATCH: { mismatches: string[] };
+  /** one sentence per problem */
+  POLICY_INVALID: { problems: string[] };
+  /** the run each consumer could have used */
+  CHAIN_RUN_AMBIGUOUS: { runs: { consumer: string; runId: number }[] };
+  /** the bound in bytes, or the declared Content-Length that was exceeded */
+  TRANSPORT_TOO_LARGE: { maxBytes: number; declared: number };
+  TRANSPORT_LIST_TOO_LONG: {
+    maxListPages: number;
+    maxListEntries: number;
+    listDeadlineMs: number;
+    entries: number;
+  };
+  /** the findings of the lint (trust/lint.ts LintFinding) */
+  KEYS_CHECK_ERRORS: { findings: readonly unknown[] };
+  KEYS_CHECK_WARNINGS: { findings: readonly unknown[] };
+}
+
+/** The type of `details` for code `C`: its ErrorDetails shape (every field optional), else a free-form record. */
+export type DetailsOf<C extends ErrorCode> = [C] extends [keyof ErrorDetails]
+  ? Partial<ErrorDetails[C]> & { options?: string[] }
+  : Record<string, unknown>;
+
+export interface CotErrorOptions<C extends ErrorCode = ErrorCode> {
+  cause?: unknown;
+  /** Extra structured detail (field paths, expected/found digests, ...), machine-readable: see ErrorDetails. */
+  details?: DetailsOf<C>;
+}
+
+class CotErrorClass extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
 
@@ -152,13 +245,34 @@ export class CotError extends Error {
   }
 }
 
-/** A field-level problem in a document, reported all at once. */
-export interface FieldProblem {
-  path: string;
-  message: string;
+/**
+ * A coded error. `CotError<C>` has `code: C` and `details: DetailsOf<C>`: `new CotError('HASH_MISMATCH', m,
+ * { details })` checks `details` against ErrorDetails.HASH_MISMATCH at compile time. `CotError` alone is any code
+ * (`details` a free-form record); `e instanceof CotError` narrows to it. A subclass names its codes:
+ * `class MyError extends CotError<'KEY_INVALID'>` (or `CotError<ErrorCode>`).
+ */
+export interface CotError<C extends ErrorCode = ErrorCode> extends CotErrorClass {
+  readonly code: C;
+  readonly details: DetailsOf<C>;
 }
 
-export class DocumentError extends CotError {
+export interface CotErrorConstructor {
+  new <C extends ErrorCode>(code: C, message: string, options?: CotErrorOptions<C>): CotError<C>;
+  readonly prototype: CotError;
+}
+
+export const CotError: CotErrorConstructor = CotErrorClass as unknown as CotErrorConstructor;
+
+/**
+ * How a library message names one of its caller's options: the option's name in backticks (`` `force` ``), never a
+ * command-line flag. An error whose message does so lists those names in `details.options`; the command line shows
+ * its flag in their place (`--force`) and drops `options` from the details it prints.
+ */
+export function optionRef(name: string): string {
+  return `\`${name}\``;
+}
+
+export class DocumentError extends CotError<'DOCUMENT_INVALID' | 'DOCUMENT_UNSUPPORTED_VERSION'> {
   readonly problems: FieldProblem[];
   constructor(
     code: 'DOCUMENT_INVALID' | 'DOCUMENT_UNSUPPORTED_VERSION',
@@ -170,7 +284,7 @@ export class DocumentError extends CotError {
   }
 }
 
-export class IntegrityError extends CotError {
+export class IntegrityError extends CotError<'HASH_MISMATCH'> {
   constructor(
     message: string,
     readonly artifact: string,

@@ -75,9 +75,11 @@ export {
 export { COT_V1_SCHEMA, HASH_ALGORITHMS, type HashAlgorithm, SLUGID_PATTERN } from './document/schema.js';
 export {
   CotError,
+  type DetailsOf,
   DocumentError,
   ERROR_CODES,
   type ErrorCode,
+  type ErrorDetails,
   type FieldProblem,
   fsError,
   IntegrityError,

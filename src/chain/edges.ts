@@ -1,5 +1,5 @@
 import { SLUGID_PATTERN } from '../document/schema.js';
-import type { JsonObject, JsonValue } from '../json/parse.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../json/parse.js';
 import { isGlob } from './glob.js';
 
 /** One artifact a task consumes over an edge: a name, or a glob pattern matched against the producer's listing. */
@@ -25,8 +25,9 @@ export interface Edge {
   paths: ConsumedPath[];
 }
 
+/** `v` when it is a JSON object (isJsonObject), else undefined: for reading optional nested fields of a task. */
 export function obj(v: JsonValue | undefined): JsonObject | undefined {
-  return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+  return isJsonObject(v) ? v : undefined;
 }
 
 const SLUG = new RegExp(SLUGID_PATTERN);

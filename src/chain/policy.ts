@@ -141,7 +141,10 @@ function hint(key: string, known: readonly string[]): string {
   return best && best[1] <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${best[0]}"?)` : '';
 }
 
-/** Check a parsed policy and fill in the defaults; every problem is listed, unknown keys with a hint. */
+/**
+ * Check a parsed policy and fill in the defaults; every problem is listed, unknown keys with a hint. Throws
+ * POLICY_INVALID (details.problems, one sentence each).
+ */
 export function toPolicy(value: unknown, source = 'policy'): Policy {
   const ajv = new (createRequire(import.meta.url)('ajv') as { Ajv: typeof AjvClass }).Ajv({
     allErrors: true,
@@ -184,7 +187,12 @@ export interface LoadedPolicy {
   path: string;
 }
 
-/** Read a policy file (YAML or JSON), check it, and load the trust store it names. */
+/**
+ * Read a policy file (YAML or JSON), check it, and load the trust store it names. Throws OPTIONS_INVALID (no path),
+ * FILE_NOT_FOUND / FILE_UNREADABLE (the file), POLICY_INVALID (bad YAML or JSON, a bad policy: toPolicy, or no keys
+ * at all), and what loading its keys throws (loadKeyRepo, loadVerificationKeys: FILE_*, KEY_INVALID,
+ * KEY_REPO_INVALID...).
+ */
 export async function loadPolicy(path: string): Promise<LoadedPolicy> {
   checkOption('loadPolicy', 'path', path, { kind: 'string', hint: 'the policy file (YAML or JSON)' });
   let text: string;
@@ -241,7 +249,10 @@ function matches(pattern: string, provisionerId: string, workerType: string): bo
   return subject === pattern;
 }
 
-/** The implementation a task's worker type maps to (the policy decides; nothing is guessed). */
+/**
+ * The implementation a task's worker type maps to (the policy decides; nothing is guessed): the most specific
+ * matching `workerTypes` key, or undefined. Never throws.
+ */
 export function implementationFor(
   policy: Policy,
   provisionerId: string,

@@ -13,7 +13,7 @@ import { registerVerify } from './commands/verify.js';
 import { registerVerifyLink } from './commands/verify-link.js';
 import { registerVerifySignature } from './commands/verify-signature.js';
 import { type Io, jsonOut } from './io.js';
-import { examples, markRequired } from './options.js';
+import { examples, markRequired, withFlags } from './options.js';
 import { VERSION } from './version.js';
 
 export type { Io } from './io.js';
@@ -68,7 +68,8 @@ function commandPath(program: Command, args: readonly string[]): string {
 /**
  * The error a run ends with, as the command line reports it. The library's OPTIONS_INVALID (a bad option value,
  * which on the command line came from the arguments) is reported as USAGE with its message and details: USAGE is
- * the CLI's code, raised by nothing else (both exit 2). Anything that is not a CotError is INTERNAL (a bug, exit 70).
+ * the CLI's code, raised by nothing else (both exit 2). Options a library message names (`details.options`) are
+ * shown as their flags (withFlags). Anything that is not a CotError is INTERNAL (a bug, exit 70).
  */
 function asCliError(e: unknown): CotError {
   if (!isCotError(e))
@@ -79,8 +80,9 @@ function asCliError(e: unknown): CotError {
         cause: e,
       },
     );
-  if (e.code !== 'OPTIONS_INVALID') return e;
-  return new CotError('USAGE', e.message, { details: e.details, cause: e });
+  const worded = withFlags(e);
+  if (worded.code !== 'OPTIONS_INVALID') return worded;
+  return new CotError('USAGE', worded.message, { details: worded.details, cause: e });
 }
 
 /** Print an error the run ends with (`cot: CODE: message`, and the JSON error with --json); its exit code. */

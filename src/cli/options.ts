@@ -10,6 +10,32 @@ export function usage(message: string): CotError {
   return new CotError('USAGE', message);
 }
 
+/** Library option names whose flag is not `--` and the name in kebab case. */
+const FLAG_OF_OPTION: Record<string, string> = {
+  outDir: '--out',
+  keyPublic: '--key',
+  withPrivate: '--with',
+  signature: '--sig',
+};
+
+/** The command-line flag of a library option (`force` -> `--force`, `pubOut` -> `--pub-out`, `outDir` -> `--out`). */
+export function flagOf(option: string): string {
+  return FLAG_OF_OPTION[option] ?? `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * A library error as the command line words it: each option its message names (`` `force` ``, listed in
+ * `details.options`; see optionRef) becomes its flag (`--force`), and `options` leaves the details.
+ */
+export function withFlags(e: CotError): CotError {
+  const names = e.details.options;
+  if (!Array.isArray(names)) return e;
+  let message = e.message;
+  for (const n of names) if (typeof n === 'string') message = message.replaceAll(`\`${n}\``, flagOf(n));
+  const { options: _options, ...details } = e.details;
+  return new CotError(e.code, message, { details, cause: e });
+}
+
 /** The long flag of an option's flags (`-V, --version` -> `--version`; `--skew <seconds>` -> `--skew`). */
 function longFlag(flags: string): string {
   return flags.split(/[ ,|]+/).find((f) => f.startsWith('--')) ?? flags;

@@ -10,7 +10,7 @@ import {
   RESERVED_ARTIFACT_NAMES,
 } from '../document/names.js';
 import type { HashAlgorithm } from '../document/schema.js';
-import { CotError, fsError, toCotError } from '../errors.js';
+import { CotError, fsError, optionRef, toCotError } from '../errors.js';
 import {
   type ArtifactSource,
   enumerateArtifactDir,
@@ -94,7 +94,7 @@ export interface GenerateOptions {
   additionalData?: JsonObject;
   /**
    * Other files the caller read for this run (the CLI: its --task and --environment files). None of them, no
-   * explicit artifact, no key file (`source`) and not the certified log may be a file this run writes (USAGE,
+   * explicit artifact, no key file (`source`) and not the certified log may be a file this run writes (OPTIONS_INVALID,
    * before anything is read): it would be replaced by the document.
    */
   inputFiles?: readonly NamedPath[];
@@ -242,7 +242,7 @@ function outputPaths(outDir: string): OutputPaths {
 
 /**
  * Nothing this run reads is one of the files it writes (an explicit artifact at the document's own path would be
- * hashed, then replaced by the document that lists it): USAGE, before anything is read (assertDistinctOutputs).
+ * hashed, then replaced by the document that lists it): OPTIONS_INVALID, before anything is read (assertDistinctOutputs).
  */
 async function assertInputsAreNotOutputs(
   o: GenerateOptions,
@@ -281,7 +281,7 @@ async function assertInputsAreNotOutputs(
  * every file read is opened once and checked on its descriptor (hashArtifacts; explicit artifacts and the certified
  * log as described at `artifacts` and `certifiedLog`), and every write, rename and unlink goes through the output
  * folder opened once (openOutputFolder; on Linux through /proc/self/fd/N, see src/util/dirfd.ts), never through
- * its path again. Throws USAGE (also: an input at an output's path), ARTIFACT_UNSAFE_FILE, ARTIFACT_RESERVED_NAME, ARTIFACT_DUPLICATE_NAME,
+ * its path again. Throws OPTIONS_INVALID (also: an input at an output's path), ARTIFACT_UNSAFE_FILE, ARTIFACT_RESERVED_NAME, ARTIFACT_DUPLICATE_NAME,
  * FILE_NOT_FOUND, FILE_UNREADABLE, DOCUMENT_INVALID, SIGNING_FAILED, SIGNING_LINE_TOO_LONG, OUTPUT_UNSAFE_FOLDER,
  * OUTPUT_FAILED.
  */
@@ -293,7 +293,7 @@ export async function generateChainOfTrust(o: GenerateOptions): Promise<Generate
     (o.artifacts === undefined || o.artifacts.length === 0) &&
     o.certifiedLog === undefined
   ) {
-    throw new CotError('USAGE', 'give an artifact directory or at least one NAME=PATH artifact');
+    throw new CotError('OPTIONS_INVALID', 'give an artifact directory or at least one NAME=PATH artifact');
   }
   const outDir = resolve(o.outDir);
   const out = outputPaths(outDir);
@@ -487,8 +487,8 @@ function refuseLeftovers(o: GenerateOptions, listed: readonly ArtifactSource[], 
   const several = leftovers.length > 1;
   throw new CotError(
     'ARTIFACT_RESERVED_NAME',
-    `${names.slice(0, -1).join(', ')}${several ? ' and ' : ''}${names.at(-1)} in the artifact folder ${o.artifactDir} ${several ? 'are chain-of-trust files' : 'is a chain-of-trust file'} left by an earlier run (this run writes the documents to ${outDir}, so ${several ? 'they would be listed as artifacts' : 'it would be listed as an artifact'}): delete ${several ? 'them' : 'it'} (${leftovers.map((s) => s.path).join(', ')}), or write the documents over ${several ? 'them' : 'it'} with --out ${join(o.artifactDir, 'public')} (the default)`,
-    { details: { leftovers: names, paths: leftovers.map((s) => s.path) } },
+    `${names.slice(0, -1).join(', ')}${several ? ' and ' : ''}${names.at(-1)} in the artifact folder ${o.artifactDir} ${several ? 'are chain-of-trust files' : 'is a chain-of-trust file'} left by an earlier run (this run writes the documents to ${outDir}, so ${several ? 'they would be listed as artifacts' : 'it would be listed as an artifact'}): delete ${several ? 'them' : 'it'} (${leftovers.map((s) => s.path).join(', ')}), or write the documents over ${several ? 'them' : 'it'} with ${optionRef('outDir')} ${join(o.artifactDir, 'public')} (the default)`,
+    { details: { leftovers: names, paths: leftovers.map((s) => s.path), options: ['outDir'] } },
   );
 }
 
@@ -509,8 +509,8 @@ function assertSignable(signers: readonly DocumentSigner[], canonical: string): 
       ) {
         throw new CotError(
           e.code,
-          `${e.message}; nothing was written: ed25519 alone (--format ed25519) could still sign this document`,
-          { details: e.details, cause: e },
+          `${e.message}; nothing was written: ed25519 alone (${optionRef('format')} ed25519) could still sign this document`,
+          { details: { ...e.details, options: ['format'] }, cause: e },
         );
       }
       throw e;

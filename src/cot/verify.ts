@@ -1,8 +1,8 @@
 import { assertCotDocument, type CotDocument } from '../document/document.js';
 import { HASH_ALGORITHMS, type HashAlgorithm } from '../document/schema.js';
-import { CotError, IntegrityError } from '../errors.js';
+import { CotError } from '../errors.js';
 import { type ArtifactSource, checkArtifactSources } from '../hashing/artifacts.js';
-import { DEFAULT_HASH_CONCURRENCY, digestFile } from '../hashing/digest.js';
+import { assertDigests, DEFAULT_HASH_CONCURRENCY, digestFile } from '../hashing/digest.js';
 import { type JsonValue, parseJsonBytes } from '../json/parse.js';
 import type { VerificationKey } from '../keys/keys.js';
 import {
@@ -244,19 +244,12 @@ async function checkArtifacts(
         noFollow: p.g.resolved,
         ...(p.g.within === undefined ? {} : { within: p.g.within }),
       });
-      for (const a of p.algos) {
-        const expected = p.entry[a]!;
-        const found = d.digests[a]!;
-        if (expected !== found) {
-          return new IntegrityError(
-            `${label}: artifact ${p.g.name} (${p.g.path}): ${a} is ${found}, the signed document lists ${expected}`,
-            p.g.name,
-            a,
-            expected,
-            found,
-          );
-        }
-      }
+      assertDigests(
+        `${label}: artifact ${p.g.name} (${p.g.path})`,
+        p.g.name,
+        Object.fromEntries(p.algos.map((a) => [a, p.entry[a]])),
+        d.digests,
+      );
       return { name: p.g.name, size: d.size, digests: d.digests } satisfies CheckedArtifact;
     } catch (e) {
       if (e instanceof CotError) return e;

@@ -124,7 +124,10 @@ export interface BuildDocumentInput {
   artifacts: ArtifactDigests;
 }
 
-/** Assemble and validate a v1 document. Nothing invalid is ever returned (and so never signed). */
+/**
+ * Assemble and validate a v1 document. Nothing invalid is ever returned (and so never signed): throws
+ * DOCUMENT_INVALID (a DocumentError listing every bad field) otherwise.
+ */
 export function buildDocument(input: BuildDocumentInput): CotDocument {
   const doc: Record<string, unknown> = {
     artifacts: input.artifacts,

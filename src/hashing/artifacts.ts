@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { ArtifactDigests } from '../document/document.js';
 import { RESERVED_ARTIFACT_NAMES } from '../document/names.js';
 import type { HashAlgorithm } from '../document/schema.js';
-import { CotError, fsError } from '../errors.js';
+import { CotError, fsError, optionRef } from '../errors.js';
 import { mapBounded } from '../util/concurrency.js';
 import { describeStat, isInside } from '../util/fs-paths.js';
 import { checkOption, checkOptions } from '../util/options.js';
@@ -31,7 +31,10 @@ export interface ArtifactSource {
   within?: string | readonly string[];
 }
 
-/** Refuse names that could escape a folder or be read differently by another tool. */
+/**
+ * Refuse names that could escape a folder or be read differently by another tool: ARTIFACT_NAME_INVALID for an
+ * empty or absolute name, NUL, a backslash, or a "..", "." or empty segment.
+ */
 export function assertArtifactName(name: string): void {
   const bad = (why: string): never => {
     throw new CotError('ARTIFACT_NAME_INVALID', `artifact name ${JSON.stringify(name)} ${why}`);
@@ -68,7 +71,8 @@ export async function enumerateArtifactDir(
   try {
     root = await realpath(dir);
     const st = await stat(root);
-    if (!st.isDirectory()) throw new CotError('USAGE', `artifact directory ${dir} is not a directory`);
+    if (!st.isDirectory())
+      throw new CotError('OPTIONS_INVALID', `artifact directory ${dir} is not a directory`);
   } catch (e) {
     throw fsError(e, dir, 'artifact directory');
   }
@@ -150,11 +154,19 @@ export async function enumerateArtifactDir(
 /**
  * Parse `NAME=PATH` (the name may not contain "="; the path may). The result has no `within`: the path is trusted as
  * given (bar a symlink at its last component) unless the caller sets one (generateChainOfTrust's `artifactRoots`).
+ * Throws OPTIONS_INVALID when `pair` is not NAME=PATH (named as `` `artifact` ``, details.options), and
+ * ARTIFACT_NAME_INVALID for a bad name (assertArtifactName). Nothing is read.
  */
 export function parseArtifactPair(pair: string): ArtifactSource {
   const eq = pair.indexOf('=');
   if (eq <= 0 || eq === pair.length - 1) {
-    throw new CotError('USAGE', `--artifact expects NAME=PATH, got ${JSON.stringify(pair)}`);
+    throw new CotError(
+      'OPTIONS_INVALID',
+      `${optionRef('artifact')} expects NAME=PATH, got ${JSON.stringify(pair)}`,
+      {
+        details: { options: ['artifact'] },
+      },
+    );
   }
   const name = pair.slice(0, eq);
   assertArtifactName(name);

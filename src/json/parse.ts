@@ -30,7 +30,10 @@ const DEFAULT_MAX_LENGTH = 64 * 1024 * 1024;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Decode strict UTF-8 (no BOM, no invalid sequences) and parse strict JSON. */
+/**
+ * Decode strict UTF-8 (no BOM, no invalid sequences) and parse strict JSON (parseJson). Throws JSON_INVALID (too
+ * long, not UTF-8, or what parseJson refuses) and JSON_NUMBER_UNREPRESENTABLE.
+ */
 export function parseJsonBytes(bytes: Uint8Array, options: ParseJsonOptions = {}): JsonValue {
   const source = options.source ?? 'input';
   const maxLength = options.maxLength ?? DEFAULT_MAX_LENGTH;
@@ -48,7 +51,8 @@ export function parseJsonBytes(bytes: Uint8Array, options: ParseJsonOptions = {}
 
 /**
  * Strict JSON (RFC 8259) parser: rejects duplicate object keys (never "last wins"), a byte-order mark,
- * non-finite numbers, unescaped control characters and trailing data; bounds depth and size.
+ * non-finite numbers, unescaped control characters and trailing data; bounds depth and size. Throws JSON_INVALID
+ * (details: offset, line, column) and JSON_NUMBER_UNREPRESENTABLE (a number that cannot be carried exactly).
  */
 export function parseJson(text: string, options: ParseJsonOptions = {}): JsonValue {
   const p = new Parser(text, options);

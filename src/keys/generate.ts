@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { lstat, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { CotError } from '../errors.js';
+import { CotError, optionRef } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFilesAtomic } from '../util/atomic.js';
 import { checkOptions } from '../util/options.js';
@@ -44,7 +44,7 @@ export function parseUserId(userId: string): { name?: string; email?: string } {
   const m = /^\s*(.*?)\s*<([^<>\s]+)>\s*$/.exec(userId);
   if (m) return { ...(m[1] ? { name: m[1] } : {}), email: m[2]! };
   if (/^[^\s@]+@[^\s@]+$/.test(userId.trim())) return { email: userId.trim() };
-  if (userId.trim() === '') throw new CotError('USAGE', 'the user id is empty');
+  if (userId.trim() === '') throw new CotError('OPTIONS_INVALID', 'the user id is empty');
   return { name: userId.trim() };
 }
 
@@ -64,8 +64,8 @@ async function checkTarget(path: string, what: string, force: boolean): Promise<
   if (exists && !force) {
     throw new CotError(
       'FILE_EXISTS',
-      `${what} ${path} already exists: a key is never replaced unless you pass --force (nothing was written)`,
-      { details: { path } },
+      `${what} ${path} already exists: a key is never replaced unless you pass ${optionRef('force')} (nothing was written)`,
+      { details: { path, options: ['force'] } },
     );
   }
 }
@@ -73,7 +73,8 @@ async function checkTarget(path: string, what: string, force: boolean): Promise<
 /**
  * Generate a signing key pair and write it: private key 0600 (atomically), optional public key 0644 (for ed25519:
  * ED25519_PUBLIC_KEY_COMMENT, then the base64 key). Checked before anything is generated: `out` and `pubOut` are
- * two different files (USAGE), `out` is not named like a public key (USAGE: it could never sign), neither is a
+ * two different files (OPTIONS_INVALID), `out` is not named like a public key (OPTIONS_INVALID: it could
+ * never sign), neither is a
  * folder (FILE_IS_DIRECTORY), and neither exists unless `force` (FILE_EXISTS).
  */
 export async function generateKeyPair(o: GenerateKeyPairOptions): Promise<GeneratedKeyPair> {
@@ -88,14 +89,14 @@ export async function generateKeyPair(o: GenerateKeyPairOptions): Promise<Genera
   });
   if (PUBLIC_KEY_FILE_NAME.test(basename(o.out))) {
     throw new CotError(
-      'USAGE',
+      'OPTIONS_INVALID',
       `the private key file ${o.out} is named like a public key (*.pub, *_public_key): cot would refuse to sign with it; name it e.g. worker.key`,
     );
   }
   if (o.pubOut !== undefined) {
     await assertDistinctOutputs([
-      { path: o.out, what: 'the private key file (--out)' },
-      { path: o.pubOut, what: 'the public key file (--pub-out)' },
+      { path: o.out, what: `the private key file (${optionRef('out')})`, option: 'out' },
+      { path: o.pubOut, what: `the public key file (${optionRef('pubOut')})`, option: 'pubOut' },
     ]);
   }
   await checkTarget(o.out, 'private key file', Boolean(o.force));
@@ -110,7 +111,9 @@ export async function generateKeyPair(o: GenerateKeyPairOptions): Promise<Genera
     id = publicText;
   } else {
     if (o.expiresInDays !== undefined && !(Number.isInteger(o.expiresInDays) && o.expiresInDays > 0)) {
-      throw new CotError('USAGE', '--expires-in-days must be a positive integer');
+      throw new CotError('OPTIONS_INVALID', `${optionRef('expiresInDays')} must be a positive integer`, {
+        details: { options: ['expiresInDays'] },
+      });
     }
     const k = await (await loadPgp()).generatePgpKey({
       algorithm: o.pgpAlgorithm ?? 'rsa4096',

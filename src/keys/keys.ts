@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { CotError, fsError, notAFile } from '../errors.js';
+import { CotError, fsError, notAFile, optionRef } from '../errors.js';
 import { loadPgp } from '../pgp/lazy.js';
 import type { PgpPrivateKey, PgpPublicKey } from '../pgp/openpgp.js';
 import { readBounded } from '../util/read.js';
@@ -86,6 +86,7 @@ async function readSmallFile(
 /**
  * Refuse a private key that others could read or replace, as ssh does: mode must grant nothing to group or
  * others, and the file must belong to the running user. Checked on the opened file (fstat), not the path.
+ * Throws KEY_INSECURE_PERMISSIONS (details: path, mode, uid; names `allowInsecureKeyPermissions`).
  */
 export function checkPrivateKeyPermissions(path: string, mode: number, uid: number): void {
   const problems: string[] = [];
@@ -100,8 +101,8 @@ export function checkPrivateKeyPermissions(path: string, mode: number, uid: numb
   if (problems.length > 0) {
     throw new CotError(
       'KEY_INSECURE_PERMISSIONS',
-      `private key ${path} is not protected: ${problems.join('; ')}. Pass --allow-insecure-key-permissions to use it anyway`,
-      { details: { path, mode: mode.toString(8), uid } },
+      `private key ${path} is not protected: ${problems.join('; ')}. Pass ${optionRef('allowInsecureKeyPermissions')} to use it anyway`,
+      { details: { path, mode: mode.toString(8), uid, options: ['allowInsecureKeyPermissions'] } },
     );
   }
 }
@@ -179,7 +180,10 @@ export async function loadSigningKey(path: string, options: LoadPrivateKeyOption
   };
 }
 
-/** Parse verification keys from bytes: armored/binary OpenPGP (possibly several keys) or base64 ed25519. */
+/**
+ * Parse verification keys from bytes: armored/binary OpenPGP (possibly several keys) or base64 ed25519 (one per
+ * line, `#` comments allowed). Throws KEY_INVALID (a private key, no key, or bytes that are not a key).
+ */
 export async function parseVerificationKeys(bytes: Uint8Array, source: string): Promise<VerificationKey[]> {
   const text = Buffer.from(bytes).toString('utf8');
   const looksBinaryPgp = bytes.length > 0 && (bytes[0]! & 0x80) !== 0;
@@ -209,7 +213,10 @@ export async function parseVerificationKeys(bytes: Uint8Array, source: string): 
   });
 }
 
-/** Load verification keys from files. */
+/**
+ * Load verification keys from files (parseVerificationKeys on each). Throws FILE_NOT_FOUND / FILE_UNREADABLE and
+ * what parseVerificationKeys throws.
+ */
 export async function loadVerificationKeys(paths: readonly string[]): Promise<VerificationKey[]> {
   const out: VerificationKey[] = [];
   for (const p of paths) {

@@ -1,4 +1,4 @@
-import { CotError } from '../errors.js';
+import { CotError, optionRef } from '../errors.js';
 
 /**
  * Strict parser for the OpenPGP cleartext signature framework (RFC 4880 section 7 / RFC 9580 section 7).
@@ -25,8 +25,8 @@ export interface ParsedCleartext {
   armoredSignature: string;
 }
 
-const malformed = (source: string, why: string): never => {
-  throw new CotError('SIGNATURE_MALFORMED', `${source}: ${why}`);
+const malformed = (source: string, why: string, options?: string[]): never => {
+  throw new CotError('SIGNATURE_MALFORMED', `${source}: ${why}`, options ? { details: { options } } : {});
 };
 
 /** Characters that may not appear in signed text: C0 controls other than TAB, and DEL. */
@@ -54,7 +54,11 @@ export function parseCleartext(input: string, source = 'cleartext'): ParsedClear
       malformed(source, 'this is an inline-signed (or encrypted) OpenPGP message, not a cleartext signature');
     }
     if (lines[0] === BEGIN_SIGNATURE) {
-      malformed(source, 'this is a detached signature, not a cleartext-signed message (pass it with --sig)');
+      malformed(
+        source,
+        `this is a detached signature, not a cleartext-signed message (pass it with ${optionRef('signature')})`,
+        ['signature'],
+      );
     }
     malformed(source, `unexpected first line ${JSON.stringify(lines[0]?.slice(0, 60))}`);
   }

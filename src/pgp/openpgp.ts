@@ -131,7 +131,7 @@ export async function generatePgpKey(o: GeneratePgpKeyOptions): Promise<Generate
     const pub = await openpgp.readKey({ armoredKey: k.publicKey });
     return { privateArmored: k.privateKey, publicArmored: k.publicKey, fingerprint: fingerprintOf(pub) };
   } catch (e) {
-    throw toCotError(e, 'USAGE', 'cannot generate the OpenPGP key');
+    throw toCotError(e, 'OPTIONS_INVALID', 'cannot generate the OpenPGP key');
   }
 }
 

@@ -1,5 +1,5 @@
 import { COT_ARTIFACT_NAMES, COT_FILE_NAMES } from '../document/names.js';
-import { CotError } from '../errors.js';
+import { CotError, optionRef } from '../errors.js';
 import { ed25519PublicFromRaw, ed25519Sign, ed25519Verify } from '../keys/ed25519.js';
 import { describeKey, type SigningKey } from '../keys/keys.js';
 import { assertCleartextSignable } from '../pgp/cleartext.js';
@@ -122,9 +122,9 @@ export class OpenPgpCleartextSigner implements DocumentSigner {
 }
 
 /**
- * The signers `format` needs, from `keys`: exactly one key per format asked for and none of another (USAGE, naming
- * every problem: `--format both needs exactly one OpenPGP private key (got 0) and ...`). Order: ed25519 first, so
- * its files are written before the OpenPGP document.
+ * The signers `format` needs, from `keys`: exactly one key per format asked for and none of another
+ * (OPTIONS_INVALID, naming every problem: "`format` both needs exactly one OpenPGP private key (got 0) and ...",
+ * with `details.options` ['format']). Order: ed25519 first, so its files are written before the OpenPGP document.
  */
 export function documentSigners(keys: readonly SigningKey[], format: SignatureFormat): DocumentSigner[] {
   const pgp = keys.filter((k) => k.kind === 'openpgp');
@@ -137,7 +137,13 @@ export function documentSigners(keys: readonly SigningKey[], format: SignatureFo
   if (!needPgp && pgp.length > 0) problems.push('no OpenPGP key');
   if (!needEd && ed.length > 0) problems.push('no ed25519 key');
   if (problems.length > 0) {
-    throw new CotError('USAGE', `--format ${format} needs ${problems.join(' and ')}`);
+    throw new CotError(
+      'OPTIONS_INVALID',
+      `${optionRef('format')} ${format} needs ${problems.join(' and ')}`,
+      {
+        details: { options: ['format'] },
+      },
+    );
   }
   return [
     ...(ed[0] ? [new Ed25519DocumentSigner(ed[0])] : []),

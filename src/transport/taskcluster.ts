@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { CotError, fsError } from '../errors.js';
+import { CotError, fsError, optionRef } from '../errors.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { checkOptions } from '../util/options.js';
 import { assertTaskId } from '../util/task-id.js';
@@ -122,12 +122,13 @@ export class TaskclusterQueue implements TaskQueue {
     const url = rootUrl ?? env.TASKCLUSTER_PROXY_URL ?? env.TASKCLUSTER_ROOT_URL;
     if (!url)
       throw new CotError(
-        'USAGE',
-        'give --root-url or set TASKCLUSTER_ROOT_URL (or TASKCLUSTER_PROXY_URL inside a task)',
+        'OPTIONS_INVALID',
+        `give ${optionRef('rootUrl')} or set TASKCLUSTER_ROOT_URL (or TASKCLUSTER_PROXY_URL inside a task)`,
+        { details: { options: ['rootUrl'] } },
       );
     if (Boolean(env.TASKCLUSTER_CLIENT_ID) !== Boolean(env.TASKCLUSTER_ACCESS_TOKEN))
       throw new CotError(
-        'USAGE',
+        'OPTIONS_INVALID',
         `${env.TASKCLUSTER_CLIENT_ID ? 'TASKCLUSTER_CLIENT_ID' : 'TASKCLUSTER_ACCESS_TOKEN'} is set but ${env.TASKCLUSTER_CLIENT_ID ? 'TASKCLUSTER_ACCESS_TOKEN' : 'TASKCLUSTER_CLIENT_ID'} is not: set both, or neither`,
       );
     const creds =

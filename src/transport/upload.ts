@@ -1,5 +1,5 @@
 import { COT_ARTIFACT_NAMES } from '../document/names.js';
-import { CotError } from '../errors.js';
+import { CotError, optionRef } from '../errors.js';
 import { checkOption, checkOptions } from '../util/options.js';
 import { uploadContentType } from './content-type.js';
 import type { TaskQueue } from './queue.js';
@@ -31,7 +31,9 @@ export interface UploadedFile {
 /**
  * Upload artifacts of a run: every artifact expires with the task (unless told otherwise), text is gzipped on the
  * wire (the stored artifact is the original bytes), the chain-of-trust files go last so that a document is never
- * visible before the artifacts it lists.
+ * visible before the artifacts it lists. Throws OPTIONS_INVALID (bad options, or no `expires` given and the task
+ * has none), and what `queue.task` and `queue.createArtifact` throw (QUEUE_NOT_FOUND, QUEUE_REQUEST_REFUSED,
+ * TRANSPORT_*, ARTIFACT_CHANGED, FILE_NOT_FOUND / FILE_UNREADABLE).
  */
 export async function uploadArtifacts(
   queue: TaskQueue,
@@ -51,7 +53,9 @@ export async function uploadArtifacts(
   if (expires === undefined) {
     const task = await queue.task(o.taskId);
     if (typeof task.expires !== 'string') {
-      throw new CotError('USAGE', `task ${o.taskId} has no expires; give --expires`);
+      throw new CotError('OPTIONS_INVALID', `task ${o.taskId} has no expires; give ${optionRef('expires')}`, {
+        details: { options: ['expires'] },
+      });
     }
     expires = task.expires;
   }

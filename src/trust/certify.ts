@@ -1,4 +1,4 @@
-import { CotError } from '../errors.js';
+import { CotError, optionRef } from '../errors.js';
 import { type LoadPrivateKeyOptions, loadSigningKey, loadVerificationKeys } from '../keys/keys.js';
 import { loadPgp } from '../pgp/lazy.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -27,7 +27,7 @@ export interface CertifyResult {
 
 /**
  * A trusted root certifies every user id of a worker's OpenPGP key (exportable, as `gpg --sign-key`). `out` may be
- * neither the root's key file nor the worker's (USAGE), nor an existing file unless `force` (FILE_EXISTS), nor a
+ * neither the root's key file nor the worker's (OPTIONS_INVALID), nor an existing file unless `force` (FILE_EXISTS), nor a
  * folder (FILE_IS_DIRECTORY). A public key given as the root's is KEY_INVALID (loadSigningKey).
  */
 export async function certifyKeyFile(o: CertifyOptions): Promise<CertifyResult> {
@@ -38,10 +38,14 @@ export async function certifyKeyFile(o: CertifyOptions): Promise<CertifyResult> 
     now: { kind: 'date', hint: 'the certification time' },
   });
   await assertDistinctOutputs(
-    [{ path: o.out, what: 'the certified key file (--out)' }],
+    [{ path: o.out, what: `the certified key file (${optionRef('out')})`, option: 'out' }],
     [
-      { path: o.withPrivate, what: "root's private key (--with)" },
-      { path: o.keyPublic, what: "worker's public key (--key)" },
+      {
+        path: o.withPrivate,
+        what: `root's private key (${optionRef('withPrivate')})`,
+        option: 'withPrivate',
+      },
+      { path: o.keyPublic, what: `worker's public key (${optionRef('keyPublic')})`, option: 'keyPublic' },
     ],
   );
   const root = await loadSigningKey(o.withPrivate, o);
@@ -55,7 +59,8 @@ export async function certifyKeyFile(o: CertifyOptions): Promise<CertifyResult> 
     );
   }
   const target = keys[0]!;
-  if (target.fingerprint === root.fingerprint) throw new CotError('USAGE', 'a key cannot certify itself');
+  if (target.fingerprint === root.fingerprint)
+    throw new CotError('OPTIONS_INVALID', 'a key cannot certify itself');
   const pgp = await loadPgp();
   const certified = await pgp.certifyKey(target.key, root.key, o.now);
   await writeFileAtomic(o.out, pgp.armorKey(certified), 0o644, { noReplace: !o.force });

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { chmod, chown, constants, lstat, open } from 'node:fs/promises';
-import { CotError, fsError, notAFile } from '../errors.js';
+import { CotError, fsError, notAFile, optionRef } from '../errors.js';
 import { assertNotPublicKey } from '../keys/keys.js';
 import { checkOption, checkOptions } from '../util/options.js';
 
@@ -23,7 +23,8 @@ export interface GuardResult {
 
 function idOf(user: string, flag: '-u' | '-g'): number {
   const r = spawnSync('id', [flag, user], { encoding: 'utf8' });
-  if (r.status !== 0) throw new CotError('USAGE', `no such user ${JSON.stringify(user)}: ${r.stderr.trim()}`);
+  if (r.status !== 0)
+    throw new CotError('OPTIONS_INVALID', `no such user ${JSON.stringify(user)}: ${r.stderr.trim()}`);
   return Number(r.stdout.trim());
 }
 
@@ -105,9 +106,9 @@ export async function guardKey(path: string, o: GuardOptions = {}): Promise<Guar
   if (left.length > 0) {
     throw new CotError(
       'KEY_INSECURE_PERMISSIONS',
-      `private key ${path} is not protected: ${left.join('; ')} (use --fix)`,
+      `private key ${path} is not protected: ${left.join('; ')} (use ${optionRef('fix')})`,
       {
-        details: { path, mode: mode.toString(8), uid },
+        details: { path, mode: mode.toString(8), uid, options: ['fix'] },
       },
     );
   }
@@ -122,7 +123,7 @@ export async function guardKey(path: string, o: GuardOptions = {}): Promise<Guar
     }
     if (me !== 0) {
       throw new CotError(
-        'USAGE',
+        'OPTIONS_INVALID',
         `proving that ${o.taskUser} cannot read ${path} needs root (to run as that user)`,
       );
     }
@@ -130,9 +131,13 @@ export async function guardKey(path: string, o: GuardOptions = {}): Promise<Guar
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     if (r.error)
-      throw new CotError('USAGE', `cannot run runuser to test as ${o.taskUser}: ${r.error.message}`, {
-        cause: r.error,
-      });
+      throw new CotError(
+        'OPTIONS_INVALID',
+        `cannot run runuser to test as ${o.taskUser}: ${r.error.message}`,
+        {
+          cause: r.error,
+        },
+      );
     if (r.status === 0) {
       throw new CotError(
         'KEY_READABLE_BY_TASK_USER',

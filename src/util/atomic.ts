@@ -4,7 +4,7 @@ import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CotError } from '../errors.js';
+import { CotError, optionRef } from '../errors.js';
 import { fsReason } from './fs-paths.js';
 
 export interface AtomicFile {
@@ -200,9 +200,9 @@ async function placeNew(tmp: string, dest: string, display: string): Promise<voi
     if (code === 'EEXIST') {
       throw new CotError(
         'FILE_EXISTS',
-        `${display} already exists and was not replaced (--force replaces it)`,
+        `${display} already exists and was not replaced (${optionRef('force')} replaces it)`,
         {
-          details: { path: display },
+          details: { path: display, options: ['force'] },
         },
       );
     }
@@ -215,9 +215,9 @@ async function placeNew(tmp: string, dest: string, display: string): Promise<voi
     ) {
       throw new CotError(
         'FILE_EXISTS',
-        `${display} already exists and was not replaced (--force replaces it)`,
+        `${display} already exists and was not replaced (${optionRef('force')} replaces it)`,
         {
-          details: { path: display },
+          details: { path: display, options: ['force'] },
         },
       );
     }

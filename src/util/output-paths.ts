@@ -49,14 +49,25 @@ export async function samePath(a: string, b: string): Promise<boolean> {
   return sameIdentity(await identityOf(a), await identityOf(b));
 }
 
-/** A path a command reads or writes, and how the command calls it in messages (an option name, "the key"...). */
+/**
+ * A path a command reads or writes, and how the command calls it in messages ("the key", "the private key file
+ * (`out`)"...). `option`: the library option it was given as, when `what` names it as `` `option` `` (optionRef):
+ * the error then lists it in `details.options`, and the command line shows its flag there.
+ */
 export interface NamedPath {
   path: string;
   what: string;
+  option?: string;
+}
+
+/** The options two named paths were given as (for `details.options`), when they say. */
+function optionsOf(...paths: NamedPath[]): { options?: string[] } {
+  const options = paths.flatMap((p) => (p.option === undefined ? [] : [p.option]));
+  return options.length > 0 ? { options } : {};
 }
 
 /**
- * Refuse (USAGE, before anything is written) two outputs that name one file, and an output that names one of the
+ * Refuse (OPTIONS_INVALID, before anything is written) two outputs that name one file, and an output that names one of the
  * inputs: `cot keys new --out X --pub-out X` would write the public key over the private one. Paths are compared
  * by canonical path (symlinks and `..` resolved) and, for existing files, by inode (hard links).
  */
@@ -73,9 +84,9 @@ export async function assertDistinctOutputs(
       const other = all[j]!;
       const isInput = j >= outputs.length;
       throw new CotError(
-        'USAGE',
+        'OPTIONS_INVALID',
         `${o.what} (${o.path}) and ${other.what} (${other.path}) are the same file: ${isInput ? `the output would be written over the ${other.what} it reads` : 'one output would be written over the other'}; nothing was written, give different paths`,
-        { details: { path: o.path, conflictsWith: other.path } },
+        { details: { path: o.path, conflictsWith: other.path, ...optionsOf(o, other) } },
       );
     }
   }
@@ -115,16 +126,16 @@ function defaultNameFor(what: string): string {
 }
 
 /**
- * Refuse (USAGE) two folders of which one lies in the other or both are one: `cot fetch --queue DIR --out DIR`
+ * Refuse (OPTIONS_INVALID) two folders of which one lies in the other or both are one: `cot fetch --queue DIR --out DIR`
  * would write the mirror into the store it reads.
  */
 export async function assertSeparateFolders(a: NamedPath, b: NamedPath): Promise<void> {
   const [ca, cb] = await Promise.all([canonicalPath(a.path), canonicalPath(b.path)]);
   if (isInside(cb, ca) || isInside(ca, cb)) {
     throw new CotError(
-      'USAGE',
+      'OPTIONS_INVALID',
       `${a.what} (${a.path}) and ${b.what} (${b.path}) ${ca === cb ? 'are the same folder' : 'lie one inside the other'}: give separate folders`,
-      { details: { path: a.path, conflictsWith: b.path } },
+      { details: { path: a.path, conflictsWith: b.path, ...optionsOf(a, b) } },
     );
   }
 }

@@ -42,7 +42,7 @@ async function removeStale(parent: string): Promise<void> {
  * by the running user): the task user can neither read nor change what is copied into it. `parent` defaults to
  * os.tmpdir() and must not lie inside any of `forbidden` (the artifact, output and task folders, which the task can
  * write), nor be writable by group or others without the sticky bit (another user could rename the staging folder
- * away and put a symlink at its name, and the copies are written by path): USAGE otherwise. Staging folders left by
+ * away and put a symlink at its name, and the copies are written by path): OPTIONS_INVALID otherwise. Staging folders left by
  * killed generators (dead pid, same user) are removed first. The new folder is checked on an open descriptor
  * (O_DIRECTORY | O_NOFOLLOW: a folder, mode 0700, owned by the running user). Throws OUTPUT_FAILED if the folder
  * cannot be made or is not private.
@@ -62,7 +62,7 @@ export async function createStagingDir(
     const realF = await realpath(f).catch(() => resolve(f));
     if (isInside(realF, realParent)) {
       throw new CotError(
-        'USAGE',
+        'OPTIONS_INVALID',
         `the staging folder (in ${parent}) must not be inside ${f}, which the task can write`,
       );
     }
@@ -72,7 +72,7 @@ export async function createStagingDir(
   });
   if (process.platform !== 'win32' && (parentStat.mode & 0o022) !== 0 && (parentStat.mode & 0o1000) === 0) {
     throw new CotError(
-      'USAGE',
+      'OPTIONS_INVALID',
       `the staging folder's parent ${parent} is writable by group or others without the sticky bit: another user could swap the staging folder`,
     );
   }

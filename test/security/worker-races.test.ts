@@ -558,7 +558,7 @@ describe('descriptor checks and private copies (deterministic)', () => {
 
   it("the staging folder: never inside the task's folders, removed after every run, stale ones of dead generators swept", async () => {
     const art = await artifactTree('staging-rules');
-    expect(await codeOf(createStagingDir(join(art, 'public'), [art]))).toBe('USAGE');
+    expect(await codeOf(createStagingDir(join(art, 'public'), [art]))).toBe('OPTIONS_INVALID');
     const parent = join(d, 'staging-parent');
     await mkdir(parent);
     // a generator killed mid-upload left its folder; a live one (pid 1) keeps its own

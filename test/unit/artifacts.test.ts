@@ -33,7 +33,7 @@ describe('artifact names', () => {
       path: '/tmp/a=b',
       resolved: false,
     });
-    expect(await codeOf(() => parseArtifactPair('noequals'))).toBe('USAGE');
+    expect(await codeOf(() => parseArtifactPair('noequals'))).toBe('OPTIONS_INVALID');
     expect(await codeOf(() => parseArtifactPair('../x=/tmp/a'))).toBe('ARTIFACT_NAME_INVALID');
   });
 });

@@ -169,7 +169,7 @@ describe('the staging folder', () => {
     await mkdir(open);
     await chmod(open, 0o777);
     const e = await errorOf(createStagingDir(open));
-    expect(e.code).toBe('USAGE');
+    expect(e.code).toBe('OPTIONS_INVALID');
     expect(e.message).toMatch(/sticky bit/);
     await chmod(open, 0o1777);
     const s = await createStagingDir(open);

@@ -204,7 +204,7 @@ describe('generateChainOfTrust', () => {
           outDir: join(art, 'public'),
         }),
       ),
-    ).toBe('USAGE');
+    ).toBe('OPTIONS_INVALID');
     expect(
       await codeOf(
         generateChainOfTrust({
@@ -215,7 +215,7 @@ describe('generateChainOfTrust', () => {
           outDir: join(art, 'public'),
         }),
       ),
-    ).toBe('USAGE');
+    ).toBe('OPTIONS_INVALID');
     await writeFile(join(art, 'public/chain-of-trust.json'), '{}');
     expect(
       await codeOf(

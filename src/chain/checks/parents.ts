@@ -1,7 +1,7 @@
 import { TASK_GRAPH_NAME as TASK_GRAPH } from '../../document/names.js';
-import { CotError, IntegrityError } from '../../errors.js';
+import { CotError } from '../../errors.js';
 import { EXIT, exitCodeFor } from '../../exit-codes.js';
-import { digestBytes } from '../../hashing/digest.js';
+import { assertDigests, digestBytes } from '../../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../../json/parse.js';
 import { STORED_STORAGE_TYPES } from '../../transport/queue.js';
 import { obj, parentOf } from '../edges.js';
@@ -82,17 +82,12 @@ async function loadGraph(s: ChainRun, p: LinkState): Promise<JsonObject | null> 
     const bytes = await readArtifact(s.queue, id, p.link.runId!, TASK_GRAPH, s.policy.bounds);
     s.taskGraphsRead++;
     s.documentBytes += bytes.length;
-    for (const alg of algs) {
-      const found = digestBytes(bytes, alg);
-      if (found !== entry[alg])
-        throw new IntegrityError(
-          `task ${id}: ${TASK_GRAPH}: ${alg} is ${found}, the signed document lists ${entry[alg]}`,
-          TASK_GRAPH,
-          alg,
-          entry[alg]!,
-          found,
-        );
-    }
+    assertDigests(
+      `task ${id}: ${TASK_GRAPH}`,
+      TASK_GRAPH,
+      Object.fromEntries(algs.map((a) => [a, entry[a]])),
+      Object.fromEntries(algs.map((a) => [a, digestBytes(bytes, a)])),
+    );
     const graph = obj(parseJsonBytes(bytes, { source: `${TASK_GRAPH} of ${id}` }));
     if (!graph) throw new CotError('JSON_INVALID', `task ${id}: ${TASK_GRAPH} is not a JSON object`);
     p.graph = graph;

@@ -72,7 +72,7 @@ export const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoExcep
 
 /**
  * The answer to a request that failed with `e`, with the queue's own error names: an HttpError as it is; a CotError
- * QUEUE_NOT_FOUND is 404 ResourceNotFound, OPTIONS_INVALID / USAGE / ARTIFACT_NAME_INVALID 400 InputError, any other
+ * QUEUE_NOT_FOUND is 404 ResourceNotFound, OPTIONS_INVALID / ARTIFACT_NAME_INVALID 400 InputError, any other
  * 500 InternalServerError; anything else 500 InternalServerError. `publicMessage` removes this machine's paths.
  */
 export function errorReply(
@@ -84,7 +84,7 @@ export function errorReply(
     const [status, code] =
       e.code === 'QUEUE_NOT_FOUND'
         ? [404, 'ResourceNotFound']
-        : e.code === 'OPTIONS_INVALID' || e.code === 'USAGE' || e.code === 'ARTIFACT_NAME_INVALID'
+        : e.code === 'OPTIONS_INVALID' || e.code === 'ARTIFACT_NAME_INVALID'
           ? [400, 'InputError']
           : [500, 'InternalServerError'];
     return { status, code, message: publicMessage(e.message) };
