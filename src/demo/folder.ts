@@ -1,6 +1,6 @@
 import { lstat, mkdir, readdir, readFile, realpath, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { CotError } from '../errors.js';
+import { CotError, optionRef } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { fsReason } from '../util/fs-paths.js';
 
@@ -137,8 +137,8 @@ export async function prepareDemoFolder(dir: string, force: boolean): Promise<vo
   if (entries.length > 0 && !force) {
     throw new CotError(
       'FILE_EXISTS',
-      `${dir} is not empty and was not made by cot demo (it has no ${DEMO_MARKER}): nothing was touched. Give a new or empty folder, or pass --force to write the demo's files there (replacing only files at the demo's own names: ${DEMO_ENTRIES.join(', ')}; nothing is removed)`,
-      { details: { path: dir, entries: entries.slice(0, 20) } },
+      `${dir} is not empty and was not made by cot demo (it has no ${DEMO_MARKER}): nothing was touched. Give a new or empty folder, or pass ${optionRef('force')} to write the demo's files there (replacing only files at the demo's own names: ${DEMO_ENTRIES.join(', ')}; nothing is removed)`,
+      { details: { path: dir, entries: entries.slice(0, 20), options: ['force'] } },
     );
   }
 }
