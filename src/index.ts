@@ -64,6 +64,7 @@ export type { HashAlgorithm } from './document/schema.js';
 // errors
 export {
   CotError,
+  type CotErrorOptions,
   DocumentError,
   ERROR_CODES,
   type ErrorCode,
