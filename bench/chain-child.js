@@ -1,7 +1,8 @@
 // Child process of the benchmark: verify a chain and report time, phases and this process's peak RSS.
 // Usage: node bench/chain-child.js TASK_ID POLICY (--queue DIR | --root-url URL)
 import { performance } from 'node:perf_hooks';
-import { DirectoryQueue, loadPolicy, TaskclusterQueue, verifyChain } from '../dist/index.js';
+import { loadPolicy, verifyChain } from '../dist/index.js';
+import { DirectoryQueue, TaskclusterQueue } from '../dist/queue.js';
 
 const [taskId, policyPath, how, where] = process.argv.slice(2);
 const loaded = await loadPolicy(policyPath);

@@ -5,13 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  DirectoryQueue,
-  generateChainOfTrust,
-  generateKeyPair,
-  loadSigningKey,
-  slugid,
-} from '../dist/index.js';
+import { generateChainOfTrust, generateKeyPair, loadSigningKey } from '../dist/index.js';
+import { DirectoryQueue } from '../dist/queue.js';
+import { slugid } from '../dist/testing.js';
 
 export async function buildChainGraph(dir, now = new Date()) {
   const queue = new DirectoryQueue(join(dir, 'queue'));

@@ -1,7 +1,7 @@
 // Child process of the benchmark: download one artifact from a queue (a served directory store), hashing in one
 // pass, and report the time and this process's peak RSS. Usage: node bench/download-child.js ROOT_URL TASK_ID NAME
 import { performance } from 'node:perf_hooks';
-import { downloadArtifact, TaskclusterQueue } from '../dist/index.js';
+import { downloadArtifact, TaskclusterQueue } from '../dist/queue.js';
 
 const [rootUrl, taskId, name] = process.argv.slice(2);
 const queue = new TaskclusterQueue({ rootUrl, retries: 0 });

@@ -8,20 +8,20 @@ import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from '
 import { cpus, freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { enumerateArtifactDir } from '../dist/hashing/artifacts.js';
+import { digestFile } from '../dist/hashing/digest.js';
 import {
-  canonicalize,
-  digestFile,
-  enumerateArtifactDir,
   generateKeyPair,
   hashArtifacts,
   loadKeyRepo,
   loadSigningKey,
   loadVerificationKeys,
-  resolveCertification,
   verifyLink,
 } from '../dist/index.js';
+import { canonicalize } from '../dist/json/canonical.js';
 import { ed25519Sign } from '../dist/keys/ed25519.js';
 import { clearsign } from '../dist/pgp/openpgp.js';
+import { resolveCertification } from '../dist/trust/store.js';
 import { buildChainGraph } from './chain-graph.js';
 import { serveProcess } from './serve.js';
 

@@ -256,7 +256,7 @@ export interface CotError<C extends ErrorCode = ErrorCode> extends CotErrorClass
   readonly details: DetailsOf<C>;
 }
 
-export interface CotErrorConstructor {
+interface CotErrorConstructor {
   new <C extends ErrorCode>(code: C, message: string, options?: CotErrorOptions<C>): CotError<C>;
   readonly prototype: CotError;
 }

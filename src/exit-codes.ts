@@ -24,7 +24,7 @@ export const EXIT = {
   INTERNAL: 70,
 } as const;
 
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export const EXIT_CODE_FOR = {
   USAGE: EXIT.USAGE,
@@ -116,12 +116,12 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
 }
 
 /** A failure among several (a chain's, a mirror's): only its code matters here. */
-export interface CodedFailure {
+interface CodedFailure {
   code: ErrorCode;
 }
 
 /** What a run that collected several failures exits with, and which failure decides it. */
-export interface FailureOutcome<F extends CodedFailure> {
+interface FailureOutcome<F extends CodedFailure> {
   /** the code printed (`cot: CODE: ...`): `trustCode` for exit 1, else the deciding failure's own code */
   code: ErrorCode;
   exitCode: ExitCode;

@@ -1,27 +1,23 @@
-// Public API of cot. Named exports only; everything else is internal.
+// The main entry of chain-of-trust (`import ... from 'chain-of-trust'`): generate a chain-of-trust document, verify
+// one link or a whole chain, the policy, the trust store and keys, documents, errors. Queues and transport are in
+// `chain-of-trust/queue` (src/queue.ts), fault injection and the demo chain builder in `chain-of-trust/testing`
+// (src/testing.ts). Named exports only; every other module is internal (package.json `exports` lists these three
+// entries, so a deep import does not resolve). Exit codes belong to the command line (src/exit-codes.ts).
 
-export { chainEdges, type Edge } from './chain/edges.js';
+// verify a chain
 export { renderChainHtml } from './chain/html.js';
-export {
-  implementationFor,
-  type LoadedPolicy,
-  loadPolicy,
-  POLICY_SCHEMA,
-  type Policy,
-  toPolicy,
-} from './chain/policy.js';
-export { type PolicyQueueOptions, policyQueueOptions } from './chain/queue-options.js';
-export { chainReportJson, JSON_SCHEMA_VERSION, renderChainText } from './chain/report.js';
+// policy
+export { type LoadedPolicy, loadPolicy, type Policy, toPolicy } from './chain/policy.js';
+export { chainReportJson, JSON_SCHEMA_VERSION, renderChainText, rootCause } from './chain/report.js';
 export {
   type ChainError,
   type ChainLink,
   type ChainReport,
-  type JsonDifference,
-  jsonDifferences,
-  showDifference,
+  type LinkImage,
   type VerifyChainOptions,
   verifyChain,
 } from './chain/verify-chain.js';
+// generate
 export {
   type GenerateOptions,
   type GenerateResult,
@@ -31,6 +27,7 @@ export {
   type StagedFile,
   type WrittenFile,
 } from './cot/generate.js';
+// verify a link: the inputs as `cot verify-link` and `cot hash` read them
 export {
   type ArtifactInputs,
   artifactsFromPaths,
@@ -54,8 +51,7 @@ export {
   verifyLink,
   verifySignature,
 } from './cot/verify.js';
-export { type DemoOptions, type DemoResult, runDemo, slugid } from './demo/demo.js';
-export { mergeAdditionalData } from './document/additional-data.js';
+// documents
 export {
   type ArtifactDigests,
   assertCotDocument,
@@ -64,65 +60,30 @@ export {
   type CotDocument,
   type TaskDefinition,
 } from './document/document.js';
-export {
-  ADDITIONAL_DATA_FILE,
-  CERTIFIED_LOG_NAME,
-  COT_ARTIFACT_NAMES,
-  COT_FILE_NAMES,
-  isChainOfTrustFile,
-  RESERVED_ARTIFACT_NAMES,
-} from './document/names.js';
-export { COT_V1_SCHEMA, HASH_ALGORITHMS, type HashAlgorithm, SLUGID_PATTERN } from './document/schema.js';
+export type { HashAlgorithm } from './document/schema.js';
+// errors
 export {
   CotError,
+  type CotErrorOptions,
   type DetailsOf,
   DocumentError,
   ERROR_CODES,
   type ErrorCode,
   type ErrorDetails,
   type FieldProblem,
-  fsError,
   IntegrityError,
   isCotError,
-  notAFile,
 } from './errors.js';
 export {
-  type CodedFailure,
-  EXIT,
-  EXIT_CODE_FOR,
-  type ExitCode,
-  exitCodeFor,
-  type FailureOutcome,
-  failureOutcome,
-} from './exit-codes.js';
-export {
   type ArtifactSource,
-  assertArtifactName,
-  enumerateArtifactDir,
+  type HashArtifactsOptions,
   type HashedArtifact,
   hashArtifacts,
-  parseArtifactPair,
-  toArtifactDigests,
 } from './hashing/artifacts.js';
-export {
-  type DigestCopy,
-  type DigestFileOptions,
-  digestBytes,
-  digestFile,
-  type FileDigest,
-} from './hashing/digest.js';
-export { canonicalBytes, canonicalize } from './json/canonical.js';
-export {
-  type JsonObject,
-  type JsonValue,
-  type ParseJsonOptions,
-  parseJson,
-  parseJsonBytes,
-} from './json/parse.js';
+export type { JsonObject, JsonValue } from './json/parse.js';
+// keys
 export { type GeneratedKeyPair, type GenerateKeyPairOptions, generateKeyPair } from './keys/generate.js';
 export {
-  checkPrivateKeyPermissions,
-  describeKey,
   type LoadPrivateKeyOptions,
   loadSigningKey,
   loadVerificationKeys,
@@ -130,54 +91,8 @@ export {
   type SigningKey,
   type VerificationKey,
 } from './keys/keys.js';
-export {
-  type FetchedTask,
-  type FetchOptions,
-  type FetchResult,
-  fetchChain,
-  upstreamOf,
-} from './mirror/fetch.js';
-export { GNUPG_MAX_CLEARTEXT_LINE } from './pgp/cleartext.js';
 export type { PgpSigner } from './pgp/openpgp.js';
-export { uploadContentType } from './transport/content-type.js';
-export { DirectoryQueue } from './transport/dir-store.js';
-export { type DownloadedArtifact, type DownloadOptions, downloadArtifact } from './transport/download.js';
-export {
-  DEFAULT_DEADLINE_MS,
-  DEFAULT_MIN_BYTES_PER_SECOND,
-  DEFAULT_RATE_WINDOW_MS,
-  type HttpBody,
-  type HttpGetOptions,
-  httpGet,
-  httpPutFile,
-  redactUrl,
-} from './transport/http.js';
-export type {
-  ArtifactInfo,
-  CreateArtifactInput,
-  DownloadLimits,
-  OpenedArtifact,
-  TaskQueue,
-} from './transport/queue.js';
-export {
-  type Fault,
-  FaultPlan,
-  type FaultTarget,
-  type QueueServer,
-  type QueueServerOptions,
-  startQueueServer,
-} from './transport/server.js';
-export {
-  QUEUE_API_DEFAULTS,
-  TaskclusterQueue,
-  type TaskclusterQueueOptions,
-} from './transport/taskcluster.js';
-export {
-  type UploadedFile,
-  type UploadFile,
-  type UploadOptions,
-  uploadArtifacts,
-} from './transport/upload.js';
+// key repository tools (`cot keys certify | list | check | verify-repo | guard`)
 export { type CertifyOptions, type CertifyResult, certifyKeyFile } from './trust/certify.js';
 export { type VerifiedRepoTag, verifyRepoTag } from './trust/git-repo.js';
 export { type GuardOptions, type GuardResult, guardKey } from './trust/guard.js';
@@ -188,23 +103,16 @@ export {
   type KeyListing,
   type KeyRepoReport,
   listKeys,
-  SHARED_KEY_IMPLEMENTATIONS,
 } from './trust/lint.js';
+// trust store
 export {
   addEd25519TrustFile,
-  type CertificationResult,
-  candidateKeys,
   emptyTrustStore,
-  getImplementation,
   type ImplementationKeys,
-  type KeyCache,
   type KeyFileEntry,
   type KeyRole,
   type LoadKeyRepoOptions,
   loadKeyRepo,
-  mergedImplementation,
-  newKeyCache,
-  resolveCertification,
   type TrustStore,
 } from './trust/store.js';
 export {
@@ -213,19 +121,10 @@ export {
   type VerifyTrustedInput,
   verifySignatureTrusted,
 } from './trust/verify.js';
-export { descriptorPath } from './util/fs-paths.js';
-export { type OpenRegularOptions, openRegularFile } from './util/read.js';
-export { createStagingDir, type StagingDir } from './util/staging.js';
-export { escapeControls, terminalSafe } from './util/terminal.js';
+// printing text that others chose (task and artifact names, error bodies) on a terminal
+export { terminalSafe } from './util/terminal.js';
+export type { EnvironmentSource } from './worker/environment.js';
 export {
-  type CollectEnvironmentOptions,
-  collectEc2Environment,
-  collectEnvironment,
-  collectGcpEnvironment,
-  type EnvironmentSource,
-} from './worker/environment.js';
-export {
-  readAdditionalData,
   type WorkerChainOfTrustOptions,
   type WorkerChainOfTrustResult,
   workerChainOfTrust,

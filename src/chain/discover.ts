@@ -9,13 +9,13 @@ import { chainEdges, type Edge, edgeProblems, isAction } from './edges.js';
  * their task, run or artifact themselves; a caller adding context must not say it twice ("task X: task X not
  * found").
  */
-export function aboutSubject(subject: string, message: string): string {
+function aboutSubject(subject: string, message: string): string {
   const escaped = subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`(^|[^\\w-])${escaped}($|[^\\w-])`).test(message) ? message : `${subject}: ${message}`;
 }
 
 /** One task the walk reached. */
-export interface DiscoveredTask {
+interface DiscoveredTask {
   taskId: string;
   /** the queue's definition; absent when it could not be fetched (see `error`) */
   task?: JsonObject;
@@ -30,7 +30,7 @@ export interface DiscoveredTask {
   decision: boolean;
 }
 
-export interface DiscoveryError {
+interface DiscoveryError {
   code: ErrorCode;
   taskId?: string;
   message: string;
@@ -38,7 +38,7 @@ export interface DiscoveryError {
   details?: Record<string, unknown>;
 }
 
-export interface DiscoveredChain {
+interface DiscoveredChain {
   root: string;
   /** in the order reached (breadth first) */
   tasks: Map<string, DiscoveredTask>;
@@ -49,7 +49,7 @@ export interface DiscoveredChain {
   truncated: boolean;
 }
 
-export interface DiscoverOptions {
+interface DiscoverOptions {
   followDependencies: boolean;
   /** most links from the root (CHAIN_TOO_DEEP beyond) */
   maxDepth: number;

@@ -43,7 +43,7 @@ export function isAction(task: JsonObject): boolean {
 }
 
 /** The task that created a task: `extra.parent`, else its `taskGroupId` (scriptworker `get_parent_task_id`). */
-export interface ParentRef {
+interface ParentRef {
   /** the parent's task id, when the definition names a valid one */
   id?: string;
   /** the task names itself as its parent (a decision task is its own task group) */

@@ -44,7 +44,7 @@ function classTest(body: string): (c: string) => boolean {
 }
 
 /** Compile an fnmatch pattern into tokens (consecutive `*` collapsed), as CPython's `fnmatch.translate` reads it. */
-export function fnmatchTokens(pattern: string): Token[] {
+function fnmatchTokens(pattern: string): Token[] {
   const hit = cache.get(pattern);
   if (hit) return hit;
   const out: Token[] = [];

@@ -97,7 +97,7 @@ const BOUNDS_SCHEMA = {
   },
 } as const;
 
-export const POLICY_SCHEMA = {
+const POLICY_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   required: ['workerTypes', 'decisionWorkerTypes'],

@@ -2,7 +2,7 @@ import { escapeControls } from '../util/terminal.js';
 import type { ChainError, ChainLink, ChainReport } from './verify-chain.js';
 
 /** A byte count for people: `512 bytes`, `1.6 kB`, `1.5 MB`, `8.6 GB` (powers of 1000, as the progress line). */
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n < 1000) return `${n} byte${n === 1 ? '' : 's'}`;
   const units = ['kB', 'MB', 'GB', 'TB'];
   let v = n / 1000;
@@ -53,7 +53,7 @@ export function signerPhrases(l: ChainLink): { signedBy?: string; certifiedBy?: 
 }
 
 /** The last line of the text report: the verdict, then chainCounts. */
-export function chainSummary(r: ChainReport): string {
+function chainSummary(r: ChainReport): string {
   return `${r.ok ? 'VERIFIED' : 'NOT VERIFIED'}: ${chainCounts(r)}`;
 }
 

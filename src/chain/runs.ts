@@ -10,7 +10,7 @@ import type { Edge } from './edges.js';
  * - `created`: a task this (decision or action) task created, at `created`: the creating run is the one that was
  *   running then.
  */
-export type RunConstraint =
+type RunConstraint =
   | { kind: 'consumed'; by: string; started?: string }
   | { kind: 'created'; by: string; created?: string };
 
@@ -112,7 +112,7 @@ export function selectRun(status: TaskStatus, constraints: readonly RunConstrain
 }
 
 /** What `chooseRuns` needs of each task: its definition and its status, when they could be read. */
-export interface RunInputs {
+interface RunInputs {
   task?: JsonObject;
   status?: TaskStatus;
 }

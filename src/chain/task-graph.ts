@@ -120,7 +120,7 @@ export function resolveRelativeDatestamp(input: JsonValue, now: Date): string {
  * time (an object value: its keys are resolved, as taskgraph's `_recurse` does). `resolved`, when given, receives
  * the path of every value so resolved.
  */
-export function resolveTimestamps(
+function resolveTimestamps(
   v: JsonValue,
   now: Date,
   resolved?: (string | number)[][],
@@ -182,7 +182,7 @@ function alignInstants(graph: JsonObject, runtime: JsonObject, paths: readonly (
  * trusted side (`expected`: the signed task, the task-graph.json entry) and the side that runs (`actual`: the queue's
  * definition). A side absent from its object (or an element only one array has) is omitted.
  */
-export interface JsonDifference {
+interface JsonDifference {
   path: string;
   expected?: JsonValue;
   actual?: JsonValue;
@@ -286,7 +286,7 @@ export function showDifference(d: JsonDifference): string {
 }
 
 /** Most differences named in one message; the rest are counted (all are in `details.differences`). */
-export const MAX_DIFFERENCES_SHOWN = 20;
+const MAX_DIFFERENCES_SHOWN = 20;
 
 /** The differences for a message: each by its path with both values (showDifference), the rest counted. */
 export function describeDifferences(diffs: readonly JsonDifference[], truncated = false): string[] {
@@ -325,7 +325,7 @@ export interface GraphParent {
 }
 
 /** What compareTaskWithGraphEntry found: rule violations as sentences, and differing values by path. */
-export interface GraphComparison {
+interface GraphComparison {
   /** rules the runtime task breaks (its task group is not its parent's, dependencies lost or added...) */
   problems: string[];
   /** fields whose values differ (`expected`: the graph entry, `actual`: the runtime task), at most MAX_DIFFERENCES */

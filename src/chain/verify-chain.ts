@@ -19,13 +19,13 @@ import {
 } from './state.js';
 
 export type { ChainError, ChainLink, ChainReport, LinkImage, VerifyChainOptions } from './state.js';
-export { diffPaths, type JsonDifference, jsonDifferences, showDifference } from './task-graph.js';
+export { diffPaths, jsonDifferences, showDifference } from './task-graph.js';
 
 /**
  * The checks, in order. Each reads the run state left by those before it and records its own checks and failures
  * on the links; adding a check is adding a module and a line here.
  */
-export const CHAIN_CHECKS: readonly ChainCheck[] = [
+const CHAIN_CHECKS: readonly ChainCheck[] = [
   selectRuns,
   verifyDocuments,
   checkDecisionTasks,

@@ -16,8 +16,6 @@ import { type Io, jsonOut } from './io.js';
 import { examples, markRequired, withFlags } from './options.js';
 import { VERSION } from './version.js';
 
-export type { Io } from './io.js';
-
 /** The `cot` program: every command registered (src/cli/commands/), writing to `io`. */
 export function buildProgram(io: Io): Command {
   const program = new Command()

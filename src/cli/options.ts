@@ -19,7 +19,7 @@ const FLAG_OF_OPTION: Record<string, string> = {
 };
 
 /** The command-line flag of a library option (`force` -> `--force`, `pubOut` -> `--pub-out`, `outDir` -> `--out`). */
-export function flagOf(option: string): string {
+function flagOf(option: string): string {
   return FLAG_OF_OPTION[option] ?? `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
@@ -41,21 +41,21 @@ function longFlag(flags: string): string {
   return flags.split(/[ ,|]+/).find((f) => f.startsWith('--')) ?? flags;
 }
 
-export function parseNonNegativeInt(v: string, what: string): number {
+function parseNonNegativeInt(v: string, what: string): number {
   if (!/^(0|[1-9][0-9]*)$/.test(v) || !Number.isSafeInteger(Number(v))) {
     throw usage(`${what} must be a non-negative integer, got ${JSON.stringify(v)}`);
   }
   return Number(v);
 }
 
-export function parsePositiveInt(v: string, what: string): number {
+function parsePositiveInt(v: string, what: string): number {
   const n = parseNonNegativeInt(v, what);
   if (n === 0) throw usage(`${what} must be a positive integer, got 0`);
   return n;
 }
 
 /** An ISO 8601 time given as option `what`: USAGE when it is not one. */
-export function parseTime(v: string, what: string): Date {
+function parseTime(v: string, what: string): Date {
   const d = new Date(v);
   if (Number.isNaN(d.getTime())) throw usage(`${what} expects an ISO 8601 time, got ${JSON.stringify(v)}`);
   return d;

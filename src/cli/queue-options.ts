@@ -35,7 +35,7 @@ export function withDownloadQueueOptions<A extends any[], O extends OptionValues
 }
 
 /** What the queue options of a command give. */
-export interface QueueChoice {
+interface QueueChoice {
   queue?: string | undefined;
   rootUrl?: string | undefined;
   allowHost?: readonly string[] | undefined;

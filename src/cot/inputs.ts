@@ -9,7 +9,7 @@ import type { SignatureFormat } from './generate.js';
  * Largest input file read whole (documents, signatures, task definitions), bytes: 64 MiB. Artifacts are streamed
  * instead, never read whole.
  */
-export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
+const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
 /** The first line of an OpenPGP cleartext-signed message (RFC 9580 section 7): such a file carries its signature. */
 const CLEARTEXT_HEADER = '-----BEGIN PGP SIGNED MESSAGE-----';
@@ -36,7 +36,7 @@ export async function readInputFile(path: string, what: string): Promise<Buffer>
 }
 
 /** Whether `data` is an OpenPGP cleartext-signed message (it starts with its armor header line). */
-export function isCleartextSigned(data: Buffer): boolean {
+function isCleartextSigned(data: Buffer): boolean {
   return data.subarray(0, CLEARTEXT_HEADER.length).toString('latin1') === CLEARTEXT_HEADER;
 }
 

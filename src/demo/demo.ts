@@ -7,7 +7,6 @@ import { checkOptions } from '../util/options.js';
 import { buildDemoLab } from './builder.js';
 import { claimDemoFolder } from './folder.js';
 
-export { slugid } from './builder.js';
 export { DEMO_MARKER } from './folder.js';
 
 export interface DemoOptions {

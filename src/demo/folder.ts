@@ -107,7 +107,7 @@ async function demoTree(dir: string): Promise<{ files: Set<string>; dirs: Set<st
  * refused (FILE_EXISTS) unless `force`, and then left as it is (the demo writes its own names over it). A path that
  * exists and is not a folder is FILE_EXISTS.
  */
-export async function prepareDemoFolder(dir: string, force: boolean): Promise<void> {
+async function prepareDemoFolder(dir: string, force: boolean): Promise<void> {
   const st = await stat(dir).catch(() => undefined);
   if (st !== undefined && !st.isDirectory()) {
     throw new CotError(

@@ -7,7 +7,7 @@ import { isJsonObject, type JsonObject } from '../json/parse.js';
  * may add anything else (generic-worker's merge, which allows these too, is stricter here: chain-of-trust facts
  * come from the worker alone).
  */
-export const WORKER_ONLY_FIELDS: readonly string[] = [
+const WORKER_ONLY_FIELDS: readonly string[] = [
   'artifacts',
   'chainOfTrustVersion',
   'runId',

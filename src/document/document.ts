@@ -44,7 +44,7 @@ function getValidator(): ValidateFunction {
 }
 
 /** Render a JSON pointer (`/task/scopes/1`) as a readable path (`task.scopes[1]`). */
-export function pointerToPath(pointer: string, extra?: string): string {
+function pointerToPath(pointer: string, extra?: string): string {
   const parts = pointer === '' ? [] : pointer.slice(1).split('/');
   if (extra !== undefined) parts.push(extra);
   let out = '';

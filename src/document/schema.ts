@@ -10,7 +10,7 @@ import { SLUGID_PATTERN } from '../util/task-id.js';
 
 export { SLUGID_PATTERN };
 
-export const HASH_HEX_LENGTH = { sha256: 64, sha512: 128 } as const;
+const HASH_HEX_LENGTH = { sha256: 64, sha512: 128 } as const;
 export type HashAlgorithm = keyof typeof HASH_HEX_LENGTH;
 export const HASH_ALGORITHMS = Object.keys(HASH_HEX_LENGTH) as HashAlgorithm[];
 

@@ -50,7 +50,7 @@ export function assertArtifactName(name: string): void {
   }
 }
 
-export interface EnumerateOptions {
+interface EnumerateOptions {
   /** Absolute paths never to list (the document's own output files). */
   exclude?: Iterable<string>;
 }

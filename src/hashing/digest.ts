@@ -1,27 +1,18 @@
 import { createHash } from 'node:crypto';
 import { constants, type FileHandle, open, unlink } from 'node:fs/promises';
 import { Transform } from 'node:stream';
-import { HASH_ALGORITHMS, type HashAlgorithm } from '../document/schema.js';
+import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError, IntegrityError, toCotError } from '../errors.js';
 import { fsReason } from '../util/fs-paths.js';
 import { type OpenRegularOptions, openRegularFile } from '../util/read.js';
 
 /** Read size for hashing: large reads, double-buffered so the next read overlaps hashing. */
-export const HASH_CHUNK_SIZE = 2 * 1024 * 1024;
+const HASH_CHUNK_SIZE = 2 * 1024 * 1024;
 
 export interface FileDigest {
   /** lowercase hex digest per requested algorithm */
   digests: Partial<Record<HashAlgorithm, string>>;
   size: number;
-}
-
-export function assertHashAlgorithm(name: string): asserts name is HashAlgorithm {
-  if (!(HASH_ALGORITHMS as string[]).includes(name)) {
-    throw new CotError(
-      'HASH_UNSUPPORTED_ALGORITHM',
-      `hash algorithm ${JSON.stringify(name)} is not supported (supported: ${HASH_ALGORITHMS.join(', ')})`,
-    );
-  }
 }
 
 export function digestBytes(bytes: Uint8Array, algorithm: HashAlgorithm = 'sha256'): string {
@@ -114,7 +105,7 @@ async function writeAll(fh: FileHandle, chunk: Buffer, position: number): Promis
  * is also written to every `sinks` handle (private copies made in the same pass: exactly the bytes hashed, even if
  * the file changes later); a failed write is OUTPUT_FAILED, a failed read FILE_UNREADABLE.
  */
-export async function digestHandle(
+async function digestHandle(
   fh: FileHandle,
   algorithms: readonly HashAlgorithm[],
   label: string,
@@ -159,14 +150,14 @@ export async function digestHandle(
 }
 
 /** A copy written while a file is hashed: created anew (O_EXCL, never through a symlink), default mode 0600. */
-export interface DigestCopy {
+interface DigestCopy {
   path: string;
   mode?: number;
   /** the copy's name in messages (default `path`; e.g. when `path` goes through /proc/self/fd/N) */
   label?: string;
 }
 
-export interface DigestFileOptions extends OpenRegularOptions {
+interface DigestFileOptions extends OpenRegularOptions {
   /** Files to create and fill with exactly the bytes hashed, in the same pass (removed again on failure). */
   copies?: readonly DigestCopy[];
 }

@@ -15,11 +15,6 @@ export function canonicalize(value: unknown): string {
   return out.join('');
 }
 
-/** The canonical bytes (ASCII). */
-export function canonicalBytes(value: unknown): Buffer {
-  return Buffer.from(canonicalize(value), 'latin1');
-}
-
 const INDENT = '  ';
 
 function write(v: unknown, level: number, out: string[], stack: Set<object>): void {
@@ -77,7 +72,7 @@ function write(v: unknown, level: number, out: string[], stack: Set<object>): vo
 }
 
 /** Compare two strings by Unicode code point, as Python compares str (JS sort compares UTF-16 units). */
-export function compareCodePoints(a: string, b: string): number {
+function compareCodePoints(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   let i = 0;
   while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
@@ -113,7 +108,7 @@ function pyString(s: string): string {
 }
 
 /** Python's output for json.loads(JSON.stringify(n)). */
-export function pyNumber(n: number): string {
+function pyNumber(n: number): string {
   if (!Number.isFinite(n)) throw new CotError('DOCUMENT_INVALID', `cannot serialise ${n} as JSON`);
   const s = String(n);
   if (!/[.e]/.test(s)) return s; // an integer lexeme: Python keeps it an int
@@ -121,7 +116,7 @@ export function pyNumber(n: number): string {
 }
 
 /** Python's repr(float) for a finite number. */
-export function pyFloatRepr(n: number): string {
+function pyFloatRepr(n: number): string {
   if (n === 0) return Object.is(n, -0) ? '-0.0' : '0.0';
   // toExponential() gives the shortest digits that round-trip, like Python's repr
   const [mant, expStr] = Math.abs(n).toExponential().split('e') as [string, string];

@@ -9,7 +9,7 @@ export function isJsonObject(v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-export interface ParseJsonOptions {
+interface ParseJsonOptions {
   /** Maximum nesting of arrays/objects. Default 256. */
   maxDepth?: number;
   /** Maximum input size in characters. Default 64 MiB. */

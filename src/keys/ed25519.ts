@@ -15,7 +15,7 @@ export const ED25519_PUBLIC_KEY_COMMENT =
 /** How the private key file stored the key. */
 export type Ed25519PrivateFormat = 'seed-32' | 'nacl-secret-64';
 
-export interface Ed25519PrivateKey {
+interface Ed25519PrivateKey {
   privateKey: KeyObject;
   /** base64 of the 32-byte public key */
   publicKey: string;
@@ -23,7 +23,7 @@ export interface Ed25519PrivateKey {
 }
 
 /** Strict standard base64 (padding optional, surrounding whitespace ignored). */
-export function decodeBase64Strict(text: string, what: string): Buffer {
+function decodeBase64Strict(text: string, what: string): Buffer {
   const t = text.trim();
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t) || t.length === 0) {
     throw new CotError('KEY_INVALID', `${what}: not base64 text`);
@@ -36,7 +36,7 @@ export function decodeBase64Strict(text: string, what: string): Buffer {
   return buf;
 }
 
-export function ed25519PrivateFromSeed(seed: Uint8Array): KeyObject {
+function ed25519PrivateFromSeed(seed: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
 }
 

@@ -40,7 +40,7 @@ export interface GeneratedKeyPair {
   publicPath?: string;
 }
 
-export function parseUserId(userId: string): { name?: string; email?: string } {
+function parseUserId(userId: string): { name?: string; email?: string } {
   const m = /^\s*(.*?)\s*<([^<>\s]+)>\s*$/.exec(userId);
   if (m) return { ...(m[1] ? { name: m[1] } : {}), email: m[2]! };
   if (/^[^\s@]+@[^\s@]+$/.test(userId.trim())) return { email: userId.trim() };

@@ -88,7 +88,7 @@ async function readSmallFile(
  * others, and the file must belong to the running user. Checked on the opened file (fstat), not the path.
  * Throws KEY_INSECURE_PERMISSIONS (details: path, mode, uid; names `allowInsecureKeyPermissions`).
  */
-export function checkPrivateKeyPermissions(path: string, mode: number, uid: number): void {
+function checkPrivateKeyPermissions(path: string, mode: number, uid: number): void {
   const problems: string[] = [];
   if (mode & 0o077) {
     problems.push(
@@ -119,7 +119,7 @@ export const PUBLIC_KEY_FILE_NAME = /(\.pub(\.asc|\.gpg)?|[_-]public[_-]key)$/i;
  * writes above an ed25519 public key (ED25519_PUBLIC_KEY_COMMENT; any `#` line naming a public key counts). Old
  * ed25519 public key files without the comment are base64 of 32 bytes, exactly like a seed: only their name tells.
  */
-export function publicKeyReason(path: string, bytes: Uint8Array): string | undefined {
+function publicKeyReason(path: string, bytes: Uint8Array): string | undefined {
   const name = basename(path);
   if (PUBLIC_KEY_FILE_NAME.test(name)) return `its name (${name}) is that of a public key`;
   const text = Buffer.from(bytes.subarray(0, 4096)).toString('latin1');

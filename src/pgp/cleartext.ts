@@ -12,11 +12,11 @@ import { CotError, optionRef } from '../errors.js';
  *  - a stray carriage return (LF and CRLF line endings are both accepted, uniformly normalised to LF).
  */
 
-export const BEGIN_SIGNED = '-----BEGIN PGP SIGNED MESSAGE-----';
-export const BEGIN_SIGNATURE = '-----BEGIN PGP SIGNATURE-----';
-export const END_SIGNATURE = '-----END PGP SIGNATURE-----';
+const BEGIN_SIGNED = '-----BEGIN PGP SIGNED MESSAGE-----';
+const BEGIN_SIGNATURE = '-----BEGIN PGP SIGNATURE-----';
+const END_SIGNATURE = '-----END PGP SIGNATURE-----';
 
-export interface ParsedCleartext {
+interface ParsedCleartext {
   /** The signed text, dash-escapes removed, lines joined with LF, no final line ending. */
   text: string;
   /** Hash algorithm names from the Hash: headers, upper case (e.g. ["SHA512"]). */

@@ -22,7 +22,7 @@ export interface SignedFile {
 }
 
 /** What a document is signed for: the signature creation time and the task, for messages. */
-export interface SigningContext {
+interface SigningContext {
   now: Date;
   taskId: string;
 }
@@ -47,7 +47,7 @@ export interface DocumentSigner {
  * Raw ed25519 over the canonical bytes (generic-worker's format since 2019): `public/chain-of-trust.json` holds the
  * bytes, `public/chain-of-trust.json.sig` the 64-byte signature, checked against the key's own public half.
  */
-export class Ed25519DocumentSigner implements DocumentSigner {
+class Ed25519DocumentSigner implements DocumentSigner {
   readonly format = 'ed25519';
   readonly description: string;
   readonly source: string;
@@ -76,7 +76,7 @@ export class Ed25519DocumentSigner implements DocumentSigner {
  * An OpenPGP cleartext signature (docker-worker, scriptworker): `public/chainOfTrust.json.asc`. The armored result is
  * verified with the key's public half (verifySignature) and must carry exactly the canonical text.
  */
-export class OpenPgpCleartextSigner implements DocumentSigner {
+class OpenPgpCleartextSigner implements DocumentSigner {
   readonly format = 'openpgp';
   readonly description: string;
   readonly source: string;

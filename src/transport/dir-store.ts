@@ -310,7 +310,7 @@ export class DirectoryQueue implements TaskQueue {
   }
 }
 
-export const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
+const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 
 const optString = (o: JsonObject, k: string) => (typeof o[k] === 'string' ? { [k]: o[k] as string } : {});
 
@@ -365,7 +365,7 @@ export function parseArtifactList(v: JsonObject, source: string): ArtifactInfo[]
 }
 
 /** Stream into a temp file in the destination folder, fsync, rename (stagedWriteAt): readers never see a partial file. */
-export async function atomicWriteStream(dest: string, source: NodeJS.ReadableStream): Promise<number> {
+async function atomicWriteStream(dest: string, source: NodeJS.ReadableStream): Promise<number> {
   const staged = stagedWriteAt(dest);
   const bytes = await staged.pipeFrom(source);
   await staged.commit();

@@ -12,7 +12,7 @@ import { CotError, type ErrorCode } from '../errors.js';
 import { bounded, hashedReadStream, watchRate } from './http-body.js';
 import { parseRetryAfter, RetryLater, withRetry } from './retry.js';
 
-export interface HttpGetOptions {
+interface HttpGetOptions {
   /** hosts (`host` or `host:port`) that redirects may lead to; the first URL's host is always allowed */
   allowedHosts?: readonly string[];
   /** inactivity timeout per request, ms (default 30 s): no byte at all for this long ends the request */
@@ -47,7 +47,7 @@ export interface HttpGetOptions {
   refuseStorageTypes?: readonly string[];
 }
 
-export interface HttpBody {
+interface HttpBody {
   /** decoded body (content-encoding removed), bounded */
   stream: Readable;
   status: number;
@@ -64,14 +64,14 @@ export const DEFAULT_DEADLINE_MS = 60 * 60 * 1000;
 /** Default minimum body rate, bytes per second. */
 export const DEFAULT_MIN_BYTES_PER_SECOND = 1024;
 /** Default window over which the body rate is judged, ms (the first window is the grace period). */
-export const DEFAULT_RATE_WINDOW_MS = 30_000;
+const DEFAULT_RATE_WINDOW_MS = 30_000;
 
 /** Query parameters that carry credentials or signatures: never shown in messages. */
 const SECRET_PARAMS =
   /([?&](?:bewit|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)=)[^&#]*/gi;
 
 /** A URL for messages: signed-URL parameters (Hawk bewit, storage signatures) replaced by "…". */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   return url.replace(SECRET_PARAMS, '$1…');
 }
 
@@ -408,7 +408,7 @@ export async function httpGet(url: string, o: HttpGetOptions = {}): Promise<Http
   }
 }
 
-export interface HttpRequestOptions {
+interface HttpRequestOptions {
   /** default GET */
   method?: string;
   headers?: Record<string, string>;
@@ -420,7 +420,7 @@ export interface HttpRequestOptions {
   maxBytes?: number;
 }
 
-export interface HttpReply {
+interface HttpReply {
   status: number;
   headers: http.IncomingHttpHeaders;
   /** the whole answer body (content-encoding not decoded: no accept-encoding is sent) */
@@ -477,7 +477,7 @@ export async function httpRequest(url: string, o: HttpRequestOptions = {}): Prom
   }
 }
 
-export interface HttpPutFileOptions {
+interface HttpPutFileOptions {
   contentType: string;
   gzip?: boolean;
   headers?: Record<string, string>;
@@ -495,11 +495,11 @@ export interface HttpPutFileOptions {
 }
 
 /** Time a server is given to answer a PUT whose body it received, ms: 10 s, plus 1 s per 10 MiB of body. */
-export function putResponseTimeoutMs(length: number): number {
+function putResponseTimeoutMs(length: number): number {
   return 10_000 + Math.ceil(length / (10 * 1024 * 1024)) * 1000;
 }
 
-export interface PutResult {
+interface PutResult {
   status: number;
   /** sha256 of the bytes that were uploaded (before gzip): what the receiver stores */
   sha256: string;

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * never longer than `maxDelayMs` and never past `deadlineAt`. Which failures are retried is the caller's choice
  * (network errors, 408, 429 and 5xx for cot's requests; see codeForStatus).
  */
-export interface RetryOptions {
+interface RetryOptions {
   /** attempts after the first one (default 5; 0: no retry) */
   retries?: number;
   /** base of the exponential backoff, ms (default 100): attempt n waits a random time in [0, base × 2^n) */
@@ -48,7 +48,7 @@ export function parseRetryAfter(
 }
 
 /** Exponential backoff with full jitter: a random wait in [0, min(cap, base × 2^attempt)), ms. */
-export function backoff(attempt: number, baseMs: number, capMs = MAX_RETRY_DELAY_MS): number {
+function backoff(attempt: number, baseMs: number, capMs = MAX_RETRY_DELAY_MS): number {
   return Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
 }
 

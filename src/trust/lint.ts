@@ -168,7 +168,7 @@ export interface KeyRepoReport {
  * runs docker-worker tasks (d2g) and signs their documents with its own key, which must then be accepted for both
  * implementations (the reference verifier scriptworker lists a "d2g" key under docker-worker for this).
  */
-export const SHARED_KEY_IMPLEMENTATIONS: readonly (readonly [string, string])[] = [
+const SHARED_KEY_IMPLEMENTATIONS: readonly (readonly [string, string])[] = [
   ['docker-worker', 'generic-worker'],
 ];
 

@@ -10,8 +10,8 @@ import { loadPgp } from '../pgp/lazy.js';
 import type { PgpPublicKey } from '../pgp/openpgp.js';
 import { checkOption } from '../util/options.js';
 
-export type PgpVerificationKey = Extract<VerificationKey, { kind: 'openpgp' }>;
-export type Ed25519VerificationKey = Extract<VerificationKey, { kind: 'ed25519' }>;
+type PgpVerificationKey = Extract<VerificationKey, { kind: 'openpgp' }>;
+type Ed25519VerificationKey = Extract<VerificationKey, { kind: 'ed25519' }>;
 
 /** How a key serves its implementation. */
 export type KeyRole = 'worker' | 'root' | 'certified';
@@ -47,7 +47,7 @@ export interface TrustStore {
 }
 
 /** Parsed keys by content hash: each distinct key file is parsed once per run. */
-export type KeyCache = Map<string, Promise<VerificationKey[]>>;
+type KeyCache = Map<string, Promise<VerificationKey[]>>;
 
 export function newKeyCache(): KeyCache {
   return new Map();
@@ -334,7 +334,7 @@ export function emptyTrustStore(): TrustStore {
 }
 
 /** The result of resolving a certified key's certification. */
-export interface CertificationResult {
+interface CertificationResult {
   root: PgpVerificationKey;
   certifiedAt: Date;
   /** when the certification itself expires (null = never) */

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { CotError, optionRef } from '../errors.js';
 import { fsReason } from './fs-paths.js';
 
-export interface AtomicFile {
+interface AtomicFile {
   path: string;
   data: Uint8Array | string;
   /** file mode for the new file (default 0o644) */
@@ -20,14 +20,14 @@ export interface AtomicFile {
  * A folder files are written in: how a name in it is reached, how it is shown, and how the folder is fsynced.
  * An OpenDirectory (src/util/dirfd.ts) is one: its names go through its open descriptor.
  */
-export interface TargetFolder {
+interface TargetFolder {
   at(name: string): string;
   display(name: string): string;
   sync(): Promise<void>;
 }
 
 /** One file to write atomically: `name` (a single path component) inside `folder`. */
-export interface AtomicEntry {
+interface AtomicEntry {
   folder: TargetFolder;
   name: string;
   data: Uint8Array | string;
@@ -48,7 +48,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** A folder reached by its path every time (for folders no other user can change). */
-export function pathFolder(dir: string): TargetFolder {
+function pathFolder(dir: string): TargetFolder {
   return { at: (name) => join(dir, name), display: (name) => join(dir, name), sync: () => fsyncDir(dir) };
 }
 
@@ -105,7 +105,7 @@ export interface StagedWrite {
 }
 
 /** fsync a file by path (open, sync, close). */
-export async function fsyncFile(path: string): Promise<void> {
+async function fsyncFile(path: string): Promise<void> {
   const fh = await open(path, 'r+');
   try {
     await fh.sync();

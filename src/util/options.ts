@@ -8,7 +8,7 @@ import { CotError } from '../errors.js';
  */
 
 /** What an option must be: a kind of value, with the words the message uses. */
-export type OptionKind =
+type OptionKind =
   | 'string'
   | 'date'
   | 'bytes'
@@ -82,13 +82,7 @@ function describe(v: unknown): string {
 }
 
 /** OPTIONS_INVALID for one option of `fn`. */
-export function optionError(
-  fn: string,
-  option: string,
-  wanted: string,
-  got: unknown,
-  hint?: string,
-): CotError {
+function optionError(fn: string, option: string, wanted: string, got: unknown, hint?: string): CotError {
   const what =
     got === undefined
       ? `${option} is required: ${wanted}`

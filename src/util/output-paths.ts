@@ -44,11 +44,6 @@ function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
   return a.canonical === b.canonical || (a.inode !== undefined && a.inode === b.inode);
 }
 
-/** True when `a` and `b` name the same file: the same canonical path, or (both existing) the same inode. */
-export async function samePath(a: string, b: string): Promise<boolean> {
-  return sameIdentity(await identityOf(a), await identityOf(b));
-}
-
 /**
  * A path a command reads or writes, and how the command calls it in messages ("the key", "the private key file
  * (`out`)"...). `option`: the library option it was given as, when `what` names it as `` `option` `` (optionRef):

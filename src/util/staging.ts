@@ -5,7 +5,7 @@ import { CotError, toCotError } from '../errors.js';
 import { isInside } from './fs-paths.js';
 
 /** A worker-private folder for the copies an upload reads, and how to remove it. */
-export interface StagingDir {
+interface StagingDir {
   dir: string;
   remove(): Promise<void>;
 }

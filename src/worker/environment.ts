@@ -5,7 +5,7 @@ import { httpRequest } from '../transport/http.js';
 
 export type EnvironmentSource = 'static' | 'ec2' | 'gcp';
 
-export interface CollectEnvironmentOptions {
+interface CollectEnvironmentOptions {
   /** metadata endpoint (default: the cloud's link-local address); tests point it at a local server */
   endpoint?: string;
   /** per-request timeout, ms (default 2000) */

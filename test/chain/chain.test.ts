@@ -3,17 +3,14 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type DemoResult,
-  DirectoryQueue,
   generateChainOfTrust,
   type JsonObject,
   loadPolicy,
   loadSigningKey,
-  runDemo,
-  startQueueServer,
-  TaskclusterQueue,
   verifyChain,
 } from '../../src/index.js';
+import { DirectoryQueue, startQueueServer, TaskclusterQueue } from '../../src/queue.js';
+import { type DemoResult, runDemo } from '../../src/testing.js';
 import { runCli } from '../helpers/cli.js';
 import { codeOf, REPO, tempDir } from '../helpers/env.js';
 

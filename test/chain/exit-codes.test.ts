@@ -2,15 +2,9 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ChainError,
-  DirectoryQueue,
-  failureOutcome,
-  type JsonObject,
-  loadPolicy,
-  type TaskQueue,
-  verifyChain,
-} from '../../src/index.js';
+import { failureOutcome } from '../../src/exit-codes.js';
+import { type ChainError, type JsonObject, loadPolicy, verifyChain } from '../../src/index.js';
+import { DirectoryQueue, type TaskQueue } from '../../src/queue.js';
 import {
   buildTestChain,
   changeGraphTask,

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateKeyPair, parseArtifactPair } from '../../src/index.js';
+import { parseArtifactPair } from '../../src/hashing/artifacts.js';
+import { generateKeyPair } from '../../src/index.js';
 import { documentSigners } from '../../src/signature/sign.js';
 import { runCli } from '../helpers/cli.js';
 import { errorOf, tempDir } from '../helpers/env.js';

@@ -3,7 +3,6 @@ import { dirname, join, resolve } from 'node:path';
 import { buildDemoLab, type DemoLab } from '../../src/demo/builder.js';
 import {
   type ChainReport,
-  DirectoryQueue,
   generateChainOfTrust,
   type JsonObject,
   loadPolicy,
@@ -12,6 +11,7 @@ import {
 } from '../../src/index.js';
 import { canonicalize } from '../../src/json/canonical.js';
 import { parseCleartext } from '../../src/pgp/cleartext.js';
+import { DirectoryQueue } from '../../src/queue.js';
 
 export type Impl = 'docker-worker' | 'generic-worker' | 'scriptworker';
 

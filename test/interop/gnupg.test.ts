@@ -2,7 +2,6 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  canonicalize,
   generateChainOfTrust,
   generateKeyPair,
   loadSigningKey,
@@ -10,6 +9,7 @@ import {
   verifyLink,
   verifySignature,
 } from '../../src/index.js';
+import { canonicalize } from '../../src/json/canonical.js';
 import { codeOf, errorOf, HAVE_GPG, sampleDocument, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';
 

@@ -15,8 +15,9 @@ import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type JsonObject, startQueueServer } from '../../src/index.js';
+import type { JsonObject } from '../../src/index.js';
 import { canonicalize } from '../../src/json/canonical.js';
+import { startQueueServer } from '../../src/queue.js';
 import {
   buildTestChain,
   codesOf,

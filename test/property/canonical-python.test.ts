@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalize, parseJson } from '../../src/index.js';
+import { canonicalize } from '../../src/json/canonical.js';
+import { parseJson } from '../../src/json/parse.js';
 import { HAVE_PYTHON } from '../helpers/env.js';
 
 const RUNS = Number(process.env.COT_FUZZ_RUNS ?? 300);

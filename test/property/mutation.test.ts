@@ -8,11 +8,11 @@ import {
   generateKeyPair,
   loadSigningKey,
   loadVerificationKeys,
-  parseJsonBytes,
   type VerificationKey,
   verifyLink,
   verifySignature,
 } from '../../src/index.js';
+import { parseJsonBytes } from '../../src/json/parse.js';
 import { sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 
 const RUNS = Number(process.env.COT_FUZZ_RUNS ?? 300);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DemoResult, renderChainHtml, runDemo } from '../../src/index.js';
+import { renderChainHtml } from '../../src/index.js';
+import { type DemoResult, runDemo } from '../../src/testing.js';
 import { tempDir } from '../helpers/env.js';
 import { decodePng } from '../helpers/png.js';
 

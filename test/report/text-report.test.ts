@@ -1,16 +1,8 @@
 import { cp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ChainReport,
-  DirectoryQueue,
-  loadPolicy,
-  renderChainText,
-  startQueueServer,
-  TaskclusterQueue,
-  type TaskQueue,
-  verifyChain,
-} from '../../src/index.js';
+import { type ChainReport, loadPolicy, renderChainText, verifyChain } from '../../src/index.js';
+import { DirectoryQueue, startQueueServer, TaskclusterQueue, type TaskQueue } from '../../src/queue.js';
 import { buildTestChain, type TestChain } from '../helpers/chain.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/env.js';

@@ -5,13 +5,8 @@
  */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  DirectoryQueue,
-  fetchChain,
-  type JsonObject,
-  startQueueServer,
-  TaskclusterQueue,
-} from '../../src/index.js';
+import type { JsonObject } from '../../src/index.js';
+import { DirectoryQueue, fetchChain, startQueueServer, TaskclusterQueue } from '../../src/queue.js';
 import {
   buildTestChain,
   changeGraphTask,

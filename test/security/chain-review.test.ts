@@ -9,14 +9,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fnmatch } from '../../src/chain/glob.js';
-import {
-  DirectoryQueue,
-  fetchChain,
-  generateChainOfTrust,
-  generateKeyPair,
-  type JsonObject,
-  loadSigningKey,
-} from '../../src/index.js';
+import { generateChainOfTrust, generateKeyPair, type JsonObject, loadSigningKey } from '../../src/index.js';
+import { DirectoryQueue, fetchChain } from '../../src/queue.js';
 import {
   buildTestChain,
   changeGraphTask,

@@ -10,26 +10,24 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enumerateArtifactDir, parseArtifactPair } from '../../src/hashing/artifacts.js';
 import {
-  canonicalize,
-  DirectoryQueue,
   type ErrorCode,
-  enumerateArtifactDir,
   generateChainOfTrust,
   generateKeyPair,
   hashArtifacts,
-  httpGet,
   loadKeyRepo,
   loadPolicy,
   loadSigningKey,
-  parseArtifactPair,
   type TrustStore,
-  uploadArtifacts,
   verifyChain,
   verifyLink,
 } from '../../src/index.js';
+import { canonicalize } from '../../src/json/canonical.js';
 import { ed25519Sign } from '../../src/keys/ed25519.js';
 import { clearsign } from '../../src/pgp/openpgp.js';
+import { DirectoryQueue, uploadArtifacts } from '../../src/queue.js';
+import { httpGet } from '../../src/transport/http.js';
 import { buildTestChain, type TestChain } from '../helpers/chain.js';
 import { HAVE_GPG, sampleDocument, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 import { Gpg } from '../helpers/gpg.js';

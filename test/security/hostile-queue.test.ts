@@ -13,16 +13,9 @@ import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ChainReport,
-  DirectoryQueue,
-  downloadArtifact,
-  generateKeyPair,
-  httpGet,
-  loadPolicy,
-  renderChainText,
-  TaskclusterQueue,
-} from '../../src/index.js';
+import { type ChainReport, generateKeyPair, loadPolicy, renderChainText } from '../../src/index.js';
+import { DirectoryQueue, downloadArtifact, TaskclusterQueue } from '../../src/queue.js';
+import { httpGet } from '../../src/transport/http.js';
 import { runCli } from '../helpers/cli.js';
 import { codeOf, errorOf, REPO, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 

@@ -21,7 +21,7 @@ import {
   type QueueServerOptions,
   startQueueServer,
   TaskclusterQueue,
-} from '../../src/index.js';
+} from '../../src/queue.js';
 import { sampleTask, TASK_ID } from '../helpers/env.js';
 
 const CREDS = { clientId: 'project/cot/worker', accessToken: 'not-a-real-secret-but-long-enough-for-hawk' };

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  canonicalize,
   generateKeyPair,
   listKeys,
   loadKeyRepo,
@@ -17,6 +16,7 @@ import {
   type TrustStore,
   verifyLink,
 } from '../../src/index.js';
+import { canonicalize } from '../../src/json/canonical.js';
 import { ed25519Sign } from '../../src/keys/ed25519.js';
 import { frameCleartext } from '../../src/pgp/cleartext.js';
 import { runCli } from '../helpers/cli.js';

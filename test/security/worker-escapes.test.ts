@@ -30,7 +30,6 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CotError,
-  DirectoryQueue,
   generateChainOfTrust,
   generateKeyPair,
   loadSigningKey,
@@ -39,6 +38,7 @@ import {
   verifyLink,
   workerChainOfTrust,
 } from '../../src/index.js';
+import { DirectoryQueue } from '../../src/queue.js';
 import { generateArgs, runCli } from '../helpers/cli.js';
 import { errorOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 

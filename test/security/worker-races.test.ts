@@ -29,29 +29,31 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { enumerateArtifactDir } from '../../src/hashing/artifacts.js';
 import {
   CotError,
-  type CreateArtifactInput,
-  createStagingDir,
-  DirectoryQueue,
-  descriptorPath,
-  enumerateArtifactDir,
   generateChainOfTrust,
   generateKeyPair,
   hashArtifacts,
   loadSigningKey,
   loadVerificationKeys,
-  openRegularFile,
-  type QueueServer,
-  readAdditionalData,
   type SigningKey,
+  verifyLink,
+  workerChainOfTrust,
+} from '../../src/index.js';
+import {
+  type CreateArtifactInput,
+  DirectoryQueue,
+  type QueueServer,
   startQueueServer,
   TaskclusterQueue,
   type TaskQueue,
   uploadArtifacts,
-  verifyLink,
-  workerChainOfTrust,
-} from '../../src/index.js';
+} from '../../src/queue.js';
+import { descriptorPath } from '../../src/util/fs-paths.js';
+import { openRegularFile } from '../../src/util/read.js';
+import { createStagingDir } from '../../src/util/staging.js';
+import { readAdditionalData } from '../../src/worker/worker.js';
 import { generateArgs, runCli } from '../helpers/cli.js';
 import { codeOf, errorOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 

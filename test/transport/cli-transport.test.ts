@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectoryQueue, generateKeyPair } from '../../src/index.js';
+import { generateKeyPair } from '../../src/index.js';
+import { DirectoryQueue } from '../../src/queue.js';
 import { runCli } from '../helpers/cli.js';
 import { REPO, sampleTask, tempDir } from '../helpers/env.js';
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DirectoryQueue, fetchChain, upstreamOf } from '../../src/index.js';
+import { upstreamOf } from '../../src/mirror/fetch.js';
+import { DirectoryQueue, fetchChain } from '../../src/queue.js';
 import { codeOf, sampleTask, tempDir } from '../helpers/env.js';
 
 // slugids for a chain t0 <- t1 <- t2 ... (each task's parent is the next one)

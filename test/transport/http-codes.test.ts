@@ -3,7 +3,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CotError, httpGet, httpPutFile, TaskclusterQueue } from '../../src/index.js';
+import { CotError } from '../../src/index.js';
+import { TaskclusterQueue } from '../../src/queue.js';
+import { httpGet, httpPutFile } from '../../src/transport/http.js';
 import { TASK_ID, tempDir } from '../helpers/env.js';
 
 // Issue 10: exit 3 only for what a retry can fix; a PUT never answered is not waited on for 300 s. Real servers on

@@ -6,12 +6,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   DirectoryQueue,
   downloadArtifact,
-  FaultPlan,
-  httpGet,
   type QueueServer,
   startQueueServer,
   TaskclusterQueue,
-} from '../../src/index.js';
+} from '../../src/queue.js';
+import { FaultPlan } from '../../src/testing.js';
+import { httpGet } from '../../src/transport/http.js';
 import { codeOf, errorOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 
 // Real HTTP on 127.0.0.1, the real taskcluster-client, no fakes.

@@ -3,8 +3,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { httpGet, httpPutFile } from '../../src/index.js';
-import { httpRequest } from '../../src/transport/http.js';
+import { httpGet, httpPutFile, httpRequest } from '../../src/transport/http.js';
 import {
   MAX_RETRY_DELAY_MS,
   parseRetryAfter,

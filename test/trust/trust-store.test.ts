@@ -4,19 +4,19 @@ import * as openpgp from 'openpgp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   addEd25519TrustFile,
-  canonicalize,
   certifyKeyFile,
   emptyTrustStore,
   generateKeyPair,
   listKeys,
   loadKeyRepo,
   loadSigningKey,
-  mergedImplementation,
   type SigningKey,
   verifyLink,
 } from '../../src/index.js';
+import { canonicalize } from '../../src/json/canonical.js';
 import { ed25519Sign } from '../../src/keys/ed25519.js';
 import { clearsign } from '../../src/pgp/openpgp.js';
+import { mergedImplementation } from '../../src/trust/store.js';
 import {
   codeOf,
   errorOf,

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   assertArtifactName,
-  digestFile,
   enumerateArtifactDir,
-  hashArtifacts,
   parseArtifactPair,
   toArtifactDigests,
-} from '../../src/index.js';
+} from '../../src/hashing/artifacts.js';
+import { digestFile } from '../../src/hashing/digest.js';
+import { hashArtifacts } from '../../src/index.js';
 import { codeOf, tempDir } from '../helpers/env.js';
 
 describe('artifact names', () => {

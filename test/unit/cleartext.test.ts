@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  canonicalize,
   generateKeyPair,
   loadSigningKey,
   parseVerificationKeys,
@@ -10,6 +9,7 @@ import {
   verifyLink,
   verifySignature,
 } from '../../src/index.js';
+import { canonicalize } from '../../src/json/canonical.js';
 import { classifyPgpError, clearsign } from '../../src/pgp/openpgp.js';
 import { codeOf, sampleDocument, tempDir } from '../helpers/env.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJson, parseJsonBytes } from '../../src/index.js';
+import { parseJson, parseJsonBytes } from '../../src/json/parse.js';
 import { codeOf } from '../helpers/env.js';
 
 describe('parseJson (strict)', () => {

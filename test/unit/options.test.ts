@@ -4,23 +4,25 @@ import {
   CotError,
   certifyKeyFile,
   checkKeyRepo,
-  DirectoryQueue,
-  downloadArtifact,
-  fetchChain,
   generateChainOfTrust,
   generateKeyPair,
   hashArtifacts,
   listKeys,
   loadPolicy,
-  runDemo,
-  startQueueServer,
-  TaskclusterQueue,
-  uploadArtifacts,
   verifyChain,
   verifyLink,
   verifySignature,
   workerChainOfTrust,
 } from '../../src/index.js';
+import {
+  DirectoryQueue,
+  downloadArtifact,
+  fetchChain,
+  startQueueServer,
+  TaskclusterQueue,
+  uploadArtifacts,
+} from '../../src/queue.js';
+import { runDemo } from '../../src/testing.js';
 import { buildTestChain, type TestChain } from '../helpers/chain.js';
 import { tempDir } from '../helpers/env.js';
 

@@ -14,6 +14,7 @@ const pkg = async () =>
     bin: Record<string, string>;
     engines: { node: string };
     files: string[];
+    exports: Record<string, unknown>;
   };
 
 /** Does `version` (x.y.z) satisfy a range made of `^x.y.z` alternatives joined by `||`? */
@@ -40,7 +41,14 @@ describe('the npm package', () => {
     expect(readme).toContain('npx chain-of-trust ');
     const imports = [...readme.matchAll(/\bfrom '([^']+)'/g)].map((m) => m[1]);
     expect(imports.length).toBeGreaterThan(0);
-    expect(new Set(imports)).toEqual(new Set(['chain-of-trust']));
+    expect(imports).not.toContain('cot');
+    // besides Node's own modules (node:fs/promises in an example), only the package's entry points, by its name:
+    // the main entry and each subpath of package.json `exports` (issue 11: chain-of-trust/queue, /testing)
+    const entries = Object.keys((await pkg()).exports)
+      .filter((k) => k !== './package.json')
+      .map((k) => (k === '.' ? 'chain-of-trust' : `chain-of-trust/${k.slice(2)}`));
+    expect(entries).toEqual(['chain-of-trust', 'chain-of-trust/queue', 'chain-of-trust/testing']);
+    expect(new Set(imports.filter((i) => !i?.startsWith('node:')))).toEqual(new Set(entries));
   });
 
   it("another module imports it by name (the package's exports resolve to the built library)", () => {
@@ -55,6 +63,17 @@ describe('the npm package', () => {
     );
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('function function');
+    const sub = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const q = await import('chain-of-trust/queue'); const t = await import('chain-of-trust/testing'); console.log(typeof q.DirectoryQueue, typeof t.FaultPlan)",
+      ],
+      { cwd: REPO, encoding: 'utf8' },
+    );
+    expect(sub.stderr).toBe('');
+    expect(sub.stdout.trim()).toBe('function function');
   });
 
   it('ships the MPL-2.0 license text that package.json names', async () => {

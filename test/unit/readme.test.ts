@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, EXIT_CODE_FOR } from '../../src/index.js';
+import { EXIT_CODE_FOR } from '../../src/exit-codes.js';
+import { ERROR_CODES } from '../../src/index.js';
 import { REPO } from '../helpers/env.js';
 
 describe('README stays true', () => {

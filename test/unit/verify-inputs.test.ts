@@ -8,7 +8,6 @@ import {
   generateKeyPair,
   loadSigningKey,
   loadVerificationKeys,
-  policyQueueOptions,
   presentSigner,
   readLinkFiles,
   type SigningKey,
@@ -16,6 +15,7 @@ import {
   toPolicy,
   verifyLink,
 } from '../../src/index.js';
+import { policyQueueOptions } from '../../src/queue.js';
 import { codeOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');

@@ -4,16 +4,10 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  collectEc2Environment,
-  collectGcpEnvironment,
-  generateKeyPair,
-  loadSigningKey,
-  mergeAdditionalData,
-  readAdditionalData,
-  type SigningKey,
-  workerChainOfTrust,
-} from '../../src/index.js';
+import { mergeAdditionalData } from '../../src/document/additional-data.js';
+import { generateKeyPair, loadSigningKey, type SigningKey, workerChainOfTrust } from '../../src/index.js';
+import { collectEc2Environment, collectGcpEnvironment } from '../../src/worker/environment.js';
+import { readAdditionalData } from '../../src/worker/worker.js';
 import { generateArgs, runCli } from '../helpers/cli.js';
 import { codeOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
 

@@ -3,7 +3,7 @@ import { workerTypeIn } from '../policy.js';
 import type { ChainCheck, ChainRun, LinkImage, LinkState } from '../state.js';
 
 /** Whether the root task uses a restricted scope (scriptworker `has_restricted_scopes`: exact, or `prefix*`). */
-export function restrictedScopesOf(task: { scopes?: unknown }, restricted: readonly string[]): string[] {
+function restrictedScopesOf(task: { scopes?: unknown }, restricted: readonly string[]): string[] {
   const scopes = Array.isArray(task.scopes)
     ? task.scopes.filter((x): x is string => typeof x === 'string')
     : [];

@@ -11,7 +11,7 @@ export const API = '/api/queue/v1';
 export const OBJECT_API = '/api/object/v1';
 
 /** What createArtifact(s3) issued a `/_upload/<token>` URL for. */
-export interface S3Upload {
+interface S3Upload {
   taskId: string;
   runId: number;
   name: string;

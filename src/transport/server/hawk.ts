@@ -34,7 +34,7 @@ interface HawkServer {
 }
 
 /** Hawk's default allowed clock skew (either way); a nonce is remembered as long as its timestamp is acceptable */
-export const HAWK_SKEW_SEC = 60;
+const HAWK_SKEW_SEC = 60;
 
 /**
  * Hawk nonces seen, per client id, kept while their timestamp is still acceptable (ts + skew): a request signed
