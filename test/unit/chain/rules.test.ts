@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { selectRun } from '../../src/chain/runs.js';
+import { selectRun } from '../../../src/chain/runs.js';
 import {
   compareWithGraphEntry,
   resolveRelativeDatestamp,
   TASK_GRAPH_FIELD_RULES,
-} from '../../src/chain/task-graph.js';
-import { createdTask, graphEntry } from '../../src/demo/taskgraph.js';
-import type { JsonObject } from '../../src/index.js';
+} from '../../../src/chain/task-graph.js';
+import { createdTask, graphEntry } from '../../../src/demo/taskgraph.js';
+import type { JsonObject } from '../../../src/index.js';
 
 const DECISION = 'DdddddddQdCdddddddddda';
 const DEP = 'EeeeeeeeQeCeeeeeeeeeea';

@@ -5,17 +5,22 @@
 import { chmod, mkdir, readdir, readFile, realpath, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateChainOfTrust, generateKeyPair, loadSigningKey, type SigningKey } from '../../src/index.js';
-import { writeFilesAtomicIn } from '../../src/util/atomic.js';
+import {
+  generateChainOfTrust,
+  generateKeyPair,
+  loadSigningKey,
+  type SigningKey,
+} from '../../../src/index.js';
+import { writeFilesAtomicIn } from '../../../src/util/atomic.js';
 import {
   locateInRoots,
   openDirectory,
   openFolderInside,
   openOutputFolder,
   resolveRoots,
-} from '../../src/util/dirfd.js';
-import { createStagingDir } from '../../src/util/staging.js';
-import { codeOf, errorOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+} from '../../../src/util/dirfd.js';
+import { createStagingDir } from '../../../src/util/staging.js';
+import { codeOf, errorOf, sampleTask, TASK_ID, tempDir } from '../../helpers/env.js';
 
 let d: string;
 let key: SigningKey;

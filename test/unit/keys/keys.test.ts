@@ -6,9 +6,9 @@ import {
   loadSigningKey,
   loadVerificationKeys,
   parseVerificationKeys,
-} from '../../src/index.js';
-import { rawPublicKey, rawSeed } from '../../src/keys/ed25519.js';
-import { codeOf, tempDir } from '../helpers/env.js';
+} from '../../../src/index.js';
+import { rawPublicKey, rawSeed } from '../../../src/keys/ed25519.js';
+import { codeOf, tempDir } from '../../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 

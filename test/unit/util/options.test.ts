@@ -13,7 +13,7 @@ import {
   verifyLink,
   verifySignature,
   workerChainOfTrust,
-} from '../../src/index.js';
+} from '../../../src/index.js';
 import {
   DirectoryQueue,
   downloadArtifact,
@@ -21,10 +21,10 @@ import {
   startQueueServer,
   TaskclusterQueue,
   uploadArtifacts,
-} from '../../src/queue.js';
-import { runDemo } from '../../src/testing.js';
-import { buildTestChain, type TestChain } from '../helpers/chain.js';
-import { tempDir } from '../helpers/env.js';
+} from '../../../src/queue.js';
+import { runDemo } from '../../../src/testing.js';
+import { buildTestChain, type TestChain } from '../../helpers/chain.js';
+import { tempDir } from '../../helpers/env.js';
 
 // Issue 10: a caller in plain JavaScript gets a coded CotError (OPTIONS_INVALID, exit 2) naming the option, never
 // a TypeError from deep inside.

@@ -10,9 +10,9 @@ import {
   loadVerificationKeys,
   type SigningKey,
   verifyLink,
-} from '../../src/index.js';
-import { parseJson } from '../../src/json/parse.js';
-import { codeOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+} from '../../../src/index.js';
+import { parseJson } from '../../../src/json/parse.js';
+import { codeOf, sampleTask, TASK_ID, tempDir } from '../../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 let dir: string;

@@ -8,10 +8,10 @@ import {
   type VerificationKey,
   verifyLink,
   verifySignature,
-} from '../../src/index.js';
-import { canonicalize } from '../../src/json/canonical.js';
-import { classifyPgpError, clearsign } from '../../src/pgp/openpgp.js';
-import { codeOf, sampleDocument, tempDir } from '../helpers/env.js';
+} from '../../../src/index.js';
+import { canonicalize } from '../../../src/json/canonical.js';
+import { classifyPgpError, clearsign } from '../../../src/pgp/openpgp.js';
+import { codeOf, sampleDocument, tempDir } from '../../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 const DOC = canonicalize(sampleDocument());

@@ -14,9 +14,9 @@ import {
   signatureFormatFor,
   toPolicy,
   verifyLink,
-} from '../../src/index.js';
-import { policyQueueOptions } from '../../src/queue.js';
-import { codeOf, sampleTask, TASK_ID, tempDir } from '../helpers/env.js';
+} from '../../../src/index.js';
+import { policyQueueOptions } from '../../../src/queue.js';
+import { codeOf, sampleTask, TASK_ID, tempDir } from '../../helpers/env.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 let dir: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diffPaths, jsonDifferences, showDifference } from '../../src/chain/verify-chain.js';
+import { diffPaths, jsonDifferences, showDifference } from '../../../src/chain/verify-chain.js';
 
 // Issue 10: a difference between a signed task and the queue's is shown where it is, on both sides; before, both
 // sides were cut at the same 80 characters, so anything after them was invisible.

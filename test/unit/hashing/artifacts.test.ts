@@ -9,10 +9,10 @@ import {
   enumerateArtifactDir,
   parseArtifactPair,
   toArtifactDigests,
-} from '../../src/hashing/artifacts.js';
-import { digestFile } from '../../src/hashing/digest.js';
-import { hashArtifacts } from '../../src/index.js';
-import { codeOf, tempDir } from '../helpers/env.js';
+} from '../../../src/hashing/artifacts.js';
+import { digestFile } from '../../../src/hashing/digest.js';
+import { hashArtifacts } from '../../../src/index.js';
+import { codeOf, tempDir } from '../../helpers/env.js';
 
 describe('artifact names', () => {
   it.each(['', '/etc/passwd', 'a/../b', '..', 'a\\b', 'a\u0000b', 'a//b', './a', 'a/', 'C:/x'])(

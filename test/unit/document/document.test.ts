@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assertCotDocument, buildDocument, DocumentError } from '../../src/index.js';
-import { sampleDocument, sampleTask, TASK_ID } from '../helpers/env.js';
+import { assertCotDocument, buildDocument, DocumentError } from '../../../src/index.js';
+import { sampleDocument, sampleTask, TASK_ID } from '../../helpers/env.js';
 
 const good = () => sampleDocument();
 

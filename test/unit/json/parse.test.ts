@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseJson, parseJsonBytes } from '../../src/json/parse.js';
-import { codeOf } from '../helpers/env.js';
+import { parseJson, parseJsonBytes } from '../../../src/json/parse.js';
+import { codeOf } from '../../helpers/env.js';
 
 describe('parseJson (strict)', () => {
   it('parses ordinary JSON', () => {
