@@ -16,7 +16,7 @@ export const ERROR_CODES = {
     'the output folder (or its logs/ subfolder) is a symlink or not a folder, or was reached outside the task folder it must lie in: nothing was written there',
   // outputs that would replace what the tool does not own (issue 10, §1)
   FILE_EXISTS:
-    'an output would replace a file the tool does not own (a key, or anything it did not write itself): nothing was written; pass --force where the command offers it',
+    'an output would replace a file the tool does not own (a key, or anything it did not write itself): nothing was written; the force option replaces it where a command offers it',
   FILE_IS_DIRECTORY: 'a path given for a file to write is a folder: nothing was written',
   FILE_NOT_DIRECTORY:
     'a path given for a folder to write in is a file (or another non-folder): nothing was written',

@@ -2,9 +2,9 @@
 // one link or a whole chain, the policy, the trust store and keys, documents, errors. Queues and transport are in
 // `chain-of-trust/queue` (src/queue.ts), fault injection and the demo chain builder in `chain-of-trust/testing`
 // (src/testing.ts). Named exports only; every other module is internal (package.json `exports` lists these three
-// entries, so a deep import does not resolve). Exit codes belong to the command line (src/exit-codes.ts).
+// entries, so a deep import does not resolve). Exit codes belong to the command line (src/cli/exit-codes.ts); the
+// library classifies failures by kind (src/failures.ts).
 
-// verify a chain
 export { renderChainHtml } from './chain/html.js';
 // policy
 export { type LoadedPolicy, loadPolicy, type Policy, toPolicy } from './chain/policy.js';
@@ -74,6 +74,15 @@ export {
   IntegrityError,
   isCotError,
 } from './errors.js';
+// verify a chain
+export {
+  type CodedFailure,
+  type FailureKind,
+  type FailureOutcome,
+  failureKind,
+  failureOutcome,
+  isTrustFailure,
+} from './failures.js';
 export {
   type ArtifactSource,
   type HashArtifactsOptions,

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type { Ajv as AjvClass } from 'ajv';
@@ -15,6 +14,7 @@ import {
   type TrustStore,
 } from '../trust/store.js';
 import { checkOption } from '../util/options.js';
+import { readSmallFile } from '../util/read.js';
 
 /** What a chain verification trusts and how far it goes. Paths are relative to the policy file. */
 export interface Policy {
@@ -193,11 +193,14 @@ export interface LoadedPolicy {
  * at all), and what loading its keys throws (loadKeyRepo, loadVerificationKeys: FILE_*, KEY_INVALID,
  * KEY_REPO_INVALID...).
  */
+/** Largest policy file read (a policy is a few kilobytes; its key files are read apart). */
+const MAX_POLICY_BYTES = 4 * 1024 * 1024;
+
 export async function loadPolicy(path: string): Promise<LoadedPolicy> {
   checkOption('loadPolicy', 'path', path, { kind: 'string', hint: 'the policy file (YAML or JSON)' });
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readSmallFile(path, 'policy', MAX_POLICY_BYTES)).toString('utf8');
   } catch (e) {
     throw fsError(e, path, 'cannot read policy');
   }

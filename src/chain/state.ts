@@ -1,6 +1,6 @@
 import type { CotDocument } from '../document/document.js';
 import { CotError, type ErrorCode } from '../errors.js';
-import { EXIT, exitCodeFor } from '../exit-codes.js';
+import { isTrustFailure } from '../failures.js';
 import type { JsonObject } from '../json/parse.js';
 import type { ArtifactInfo, TaskQueue, TaskStatus } from '../transport/queue.js';
 import type { TrustStore } from '../trust/store.js';
@@ -206,7 +206,7 @@ export class ChainRun {
    */
   consequence(cause: LinkState | undefined, code: ErrorCode): ErrorCode {
     const errs = cause?.link.errors ?? [];
-    if (errs.length === 0 || errs.some((e) => exitCodeFor(e.code) === EXIT.VERIFY_FAILED)) return code;
+    if (errs.length === 0 || errs.some((e) => isTrustFailure(e.code))) return code;
     return errs[0]!.code;
   }
 

@@ -76,17 +76,14 @@ function checkVerifyChainArguments(queue: unknown, taskId: unknown, o: unknown):
 /**
  * Verify a chain: from `taskId`, discover every task it relies on (`discoverChain`: parent decision/action task,
  * upstream artifacts, inputs such as docker images, optionally dependencies), recursively, each once, bounded by the
- * policy; then run CHAIN_CHECKS over them: which run of each task (`selectRuns`), every link's signed document
- * (`verifyDocuments`), decision and action tasks (`checkDecisionTasks`), every link traced to a verified decision or
- * action task whose task graph lists it (`checkTaskGraphs`), every consumed artifact (`checkConsumedArtifacts`),
- * docker images (`checkDockerImages`), interactive tasks (`checkInteractive`) and that a verified decision task is
- * reached (`checkDecisionReached`). Every failure is collected with its code; nothing throws for a bad link.
+ * policy; then run CHAIN_CHECKS over them, in their order (each check's docstring says what it checks and which
+ * rule of the reference it follows). Every failure is collected with its code; nothing throws for a bad link.
  *
  * `o` is `{ policy, trust, at }`: loadPolicy's result gives the first two (`{ ...(await loadPolicy(file)), at }`);
- * `at` (a Date) is required, the library never reads the clock. Throws OPTIONS_INVALID (exit 2) for a missing or
+ * `at` (a Date) is required, the library never reads the clock. Throws OPTIONS_INVALID for a missing or
  * wrong argument (not a TaskQueue, a malformed task id, no `at`...), before anything is read. Returns a
  * ChainReport whose `errors` are in discovery order (breadth first from `taskId`, then by taskId; failures of the
- * chain as a whole last); `failureOutcome(report.errors, 'CHAIN_VERIFICATION_FAILED')` gives the exit code.
+ * chain as a whole last); `failureOutcome(report.errors, 'CHAIN_VERIFICATION_FAILED')` gives the verdict (its code and kind).
  */
 export async function verifyChain(
   queue: TaskQueue,

@@ -1,6 +1,5 @@
 import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { CotError, isCotError } from '../errors.js';
-import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { escapeControls, terminalSafe } from '../util/terminal.js';
 import { registerDemo } from './commands/demo.js';
 import { registerFetch } from './commands/fetch.js';
@@ -12,6 +11,7 @@ import { registerUpload } from './commands/upload.js';
 import { registerVerify } from './commands/verify.js';
 import { registerVerifyLink } from './commands/verify-link.js';
 import { registerVerifySignature } from './commands/verify-signature.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
 import { type Io, jsonOut } from './io.js';
 import { examples, markRequired, withFlags } from './options.js';
 import { VERSION } from './version.js';

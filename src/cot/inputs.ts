@@ -1,8 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isChainOfTrustFile, RESERVED_ARTIFACT_NAMES } from '../document/names.js';
 import { CotError, fsError, notAFile } from '../errors.js';
 import { type ArtifactSource, enumerateArtifactDir, parseArtifactPair } from '../hashing/artifacts.js';
 import type { SigningKey } from '../keys/keys.js';
+import { readSmallFile } from '../util/read.js';
 import type { SignatureFormat } from './generate.js';
 
 /**
@@ -23,13 +24,7 @@ export async function readInputFile(path: string, what: string): Promise<Buffer>
   try {
     const st = await stat(path);
     if (!st.isFile()) throw notAFile(path, what, st);
-    if (st.size > MAX_INPUT_BYTES) {
-      throw new CotError(
-        'FILE_UNREADABLE',
-        `${what} ${path} is ${st.size} bytes, over the ${MAX_INPUT_BYTES}-byte limit`,
-      );
-    }
-    return await readFile(path);
+    return await readSmallFile(path, what, MAX_INPUT_BYTES);
   } catch (e) {
     throw fsError(e, path, `cannot read ${what}`);
   }

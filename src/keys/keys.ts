@@ -139,7 +139,7 @@ export function assertNotPublicKey(path: string, bytes: Uint8Array, what = 'priv
   if (reason !== undefined) {
     throw new CotError(
       'KEY_INVALID',
-      `${path} is a public key, not a ${what}: ${reason}. Signing needs the private key (the file \`cot keys new --out\` wrote); give the public key to verifiers`,
+      `${path} is a public key, not a ${what}: ${reason}. Signing needs the private key (the other file of the key pair); give the public key to verifiers`,
       { details: { path, reason: 'public-key' } },
     );
   }

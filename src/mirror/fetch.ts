@@ -355,7 +355,7 @@ function consumedProblem(
  * needs, `missing` in the order of the walk (depth, then taskId). Throws only when the task itself cannot be read
  * (its queue code: QUEUE_NOT_FOUND, TRANSPORT_*, JSON_INVALID, FILE_NOT_FOUND for a directory store that does not
  * exist), and OPTIONS_INVALID for missing or wrong arguments. `failureOutcome(missing, 'FETCH_INCOMPLETE')` gives
- * the exit code, by the rule `cot verify` uses.
+ * the verdict (its code and kind), by the rule `cot verify` uses.
  */
 export async function fetchChain(
   source: TaskQueue,

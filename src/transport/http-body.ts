@@ -1,8 +1,8 @@
-import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type * as http from 'node:http';
 import { type Readable, Transform } from 'node:stream';
 import { CotError } from '../errors.js';
+import { type Digester, digestTransform } from '../hashing/digest.js';
 
 /** Bounds and checks of HTTP bodies (httpGet's, httpRequest's) and hashed file streams (uploads). */
 
@@ -104,17 +104,9 @@ export function watchRate(
   };
 }
 
-/**
- * A read stream of the file `path` whose bytes also go into `hash` as they pass (so the hash is of exactly the bytes
- * read); a read error fails the returned stream (pipe() alone does not forward it).
- */
-export function hashedReadStream(path: string, hash: Hash): Readable {
-  const t = new Transform({
-    transform(c: Buffer, _e, cb) {
-      hash.update(c);
-      cb(null, c);
-    },
-  });
+/** A file's bytes as a stream, each chunk hashed by `digester` on its way (the one hashing stream, digestTransform). */
+export function hashedReadStream(path: string, digester: Digester): Readable {
+  const t = digestTransform(digester);
   const s = createReadStream(path);
   s.on('error', (e) => t.destroy(e));
   return s.pipe(t);

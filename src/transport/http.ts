@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import * as http from 'node:http';
@@ -9,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { CotError, type ErrorCode } from '../errors.js';
+import { Digester } from '../hashing/digest.js';
 import { bounded, hashedReadStream, watchRate } from './http-body.js';
 import { parseRetryAfter, RetryLater, withRetry } from './retry.js';
 
@@ -522,9 +522,9 @@ export async function httpPutFile(url: string, path: string, o: HttpPutFileOptio
     source = join(dir, 'body.gz');
     cleanup = () => rm(dir, { recursive: true, force: true });
     // hashing exactly the bytes that go into the gzip file
-    const h = createHash('sha256');
-    await pipeline(hashedReadStream(path, h), createGzip(), createWriteStream(source));
-    gzSha256 = h.digest('hex');
+    const d = new Digester(['sha256']);
+    await pipeline(hashedReadStream(path, d), createGzip(), createWriteStream(source));
+    gzSha256 = d.result().digests.sha256;
   }
   try {
     const r = await putWithRetries(url, source, (await stat(source)).size, o, !o.gzip);
@@ -553,10 +553,10 @@ function putWithRetries(
   const responseTimeoutMs = Math.min(o.responseTimeoutMs ?? putResponseTimeoutMs(length), timeoutMs);
   return withRetry<{ status: number; sha256?: string }>(
     async (_n, last) => {
-      const h = createHash('sha256');
+      const d = new Digester(['sha256']);
       let res: http.IncomingMessage;
       try {
-        const body = () => (hashBody ? hashedReadStream(source, h) : createReadStream(source));
+        const body = () => (hashBody ? hashedReadStream(source, d) : createReadStream(source));
         res = await request(target, 'PUT', headers, timeoutMs, body, undefined, responseTimeoutMs);
       } catch (e) {
         if (last) throw networkError(e, `PUT ${target.href}`);
@@ -565,7 +565,7 @@ function putWithRetries(
       const s = res.statusCode ?? 0;
       if (s >= 200 && s < 300) {
         res.destroy();
-        return { status: s, ...(hashBody ? { sha256: h.digest('hex') } : {}) };
+        return { status: s, ...(hashBody ? { sha256: d.result().digests.sha256! } : {}) };
       }
       if (RETRYABLE_STATUS(s) && !last) {
         res.destroy();

@@ -1,6 +1,6 @@
-import { createHash, type Hash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { CotError, fsError, optionRef } from '../errors.js';
+import { Digester } from '../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { checkOptions } from '../util/options.js';
 import { assertTaskId } from '../util/task-id.js';
@@ -382,7 +382,7 @@ export class TaskclusterQueue implements TaskQueue {
    */
   private async uploadObject(a: CreateArtifactInput, size: number, res: Tc): Promise<void> {
     const { tc, queue } = await this.api();
-    let lastHash: Hash | undefined;
+    let lastHash: Digester | undefined;
     try {
       const object = new tc.Object({
         rootUrl: this.o.rootUrl,
@@ -399,14 +399,14 @@ export class TaskclusterQueue implements TaskQueue {
         uploadId: res.uploadId,
         object,
         streamFactory: async () => {
-          lastHash = createHash('sha256');
+          lastHash = new Digester(['sha256']);
           return hashedReadStream(a.path, lastHash);
         },
         retries: this.o.retries ?? 5,
         delayFactor: this.o.retryDelayMs ?? 100,
       });
       // the object is not visible until finishArtifact: stop there if the bytes were not the hashed ones
-      const found = lastHash?.digest('hex');
+      const found = lastHash?.result().digests.sha256;
       if (a.expectedSha256 !== undefined && found !== a.expectedSha256)
         throw artifactChanged(a, found ?? '(nothing read)');
       await queue.finishArtifact(a.taskId, a.runId, a.name, { uploadId: res.uploadId });

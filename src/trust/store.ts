@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, relative, sep } from 'node:path';
 import { CotError, fsError } from '../errors.js';
@@ -9,6 +9,7 @@ import { parseVerificationKeys, type VerificationKey } from '../keys/keys.js';
 import { loadPgp } from '../pgp/lazy.js';
 import type { PgpPublicKey } from '../pgp/openpgp.js';
 import { checkOption } from '../util/options.js';
+import { readSmallFile } from '../util/read.js';
 
 type PgpVerificationKey = Extract<VerificationKey, { kind: 'openpgp' }>;
 type Ed25519VerificationKey = Extract<VerificationKey, { kind: 'ed25519' }>;
@@ -54,6 +55,9 @@ export function newKeyCache(): KeyCache {
 }
 
 /** Key files in a repository: OpenPGP (.pub, .asc, .gpg) or ed25519 (.pub, .ed25519) public keys. */
+/** Largest key or trust file read (an OpenPGP keyring with many keys stays far below). */
+const MAX_KEY_FILE_BYTES = 16 * 1024 * 1024;
+
 const KEY_SUFFIXES = ['.pub', '.asc', '.gpg', '.ed25519'];
 const IMPLEMENTATION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -143,7 +147,7 @@ export async function loadKeyRepo(dir: string, options: LoadKeyRepoOptions = {})
       const entry: KeyFileEntry = { path: file, implementation: ent.name, role, keys: [] };
       store.files.push(entry);
       try {
-        const bytes = await readFile(file);
+        const bytes = await readSmallFile(file, 'key file', MAX_KEY_FILE_BYTES);
         entry.keys = await parseCached(bytes, file, cache);
       } catch (e) {
         entry.error = e instanceof Error ? e.message : String(e);
@@ -253,7 +257,7 @@ export async function addEd25519TrustFile(
 ): Promise<TrustStore> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readSmallFile(path, 'trust file', MAX_KEY_FILE_BYTES);
   } catch (e) {
     throw fsError(e, path, 'cannot read trust file');
   }

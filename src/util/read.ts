@@ -91,6 +91,19 @@ export async function readBounded(
 }
 
 /** readBounded of the file at `path`, opened for reading (following symlinks, as given) and closed again. */
+/**
+ * Read a small input file whole (a policy, a key file, a trust file, a document), at most `maxBytes`: a larger file
+ * is FILE_UNREADABLE naming `what` and the limit, a file that grows while it is read is read to the limit only.
+ */
+export async function readSmallFile(path: string, what: string, maxBytes: number): Promise<Buffer> {
+  return readFileBounded(
+    path,
+    maxBytes,
+    (size) =>
+      new CotError('FILE_UNREADABLE', `${what} ${path} is ${size} bytes, over the ${maxBytes}-byte limit`),
+  );
+}
+
 export async function readFileBounded(
   path: string,
   maxBytes: number,

@@ -93,8 +93,8 @@ export interface WorkerChainOfTrustResult extends Omit<GenerateResult, 'staged'>
  * checks each upload against the listed sha256 (ARTIFACT_CHANGED) and the chain-of-trust files go last, so a
  * failed run never uploads the document. Throws the codes of readAdditionalData, generateChainOfTrust and
  * uploadArtifacts (an upload failure keeps its code, and its message and `details.written` name the chain-of-trust
- * files written locally), OPTIONS_INVALID for missing or wrong options, and USAGE / OUTPUT_FAILED for the staging
- * folder (createStagingDir).
+ * files written locally), OPTIONS_INVALID for missing or wrong options, and OPTIONS_INVALID / OUTPUT_FAILED for the
+ * staging folder (createStagingDir).
  */
 export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<WorkerChainOfTrustResult> {
   checkOptions('workerChainOfTrust', o, {
@@ -167,7 +167,7 @@ export async function workerChainOfTrust(o: WorkerChainOfTrustOptions): Promise<
         const written = r.files.map((f) => f.path);
         throw new CotError(
           e.code,
-          `${e.message}; the upload stopped, but the chain-of-trust files were written locally: ${written.join(', ')} (upload them again after the artifacts, e.g. with cot upload)`,
+          `${e.message}; the upload stopped, but the chain-of-trust files were written locally: ${written.join(', ')} (upload them again after the artifacts)`,
           { cause: e, details: { ...e.details, written } },
         );
       }

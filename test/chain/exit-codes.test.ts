@@ -2,7 +2,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { failureOutcome } from '../../src/exit-codes.js';
+import { exitCodeFor } from '../../src/cli/exit-codes.js';
+import { type CodedFailure, failureOutcome } from '../../src/failures.js';
 import { type ChainError, type JsonObject, loadPolicy, verifyChain } from '../../src/index.js';
 import { DirectoryQueue, type TaskQueue } from '../../src/queue.js';
 import {
@@ -15,6 +16,15 @@ import {
 } from '../helpers/chain.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/env.js';
+
+/** failureOutcome's verdict with the exit code the command line gives it (exit codes are the CLI's). */
+function outcomeOf<F extends CodedFailure>(
+  failures: readonly F[],
+  trustCode: Parameters<typeof failureOutcome>[1],
+) {
+  const o = failureOutcome(failures, trustCode);
+  return o && { ...o, exitCode: exitCodeFor(o.code) };
+}
 
 // Issue 10: a CI script must tell "retry" (3) from "do not ship" (anything else), and a failed chain must say the
 // same thing on every run.
@@ -136,7 +146,7 @@ describe('cot verify: the exit says retry (3), bad input (4), usage (2) or not t
       at: NOW,
     });
     expect(report.errors.map((e) => e.code)).toEqual(['FILE_NOT_FOUND']);
-    expect(failureOutcome(report.errors, 'CHAIN_VERIFICATION_FAILED')).toMatchObject({
+    expect(outcomeOf(report.errors, 'CHAIN_VERIFICATION_FAILED')).toMatchObject({
       code: 'FILE_NOT_FOUND',
       exitCode: 4,
     });
@@ -303,27 +313,25 @@ describe('CHAIN_TASK_MISMATCH / CHAIN_TASK_GRAPH_MISMATCH name every differing l
 describe('the one rule', () => {
   const f = (...codes: string[]) => codes.map((code) => ({ code }) as ChainError);
   it('failureOutcome: 1 whenever a trust check failed, else the first permanent failure, else 3', () => {
-    expect(failureOutcome([], 'CHAIN_VERIFICATION_FAILED')).toBeUndefined();
+    expect(outcomeOf([], 'CHAIN_VERIFICATION_FAILED')).toBeUndefined();
     expect(
-      failureOutcome(f('TRANSPORT_NETWORK', 'QUEUE_NOT_FOUND', 'HASH_MISMATCH'), 'CHAIN_VERIFICATION_FAILED'),
+      outcomeOf(f('TRANSPORT_NETWORK', 'QUEUE_NOT_FOUND', 'HASH_MISMATCH'), 'CHAIN_VERIFICATION_FAILED'),
     ).toMatchObject({ code: 'CHAIN_VERIFICATION_FAILED', exitCode: 1, deciding: { code: 'HASH_MISMATCH' } });
-    expect(
-      failureOutcome(f('TRANSPORT_NETWORK', 'QUEUE_NOT_FOUND', 'USAGE'), 'FETCH_INCOMPLETE'),
-    ).toMatchObject({
+    expect(outcomeOf(f('TRANSPORT_NETWORK', 'QUEUE_NOT_FOUND', 'USAGE'), 'FETCH_INCOMPLETE')).toMatchObject({
       code: 'QUEUE_NOT_FOUND',
       exitCode: 4,
     });
-    expect(failureOutcome(f('TRANSPORT_HTTP', 'TRANSPORT_NETWORK'), 'FETCH_INCOMPLETE')).toMatchObject({
+    expect(outcomeOf(f('TRANSPORT_HTTP', 'TRANSPORT_NETWORK'), 'FETCH_INCOMPLETE')).toMatchObject({
       code: 'TRANSPORT_HTTP',
       exitCode: 3,
     });
-    expect(failureOutcome(f('OPTIONS_INVALID'), 'FETCH_INCOMPLETE')).toMatchObject({ exitCode: 2 });
+    expect(outcomeOf(f('OPTIONS_INVALID'), 'FETCH_INCOMPLETE')).toMatchObject({ exitCode: 2 });
   });
 
   it('a removed store folder mid-way is bad input too', async () => {
     const l = await lab('gone');
     await rm(join(l.dir, 'queue'), { recursive: true });
     const r = await verifyLab(l, demo.taskId);
-    expect(failureOutcome(r.errors, 'CHAIN_VERIFICATION_FAILED')?.exitCode).toBe(4);
+    expect(outcomeOf(r.errors, 'CHAIN_VERIFICATION_FAILED')?.exitCode).toBe(4);
   });
 });

@@ -159,3 +159,41 @@ describe('every command explains itself', () => {
     }
   });
 });
+
+describe('declared option relations', () => {
+  // commander's .conflicts() and .implies() take attribute names as plain strings, which the compiler cannot check:
+  // a misspelt name would silently switch the rule off, so every name must be an option of the same command
+  it('every name in .conflicts() and .implies() is an option of its command', () => {
+    const wrong: string[] = [];
+    for (const { path, cmd } of leafCommands()) {
+      const names = new Set(cmd.options.map((o) => o.attributeName()));
+      for (const o of cmd.options) {
+        const rel = o as unknown as { conflictsWith?: string[]; implied?: Record<string, unknown> };
+        for (const n of [...(rel.conflictsWith ?? []), ...Object.keys(rel.implied ?? {})])
+          if (!names.has(n)) wrong.push(`cot ${path} ${o.long}: ${n}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('the declared conflicts are refused as usage errors', async () => {
+    for (const args of [
+      ['verify-link', 'doc.json', '--key', 'a.pub', '--key-repo', 'repo', '--worker-impl', 'x'],
+      ['verify-link', 'doc.json', '--key', 'a.pub', '--ed25519-keys', 'k.json', '--worker-impl', 'x'],
+      [
+        'fetch',
+        'LnshJjNXTfeBlPNrAzyy9w',
+        '--queue',
+        'q',
+        '--root-url',
+        'https://tc.example.com',
+        '--out',
+        'o',
+      ],
+    ]) {
+      const r = await runCli(NOW, ...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(/^cot: USAGE: .*cannot be used with/);
+    }
+  });
+});

@@ -202,6 +202,21 @@ describe('architecture (issue 11)', () => {
     expect(cycles).toEqual([]);
   });
 
+  it("no module in a folder imports the package's entry points (src/index.ts, queue.ts, testing.ts)", () => {
+    // an entry re-exports the whole library: importing it from a layer would hide every layer it reaches
+    const entries = ['index.ts', 'queue.ts', 'testing.ts'].map((f) => join(SRC, f));
+    const offenders = all.flatMap((s) => {
+      if (folderOf(join(SRC, '..', s.path)) === undefined) return [];
+      return importsOf(s)
+        .filter(({ spec }) => spec.startsWith('.'))
+        .filter(({ spec }) =>
+          entries.includes(resolve(dirname(join(SRC, '..', s.path)), spec).replace(/\.js$/, '.ts')),
+        )
+        .map(({ spec, line }) => `${s.path}:${line} imports ${spec}`);
+    });
+    expect(offenders).toEqual([]);
+  });
+
   it('finds a folder cycle and a long function when there is one (the checks themselves)', () => {
     const fake = (path: string, text: string): Source => ({
       path,

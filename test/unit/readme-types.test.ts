@@ -160,8 +160,19 @@ describe('"The library" names each entry\'s exports', () => {
 
   it('the main entry stays narrow (issue 11: about 40 names) and exports no exit code', () => {
     expect(Object.keys(mainEntry).length).toBeLessThanOrEqual(45);
+    // exit codes are the command line's; the library says what kind a failure is (failureKind, failureOutcome)
     for (const e of entries)
-      for (const n of ['EXIT', 'EXIT_CODE_FOR', 'exitCodeFor', 'failureOutcome'])
+      for (const n of ['EXIT', 'EXIT_CODE_FOR', 'EXIT_FOR_KIND', 'exitCodeFor'])
         expect(e[1]).not.toHaveProperty(n);
+    expect(
+      mainEntry.failureOutcome(
+        [{ code: 'TRANSPORT_NETWORK' }, { code: 'HASH_MISMATCH' }],
+        'CHAIN_VERIFICATION_FAILED',
+      ),
+    ).toEqual({
+      code: 'CHAIN_VERIFICATION_FAILED',
+      kind: 'untrusted',
+      deciding: { code: 'HASH_MISMATCH' },
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT_CODE_FOR } from '../../src/exit-codes.js';
+import { EXIT_CODE_FOR } from '../../src/cli/exit-codes.js';
 import { ERROR_CODES } from '../../src/index.js';
 import { REPO } from '../helpers/env.js';
 

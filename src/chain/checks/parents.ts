@@ -1,6 +1,6 @@
 import { TASK_GRAPH_NAME as TASK_GRAPH } from '../../document/names.js';
 import { CotError } from '../../errors.js';
-import { EXIT, exitCodeFor } from '../../exit-codes.js';
+import { isTrustFailure } from '../../failures.js';
 import { assertDigests, digestBytes } from '../../hashing/digest.js';
 import { type JsonObject, parseJsonBytes } from '../../json/parse.js';
 import { STORED_STORAGE_TYPES } from '../../transport/queue.js';
@@ -199,7 +199,7 @@ export const checkDecisionReached: ChainCheck = {
     if (ok) return;
     // a chain that could not be walked or checked to its end (a task that does not exist, a network error, a bad
     // option) is unverifiable, not untrustworthy: that failure is the verdict, not a missing decision task
-    if (s.errors.some((e) => exitCodeFor(e.code) !== EXIT.VERIFY_FAILED)) return;
+    if (s.errors.some((e) => !isTrustFailure(e.code))) return;
     s.fail(
       undefined,
       'CHAIN_NO_DECISION',

@@ -1,9 +1,10 @@
 import type { Command } from '@commander-js/extra-typings';
-import { exitCodeFor, failureOutcome } from '../../exit-codes.js';
+import { failureOutcome } from '../../failures.js';
 import { type FetchResult, fetchChain } from '../../mirror/fetch.js';
 import { DEFAULT_DEADLINE_MS, DEFAULT_MIN_BYTES_PER_SECOND } from '../../transport/http.js';
 import { assertSeparateFolders } from '../../util/output-paths.js';
 import { escapeControls } from '../../util/terminal.js';
+import { exitCodeFor } from '../exit-codes.js';
 import { count, failureJson, type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
 import { examples, numberOption, taskIdArgument } from '../options.js';
 import { queueFromOptions, withDownloadQueueOptions } from '../queue-options.js';
@@ -87,12 +88,11 @@ function fetchFailure(r: FetchResult, out: string): ReportedFailure | undefined 
   if (r.complete) return undefined;
   const outcome = failureOutcome(r.missing, 'FETCH_INCOMPLETE') ?? {
     code: 'FETCH_INCOMPLETE' as const,
-    exitCode: exitCodeFor('FETCH_INCOMPLETE'),
     deciding: undefined,
   };
   return {
     code: outcome.code,
-    exitCode: outcome.exitCode,
+    exitCode: exitCodeFor(outcome.code),
     message: `the mirror in ${out} is incomplete: ${r.truncated ? 'the walk stopped at --depth or --max-tasks; ' : ''}${count(r.missing.length, 'item')} missing${outcome.deciding ? `, first: ${outcome.deciding.code}: ${outcome.deciding.reason}` : ''}`,
   };
 }

@@ -5,10 +5,11 @@ import { policyQueueOptions } from '../../chain/queue-options.js';
 import { chainReportJson, renderChainText, rootCause } from '../../chain/report.js';
 import { type ChainReport, verifyChain } from '../../chain/verify-chain.js';
 import { CotError } from '../../errors.js';
-import { failureOutcome } from '../../exit-codes.js';
+import { failureOutcome } from '../../failures.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { isInside } from '../../util/fs-paths.js';
 import { assertDistinctOutputs, assertFileTarget, canonicalPath } from '../../util/output-paths.js';
+import { exitCodeFor } from '../exit-codes.js';
 import { failureJson, type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
 import { examples, taskIdArgument, timeOption } from '../options.js';
 import { queueFromOptions, withDownloadQueueOptions } from '../queue-options.js';
@@ -26,7 +27,7 @@ export function chainFailure(report: ChainReport): ReportedFailure | undefined {
   const cause = rootCause(report.errors, d);
   return {
     code: outcome.code,
-    exitCode: outcome.exitCode,
+    exitCode: exitCodeFor(outcome.code),
     message: `${failed} of ${report.links.length} tasks failed; first: ${d.code}: ${d.message}${cause === d ? '' : `; because ${cause.code}: ${cause.message}`}`,
   };
 }
