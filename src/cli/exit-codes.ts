@@ -25,10 +25,10 @@ export const EXIT = {
   INTERNAL: 70,
 } as const;
 
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** The exit code of each kind of failure (src/failures.ts): the command line's, never the library's. */
-export const EXIT_FOR_KIND = {
+const EXIT_FOR_KIND = {
   untrusted: EXIT.VERIFY_FAILED,
   usage: EXIT.USAGE,
   transient: EXIT.TRANSPORT,
