@@ -1,6 +1,6 @@
 import { CotError } from '../errors.js';
 import { canonicalize } from '../json/canonical.js';
-import type { JsonDifference } from '../json/differences.js';
+import { describeDifferences, type JsonDifference } from '../json/differences.js';
 import { isJsonObject, type JsonObject, type JsonValue } from '../json/parse.js';
 import { checkOption, checkOptions } from '../util/options.js';
 import { assertTaskId } from '../util/task-id.js';
@@ -161,4 +161,20 @@ export async function rebuildParentTask(options: RebuildParentOptions): Promise<
     truncated: comparison.matched ? false : comparison.truncated,
     warnings: plan.warnings,
   };
+}
+
+/**
+ * The refusal of a rebuild that did not match: TREE_TASK_MISMATCH, its message naming the template, the closest
+ * rendered task and each differing path with both values (rendered vs runtime), `details` holding the differences.
+ */
+export function mismatchError(r: RebuildResult): CotError {
+  const closest =
+    r.index < 0
+      ? 'the template rendered no task'
+      : `closest rendered task: tasks[${r.index}] of ${r.renderedTasks}; rendered vs runtime: ${describeDifferences(r.differences, r.truncated).join('; ')}`;
+  return new CotError(
+    'TREE_TASK_MISMATCH',
+    `task ${r.taskId} (tasks_for ${r.tasksFor}) matches no task ${r.templateSource ?? '.taskcluster.yml'} renders (${r.repository.url}${r.revision ? `@${r.revision}` : ''}): ${closest}`,
+    { details: { taskId: r.taskId, index: r.index, differences: r.differences, truncated: r.truncated } },
+  );
 }
