@@ -39,7 +39,7 @@ function removeEmpty(v: JsonValue): JsonValue {
  * A task definition as compared (rules 2 to 4; rule 1 with `dropTaskId`). A taskQueueId already present is kept
  * and the split fields are dropped, as the reference does.
  */
-export function normalizeForComparison(task: JsonObject, dropTaskId: boolean): JsonObject {
+function normalizeForComparison(task: JsonObject, dropTaskId: boolean): JsonObject {
   const t = { ...task };
   if (dropTaskId) delete t.taskId;
   const out = removeEmpty(t) as JsonObject;
@@ -56,7 +56,7 @@ export function normalizeForComparison(task: JsonObject, dropTaskId: boolean): J
 }
 
 /** The comparison's outcome: the rendered task matched (its index), or the closest one and where it differs. */
-export type TaskComparison =
+type TaskComparison =
   | { matched: true; index: number }
   | {
       matched: false;

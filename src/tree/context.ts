@@ -14,7 +14,7 @@ import type { RenderInput } from './render.js';
  */
 
 /** The parent task to rebuild and its decision task (the parent itself for a decision or cron task). */
-export interface ParentTasks {
+interface ParentTasks {
   task: JsonObject;
   taskId: string;
   decisionTask: JsonObject;
@@ -51,7 +51,7 @@ export interface RebuildPlan {
 }
 
 /** A render, as the rebuild does it (renderJsonE with the caller's limits). */
-export type Render = (input: RenderInput) => Promise<JsonValue>;
+type Render = (input: RenderInput) => Promise<JsonValue>;
 
 interface BuilderInput {
   parent: ParentTasks;
@@ -92,7 +92,7 @@ function needString(task: JsonObject, path: string, who: string): string {
 }
 
 /** `tasks_for` of the parent task (`extra.tasks_for`): TREE_TASKS_FOR_UNKNOWN unless one of `allowed`. */
-export function tasksForOf(task: JsonObject, taskId: string, allowed: readonly string[]): string {
+function tasksForOf(task: JsonObject, taskId: string, allowed: readonly string[]): string {
   const v = at(task, 'extra.tasks_for');
   if (typeof v !== 'string' || !allowed.includes(v))
     throw new CotError(
@@ -109,7 +109,7 @@ export function tasksForOf(task: JsonObject, taskId: string, allowed: readonly s
  * Stricter than the reference: the project's `repo`, when given, must be this repository. Throws TREE_TASK_INVALID
  * (no `<PREFIX>_HEAD_REPOSITORY`, not an https URL), TREE_FILE_MISSING (no projects.yml), TREE_PROJECT_UNKNOWN.
  */
-export function treeRepository(parent: ParentTasks, tree: TreeMaterial): TreeRepository {
+function treeRepository(parent: ParentTasks, tree: TreeMaterial): TreeRepository {
   const field = `payload.env.${parent.envPrefix}_HEAD_REPOSITORY`;
   const raw = needString(parent.decisionTask, field, `decision task ${parent.decisionTaskId}`);
   const url = raw.replace(/\/+$/, '');
@@ -200,11 +200,7 @@ function pushInfo(tree: TreeMaterial, revision: string, warnings: string[]): Pus
  * the push comment (from `try:` to the end of that line), the rule of taskgraph's try_option_syntax the reference
  * applies. Anything else: TREE_COMMIT_MESSAGE_INVALID.
  */
-export function checkCommitMessage(
-  decisionTask: JsonObject,
-  decisionTaskId: string,
-  pushComment: string,
-): string {
+function checkCommitMessage(decisionTask: JsonObject, decisionTaskId: string, pushComment: string): string {
   const v = at(decisionTask, 'payload.env.GECKO_COMMIT_MSG');
   const message = v === undefined ? ' ' : v;
   const allowed = [' '];
@@ -280,7 +276,7 @@ const hgCron: ContextBuilder = async ({ parent, tree, base, warnings }) => {
  * (_get_action_from_actions_json). Throws TREE_FILE_INVALID (no `actions` list), TREE_ACTION_UNKNOWN,
  * TREE_ACTION_KIND_INVALID (the one found is not `kind: hook`).
  */
-export function findHookAction(tree: TreeMaterial, callback: string): JsonObject {
+function findHookAction(tree: TreeMaterial, callback: string): JsonObject {
   const f = needTreeFile(tree, 'actions', 'an action task');
   const actions = treeObject(f).actions;
   if (!Array.isArray(actions))
@@ -307,7 +303,7 @@ export function findHookAction(tree: TreeMaterial, callback: string): JsonObject
  * The permission of a hook action (_get_action_perm): `extra.actionPerm`, else `actionPerm`, else `generic` when
  * its `hookId` holds `generic/` (or it has none), else its callback name.
  */
-export function actionPermission(action: JsonObject): string {
+function actionPermission(action: JsonObject): string {
   const perm = at(action, 'extra.actionPerm') ?? action.actionPerm;
   if (perm !== undefined && perm !== null) return String(perm);
   const hookId = typeof action.hookId === 'string' ? action.hookId : 'generic/';
@@ -320,7 +316,7 @@ export function actionPermission(action: JsonObject): string {
  * `$let` giving `.taskcluster.yml` its context from the hook's payload, with `repo_scope`
  * `assume:repo:<repository url without https://>:<tasks_for>:<permission>`.
  */
-export function wrapActionTemplate(template: JsonValue, permission: string, tasksFor: string): JsonObject {
+function wrapActionTemplate(template: JsonValue, permission: string, tasksFor: string): JsonObject {
   const field = (name: string) => `\${payload.decision.action.${name}}`;
   return {
     $let: {

@@ -11,7 +11,7 @@ import { readFileBounded } from '../util/read.js';
  * (scriptworker `cot/verify.py`: the decision task's `public/actions.json` and `public/parameters.yml`, the
  * repository's `.taskcluster.yml`, hg's `json-pushes` answer, ci-configuration's `projects.yml`).
  */
-export const TREE_FILES = {
+const TREE_FILES = {
   template: '.taskcluster.yml',
   pushlog: 'pushlog.json',
   projects: 'projects.yml',
@@ -19,7 +19,7 @@ export const TREE_FILES = {
   parameters: 'parameters.yml',
 } as const;
 
-export type TreeFileRole = keyof typeof TREE_FILES;
+type TreeFileRole = keyof typeof TREE_FILES;
 
 const MiB = 1024 * 1024;
 
@@ -39,7 +39,7 @@ export const TREE_FILE_MAX_BYTES: Readonly<Record<TreeFileRole, number>> = {
 const MAX_YAML_ALIASES = 100;
 
 /** One loaded tree file: where it came from (a path or a URL, for messages) and its value. */
-export interface TreeFile {
+interface TreeFile {
   source: string;
   value: JsonValue;
 }

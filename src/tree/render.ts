@@ -27,7 +27,7 @@ export interface RenderLimits {
   maxResultChars?: number;
 }
 
-export const DEFAULT_RENDER_LIMITS: Required<RenderLimits> = {
+const DEFAULT_RENDER_LIMITS: Required<RenderLimits> = {
   deadlineMs: 2000,
   maxHeapMb: 128,
   maxResultChars: 16 * 1024 * 1024,
