@@ -179,12 +179,16 @@ async function renderOnce(input: RenderInput, limits: Required<RenderLimits>): P
         r.pending = undefined;
         resolve(m);
       };
-      r.child.send({
+      const job = {
         id,
         template: input.template,
         context: input.context,
         slugids: input.slugids,
         maxResultChars: limits.maxResultChars,
+      };
+      // a process that died since it answered: its exit handler or this callback ends the render
+      r.child.send(job, (e) => {
+        if (e) r.pending?.(new Error(`the render process could not be reached: ${e.message}`));
       });
     });
     return decodeReply(reply, input, limits);
