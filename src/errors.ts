@@ -125,6 +125,30 @@ export const ERROR_CODES = {
     'a task runs a prebuilt or indexed docker image where the policy does not allow it (task kind, restricted scope)',
   CHAIN_INTERACTIVE_TASK:
     'an interactive task (a person could have changed its outputs) is part of the chain',
+  // rebuilding a decision, cron or action task from its tree (src/tree/)
+  TREE_FILE_MISSING:
+    'a file the rebuild of a parent task needs (`.taskcluster.yml`, `pushlog.json`, `projects.yml`, `actions.json`, `parameters.yml`) is absent from the tree (the file is named)',
+  TREE_FILE_INVALID:
+    'a tree file is not valid YAML or JSON, is over its size bound, or lacks what the rebuild reads (the file and the field are named)',
+  TREE_TEMPLATE_INVALID:
+    'the in-tree template is over its size bound, not YAML, not a mapping, or renders no `tasks` list',
+  TREE_RENDER_FAILED:
+    'JSON-e cannot render the in-tree template (or an action hook payload) with the context (the JSON-e error is quoted)',
+  TREE_RENDER_LIMIT: 'a JSON-e render was stopped at its bound: its deadline, its memory or its result size',
+  TREE_TASKS_FOR_UNKNOWN:
+    "the parent task's `extra.tasks_for` is missing or not one cot can rebuild (hg-push, cron, action)",
+  TREE_TASK_INVALID:
+    'the parent or decision task lacks a field the rebuild needs or holds one of the wrong type (the field is named)',
+  TREE_PROJECT_UNKNOWN:
+    "the decision task's repository is not a project of `projects.yml` (or that project names another repository, or has no level)",
+  TREE_COMMIT_MESSAGE_INVALID:
+    'the decision task\'s commit message is neither " " nor the `try:` line of the push comment',
+  TREE_ACTION_UNKNOWN: "no action of the decision task's `actions.json` has the action task's callback",
+  TREE_ACTION_KIND_INVALID: 'the action the callback names is not a hook action',
+  TREE_ACTION_TASK_GROUP_INVALID:
+    "the rebuilt action's ACTION_TASK_GROUP_ID is neither the action's taskId nor its decision task's",
+  TREE_TASK_MISMATCH:
+    'the parent task matches no task its in-tree template renders (the differing paths of the closest one are shown)',
   INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 

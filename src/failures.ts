@@ -105,6 +105,19 @@ export const FAILURE_KIND = {
   CHAIN_PREBUILT_IMAGE: 'untrusted',
   CHAIN_INTERACTIVE_TASK: 'untrusted',
   INTERNAL: 'internal',
+  TREE_FILE_MISSING: 'bad-input',
+  TREE_FILE_INVALID: 'bad-input',
+  TREE_TEMPLATE_INVALID: 'bad-input',
+  TREE_RENDER_FAILED: 'bad-input',
+  TREE_RENDER_LIMIT: 'bad-input',
+  TREE_TASKS_FOR_UNKNOWN: 'bad-input',
+  TREE_TASK_INVALID: 'untrusted',
+  TREE_PROJECT_UNKNOWN: 'untrusted',
+  TREE_COMMIT_MESSAGE_INVALID: 'untrusted',
+  TREE_ACTION_UNKNOWN: 'untrusted',
+  TREE_ACTION_KIND_INVALID: 'untrusted',
+  TREE_ACTION_TASK_GROUP_INVALID: 'untrusted',
+  TREE_TASK_MISMATCH: 'untrusted',
 } as const satisfies Record<ErrorCode, FailureKind>;
 
 /** The kind of a failure code (FAILURE_KIND). */

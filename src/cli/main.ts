@@ -10,6 +10,7 @@ import { registerQueue } from './commands/queue.js';
 import { registerUpload } from './commands/upload.js';
 import { registerVerify } from './commands/verify.js';
 import { registerVerifyLink } from './commands/verify-link.js';
+import { registerVerifyParent } from './commands/verify-parent.js';
 import { registerVerifySignature } from './commands/verify-signature.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { type Io, jsonOut } from './io.js';
@@ -43,6 +44,7 @@ export function buildProgram(io: Io): Command {
   registerDemo(program, io);
   registerVerify(program, io);
   registerVerifyLink(program, io);
+  registerVerifyParent(program, io);
   registerVerifySignature(program, io);
   registerHash(program, io);
   markRequired(program);

@@ -80,6 +80,7 @@ describe('every command explains itself', () => {
         'upload',
         'verify',
         'verify-link',
+        'verify-parent',
         'verify-signature',
       ].sort(),
     );

@@ -26,6 +26,7 @@ const SCHEMA_OF: Record<string, string> = {
   demo: 'chain-report',
   verify: 'chain-report',
   'verify-link': 'verify-link',
+  'verify-parent': 'verify-parent',
   'verify-signature': 'verify-signature',
   hash: 'hash',
 };
