@@ -149,6 +149,14 @@ export const ERROR_CODES = {
     "the rebuilt action's ACTION_TASK_GROUP_ID is neither the action's taskId nor its decision task's",
   TREE_TASK_MISMATCH:
     'the parent task matches no task its in-tree template renders (the differing paths of the closest one are shown)',
+  TREE_ENV_PREFIX_UNKNOWN:
+    "the prefix of the decision task's repository variables (`<PREFIX>_HEAD_REPOSITORY`) is not given and cannot be told from its env: none, or several that hold its `metadata.source` (the candidates are named)",
+  TREE_GITHUB_LOOKUP_FAILED:
+    'a GitHub lookup a context needs (commit, pull request, release) has no answer: its file is absent from the tree, or the API answered 404 (the lookup and the file or URL are named)',
+  TREE_FETCH_FAILED:
+    'a tree file or GitHub answer could not be fetched from the repository host (network, HTTP error status, refused credentials; the URL is named)',
+  TREE_HOST_REFUSED:
+    "a tree URL (from the task's repository, or a redirect) names a host the allowed tree hosts do not list, or is not https (the URL and the allowed hosts are named)",
   INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 

@@ -118,6 +118,10 @@ export const FAILURE_KIND = {
   TREE_ACTION_KIND_INVALID: 'untrusted',
   TREE_ACTION_TASK_GROUP_INVALID: 'untrusted',
   TREE_TASK_MISMATCH: 'untrusted',
+  TREE_ENV_PREFIX_UNKNOWN: 'bad-input',
+  TREE_GITHUB_LOOKUP_FAILED: 'bad-input',
+  TREE_FETCH_FAILED: 'transient',
+  TREE_HOST_REFUSED: 'untrusted',
 } as const satisfies Record<ErrorCode, FailureKind>;
 
 /** The kind of a failure code (FAILURE_KIND). */

@@ -1,95 +1,30 @@
 import { CotError } from '../errors.js';
 import { isJsonObject, type JsonObject, type JsonValue, parseJson } from '../json/parse.js';
+import {
+  at,
+  type ContextBuilder,
+  needString,
+  type ParentTasks,
+  type RebuildPlan,
+  type Render,
+  type TreeRepository,
+  taskInvalid,
+} from './builder.js';
 import { needTreeFile, type TreeMaterial, treeObject } from './files.js';
-import type { RenderInput } from './render.js';
+import { GITHUB_BUILDERS, githubRepository, isGithubUrl } from './github.js';
+
+export type { ParentTasks, RebuildPlan, TreeRepository } from './builder.js';
 
 /**
  * The JSON-e context (and template) a parent task was rendered with, rebuilt from the tree, for each `tasks_for`.
  * The rules are the reference's (scriptworker `cot/verify.py`: populate_jsone_context, get_scm_level,
  * get_pushlog_info, _get_additional_hg_push_jsone_context, _get_additional_hg_cron_jsone_context,
  * get_action_context_and_template, _get_action_from_actions_json, _get_action_perm, _wrap_action_hook_with_let,
- * _render_action_hook_payload), as the shared vectors' README states them. One function per `tasks_for` in
- * CONTEXT_BUILDERS: another kind of push (`github-push`, `github-pull-request`, `github-release`, `pr-action`) is
- * one more entry.
+ * _render_action_hook_payload, _get_additional_git_action_jsone_context), as the shared vectors' README states
+ * them; the GitHub contexts are in tree/github.ts. One entry per `tasks_for` in CONTEXT_BUILDERS, which picks the
+ * hg or the GitHub builder by the decision task's repository (the reference picks by the product's
+ * `cot_product_type`; the repository's host says the same thing for one task).
  */
-
-/** The parent task to rebuild and its decision task (the parent itself for a decision or cron task). */
-interface ParentTasks {
-  task: JsonObject;
-  taskId: string;
-  decisionTask: JsonObject;
-  decisionTaskId: string;
-  /** the prefix of the repository variables in `payload.env` (`GECKO` for Firefox: GECKO_HEAD_REPOSITORY) */
-  envPrefix: string;
-}
-
-/** The repository the decision task was made for: `repository` of the context. */
-export interface TreeRepository {
-  /** `<PREFIX>_HEAD_REPOSITORY` of the decision task, without a trailing `/` */
-  url: string;
-  /** the last segment of its path (`/projects/maple` -> `maple`) */
-  project: string;
-  /** the level `projects.yml` gives the project (`access: scm_level_3` -> `"3"`) */
-  level: string;
-}
-
-/** What to render and how the result is adjusted before the comparison. */
-export interface RebuildPlan {
-  tasksFor: string;
-  /** the template to render: the in-tree `.taskcluster.yml`, wrapped in the hook's `$let` for an action */
-  template: JsonValue;
-  /** the JSON-e context, without `as_slugid` (given by `slugids`) */
-  context: JsonObject;
-  /** `as_slugid(name)`: `decision` is the decision task's id, any other name the parent's */
-  slugids: { default: string; decision: string };
-  repository: TreeRepository;
-  /** for an action: the ids the rebuilt ACTION_TASK_GROUP_ID may be (the action's, its decision's) */
-  actionTaskGroupIds?: string[];
-  /** for an action: the runtime ACTION_TASK_GROUP_ID, which replaces the rebuilt one once that one is checked */
-  runtimeActionTaskGroupId?: string;
-  warnings: string[];
-}
-
-/** A render, as the rebuild does it (renderJsonE with the caller's limits). */
-type Render = (input: RenderInput) => Promise<JsonValue>;
-
-interface BuilderInput {
-  parent: ParentTasks;
-  tree: TreeMaterial;
-  base: JsonObject;
-  repository: TreeRepository;
-  render: Render;
-  warnings: string[];
-}
-
-type ContextBuilder = (
-  input: BuilderInput,
-) => Promise<Pick<RebuildPlan, 'template' | 'context'> & Partial<RebuildPlan>>;
-
-function taskInvalid(message: string, field: string): CotError {
-  return new CotError('TREE_TASK_INVALID', message, { details: { field } });
-}
-
-/** A member of a JSON object by a dotted path, or undefined. */
-function at(v: JsonValue | undefined, path: string): JsonValue | undefined {
-  let cur = v;
-  for (const k of path.split('.')) {
-    if (!isJsonObject(cur) || !Object.hasOwn(cur, k)) return undefined;
-    cur = cur[k];
-  }
-  return cur;
-}
-
-/** A string field of a task the rebuild needs; TREE_TASK_INVALID when absent or not a string. */
-function needString(task: JsonObject, path: string, who: string): string {
-  const v = at(task, path);
-  if (typeof v !== 'string')
-    throw taskInvalid(
-      `${who} has no ${path}${v === undefined ? '' : ` string (it is ${JSON.stringify(v).slice(0, 80)})`}: the rebuild needs it`,
-      path,
-    );
-  return v;
-}
 
 /** `tasks_for` of the parent task (`extra.tasks_for`): TREE_TASKS_FOR_UNKNOWN unless one of `allowed`. */
 function tasksForOf(task: JsonObject, taskId: string, allowed: readonly string[]): string {
@@ -216,6 +151,7 @@ function checkCommitMessage(decisionTask: JsonObject, decisionTaskId: string, pu
 }
 
 const hgPush: ContextBuilder = async ({ parent, tree, base, warnings }) => {
+  const repository = treeRepository(parent, tree);
   const revision = needString(
     parent.decisionTask,
     `payload.env.${parent.envPrefix}_HEAD_REV`,
@@ -225,7 +161,7 @@ const hgPush: ContextBuilder = async ({ parent, tree, base, warnings }) => {
   const comment = checkCommitMessage(parent.decisionTask, parent.decisionTaskId, push.comment);
   const context: JsonObject = {
     ...base,
-    repository: { ...(base.repository as JsonObject), type: 'hg' },
+    repository: { ...repository, type: 'hg' },
     push: {
       base_revision: push.baseRevision,
       revision,
@@ -235,10 +171,11 @@ const hgPush: ContextBuilder = async ({ parent, tree, base, warnings }) => {
       pushdate: push.date,
     },
   };
-  return { template: needTreeFile(tree, 'template', 'the rebuild').value, context };
+  return { template: needTreeFile(tree, 'template', 'the rebuild').value, context, repository };
 };
 
 const hgCron: ContextBuilder = async ({ parent, tree, base, warnings }) => {
+  const repository = treeRepository(parent, tree);
   const revision = needString(
     parent.decisionTask,
     `payload.env.${parent.envPrefix}_HEAD_REV`,
@@ -257,7 +194,7 @@ const hgCron: ContextBuilder = async ({ parent, tree, base, warnings }) => {
   const push = pushInfo(tree, revision, warnings);
   const context: JsonObject = {
     ...base,
-    repository: { ...(base.repository as JsonObject), type: 'hg' },
+    repository: { ...repository, type: 'hg' },
     cron,
     push: {
       base_revision: push.baseRevision,
@@ -268,7 +205,7 @@ const hgCron: ContextBuilder = async ({ parent, tree, base, warnings }) => {
       pushdate: push.date,
     },
   };
-  return { template: needTreeFile(tree, 'template', 'the rebuild').value, context };
+  return { template: needTreeFile(tree, 'template', 'the rebuild').value, context, repository };
 };
 
 /**
@@ -343,54 +280,161 @@ function wrapActionTemplate(template: JsonValue, permission: string, tasksFor: s
   };
 }
 
-const hgAction: ContextBuilder = async ({ parent, tree, base, render }) => {
-  const callback = needString(parent.task, 'payload.env.ACTION_CALLBACK', `action task ${parent.taskId}`);
-  const action = findHookAction(tree, callback);
-  const actionContext = at(parent.task, 'extra.action.context');
-  if (
-    !isJsonObject(actionContext) ||
-    !Object.hasOwn(actionContext, 'input') ||
-    !Object.hasOwn(actionContext, 'taskId')
-  )
-    throw taskInvalid(
-      `action task ${parent.taskId}: extra.action.context with input and taskId is missing`,
-      'extra.action.context',
+/**
+ * An action (get_action_context_and_template), for `action` and `pr-action`: the hook action of `actions.json`
+ * its callback names, its payload rendered with the action task's `extra.action.context` (`input`, `taskId`), the
+ * action task's `taskGroupId` and the decision's parameters (hg: the decision task's `parameters.yml`; GitHub:
+ * `parameters` of the action context, as _get_additional_git_action_jsone_context copies it), and the in-tree
+ * template wrapped in the hook's `$let`. The rebuilt ACTION_TASK_GROUP_ID is checked after the render (rebuild.ts).
+ */
+function actionBuilder(kind: 'hg' | 'git'): ContextBuilder {
+  return async ({ parent, tree, base, render }) => {
+    const callback = needString(parent.task, 'payload.env.ACTION_CALLBACK', `action task ${parent.taskId}`);
+    const action = findHookAction(tree, callback);
+    const actionContext = at(parent.task, 'extra.action.context');
+    if (
+      !isJsonObject(actionContext) ||
+      !Object.hasOwn(actionContext, 'input') ||
+      !Object.hasOwn(actionContext, 'taskId')
+    )
+      throw taskInvalid(
+        `action task ${parent.taskId}: extra.action.context with input and taskId is missing`,
+        'extra.action.context',
+      );
+    const taskGroupId = needString(parent.task, 'taskGroupId', `action task ${parent.taskId}`);
+    const repository = kind === 'hg' ? treeRepository(parent, tree) : gitRepositoryOf(parent);
+    const parameters =
+      kind === 'hg'
+        ? needTreeFile(tree, 'parameters', 'an action task').value
+        : (actionContext.parameters ?? null);
+    const payload = await render({
+      template: action.hookPayload ?? null,
+      context: { input: actionContext.input!, parameters, taskGroupId, taskId: actionContext.taskId! },
+      what: `the hook payload of action ${callback}`,
+    });
+    const template = wrapActionTemplate(
+      needTreeFile(tree, 'template', 'the rebuild').value,
+      actionPermission(action),
+      String(base.tasks_for),
     );
-  const taskGroupId = needString(parent.task, 'taskGroupId', `action task ${parent.taskId}`);
-  const parameters = needTreeFile(tree, 'parameters', 'an action task').value;
-  const payload = await render({
-    template: action.hookPayload ?? null,
-    context: { input: actionContext.input!, parameters, taskGroupId, taskId: actionContext.taskId! },
-    what: `the hook payload of action ${callback}`,
-  });
-  const template = wrapActionTemplate(
-    needTreeFile(tree, 'template', 'the rebuild').value,
-    actionPermission(action),
-    String(base.tasks_for),
-  );
-  const runtime = at(parent.task, 'payload.env.ACTION_TASK_GROUP_ID');
-  return {
-    template,
-    context: { payload, taskId: parent.taskId, now: base.now!, clientId: null },
-    actionTaskGroupIds: [parent.taskId, parent.decisionTaskId],
-    ...(typeof runtime === 'string' ? { runtimeActionTaskGroupId: runtime } : {}),
+    const runtime = at(parent.task, 'payload.env.ACTION_TASK_GROUP_ID');
+    return {
+      template,
+      context: { payload, taskId: parent.taskId, now: base.now!, clientId: null },
+      repository,
+      actionTaskGroupIds: [parent.taskId, parent.decisionTaskId],
+      ...(typeof runtime === 'string' ? { runtimeActionTaskGroupId: runtime } : {}),
+    };
   };
+}
+
+/** The GitHub repository of the decision task, as TreeRepository (no level: the reference reads none here). */
+function gitRepositoryOf(parent: ParentTasks): TreeRepository {
+  const field = `payload.env.${parent.envPrefix}_HEAD_REPOSITORY`;
+  const repo = githubRepository(
+    needString(parent.decisionTask, field, `decision task ${parent.decisionTaskId}`),
+    field,
+  );
+  return { url: repo.url, project: repo.name, level: null };
+}
+
+/** Whether the decision task's repository is on GitHub (`<PREFIX>_HEAD_REPOSITORY`; TREE_TASK_INVALID when absent). */
+function onGithub(parent: ParentTasks): boolean {
+  const field = `payload.env.${parent.envPrefix}_HEAD_REPOSITORY`;
+  return isGithubUrl(needString(parent.decisionTask, field, `decision task ${parent.decisionTaskId}`));
+}
+
+/**
+ * The builder of one `tasks_for` by the decision task's repository: `hg` for any other host than github.com.
+ * A `tasks_for` that kind of repository does not have (a `github-push` of an hg repository, an `hg-push` on
+ * GitHub, a `pr-action` of an hg repository, which the reference refuses too) is TREE_TASKS_FOR_UNKNOWN.
+ */
+function byRepository(
+  tasksFor: string,
+  builders: { hg?: ContextBuilder; git?: ContextBuilder },
+): ContextBuilder {
+  return async (input) => {
+    const git = onGithub(input.parent);
+    const builder = git ? builders.git : builders.hg;
+    if (builder === undefined)
+      throw new CotError(
+        'TREE_TASKS_FOR_UNKNOWN',
+        `task ${input.parent.taskId}: tasks_for ${JSON.stringify(tasksFor)} is not one ${git ? 'a GitHub' : 'an hg'} repository has`,
+        { details: { tasksFor, repositoryKind: git ? 'git' : 'hg' } },
+      );
+    return builder(input);
+  };
+}
+
+/** The context builder of each `tasks_for` cot rebuilds, hg (Firefox, Thunderbird) or GitHub (mobile, VPN...). */
+export const CONTEXT_BUILDERS: Readonly<Record<string, ContextBuilder>> = {
+  'hg-push': byRepository('hg-push', { hg: hgPush }),
+  cron: byRepository('cron', { hg: hgCron, git: GITHUB_BUILDERS.cron! }),
+  action: byRepository('action', { hg: actionBuilder('hg'), git: actionBuilder('git') }),
+  'pr-action': byRepository('pr-action', { git: actionBuilder('git') }),
+  'github-push': byRepository('github-push', { git: GITHUB_BUILDERS['github-push']! }),
+  'github-pull-request': byRepository('github-pull-request', {
+    git: GITHUB_BUILDERS['github-pull-request']!,
+  }),
+  'github-pull-request-untrusted': byRepository('github-pull-request-untrusted', {
+    git: GITHUB_BUILDERS['github-pull-request-untrusted']!,
+  }),
+  'github-release': byRepository('github-release', { git: GITHUB_BUILDERS['github-release']! }),
 };
 
-/** The context builder of each `tasks_for` cot rebuilds (hg repositories, as Firefox and Thunderbird use them). */
-export const CONTEXT_BUILDERS: Readonly<Record<string, ContextBuilder>> = {
-  'hg-push': hgPush,
-  cron: hgCron,
-  action: hgAction,
-};
+/** The repository URL of an env value or `metadata.source`, as host and path segments (`.git` and `/` dropped). */
+function repositoryPlace(url: string): { host: string; segments: string[] } | null {
+  try {
+    const u = new URL(url.replace(/^git@github\.com:/, 'ssh://github.com/'));
+    const segments = u.pathname.split('/').filter(Boolean);
+    if (segments.length > 0) segments[segments.length - 1] = segments.at(-1)!.replace(/\.git$/, '');
+    return { host: u.hostname, segments };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The prefix of the repository variables of a decision task's `payload.env` (`GECKO` of GECKO_HEAD_REPOSITORY),
+ * when the caller gives none: the one `<PREFIX>_HEAD_REPOSITORY` key, or, when there are several (a taskgraph
+ * checkout beside the product's: TASKGRAPH_HEAD_REPOSITORY), the one whose repository holds the decision task's
+ * `metadata.source` (same host, its path a prefix on whole segments: get_source_url's rule). Throws
+ * TREE_ENV_PREFIX_UNKNOWN naming the candidates when none or several remain.
+ */
+export function envPrefixOf(decisionTask: JsonObject, decisionTaskId: string): string {
+  const env = at(decisionTask, 'payload.env');
+  const candidates = isJsonObject(env)
+    ? Object.keys(env)
+        .map((k) => /^([A-Z][A-Z0-9_]*)_HEAD_REPOSITORY$/.exec(k)?.[1])
+        .filter((p): p is string => p !== undefined && typeof env[`${p}_HEAD_REPOSITORY`] === 'string')
+    : [];
+  if (candidates.length === 1) return candidates[0]!;
+  const source = at(decisionTask, 'metadata.source');
+  const place = typeof source === 'string' ? repositoryPlace(source) : null;
+  const holding = candidates.filter((p) => {
+    const repo = repositoryPlace((env as JsonObject)[`${p}_HEAD_REPOSITORY`] as string);
+    return (
+      repo !== null &&
+      place !== null &&
+      repo.host === place.host &&
+      repo.segments.every((s, i) => place.segments[i] === s)
+    );
+  });
+  if (holding.length === 1) return holding[0]!;
+  throw new CotError(
+    'TREE_ENV_PREFIX_UNKNOWN',
+    `decision task ${decisionTaskId}: ${candidates.length === 0 ? 'no <PREFIX>_HEAD_REPOSITORY in payload.env' : `the repository variables' prefix is ambiguous (${candidates.join(', ')}; ${holding.length === 0 ? 'none' : holding.join(', ')} holding metadata.source ${JSON.stringify(source ?? null)})`}: give the prefix`,
+    { details: { candidates, source: source ?? null } },
+  );
+}
 
 /**
  * The plan to rebuild `parent`: its `tasks_for` (one of `allowed`, default every key of CONTEXT_BUILDERS), the
  * repository, and the template and context of its builder. The base context (populate_jsone_context): `now` the
- * parent's `created`, `tasks_for`, `ownTaskId` the parent's id, `taskId` null, `repository`. Throws
- * TREE_TASKS_FOR_UNKNOWN, TREE_TASK_INVALID, TREE_FILE_MISSING, TREE_FILE_INVALID, TREE_PROJECT_UNKNOWN, and what
- * each builder throws (TREE_COMMIT_MESSAGE_INVALID, TREE_ACTION_UNKNOWN, TREE_ACTION_KIND_INVALID,
- * TREE_RENDER_FAILED, TREE_RENDER_LIMIT).
+ * parent's `created`, `tasks_for`, `ownTaskId` the parent's id, `taskId` null; hg contexts add `repository`.
+ * Throws TREE_TASKS_FOR_UNKNOWN, TREE_TASK_INVALID, TREE_FILE_MISSING, TREE_FILE_INVALID, TREE_PROJECT_UNKNOWN,
+ * and what each builder throws (TREE_COMMIT_MESSAGE_INVALID, TREE_ACTION_UNKNOWN, TREE_ACTION_KIND_INVALID,
+ * TREE_GITHUB_LOOKUP_FAILED, TREE_RENDER_FAILED, TREE_RENDER_LIMIT, and the tree's fetch errors online).
  */
 export async function planRebuild(
   parent: ParentTasks,
@@ -404,20 +448,12 @@ export async function planRebuild(
     allowed.filter((t) => Object.hasOwn(CONTEXT_BUILDERS, t)),
   );
   const now = needString(parent.task, 'created', `task ${parent.taskId}`);
-  const repository = treeRepository(parent, tree);
-  const base: JsonObject = {
-    now,
-    tasks_for: tasksFor,
-    ownTaskId: parent.taskId,
-    taskId: null,
-    repository: { url: repository.url, level: repository.level, project: repository.project },
-  };
+  const base: JsonObject = { now, tasks_for: tasksFor, ownTaskId: parent.taskId, taskId: null };
   const warnings = [...tree.warnings];
-  const built = await CONTEXT_BUILDERS[tasksFor]!({ parent, tree, base, repository, render, warnings });
+  const built = await CONTEXT_BUILDERS[tasksFor]!({ parent, tree, base, render, warnings });
   return {
     tasksFor,
     slugids: { default: parent.taskId, decision: parent.decisionTaskId },
-    repository,
     warnings,
     ...built,
   };

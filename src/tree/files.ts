@@ -11,7 +11,7 @@ import { readFileBounded } from '../util/read.js';
  * (scriptworker `cot/verify.py`: the decision task's `public/actions.json` and `public/parameters.yml`, the
  * repository's `.taskcluster.yml`, hg's `json-pushes` answer, ci-configuration's `projects.yml`).
  */
-const TREE_FILES = {
+export const TREE_FILES = {
   template: '.taskcluster.yml',
   pushlog: 'pushlog.json',
   projects: 'projects.yml',
@@ -19,7 +19,7 @@ const TREE_FILES = {
   parameters: 'parameters.yml',
 } as const;
 
-type TreeFileRole = keyof typeof TREE_FILES;
+export type TreeFileRole = keyof typeof TREE_FILES;
 
 const MiB = 1024 * 1024;
 
@@ -39,7 +39,7 @@ export const TREE_FILE_MAX_BYTES: Readonly<Record<TreeFileRole, number>> = {
 const MAX_YAML_ALIASES = 100;
 
 /** One loaded tree file: where it came from (a path or a URL, for messages) and its value. */
-interface TreeFile {
+export interface TreeFile {
   source: string;
   value: JsonValue;
 }
@@ -52,7 +52,115 @@ export interface TreeMaterial {
   /** where the files were looked for (a folder, a URL), for the message naming a file the tree lacks */
   location?: string;
   files: Partial<Record<TreeFileRole, TreeFile>>;
+  /**
+   * The GitHub REST API's answer to a lookup a GitHub context needs (readTreeFolder: the files of githubLookupPath;
+   * online: the API), or undefined when the tree does not have it (TREE_GITHUB_LOOKUP_FAILED when needed). Absent:
+   * the tree has no GitHub answers.
+   */
+  github?: (lookup: GithubLookup) => Promise<TreeFile | undefined>;
   warnings: string[];
+}
+
+/**
+ * A GitHub REST API lookup a context needs (scriptworker `github.py` GitHubRepository: definition, get_commit,
+ * get_pull_request, get_release): `GET /repos/{owner}/{name}`, `.../commits/{sha}`, `.../pulls/{number}`,
+ * `.../releases/tags/{tag}`.
+ */
+export type GithubLookup =
+  | { kind: 'repository'; owner: string; name: string }
+  | { kind: 'commit'; owner: string; name: string; sha: string }
+  | { kind: 'pull'; owner: string; name: string; number: number }
+  | { kind: 'release'; owner: string; name: string; tag: string };
+
+/** Size bound of one GitHub API answer, bytes (a pull request's answer is about 30 KiB). */
+export const GITHUB_ANSWER_MAX_BYTES = 4 * MiB;
+
+/**
+ * Where a tree folder holds the answer to a lookup, relative to the folder (one folder per repository, so the
+ * owner and name are not part of it): `github/repository.json`, `github/commits/<sha>.json`,
+ * `github/pulls/<number>.json`, `github/releases/<tag, percent-encoded>.json`. Each file holds the REST API's own
+ * JSON answer. A commit is named by its full hexadecimal id, a pull request by its number: anything else is
+ * refused (TREE_TASK_INVALID) before a path is made of it.
+ */
+export function githubLookupPath(lookup: GithubLookup): string {
+  switch (lookup.kind) {
+    case 'repository':
+      return 'github/repository.json';
+    case 'commit':
+      if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(lookup.sha))
+        throw new CotError(
+          'TREE_TASK_INVALID',
+          `the revision ${JSON.stringify(lookup.sha)} is not a full git commit id`,
+          {
+            details: { revision: lookup.sha },
+          },
+        );
+      return `github/commits/${lookup.sha}.json`;
+    case 'pull':
+      return `github/pulls/${lookup.number}.json`;
+    case 'release':
+      return `github/releases/${encodeURIComponent(lookup.tag)}.json`;
+  }
+}
+
+/** A lookup for messages: `commit 330ea92... of mozilla-mobile/mozilla-vpn-client`. */
+export function describeGithubLookup(lookup: GithubLookup): string {
+  const of = `of ${lookup.owner}/${lookup.name}`;
+  switch (lookup.kind) {
+    case 'repository':
+      return `the repository ${lookup.owner}/${lookup.name}`;
+    case 'commit':
+      return `commit ${lookup.sha} ${of}`;
+    case 'pull':
+      return `pull request ${lookup.number} ${of}`;
+    case 'release':
+      return `release ${JSON.stringify(lookup.tag)} ${of}`;
+  }
+}
+
+/**
+ * Parse a GitHub API answer (strict JSON, a mapping at its top, at most GITHUB_ANSWER_MAX_BYTES). Throws
+ * TREE_FILE_INVALID naming `source`.
+ */
+export function parseGithubAnswer(text: string, source: string): TreeFile {
+  const invalid = (m: string, cause?: unknown) =>
+    new CotError('TREE_FILE_INVALID', m, { details: { path: source }, ...(cause ? { cause } : {}) });
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > GITHUB_ANSWER_MAX_BYTES)
+    throw invalid(
+      `${source} is ${bytes} bytes, over the bound of ${GITHUB_ANSWER_MAX_BYTES} for a GitHub answer`,
+    );
+  let value: JsonValue;
+  try {
+    value = parseJson(text, { source });
+  } catch (e) {
+    throw invalid(`${source} is not valid JSON: ${(e as Error).message}`, e);
+  }
+  if (!isJsonObject(value)) throw invalid(`${source} does not hold a JSON object`);
+  return { source, value };
+}
+
+/** The answer to `lookup` in the tree folder `dir` (githubLookupPath), or undefined when the file does not exist. */
+async function readGithubAnswer(dir: string, lookup: GithubLookup): Promise<TreeFile | undefined> {
+  const path = join(dir, githubLookupPath(lookup));
+  let bytes: Buffer;
+  try {
+    bytes = await readFileBounded(
+      path,
+      GITHUB_ANSWER_MAX_BYTES,
+      (size) =>
+        new CotError(
+          'TREE_FILE_INVALID',
+          `${path} is ${size} bytes or more, over the bound of ${GITHUB_ANSWER_MAX_BYTES} for a GitHub answer`,
+          { details: { path } },
+        ),
+    );
+  } catch (e) {
+    if (e instanceof CotError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fsError(e, path, 'cannot read a GitHub answer');
+  }
+  return parseGithubAnswer(bytes.toString('utf8'), path);
 }
 
 interface YamlModule {
@@ -169,7 +277,8 @@ export function parseTreeFile(
 }
 
 /**
- * Read a tree folder: each file of TREE_FILES that exists in `dir` (read bounded, parsed by parseTreeFile);
+ * Read a tree folder: each file of TREE_FILES that exists in `dir` (read bounded, parsed by parseTreeFile), and
+ * the GitHub answers of its `github/` folder when a context asks for one (githubLookupPath);
  * `template` replaces `DIR/.taskcluster.yml` when given (`--template FILE`). A file that does not exist is left
  * out (the rebuild says which one it needs: TREE_FILE_MISSING). Throws TREE_TEMPLATE_INVALID, TREE_FILE_INVALID
  * (parseTreeFile, or over its size bound), FILE_UNREADABLE (a folder where a file should be, a read error), and
@@ -185,7 +294,12 @@ export async function readTreeFolder(
   } catch (e) {
     throw fsError(e, dir, 'cannot read the tree folder');
   }
-  const tree: TreeMaterial = { location: dir, files: {}, warnings: [] };
+  const tree: TreeMaterial = {
+    location: dir,
+    files: {},
+    github: (lookup) => readGithubAnswer(dir, lookup),
+    warnings: [],
+  };
   for (const role of Object.keys(TREE_FILES) as TreeFileRole[]) {
     const path =
       role === 'template' && options.template !== undefined ? options.template : join(dir, TREE_FILES[role]);

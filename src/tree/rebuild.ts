@@ -5,7 +5,13 @@ import { isJsonObject, type JsonObject, type JsonValue } from '../json/parse.js'
 import { checkOption, checkOptions } from '../util/options.js';
 import { assertTaskId } from '../util/task-id.js';
 import { compareWithRendered } from './compare.js';
-import { CONTEXT_BUILDERS, planRebuild, type RebuildPlan, type TreeRepository } from './context.js';
+import {
+  CONTEXT_BUILDERS,
+  envPrefixOf,
+  planRebuild,
+  type RebuildPlan,
+  type TreeRepository,
+} from './context.js';
 import { TREE_FILE_MAX_BYTES, type TreeMaterial } from './files.js';
 import { type RenderLimits, renderJsonE } from './render.js';
 
@@ -19,9 +25,13 @@ export interface RebuildParentOptions {
   decisionTaskId?: string;
   /** the tree material (readTreeFolder) */
   tree: TreeMaterial;
-  /** the `tasks_for` values accepted (default: every one cot rebuilds: hg-push, cron, action) */
+  /** the `tasks_for` values accepted (default: every key of CONTEXT_BUILDERS) */
   tasksFor?: readonly string[];
-  /** prefix of the repository variables in `payload.env` (default `GECKO`) */
+  /**
+   * prefix of the repository variables in `payload.env` (`GECKO`, `COMM`, `MOBILE`, `MOZILLAVPN`...); default:
+   * told from the decision task's env (envPrefixOf: its one `<PREFIX>_HEAD_REPOSITORY`, or the one holding its
+   * `metadata.source`)
+   */
   envPrefix?: string;
   /** bounds of each JSON-e render (DEFAULT_RENDER_LIMITS) */
   limits?: RenderLimits;
@@ -103,9 +113,9 @@ function settleActionTaskGroupId(plan: RebuildPlan, tasks: JsonValue[], taskId: 
  * tree/compare.ts. Pure apart from the render process. Resolves to a RebuildResult (`matched`, else the closest
  * rendered task's differences). Throws OPTIONS_INVALID (bad options, a malformed task id), TREE_TEMPLATE_INVALID
  * (a template over its bound, or one that renders no `tasks` list), TREE_ACTION_TASK_GROUP_INVALID, and what
- * planRebuild and renderJsonE throw (TREE_TASKS_FOR_UNKNOWN, TREE_TASK_INVALID, TREE_FILE_MISSING,
+ * envPrefixOf, planRebuild and renderJsonE throw (TREE_ENV_PREFIX_UNKNOWN, TREE_TASKS_FOR_UNKNOWN, TREE_TASK_INVALID, TREE_FILE_MISSING,
  * TREE_FILE_INVALID, TREE_PROJECT_UNKNOWN, TREE_COMMIT_MESSAGE_INVALID, TREE_ACTION_UNKNOWN,
- * TREE_ACTION_KIND_INVALID, TREE_RENDER_FAILED, TREE_RENDER_LIMIT).
+ * TREE_ACTION_KIND_INVALID, TREE_GITHUB_LOOKUP_FAILED, TREE_RENDER_FAILED, TREE_RENDER_LIMIT).
  */
 export async function rebuildParentTask(options: RebuildParentOptions): Promise<RebuildResult> {
   checkRebuildOptions(options);
@@ -113,8 +123,9 @@ export async function rebuildParentTask(options: RebuildParentOptions): Promise<
   const decisionTask = options.decisionTask ?? task;
   const decisionTaskId = options.decisionTaskId ?? taskId;
   const render = (input: Parameters<typeof renderJsonE>[0]) => renderJsonE(input, options.limits);
+  const envPrefix = options.envPrefix ?? envPrefixOf(decisionTask, decisionTaskId);
   const plan = await planRebuild(
-    { task, taskId, decisionTask, decisionTaskId, envPrefix: options.envPrefix ?? 'GECKO' },
+    { task, taskId, decisionTask, decisionTaskId, envPrefix },
     tree,
     render,
     options.tasksFor ?? Object.keys(CONTEXT_BUILDERS),
@@ -144,9 +155,7 @@ export async function rebuildParentTask(options: RebuildParentOptions): Promise<
   const comparison = compareWithRendered(task, tasks);
   const revision = decisionTask.payload;
   const rev =
-    isJsonObject(revision) && isJsonObject(revision.env)
-      ? revision.env[`${options.envPrefix ?? 'GECKO'}_HEAD_REV`]
-      : undefined;
+    isJsonObject(revision) && isJsonObject(revision.env) ? revision.env[`${envPrefix}_HEAD_REV`] : undefined;
   return {
     matched: comparison.matched,
     taskId,
