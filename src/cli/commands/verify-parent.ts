@@ -3,12 +3,18 @@ import { readInputFile } from '../../cot/inputs.js';
 import { CotError } from '../../errors.js';
 import { showDifference } from '../../json/differences.js';
 import { isJsonObject, type JsonObject, parseJsonBytes } from '../../json/parse.js';
-import { readTreeFolder } from '../../tree/files.js';
+import { readTreeFolder, type TreeMaterial } from '../../tree/files.js';
+import { DEFAULT_PROJECTS_URL, DEFAULT_TREE_HOSTS, fetchTreeMaterial } from '../../tree/online.js';
 import { mismatchError, type RebuildResult, rebuildParentTask } from '../../tree/rebuild.js';
 import { escapeControls } from '../../util/terminal.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
 import { examples, taskIdArgument, usage } from '../options.js';
+import { treeFetch } from '../tree-fetch.js';
+
+function collect(v: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), v];
+}
 
 /** The `cot verify-parent` command and its options, without its action. */
 function verifyParentCommand(program: Command) {
@@ -24,16 +30,32 @@ function verifyParentCommand(program: Command) {
       "for an action: its decision task's definition (JSON); default: the task is its own decision task",
     )
     .option('--decision-task-id <id>', "the decision task's id (with --decision-task)")
-    .requiredOption(
+    .option(
       '--tree <dir>',
-      "the tree material: .taskcluster.yml, pushlog.json, projects.yml, and the decision task's actions.json and parameters.yml",
+      "the tree material: .taskcluster.yml, pushlog.json, projects.yml, the decision task's actions.json and parameters.yml, GitHub answers under github/; default: fetched from the repository's host",
     )
-    .option('--template <file>', 'the in-tree template, in place of <dir>/.taskcluster.yml')
+    .option('--template <file>', 'the in-tree template, in place of <dir>/.taskcluster.yml (with --tree)')
+    .option(
+      '--env-prefix <prefix>',
+      "prefix of the repository variables in the decision task's env (GECKO, COMM, MOBILE, MOZILLAVPN...); default: told from its env",
+    )
+    .option(
+      '--tree-host <host>',
+      `a host tree material may be fetched from, repeatable (default: ${DEFAULT_TREE_HOSTS.join(', ')})`,
+      collect,
+    )
+    .option('--projects-url <url>', `where projects.yml is fetched from (default: ${DEFAULT_PROJECTS_URL})`)
+    .option(
+      '--tree-base-url <host=url>',
+      'reach an allowed tree host at another base URL (a mirror), repeatable',
+      collect,
+    )
     .option('--json', 'print a JSON result')
     .addHelpText(
       'after',
       examples(
         'cot verify-parent decision.json --task-id VQU9QMO4Teq7zr91FhBusg --tree ./tree',
+        'cot verify-parent decision.json --task-id VUTfOIPFQWaGHf7sIbgTEg   # fetched from the repository host',
         'cot verify-parent action.json --task-id E93EolXNSRuV2gOy7yMZEA --decision-task decision.json \\',
         '    --decision-task-id LpCJV9wUQHSAm5SHyW4Olw --tree ./tree --json',
       ),
@@ -63,14 +85,62 @@ async function decisionOf(
   };
 }
 
+function envPrefixArgument(v: string): string {
+  if (!/^[A-Z][A-Z0-9_]*$/.test(v))
+    throw usage(`--env-prefix expects an upper-case prefix such as GECKO, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** `--tree-base-url host=url` pairs. */
+function baseUrlsOf(pairs: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs ?? []) {
+    const i = p.indexOf('=');
+    const url = p.slice(i + 1);
+    if (i <= 0 || !/^https?:\/\/[^/]/.test(url))
+      throw usage(`--tree-base-url expects host=url, got ${JSON.stringify(p)}`);
+    out[p.slice(0, i)] = url;
+  }
+  return out;
+}
+
+/**
+ * The tree material: the folder of --tree, or fetched from the repository's host (tree/online.ts) through the
+ * bounded HTTP client, from the allowed tree hosts only, with GITHUB_TOKEN (when set) sent to GitHub.
+ */
+async function treeOf(
+  o: VerifyParentOptions,
+  task: JsonObject,
+  taskId: string,
+  decision: { decisionTask?: JsonObject; decisionTaskId?: string },
+): Promise<TreeMaterial> {
+  if (o.tree !== undefined)
+    return readTreeFolder(o.tree, o.template === undefined ? {} : { template: o.template });
+  if (o.template !== undefined) throw usage('--template goes with --tree');
+  const allowedTreeHosts = o.treeHost ?? DEFAULT_TREE_HOSTS;
+  const baseUrls = baseUrlsOf(o.treeBaseUrl);
+  const redirectHosts = [...allowedTreeHosts, ...Object.values(baseUrls).map((u) => new URL(u).host)];
+  return fetchTreeMaterial({
+    task,
+    taskId,
+    ...decision,
+    ...(o.envPrefix === undefined ? {} : { envPrefix: envPrefixArgument(o.envPrefix) }),
+    fetch: treeFetch(redirectHosts, process.env.GITHUB_TOKEN || undefined),
+    allowedTreeHosts,
+    ...(o.projectsUrl === undefined ? {} : { projectsUrl: o.projectsUrl }),
+    baseUrls,
+  });
+}
+
 /** `cot verify-parent`: rebuildParentTask on the task files and the tree folder given. */
 export function registerVerifyParent(program: Command, io: Io): void {
   verifyParentCommand(program).action(async (file, o) => {
     const taskId = taskIdArgument(o.taskId);
     const task = await readTask(file, 'task');
     const decision = await decisionOf(o);
-    const tree = await readTreeFolder(o.tree, o.template === undefined ? {} : { template: o.template });
-    const r = await rebuildParentTask({ task, taskId, ...decision, tree });
+    const tree = await treeOf(o, task, taskId, decision);
+    const envPrefix = o.envPrefix === undefined ? {} : { envPrefix: envPrefixArgument(o.envPrefix) };
+    const r = await rebuildParentTask({ task, taskId, ...decision, tree, ...envPrefix });
     const failure: ReportedFailure | undefined = r.matched
       ? undefined
       : (() => {
@@ -88,7 +158,7 @@ export function registerVerifyParent(program: Command, io: Io): void {
 
 /** The text result: what was rebuilt from where, and the match or each difference. */
 function verifyParentText(r: RebuildResult): string {
-  const from = `rebuilt from ${r.repository.url}@${r.revision ?? '?'} ${r.templateSource ?? '.taskcluster.yml'} (tasks_for ${r.tasksFor}, level ${r.repository.level})`;
+  const from = `rebuilt from ${r.repository.url}@${r.revision ?? '?'} ${r.templateSource ?? '.taskcluster.yml'} (tasks_for ${r.tasksFor}${r.repository.level === null ? '' : `, level ${r.repository.level}`})`;
   if (r.matched) return `task ${r.taskId}: ${from}: match (tasks[${r.index}] of ${r.renderedTasks})\n`;
   const lines = r.differences.map((d) => `  ${showDifference(d)}`);
   if (r.truncated) lines.push('  and more differences');

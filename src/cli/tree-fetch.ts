@@ -1,0 +1,51 @@
+import { CotError } from '../errors.js';
+import { httpGet } from '../transport/http.js';
+import type { TreeFetch } from '../tree/online.js';
+
+/** Deadline of one tree fetch, ms: a template, a pushlog or an API answer is small. */
+const TREE_FETCH_DEADLINE_MS = 60_000;
+
+/**
+ * The fetch function `cot verify-parent` gives the tree layer (tree/online.ts TreeFetch): a bounded GET through
+ * transport/http.ts httpGet (retries, inactivity, rate and overall deadline, size bound), redirects followed only
+ * to `allowedHosts`. `githubToken` (the CLI reads it from GITHUB_TOKEN) is sent as a bearer token to GitHub URLs
+ * only. 404 and 410 resolve to undefined; a redirect off the allowed hosts is TREE_HOST_REFUSED; any other failure
+ * (network, an error status, refused credentials, an answer over its bound) is TREE_FETCH_FAILED naming the URL,
+ * the transport error as its cause.
+ */
+export function treeFetch(allowedHosts: readonly string[], githubToken?: string): TreeFetch {
+  return async (url, o) => {
+    const headers: Record<string, string> = { 'user-agent': 'chain-of-trust (cot verify-parent)' };
+    if (o.github && githubToken) headers.authorization = `Bearer ${githubToken}`;
+    if (url.startsWith('https://api.github.com/')) headers.accept = 'application/vnd.github+json';
+    try {
+      const body = await httpGet(url, {
+        allowedHosts,
+        headers,
+        maxBytes: o.maxBytes,
+        deadlineMs: TREE_FETCH_DEADLINE_MS,
+        retries: 2,
+      });
+      const chunks: Buffer[] = [];
+      for await (const chunk of body.stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    } catch (e) {
+      const code = e instanceof CotError ? e.code : undefined;
+      if (code === 'QUEUE_NOT_FOUND') return undefined;
+      const message = e instanceof Error ? e.message : String(e);
+      if (code === 'TRANSPORT_REDIRECT_REFUSED')
+        throw new CotError(
+          'TREE_HOST_REFUSED',
+          `${url}: ${message} (allowed tree hosts: ${allowedHosts.join(', ')})`,
+          {
+            cause: e,
+            details: { url, allowedHosts: [...allowedHosts] },
+          },
+        );
+      throw new CotError('TREE_FETCH_FAILED', `cannot fetch ${url}: ${message}`, {
+        cause: e,
+        details: { url, ...(code ? { transportCode: code } : {}) },
+      });
+    }
+  };
+}

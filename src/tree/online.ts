@@ -1,0 +1,200 @@
+import { CotError } from '../errors.js';
+import type { JsonObject } from '../json/parse.js';
+import { at, needString } from './builder.js';
+import { envPrefixOf } from './context.js';
+import {
+  describeGithubLookup,
+  GITHUB_ANSWER_MAX_BYTES,
+  type GithubLookup,
+  parseGithubAnswer,
+  parseTreeFile,
+  TREE_FILE_MAX_BYTES,
+  TREE_FILES,
+  type TreeFile,
+  type TreeFileRole,
+  type TreeMaterial,
+} from './files.js';
+import { githubRepository, isGithubUrl } from './github.js';
+
+/**
+ * The tree material of a parent task fetched from its repository's host, as the reference fetches it (scriptworker
+ * `cot/verify.py` build_taskcluster_yml_url, get_pushlog_info, `context.py` populate_projects, `github.py`):
+ * hg `<repo>/raw-file/<rev>/.taskcluster.yml` and `<repo>/json-pushes?changeset=<rev>&version=2&full=1`; GitHub
+ * `https://raw.githubusercontent.com/<owner>/<name>/<rev>/.taskcluster.yml` and the REST API
+ * (`https://api.github.com/repos/<owner>/<name>/...`); `projects.yml` from a configurable URL. The tree layer
+ * makes no request itself: the caller gives the fetch function (the CLI's goes through transport/http.ts).
+ */
+
+/**
+ * Fetch one URL's body as text, at most `maxBytes`: undefined when the server answers 404 or 410 (the file does
+ * not exist); throws a CotError for anything else (TREE_FETCH_FAILED, TREE_HOST_REFUSED for a redirect off the
+ * allowed hosts). `github`: the URL is GitHub's (raw content or the API), where a token may be sent.
+ */
+export type TreeFetch = (
+  url: string,
+  o: { maxBytes: number; github: boolean },
+) => Promise<string | undefined>;
+
+/** The hosts tree material is fetched from unless the caller names others. */
+export const DEFAULT_TREE_HOSTS: readonly string[] = [
+  'hg.mozilla.org',
+  'github.com',
+  'api.github.com',
+  'raw.githubusercontent.com',
+];
+
+/** Where `projects.yml` is fetched from by default (the reference's `project_configuration_url`). */
+export const DEFAULT_PROJECTS_URL =
+  'https://raw.githubusercontent.com/mozilla-releng/fxci-config/main/projects.yml';
+
+export interface OnlineTreeOptions {
+  /** the parent task (its `extra.tasks_for` says which files are needed) and its decision task (default: itself) */
+  task: JsonObject;
+  taskId: string;
+  decisionTask?: JsonObject;
+  decisionTaskId?: string;
+  /** prefix of the repository variables (default: envPrefixOf the decision task) */
+  envPrefix?: string;
+  fetch: TreeFetch;
+  /** hosts a tree URL may name (default DEFAULT_TREE_HOSTS); every URL must be https */
+  allowedTreeHosts?: readonly string[];
+  /** the URL of `projects.yml` (default DEFAULT_PROJECTS_URL); its host must be allowed too */
+  projectsUrl?: string;
+  /**
+   * where an allowed host is reached instead (a mirror, a test's loopback server): host -> base URL (its scheme,
+   * host and path prefix replace `https://<host>`). Checked URLs stay the logical ones: the allow-list applies first.
+   */
+  baseUrls?: Readonly<Record<string, string>>;
+}
+
+/** The URL actually fetched for a logical tree URL: TREE_HOST_REFUSED unless https on an allowed host. */
+function resolveUrl(logical: string, o: OnlineTreeOptions, what: string): string {
+  const hosts = o.allowedTreeHosts ?? DEFAULT_TREE_HOSTS;
+  let u: URL;
+  try {
+    u = new URL(logical);
+  } catch {
+    throw refused(logical, hosts, what, 'is not a URL');
+  }
+  if (u.protocol !== 'https:') throw refused(logical, hosts, what, 'is not https');
+  if (u.username || u.password || u.port) throw refused(logical, hosts, what, 'names credentials or a port');
+  if (!hosts.includes(u.hostname)) throw refused(logical, hosts, what, `names the host ${u.hostname}`);
+  const base = o.baseUrls?.[u.hostname];
+  return base === undefined ? u.href : `${base.replace(/\/+$/, '')}${u.pathname}${u.search}`;
+}
+
+function refused(url: string, hosts: readonly string[], what: string, why: string): CotError {
+  return new CotError(
+    'TREE_HOST_REFUSED',
+    `${what} ${JSON.stringify(url)} ${why}, not one of the allowed tree hosts (${hosts.join(', ')}) over https`,
+    { details: { url, allowedHosts: [...hosts] } },
+  );
+}
+
+/** Fetch and parse one tree file; TREE_FILE_MISSING naming the URL when the host answers that it does not exist. */
+async function fetchTreeFile(
+  role: TreeFileRole,
+  logical: string,
+  o: OnlineTreeOptions,
+  warnings: string[],
+): Promise<TreeFile> {
+  const url = resolveUrl(logical, o, TREE_FILES[role]);
+  const text = await o.fetch(url, { maxBytes: TREE_FILE_MAX_BYTES[role], github: isGithubHost(logical) });
+  if (text === undefined)
+    throw new CotError(
+      'TREE_FILE_MISSING',
+      `${logical} (${TREE_FILES[role]}) does not exist: the rebuild needs it`,
+      {
+        details: { url: logical, file: TREE_FILES[role] },
+      },
+    );
+  return parseTreeFile(role, text, logical, warnings);
+}
+
+function isGithubHost(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'github.com' || host === 'api.github.com' || host === 'raw.githubusercontent.com';
+}
+
+/** The REST API URL of a lookup. */
+function githubApiUrl(l: GithubLookup): string {
+  const repo = `https://api.github.com/repos/${encodeURIComponent(l.owner)}/${encodeURIComponent(l.name)}`;
+  switch (l.kind) {
+    case 'repository':
+      return repo;
+    case 'commit':
+      return `${repo}/commits/${encodeURIComponent(l.sha)}`;
+    case 'pull':
+      return `${repo}/pulls/${l.number}`;
+    case 'release':
+      return `${repo}/releases/tags/${encodeURIComponent(l.tag)}`;
+  }
+}
+
+/** The online GitHub lookup: the API's answer, TREE_GITHUB_LOOKUP_FAILED naming the URL on 404. */
+function githubLookup(o: OnlineTreeOptions): (l: GithubLookup) => Promise<TreeFile> {
+  return async (l) => {
+    const logical = githubApiUrl(l);
+    const text = await o.fetch(resolveUrl(logical, o, describeGithubLookup(l)), {
+      maxBytes: GITHUB_ANSWER_MAX_BYTES,
+      github: true,
+    });
+    if (text === undefined)
+      throw new CotError(
+        'TREE_GITHUB_LOOKUP_FAILED',
+        `${describeGithubLookup(l)}: ${logical} answered not found`,
+        {
+          details: { lookup: { ...l }, url: logical },
+        },
+      );
+    return parseGithubAnswer(text, logical);
+  };
+}
+
+/**
+ * Fetch what the rebuild of `o.task` needs from its decision task's repository: the template; for hg the
+ * pushlog (hg-push, cron) and `projects.yml`; for GitHub `projects.yml` for a cron task, and the API lookups when
+ * a context asks for them. The decision task's `actions.json` and `parameters.yml` are artifacts, not tree files:
+ * an action rebuilt online reports them missing (TREE_FILE_MISSING). Throws TREE_ENV_PREFIX_UNKNOWN,
+ * TREE_TASK_INVALID (no repository or revision, a GitHub URL without owner and name), TREE_HOST_REFUSED (a
+ * repository, projects URL or redirect off the allowed hosts, or not https: the task never chooses the host),
+ * TREE_FILE_MISSING, TREE_FILE_INVALID, TREE_TEMPLATE_INVALID, and what `o.fetch` throws (TREE_FETCH_FAILED).
+ */
+export async function fetchTreeMaterial(o: OnlineTreeOptions): Promise<TreeMaterial> {
+  const decisionTask = o.decisionTask ?? o.task;
+  const decisionTaskId = o.decisionTaskId ?? o.taskId;
+  const prefix = o.envPrefix ?? envPrefixOf(decisionTask, decisionTaskId);
+  const who = `decision task ${decisionTaskId}`;
+  const repoField = `payload.env.${prefix}_HEAD_REPOSITORY`;
+  const repo = needString(decisionTask, repoField, who).replace(/\/+$/, '');
+  const rev = needString(decisionTask, `payload.env.${prefix}_HEAD_REV`, who);
+  const tasksFor = at(o.task, 'extra.tasks_for');
+  const tree: TreeMaterial = { files: {}, warnings: [] };
+  const projectsUrl = o.projectsUrl ?? DEFAULT_PROJECTS_URL;
+  const encRev = encodeURIComponent(rev);
+  if (isGithubUrl(repo)) {
+    const { owner, name } = githubRepository(repo, repoField);
+    const template = `https://raw.githubusercontent.com/${encodeURIComponent(owner)}/${encodeURIComponent(name)}/${encRev}/.taskcluster.yml`;
+    tree.files.template = await fetchTreeFile('template', template, o, tree.warnings);
+    if (tasksFor === 'cron')
+      tree.files.projects = await fetchTreeFile('projects', projectsUrl, o, tree.warnings);
+    tree.github = githubLookup(o);
+    return tree;
+  }
+  resolveUrl(repo, o, repoField);
+  tree.files.template = await fetchTreeFile(
+    'template',
+    `${repo}/raw-file/${encRev}/.taskcluster.yml`,
+    o,
+    tree.warnings,
+  );
+  if (tasksFor === 'hg-push' || tasksFor === 'cron')
+    tree.files.pushlog = await fetchTreeFile(
+      'pushlog',
+      `${repo}/json-pushes?changeset=${encRev}&version=2&full=1`,
+      o,
+      tree.warnings,
+    );
+  tree.files.projects = await fetchTreeFile('projects', projectsUrl, o, tree.warnings);
+  return tree;
+}

@@ -1,0 +1,185 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { HAVE_SHARED, SHARED_INTEROP, tempDir } from '../helpers/env.js';
+
+// cot verify-parent without --tree: the tree material fetched from the repository's host, here a loopback server
+// serving the shared vectors (../shared/interop/scriptworker-cot) at the paths hg.mozilla.org, GitHub's raw content
+// and GitHub's REST API use; --tree-base-url points each allowed host at it.
+const COT = join(SHARED_INTEROP, 'scriptworker-cot');
+const HAVE_COT = HAVE_SHARED && existsSync(join(COT, 'README.md'));
+const NOW = new Date('2026-11-25T12:00:00Z');
+const cot = (...args: string[]) => runCli(NOW, ...args);
+
+const HG_REV = '054fe08d229f064a71bae9bb793e7ab8d95eff61';
+const VPN_REV = '330ea928b42ff2403fc99cd3e596d13294fe8775';
+const COMMIT = {
+  author: { login: 'Callek' },
+  commit: { author: { email: 'Callek@gmail.com' }, committer: { email: 'Callek@gmail.com' } },
+  committer: { login: 'Callek' },
+};
+
+const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
+let commitStatus = 200;
+const server = createServer((req, res) => {
+  seen.push({ url: req.url ?? '', headers: req.headers });
+  const routes: Partial<Record<string, () => Promise<string>>> = {
+    [`/hg/projects/maple/raw-file/${HG_REV}/.taskcluster.yml`]: () =>
+      readFile(join(COT, 'cotv2/.taskcluster.yml'), 'utf8'),
+    [`/hg/projects/maple/json-pushes?changeset=${HG_REV}&version=2&full=1`]: () =>
+      readFile(join(COT, 'cotv2/pushlog.json'), 'utf8'),
+    '/raw/config/projects.yml': () => readFile(join(COT, 'cotv2/projects.yml'), 'utf8'),
+    [`/raw/mozilla-mobile/mozilla-vpn-client/${VPN_REV}/.taskcluster.yml`]: () =>
+      readFile(join(COT, 'cotv4/private_github_.taskcluster.yml'), 'utf8'),
+    [`/api/repos/mozilla-mobile/mozilla-vpn-client/commits/${VPN_REV}`]: async () => JSON.stringify(COMMIT),
+  };
+  const route = routes[req.url ?? ''];
+  const status = req.url?.startsWith('/api/') ? commitStatus : 200;
+  if (!route || status !== 200) {
+    res.writeHead(route ? status : 404).end('no');
+    return;
+  }
+  route().then((body) => res.writeHead(200, { 'content-type': 'text/plain' }).end(body));
+});
+let base = '';
+
+beforeAll(async () => {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const online = () => [
+  '--tree-base-url',
+  `hg.mozilla.org=${base}/hg`,
+  '--tree-base-url',
+  `raw.githubusercontent.com=${base}/raw`,
+  '--tree-base-url',
+  `api.github.com=${base}/api`,
+  '--projects-url',
+  'https://raw.githubusercontent.com/config/projects.yml',
+];
+
+describe.skipIf(!HAVE_COT)('cot verify-parent without --tree fetches the tree from its host', () => {
+  it('hg: raw-file and json-pushes from the repository, projects.yml from its URL: match', async () => {
+    const r = await cot(
+      'verify-parent',
+      join(COT, 'cotv2/decision_hg-push.json'),
+      '--task-id',
+      'VQU9QMO4Teq7zr91FhBusg',
+      ...online(),
+    );
+    expect(r.err).toMatch(/projects\.yml: a mapping key is duplicated/);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /rebuilt from https:\/\/hg\.mozilla\.org\/projects\/maple@054fe08d.* https:\/\/hg\.mozilla\.org\/projects\/maple\/raw-file\/054fe08d229f064a71bae9bb793e7ab8d95eff61\/\.taskcluster\.yml \(tasks_for hg-push, level 3\): match/,
+    );
+  });
+
+  it('GitHub: raw content and the REST API, GITHUB_TOKEN sent to GitHub only; the VPN row matches', async () => {
+    vi.stubEnv('GITHUB_TOKEN', 'sekrit');
+    try {
+      seen.length = 0;
+      const r = await cot(
+        'verify-parent',
+        join(COT, 'cotv4/decision_github_private.json'),
+        '--task-id',
+        'VUTfOIPFQWaGHf7sIbgTEg',
+        ...online(),
+        '--json',
+      );
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({
+        ok: true,
+        tasksFor: 'github-push',
+        repository: { level: null },
+      });
+      expect(seen.map((s) => [s.url, s.headers.authorization])).toEqual([
+        [`/raw/mozilla-mobile/mozilla-vpn-client/${VPN_REV}/.taskcluster.yml`, 'Bearer sekrit'],
+        [`/api/repos/mozilla-mobile/mozilla-vpn-client/commits/${VPN_REV}`, 'Bearer sekrit'],
+      ]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('a failed GitHub lookup: TREE_GITHUB_LOOKUP_FAILED (404) or TREE_FETCH_FAILED (500), naming the URL', async () => {
+    const args = [
+      'verify-parent',
+      join(COT, 'cotv4/decision_github_private.json'),
+      '--task-id',
+      'VUTfOIPFQWaGHf7sIbgTEg',
+      ...online(),
+    ];
+    try {
+      commitStatus = 404;
+      const r = await cot(...args);
+      expect(r.code).toBe(4);
+      expect(r.err).toMatch(
+        /TREE_GITHUB_LOOKUP_FAILED.*commit 330ea928b42ff2403fc99cd3e596d13294fe8775 of mozilla-mobile\/mozilla-vpn-client: https:\/\/api\.github\.com\/repos\/mozilla-mobile\/mozilla-vpn-client\/commits\/330ea928/,
+      );
+      commitStatus = 500;
+      const r2 = await cot(...args);
+      expect(r2.code).toBe(3);
+      expect(r2.err).toMatch(
+        /TREE_FETCH_FAILED.*cannot fetch http:\/\/127\.0\.0\.1:\d+\/api\/repos\/mozilla-mobile/,
+      );
+    } finally {
+      commitStatus = 200;
+    }
+  });
+
+  it('the task never chooses the host: a repository off the allowed hosts is TREE_HOST_REFUSED, nothing fetched', async () => {
+    const t = JSON.parse(await readFile(join(COT, 'cotv2/decision_hg-push.json'), 'utf8'));
+    t.payload.env.GECKO_HEAD_REPOSITORY = `${base}/hg/projects/maple`;
+    const dir = await tempDir();
+    const file = join(dir, 'task.json');
+    await writeFile(file, JSON.stringify(t));
+    seen.length = 0;
+    const r = await cot('verify-parent', file, '--task-id', 'VQU9QMO4Teq7zr91FhBusg', ...online());
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/TREE_HOST_REFUSED.*is not https, not one of the allowed tree hosts/);
+    t.payload.env.GECKO_HEAD_REPOSITORY = 'https://evil.example/projects/maple';
+    await writeFile(file, JSON.stringify(t));
+    const r2 = await cot('verify-parent', file, '--task-id', 'VQU9QMO4Teq7zr91FhBusg', ...online());
+    expect(r2.err).toMatch(/TREE_HOST_REFUSED.*names the host evil\.example/);
+    // an allow-list without hg.mozilla.org refuses the real repository too
+    const r3 = await cot(
+      'verify-parent',
+      join(COT, 'cotv2/decision_hg-push.json'),
+      '--task-id',
+      'VQU9QMO4Teq7zr91FhBusg',
+      ...online(),
+      '--tree-host',
+      'github.com',
+    );
+    expect(r3.err).toMatch(/TREE_HOST_REFUSED.*hg\.mozilla\.org.*\(github\.com\)/);
+    expect(seen).toEqual([]);
+  });
+
+  it('an explicit --env-prefix; a malformed one is a usage error', async () => {
+    const r = await cot(
+      'verify-parent',
+      join(COT, 'cotv2/decision_hg-push.json'),
+      '--task-id',
+      'VQU9QMO4Teq7zr91FhBusg',
+      ...online(),
+      '--env-prefix',
+      'COMM',
+    );
+    expect(r.err).toMatch(/TREE_TASK_INVALID.*COMM_HEAD_REPOSITORY/);
+    const r2 = await cot(
+      'verify-parent',
+      join(COT, 'cotv2/decision_hg-push.json'),
+      '--task-id',
+      'VQU9QMO4Teq7zr91FhBusg',
+      '--env-prefix',
+      'gecko',
+    );
+    expect(r2.code).toBe(2);
+  });
+});
