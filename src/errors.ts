@@ -136,7 +136,7 @@ export const ERROR_CODES = {
     'JSON-e cannot render the in-tree template (or an action hook payload) with the context (the JSON-e error is quoted)',
   TREE_RENDER_LIMIT: 'a JSON-e render was stopped at its bound: its deadline, its memory or its result size',
   TREE_TASKS_FOR_UNKNOWN:
-    "the parent task's `extra.tasks_for` is missing or not one cot can rebuild (hg-push, cron, action)",
+    "the parent task's `extra.tasks_for` is missing, not one cot can rebuild (hg-push, cron, action, github-push, github-pull-request, github-pull-request-untrusted, github-release, pr-action), or not one its repository (hg or GitHub) has",
   TREE_TASK_INVALID:
     'the parent or decision task lacks a field the rebuild needs or holds one of the wrong type (the field is named)',
   TREE_PROJECT_UNKNOWN:

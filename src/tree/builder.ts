@@ -52,7 +52,7 @@ export interface RebuildPlan {
 /** A render, as the rebuild does it (renderJsonE with the caller's limits). */
 export type Render = (input: RenderInput) => Promise<JsonValue>;
 
-export interface BuilderInput {
+interface BuilderInput {
   parent: ParentTasks;
   tree: TreeMaterial;
   /** `now`, `tasks_for`, `ownTaskId`, `taskId` (populate_jsone_context) */

@@ -13,7 +13,7 @@ import {
 import { needTreeFile, type TreeMaterial, treeObject } from './files.js';
 import { GITHUB_BUILDERS, githubRepository, isGithubUrl } from './github.js';
 
-export type { ParentTasks, RebuildPlan, TreeRepository } from './builder.js';
+export type { RebuildPlan, TreeRepository } from './builder.js';
 
 /**
  * The JSON-e context (and template) a parent task was rendered with, rebuilt from the tree, for each `tasks_for`.

@@ -30,7 +30,7 @@ import {
  */
 
 /** A GitHub repository as the decision task names it. */
-export interface GithubRepository {
+interface GithubRepository {
   /** `<PREFIX>_HEAD_REPOSITORY` without a trailing `/`, `git@github.com:` written `ssh://github.com/` */
   url: string;
   owner: string;

@@ -47,7 +47,7 @@ export const DEFAULT_TREE_HOSTS: readonly string[] = [
 export const DEFAULT_PROJECTS_URL =
   'https://raw.githubusercontent.com/mozilla-releng/fxci-config/main/projects.yml';
 
-export interface OnlineTreeOptions {
+interface OnlineTreeOptions {
   /** the parent task (its `extra.tasks_for` says which files are needed) and its decision task (default: itself) */
   task: JsonObject;
   taskId: string;
