@@ -149,6 +149,19 @@ export const ERROR_CODES = {
     "the rebuilt action's ACTION_TASK_GROUP_ID is neither the action's taskId nor its decision task's",
   TREE_TASK_MISMATCH:
     'the parent task matches no task its in-tree template renders (the differing paths of the closest one are shown)',
+  TREE_NOT_TRACED:
+    "the policy's `tree` section requires every decision, cron and action task to be traced, and there is no tree material for one (its repository and revision are named)",
+  TREE_SOURCE_MISMATCH:
+    "a task's `metadata.source` is not in the repository its `<PREFIX>_HEAD_REPOSITORY` names",
+  TREE_REPOSITORY_MISMATCH: 'tasks of one decision task come from different repositories',
+  TREE_REPOSITORY_UNTRUSTED:
+    'a task holds a restricted scope and a task of its chain (from another decision task) comes from no trusted repository',
+  TREE_SCOPE_NOT_ALLOWED:
+    'the verified task holds a restricted scope its repository is not allowed (the scope, its level and the repositories that level allows are named)',
+  TREE_TRY_RESTRICTED:
+    'the verified task holds a restricted scope and a task of its chain is a try push or a pull request',
+  TREE_KIND_NOT_SCRIPTWORKER:
+    'a task of a kind that must run on scriptworker (signing, beetmover, balrog...) ran on another worker implementation',
   INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 

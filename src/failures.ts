@@ -118,6 +118,13 @@ export const FAILURE_KIND = {
   TREE_ACTION_KIND_INVALID: 'untrusted',
   TREE_ACTION_TASK_GROUP_INVALID: 'untrusted',
   TREE_TASK_MISMATCH: 'untrusted',
+  TREE_NOT_TRACED: 'bad-input',
+  TREE_SOURCE_MISMATCH: 'untrusted',
+  TREE_REPOSITORY_MISMATCH: 'untrusted',
+  TREE_REPOSITORY_UNTRUSTED: 'untrusted',
+  TREE_SCOPE_NOT_ALLOWED: 'untrusted',
+  TREE_TRY_RESTRICTED: 'untrusted',
+  TREE_KIND_NOT_SCRIPTWORKER: 'untrusted',
 } as const satisfies Record<ErrorCode, FailureKind>;
 
 /** The kind of a failure code (FAILURE_KIND). */
