@@ -1,8 +1,6 @@
 import { CotError } from '../errors.js';
 import { TREE_PRESETS, type TreePreset, type TrustedRepositoryRule } from './tree-presets.js';
 
-export type { TreePreset, TrustedRepositoryRule } from './tree-presets.js';
-
 /**
  * The policy's `tree` section as verification uses it: a preset's rules (tree-presets.ts, the reference's
  * configuration) with the policy's overrides applied key by key, plus where the tree material comes from.
