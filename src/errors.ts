@@ -157,6 +157,19 @@ export const ERROR_CODES = {
     'a tree file or GitHub answer could not be fetched from the repository host (network, HTTP error status, refused credentials; the URL is named)',
   TREE_HOST_REFUSED:
     "a tree URL (from the task's repository, or a redirect) names a host the allowed tree hosts do not list, or is not https (the URL and the allowed hosts are named)",
+  TREE_NOT_TRACED:
+    "the policy's `tree` section requires every decision, cron and action task to be traced, and there is no tree material for one (its repository and revision are named)",
+  TREE_SOURCE_MISMATCH:
+    "a task's `metadata.source` is not in the repository its `<PREFIX>_HEAD_REPOSITORY` names",
+  TREE_REPOSITORY_MISMATCH: 'tasks of one decision task come from different repositories',
+  TREE_REPOSITORY_UNTRUSTED:
+    'a task holds a restricted scope and a task of its chain (from another decision task) comes from no trusted repository',
+  TREE_SCOPE_NOT_ALLOWED:
+    'the verified task holds a restricted scope its repository is not allowed (the scope, its level and the repositories that level allows are named)',
+  TREE_TRY_RESTRICTED:
+    'the verified task holds a restricted scope and a task of its chain is a try push or a pull request',
+  TREE_KIND_NOT_SCRIPTWORKER:
+    'a task of a kind that must run on scriptworker (signing, beetmover, balrog...) ran on another worker implementation',
   INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 

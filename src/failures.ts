@@ -122,6 +122,13 @@ export const FAILURE_KIND = {
   TREE_GITHUB_LOOKUP_FAILED: 'bad-input',
   TREE_FETCH_FAILED: 'transient',
   TREE_HOST_REFUSED: 'untrusted',
+  TREE_NOT_TRACED: 'bad-input',
+  TREE_SOURCE_MISMATCH: 'untrusted',
+  TREE_REPOSITORY_MISMATCH: 'untrusted',
+  TREE_REPOSITORY_UNTRUSTED: 'untrusted',
+  TREE_SCOPE_NOT_ALLOWED: 'untrusted',
+  TREE_TRY_RESTRICTED: 'untrusted',
+  TREE_KIND_NOT_SCRIPTWORKER: 'untrusted',
 } as const satisfies Record<ErrorCode, FailureKind>;
 
 /** The kind of a failure code (FAILURE_KIND). */

@@ -14,6 +14,7 @@ export {
   type ChainLink,
   type ChainReport,
   type LinkImage,
+  type LinkTree,
   type VerifyChainOptions,
   verifyChain,
 } from './chain/verify-chain.js';

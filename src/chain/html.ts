@@ -224,7 +224,7 @@ function detailsSection(l: ChainLink, marks: readonly ChainError[]): string {
 <p>${l.provisionerId || l.workerType ? `${esc(`${l.provisionerId}/${l.workerType}`)} → ` : ''}${esc(l.implementation ?? ranOn(l))}${l.runId !== undefined ? ` · run ${l.runId}` : ''}${
     signedBy ? ` · ${esc(signedBy)}` : ''
   }${certifiedBy ? ` · ${esc(certifiedBy)}` : ''}${imageLine(l) ? ` · ${esc(imageLine(l))}` : ''}</p>
-<ul>${l.checks.map((c) => `<li class="check">${esc(c)}</li>`).join('')}${l.errors.map((e) => `<li class="error"><b>${esc(e.code)}</b>: ${esc(e.message)}</li>`).join('')}${marks
+<ul>${l.checks.map((c) => `<li class="check">${esc(c)}</li>`).join('')}${(l.warnings ?? []).map((w) => `<li class="warning">⚠ warning: ${esc(w)}</li>`).join('')}${l.errors.map((e) => `<li class="error"><b>${esc(e.code)}</b>: ${esc(e.message)}</li>`).join('')}${marks
     .map(
       (e) =>
         `<li class="produced">⚠ produced <code>${esc(e.artifact ?? '')}</code>, which failed a check of task <code>${esc(e.taskId ?? '')}</code>: <b>${esc(e.code)}</b></li>`,
@@ -268,7 +268,7 @@ main{display:flex;gap:16px;padding:16px 24px;align-items:flex-start}
 @media (max-width:1100px){main{flex-direction:column;align-items:stretch}#panel{position:static;flex:none;width:auto}}
 .task{background:#fff;border:1px solid #d0d7de;border-left:6px solid #1f7a3a;border-radius:6px;margin:8px 24px;padding:4px 12px}
 .task.fail{border-left-color:#b3261e}.task.implicated{outline:3px dashed #b26a00;outline-offset:-1px}
-.error{color:#b3261e}.check{color:#1f5f2e}.produced{color:#8a5300}
+.error{color:#b3261e}.check{color:#1f5f2e}.produced,.warning{color:#8a5300}
 code{font-family:monospace}`;
 
 const SCRIPT = `for (const g of document.querySelectorAll('.node')) {

@@ -15,6 +15,7 @@ import {
 } from '../trust/store.js';
 import { checkOption } from '../util/options.js';
 import { readSmallFile } from '../util/read.js';
+import { resolveTree, TREE_SCHEMA, type TreePolicy } from './tree-policy.js';
 
 /** What a chain verification trusts and how far it goes. Paths are relative to the policy file. */
 export interface Policy {
@@ -62,6 +63,14 @@ export interface Policy {
   };
   /** hosts artifact downloads may be redirected to */
   allowedHosts: string[];
+  /**
+   * Trace the chain back to its tree (tree-policy.ts): rebuild every decision, cron and action task from its
+   * repository's `.taskcluster.yml`, check each link's repository, the restricted scopes and the kinds that must run
+   * on scriptworker. Absent: none of that, and each parent link carries the warning that its tree was not traced.
+   * Its `restrictedScopes` are added to the top-level ones, and its `prebuiltDockerImageTaskTypes` (unless "any")
+   * stand in for a top-level list the policy does not give.
+   */
+  tree?: TreePolicy;
 }
 
 const DEFAULTS = {
@@ -116,6 +125,7 @@ const POLICY_SCHEMA = {
     verifyRootTask: { type: 'boolean' },
     bounds: BOUNDS_SCHEMA,
     allowedHosts: { type: 'array', items: { type: 'string' } },
+    tree: TREE_SCHEMA,
   },
 } as const;
 
@@ -159,7 +169,9 @@ export function toPolicy(value: unknown, source = 'policy'): Policy {
         const known =
           e.instancePath === '/bounds'
             ? Object.keys(BOUNDS_SCHEMA.properties)
-            : Object.keys(POLICY_SCHEMA.properties);
+            : e.instancePath === '/tree'
+              ? Object.keys(TREE_SCHEMA.properties)
+              : Object.keys(POLICY_SCHEMA.properties);
         return `${e.instancePath ? `${at}.` : ''}${extra}: unknown key${hint(extra, known)}`;
       }
       return `${at}: ${e.message}`;
@@ -167,17 +179,22 @@ export function toPolicy(value: unknown, source = 'policy'): Policy {
     throw new CotError('POLICY_INVALID', `${source}: ${problems.join('; ')}`, { details: { problems } });
   }
   const v = value as Partial<Policy> & Pick<Policy, 'workerTypes' | 'decisionWorkerTypes'>;
+  const tree = v.tree === undefined ? undefined : resolveTree(v.tree as never, source);
+  const prebuilt =
+    v.prebuiltDockerImageTaskTypes ??
+    (tree && tree.prebuiltDockerImageTaskTypes !== 'any' ? tree.prebuiltDockerImageTaskTypes : undefined);
   return {
     ...DEFAULTS,
     ...v,
     hashAlgorithms: [...(v.hashAlgorithms ?? DEFAULTS.hashAlgorithms)],
     dockerImageWorkerTypes: [...(v.dockerImageWorkerTypes ?? [])],
-    ...(v.prebuiltDockerImageTaskTypes
-      ? { prebuiltDockerImageTaskTypes: [...v.prebuiltDockerImageTaskTypes] }
-      : {}),
-    restrictedScopes: [...(v.restrictedScopes ?? [])],
+    ...(prebuilt ? { prebuiltDockerImageTaskTypes: [...prebuilt] } : {}),
+    restrictedScopes: [
+      ...new Set([...(v.restrictedScopes ?? []), ...Object.keys(tree?.restrictedScopes ?? {})]),
+    ],
     allowedHosts: [...(v.allowedHosts ?? [])],
     bounds: { ...DEFAULTS.bounds, ...(v.bounds ?? {}) },
+    ...(tree ? { tree } : {}),
   } as Policy;
 }
 
@@ -219,6 +236,7 @@ export async function loadPolicy(path: string): Promise<LoadedPolicy> {
   }
   const policy = toPolicy(value, path);
   const base = dirname(resolve(path));
+  if (policy.tree?.dir !== undefined) policy.tree.dir = resolve(base, policy.tree.dir);
   const cache = newKeyCache();
   const trust = policy.keyRepo
     ? await loadKeyRepo(resolve(base, policy.keyRepo), { cache })

@@ -25,7 +25,8 @@ export function ranOn(l: ChainLink): string {
 
 /**
  * The counts of a report: tasks and failures, then what was read, each with its own bytes: the consumed artifacts
- * hash-checked, and apart, the chain-of-trust documents (with their signatures) and task graphs; the time taken.
+ * hash-checked, and apart, the chain-of-trust documents (with their signatures) and task graphs; the time taken;
+ * the number of warnings of the links (ChainLink.warnings) when there are some.
  */
 export function chainCounts(r: ChainReport): string {
   const failed = r.links.filter((l) => !l.ok).length;
@@ -37,7 +38,8 @@ export function chainCounts(r: ChainReport): string {
   const documents = `${plural(s.documentsRead, 'chain-of-trust document')}${
     s.taskGraphsRead > 0 ? ` and ${plural(s.taskGraphsRead, 'task graph')}` : ''
   } read (${formatBytes(s.documentBytes)})`;
-  return `${plural(r.links.length, 'task')}, ${failed} failed; ${artifacts}; ${documents}; ${s.seconds.toFixed(2)} s, as of ${r.referenceTime}`;
+  const warnings = r.links.reduce((n, l) => n + (l.warnings?.length ?? 0), 0);
+  return `${plural(r.links.length, 'task')}, ${failed} failed; ${artifacts}; ${documents}; ${s.seconds.toFixed(2)} s, as of ${r.referenceTime}${warnings > 0 ? `; ${plural(warnings, 'warning')}` : ''}`;
 }
 
 /**
@@ -89,6 +91,7 @@ export function renderChainText(r: ChainReport): string {
     seen.add(id);
     out.push(`${prefix}${branch}${line(l)}`);
     for (const c of l.checks) out.push(`${prefix}${cont}     · ${c}`);
+    for (const w of l.warnings ?? []) out.push(`${prefix}${cont}     ⚠ warning: ${w}`);
     for (const e of l.errors) out.push(`${prefix}${cont}     ✗ ${e.code}: ${e.message}`);
     // a failure about an artifact this task produced is recorded on its consumer: marked here too
     for (const e of r.errors)

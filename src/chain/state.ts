@@ -1,6 +1,7 @@
 import type { CotDocument } from '../document/document.js';
 import { CotError, type ErrorCode } from '../errors.js';
 import { isTrustFailure } from '../failures.js';
+import type { JsonDifference } from '../json/differences.js';
 import type { JsonObject } from '../json/parse.js';
 import type { ArtifactInfo, TaskQueue, TaskStatus } from '../transport/queue.js';
 import type { TrustStore } from '../trust/store.js';
@@ -39,6 +40,29 @@ export interface LinkImage {
   verified: boolean;
 }
 
+/** What tracing a link back to its tree found (a policy with a `tree` section; checks/tree-*.ts). */
+export interface LinkTree {
+  /** a decision, cron or action link: its rebuild from `.taskcluster.yml` (rebuildParentTask) */
+  rebuild?: {
+    /** the repository URL (`<PREFIX>_HEAD_REPOSITORY` of its decision task) and the revision rendered */
+    repository: string;
+    revision: string | null;
+    /** the template file (a path of the tree folder) */
+    template: string | null;
+    tasksFor: string;
+    /** the repository's level from `projects.yml` (`"3"`); null for a GitHub repository (not in projects.yml) */
+    level: string | null;
+    matched: boolean;
+    /** not matched: where the closest rendered task (`expected`) and the runtime task (`actual`) differ */
+    differences?: JsonDifference[];
+  };
+  /** the trusted repository path its `metadata.source` lies in (`/releases/mozilla-beta`), null: none */
+  repositoryPath?: string | null;
+  /** the verified task: each restricted scope it holds, the level that scope needs, the repository paths that
+   * level allows, and whether its repository is one */
+  scopes?: { scope: string; restricted: string; level: string; trees: string[]; allowed: boolean }[];
+}
+
 export interface ChainLink {
   taskId: string;
   /** how the chain reached it first: root, parent, upstream (its taskType), input:<name>, dependency */
@@ -63,6 +87,11 @@ export interface ChainLink {
   /** task ids this link depends on for its chain of trust */
   upstream: string[];
   checks: string[];
+  /** what verification accepted but a person should know (a parent link whose tree was not traced); never a
+   * failure (verifyChain always sets it, [] when none) */
+  warnings?: string[];
+  /** the tree trace of this link (policies with a `tree` section) */
+  tree?: LinkTree;
   errors: ChainError[];
   ok: boolean;
 }
@@ -91,6 +120,8 @@ export interface ChainReport {
     documentBytes: number;
     seconds: number;
     phases: Record<string, number>;
+    /** warnings of all links (ChainLink.warnings); verifyChain always sets it */
+    warnings?: number;
   };
 }
 
@@ -159,6 +190,12 @@ export class ChainRun {
     };
     if (node) node.link.errors.push(e);
     this.errors.push(e);
+  }
+
+  /** Record a warning on a link (ChainLink.warnings): accepted, but shown in every report. */
+  warn(node: LinkState, message: string): void {
+    node.link.warnings ??= [];
+    node.link.warnings.push(message);
   }
 
   /** Record a CotError as a failure (its code, message and details). */

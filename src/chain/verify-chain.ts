@@ -7,6 +7,8 @@ import { checkDockerImages, checkInteractive } from './checks/docker-images.js';
 import { verifyDocuments } from './checks/documents.js';
 import { checkDecisionReached, checkDecisionTasks, checkTaskGraphs } from './checks/parents.js';
 import { selectRuns } from './checks/runs.js';
+import { checkTreeRebuild } from './checks/tree-rebuild.js';
+import { checkScriptworkerKinds, checkTreeTrace } from './checks/tree-trace.js';
 import { discoverChain } from './discover.js';
 import { obj } from './edges.js';
 import {
@@ -18,7 +20,14 @@ import {
   type VerifyChainOptions,
 } from './state.js';
 
-export type { ChainError, ChainLink, ChainReport, LinkImage, VerifyChainOptions } from './state.js';
+export type {
+  ChainError,
+  ChainLink,
+  ChainReport,
+  LinkImage,
+  LinkTree,
+  VerifyChainOptions,
+} from './state.js';
 export { diffPaths, jsonDifferences, showDifference } from './task-graph.js';
 
 /**
@@ -34,6 +43,9 @@ const CHAIN_CHECKS: readonly ChainCheck[] = [
   checkDockerImages,
   checkInteractive,
   checkDecisionReached,
+  checkTreeRebuild,
+  checkTreeTrace,
+  checkScriptworkerKinds,
 ];
 
 /**
@@ -114,6 +126,7 @@ export async function verifyChain(
       workerType: typeof task.workerType === 'string' ? task.workerType : '',
       upstream: [],
       checks: [],
+      warnings: [],
       errors: [],
       ok: false,
     };
@@ -151,6 +164,7 @@ export async function verifyChain(
       documentBytes: s.documentBytes,
       seconds: (performance.now() - t0) / 1000,
       phases,
+      warnings: links.reduce((n, l) => n + (l.warnings?.length ?? 0), 0),
     },
   };
 }

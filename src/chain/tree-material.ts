@@ -1,0 +1,102 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CotError, fsError } from '../errors.js';
+import { readTreeFolder, type TreeMaterial } from '../tree/files.js';
+
+/**
+ * Where a chain's tree material comes from offline: the policy's `tree.dir`, one folder per repository and
+ * revision, `DIR/<host>/<repository path>/<revision>/` (for https://hg.mozilla.org/projects/maple at
+ * 054fe08d...: `DIR/hg.mozilla.org/projects/maple/054fe08d.../`), holding what `cot verify-parent --tree` reads
+ * (readTreeFolder: `.taskcluster.yml`, `pushlog.json`, `projects.yml`, `actions.json`, `parameters.yml`); a
+ * `DIR/projects.yml` serves every folder that has none. Each folder is read once per verification (TreeSource).
+ */
+
+/** A path segment a folder name may be made of: no `.` or `..`, no separator, nothing a file system treats apart. */
+const SEGMENT = /^(?!\.{1,2}$)[A-Za-z0-9._~-]{1,200}$/;
+/** A revision: a hex commit id (hg and git, short or full). */
+const REVISION = /^[0-9a-f]{7,64}$/i;
+
+/**
+ * The folder of `repository` (an https URL, as `<PREFIX>_HEAD_REPOSITORY` gives it) at `revision` under `dir`.
+ * The URL's host and path segments and the revision become folder names only when each is a plain name, so a
+ * task's fields can never lead the verifier out of `dir`. Throws TREE_TASK_INVALID (naming `field`) otherwise.
+ */
+export function treeFolderOf(dir: string, repository: string, revision: string, field: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(repository);
+  } catch {
+    u = undefined;
+  }
+  const segments = u ? u.pathname.split('/').filter(Boolean) : [];
+  const host = u?.hostname ?? '';
+  if (
+    u?.protocol !== 'https:' ||
+    u.search !== '' ||
+    u.hash !== '' ||
+    u.username !== '' ||
+    !SEGMENT.test(host) ||
+    segments.length === 0 ||
+    !segments.every((s) => SEGMENT.test(s))
+  )
+    throw new CotError(
+      'TREE_TASK_INVALID',
+      `${field} ${JSON.stringify(repository)} is not an https repository URL that names a tree folder`,
+      { details: { field } },
+    );
+  if (!REVISION.test(revision))
+    throw new CotError(
+      'TREE_TASK_INVALID',
+      `the revision ${JSON.stringify(revision)} is not a hex commit id`,
+      {
+        details: { field: field.replace(/_HEAD_REPOSITORY$/, '_HEAD_REV') },
+      },
+    );
+  return join(dir, host, ...segments, revision);
+}
+
+/** Whether `path` is a folder (false when it does not exist); other errors throw (fsError). */
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return false;
+    throw fsError(e, path, 'cannot read the tree folder');
+  }
+}
+
+/** The tree material of one verification: each folder read once, the shared `projects.yml` read once. */
+export class TreeSource {
+  private readonly folders = new Map<string, Promise<TreeMaterial | null>>();
+  private shared: Promise<TreeMaterial> | undefined;
+
+  constructor(readonly dir: string) {}
+
+  /**
+   * The material of `folder` (treeFolderOf), null when the folder does not exist (the tree is untraced). Throws
+   * what readTreeFolder throws (TREE_FILE_INVALID, TREE_TEMPLATE_INVALID, FILE_UNREADABLE).
+   */
+  material(folder: string): Promise<TreeMaterial | null> {
+    let p = this.folders.get(folder);
+    if (p === undefined) {
+      p = this.read(folder);
+      this.folders.set(folder, p);
+    }
+    return p;
+  }
+
+  private async read(folder: string): Promise<TreeMaterial | null> {
+    if (!(await isFolder(folder))) return null;
+    const tree = await readTreeFolder(folder);
+    if (tree.files.projects === undefined) {
+      this.shared ??= readTreeFolder(this.dir);
+      const shared = await this.shared;
+      if (shared.files.projects !== undefined) {
+        tree.files.projects = shared.files.projects;
+        tree.warnings.push(...shared.warnings);
+      }
+    }
+    return tree;
+  }
+}
