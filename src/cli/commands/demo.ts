@@ -1,7 +1,8 @@
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from '@commander-js/extra-typings';
+import { type Command, Option } from '@commander-js/extra-typings';
 import { chainReportJson, renderChainText } from '../../chain/report.js';
+import { DEMO_TREE_TAMPERS } from '../../demo/builder.js';
 import { type DemoResult, runDemo } from '../../demo/demo.js';
 import { failureJson, type Io, jsonOut, reportFailure } from '../io.js';
 import { examples } from '../options.js';
@@ -23,6 +24,12 @@ export function registerDemo(program: Command, io: Io): void {
     )
     .option('--out <dir>', 'where to build the demo', 'cot-demo')
     .option('--tamper', 'swap a build artifact after signing: the verification must fail')
+    .addOption(
+      new Option(
+        '--tamper-tree <kind>',
+        'break the trace to the source tree, every document signed: decision = a decision task its tree did not render (TREE_TASK_MISMATCH), untrusted = a release scope from an untrusted repository (TREE_SCOPE_NOT_ALLOWED)',
+      ).choices(DEMO_TREE_TAMPERS),
+    )
     .option(
       '--force',
       "build in a non-empty folder the demo did not make (only the demo's own files are written; nothing removed)",
@@ -33,6 +40,7 @@ export function registerDemo(program: Command, io: Io): void {
       examples(
         'cot demo --out cot-demo',
         'cot demo --out cot-demo-tampered --tamper   # exit 1: NOT VERIFIED',
+        'cot demo --out cot-demo-forged --tamper-tree decision   # exit 1: TREE_TASK_MISMATCH',
       ),
     )
     .exitOverride()
@@ -40,6 +48,7 @@ export function registerDemo(program: Command, io: Io): void {
       const r = await runDemo({
         out: o.out,
         tamper: Boolean(o.tamper),
+        ...(o.tamperTree === undefined ? {} : { tamperTree: o.tamperTree }),
         force: Boolean(o.force),
         now: io.now,
       });
@@ -53,7 +62,7 @@ export function registerDemo(program: Command, io: Io): void {
 
 function printDemo(io: Io, r: DemoResult): void {
   io.stdout(
-    `cot demo: a task graph in ${r.dir}/queue (a directory store), keys in ${r.dir}/keys, policy ${r.policy}\n`,
+    `cot demo: a task graph in ${r.dir}/queue (a directory store), keys in ${r.dir}/keys, policy ${r.policy}, source tree in ${r.dir}/tree\n`,
   );
   for (const [name, id] of Object.entries(r.tasks)) io.stdout(`  ${name.padEnd(14)} ${id}\n`);
   io.stdout(`\n${renderChainText(r.report)}`);
