@@ -80,39 +80,40 @@ export function demoTemplate(): JsonObject {
   return {
     version: 1,
     tasks: {
-      $if: 'tasks_for == "hg-push"',
-      then: [
-        {
-          taskId: '${ownTaskId}',
-          taskGroupId: '${ownTaskId}',
-          schedulerId: 'demo-level-${repository.level}',
-          provisionerId: 'releng-3',
-          workerType: 'decision',
-          created: '${now}',
-          deadline: { $fromNow: '1 day', from: '${now}' },
-          expires: { $fromNow: '1 year', from: '${now}' },
-          priority: 'very-low',
-          retries: 5,
-          requires: 'all-completed',
-          scopes: ['assume:repo:${repository.url[8:]}:branch:default'],
-          payload: {
-            image: DEMO_DECISION_IMAGE,
-            command: ['run-task', '--', 'taskgraph', 'decision'],
-            maxRunTime: 1800,
-            features: { chainOfTrust: true, taskclusterProxy: true },
-            env: { DEMO_HEAD_REPOSITORY: '${repository.url}', DEMO_HEAD_REV: '${push.revision}' },
+      $switch: {
+        'tasks_for == "hg-push"': [
+          {
+            taskId: `\${ownTaskId}`,
+            taskGroupId: `\${ownTaskId}`,
+            schedulerId: `demo-level-\${repository.level}`,
+            provisionerId: 'releng-3',
+            workerType: 'decision',
+            created: `\${now}`,
+            deadline: { $fromNow: '1 day', from: `\${now}` },
+            expires: { $fromNow: '1 year', from: `\${now}` },
+            priority: 'very-low',
+            retries: 5,
+            requires: 'all-completed',
+            scopes: [`assume:repo:\${repository.url[8:]}:branch:default`],
+            payload: {
+              image: DEMO_DECISION_IMAGE,
+              command: ['run-task', '--', 'taskgraph', 'decision'],
+              maxRunTime: 1800,
+              features: { chainOfTrust: true, taskclusterProxy: true },
+              env: { DEMO_HEAD_REPOSITORY: `\${repository.url}`, DEMO_HEAD_REV: `\${push.revision}` },
+            },
+            metadata: {
+              name: 'Decision Task',
+              description: 'the cot demo decision task',
+              owner: 'release@example.com',
+              source: `\${repository.url}/raw-file/tip/.taskcluster.yml`,
+            },
+            tags: { kind: 'decision-task' },
+            extra: { tasks_for: `\${tasks_for}` },
           },
-          metadata: {
-            name: 'Decision Task',
-            description: 'the cot demo decision task',
-            owner: 'release@example.com',
-            source: '${repository.url}/raw-file/tip/.taskcluster.yml',
-          },
-          tags: { kind: 'decision-task' },
-          extra: { tasks_for: '${tasks_for}' },
-        },
-      ],
-      else: [],
+        ],
+        $default: [],
+      },
     },
   };
 }
