@@ -7,8 +7,8 @@ import { writeFileAtomic } from '../util/atomic.js';
  * The demo's source tree: the repository the demo's decision task comes from, its in-tree `.taskcluster.yml`
  * (JSON-e, rendered by the verifier with the hg-push context: tree/context.ts), the push that made it
  * (`pushlog.json`, hg's `json-pushes?version=2` answer) and `projects.yml` (ci-configuration's shape), written in the
- * layout of the policy's `tree.dir` (chain/tree-material.ts): `tree/<host>/<repository path>/<revision>/` with the
- * shared `tree/projects.yml`. The demo's policy (DEMO_TREE_POLICY) trusts the release repository only.
+ * layout of the policy's `tree.dir` (chain/tree-material.ts): `tree/<host>/<repository path>/<revision>/`, each
+ * folder with its own `projects.yml`, so that one folder is also what `cot verify-parent --tree` reads. The demo's policy (DEMO_TREE_POLICY) trusts the release repository only.
  */
 
 /** One repository the demo can build its graph from. */
@@ -153,18 +153,18 @@ function demoProjects(repositories: readonly DemoRepository[]): string {
 }
 
 /**
- * Write the demo's tree material under `dir/tree` (the policy's `tree.dir`): `projects.yml` listing the release
- * and the sandbox repositories, and for `repository` at DEMO_REVISION its `.taskcluster.yml` (demoTemplate) and
- * `pushlog.json` (pushed at `pushed`). Files at those names are replaced. Throws OUTPUT_FAILED. Returns the
+ * Write the demo's tree material under `dir/tree` (the policy's `tree.dir`): for `repository` at DEMO_REVISION
+ * its `.taskcluster.yml` (demoTemplate), `pushlog.json` (pushed at `pushed`) and `projects.yml` (listing the
+ * release and the sandbox repositories). Files at those names are replaced. Throws OUTPUT_FAILED. Returns the
  * repository's tree folder.
  */
 export async function writeDemoTree(dir: string, repository: DemoRepository, pushed: Date): Promise<string> {
-  const root = join(dir, 'tree');
   const u = new URL(repository.url);
-  const folder = join(root, u.hostname, ...u.pathname.split('/').filter(Boolean), DEMO_REVISION);
+  const folder = join(dir, 'tree', u.hostname, ...u.pathname.split('/').filter(Boolean), DEMO_REVISION);
   await mkdir(folder, { recursive: true });
+  // in the repository's folder, so that the folder alone is what `cot verify-parent --tree` reads
   await writeFileAtomic(
-    join(root, 'projects.yml'),
+    join(folder, 'projects.yml'),
     demoProjects([DEMO_RELEASE_REPOSITORY, DEMO_SANDBOX_REPOSITORY]),
   );
   await writeFileAtomic(

@@ -23,9 +23,9 @@ describe('cot demo with its source tree', () => {
     const out = join(d, 'ok');
     const r = await runCli(NOW, 'demo', '--out', out);
     expect(r.code, r.err).toBe(0);
-    for (const f of ['.taskcluster.yml', 'pushlog.json'])
+    for (const f of ['.taskcluster.yml', 'pushlog.json', 'projects.yml'])
       expect((await stat(join(out, TREE, f))).isFile()).toBe(true);
-    expect(await readFile(join(out, 'tree/projects.yml'), 'utf8')).toContain('access: scm_level_3');
+    expect(await readFile(join(out, TREE, 'projects.yml'), 'utf8')).toContain('access: scm_level_3');
     expect(await readFile(join(out, 'policy.yml'), 'utf8')).toMatch(
       /^tree:\n {2}required: true\n {2}dir: tree$/m,
     );

@@ -1,4 +1,7 @@
-import type { Command } from '@commander-js/extra-typings';
+import { type Command, Option } from '@commander-js/extra-typings';
+import { loadPolicy } from '../../chain/policy.js';
+import { trustedRepositoryPath } from '../../chain/tree-policy.js';
+import { TREE_PRESETS, type TreePreset } from '../../chain/tree-presets.js';
 import { readInputFile } from '../../cot/inputs.js';
 import { CotError } from '../../errors.js';
 import { showDifference } from '../../json/differences.js';
@@ -35,13 +38,22 @@ function verifyParentCommand(program: Command) {
       "the tree material: .taskcluster.yml, pushlog.json, projects.yml, the decision task's actions.json and parameters.yml, GitHub answers under github/; default: fetched from the repository's host",
     )
     .option('--template <file>', 'the in-tree template, in place of <dir>/.taskcluster.yml (with --tree)')
+    .addOption(
+      new Option(
+        '--product <name>',
+        "the product whose tree rules apply (a preset of the policy's tree section): its tasks_for, env prefix and trusted repositories",
+      )
+        .choices(Object.keys(TREE_PRESETS))
+        .conflicts('policy'),
+    )
+    .option('--policy <file>', "take the tree rules from this policy's tree section (in place of --product)")
     .option(
       '--env-prefix <prefix>',
-      "prefix of the repository variables in the decision task's env (GECKO, COMM, MOBILE, MOZILLAVPN...); default: told from its env",
+      "prefix of the repository variables in the decision task's env (GECKO, COMM, MOBILE, MOZILLAVPN...); default: the product's, else told from its env",
     )
     .option(
       '--tree-host <host>',
-      `a host tree material may be fetched from, repeatable (default: ${DEFAULT_TREE_HOSTS.join(', ')})`,
+      `a host tree material may be fetched from, repeatable (default: the hosts of the product's trusted repositories, else ${DEFAULT_TREE_HOSTS.join(', ')})`,
       collect,
     )
     .option('--projects-url <url>', `where projects.yml is fetched from (default: ${DEFAULT_PROJECTS_URL})`)
@@ -54,7 +66,7 @@ function verifyParentCommand(program: Command) {
     .addHelpText(
       'after',
       examples(
-        'cot verify-parent decision.json --task-id VQU9QMO4Teq7zr91FhBusg --tree ./tree',
+        'cot verify-parent decision.json --task-id VQU9QMO4Teq7zr91FhBusg --tree ./tree --product firefox',
         'cot verify-parent decision.json --task-id VUTfOIPFQWaGHf7sIbgTEg   # fetched from the repository host',
         'cot verify-parent action.json --task-id E93EolXNSRuV2gOy7yMZEA --decision-task decision.json \\',
         '    --decision-task-id LpCJV9wUQHSAm5SHyW4Olw --tree ./tree --json',
@@ -104,6 +116,31 @@ function baseUrlsOf(pairs: string[] | undefined): Record<string, string> {
   return out;
 }
 
+/** The tree rules of the rebuild: from --product (a preset) or --policy (its tree section), with what they came from. */
+interface TreeRules {
+  /** the product name, or the policy file */
+  source: string;
+  tree: TreePreset;
+}
+
+/**
+ * The rules --product or --policy name (undefined: neither, the rebuild accepts every tasks_for and tells the prefix
+ * from the env). Throws USAGE for a policy without a tree section, and what loadPolicy throws (POLICY_INVALID...).
+ */
+async function rulesOf(o: VerifyParentOptions): Promise<TreeRules | undefined> {
+  if (o.product !== undefined) return { source: o.product, tree: TREE_PRESETS[o.product]! };
+  if (o.policy === undefined) return undefined;
+  const tree = (await loadPolicy(o.policy)).policy.tree;
+  if (tree === undefined) throw usage(`--policy ${o.policy} has no tree section: its tree rules are needed`);
+  return { source: o.policy, tree };
+}
+
+/** The env prefix of the rebuild: --env-prefix, else the rules', else none (told from the decision task's env). */
+function envPrefixFor(o: VerifyParentOptions, rules: TreeRules | undefined): { envPrefix?: string } {
+  if (o.envPrefix !== undefined) return { envPrefix: envPrefixArgument(o.envPrefix) };
+  return rules === undefined ? {} : { envPrefix: rules.tree.envPrefix };
+}
+
 /**
  * The tree material: the folder of --tree, or fetched from the repository's host (tree/online.ts) through the
  * bounded HTTP client, from the allowed tree hosts only, with GITHUB_TOKEN (when set) sent to GitHub.
@@ -113,18 +150,21 @@ async function treeOf(
   task: JsonObject,
   taskId: string,
   decision: { decisionTask?: JsonObject; decisionTaskId?: string },
+  rules: TreeRules | undefined,
 ): Promise<TreeMaterial> {
   if (o.tree !== undefined)
     return readTreeFolder(o.tree, o.template === undefined ? {} : { template: o.template });
   if (o.template !== undefined) throw usage('--template goes with --tree');
-  const allowedTreeHosts = o.treeHost ?? DEFAULT_TREE_HOSTS;
+  const ruleHosts = rules?.tree.trustedRepositories.flatMap((r) => r.hosts) ?? [];
+  const allowedTreeHosts =
+    o.treeHost ?? (ruleHosts.length > 0 ? [...new Set(ruleHosts)] : DEFAULT_TREE_HOSTS);
   const baseUrls = baseUrlsOf(o.treeBaseUrl);
   const redirectHosts = [...allowedTreeHosts, ...Object.values(baseUrls).map((u) => new URL(u).host)];
   return fetchTreeMaterial({
     task,
     taskId,
     ...decision,
-    ...(o.envPrefix === undefined ? {} : { envPrefix: envPrefixArgument(o.envPrefix) }),
+    ...envPrefixFor(o, rules),
     fetch: treeFetch(redirectHosts, process.env.GITHUB_TOKEN || undefined),
     allowedTreeHosts,
     ...(o.projectsUrl === undefined ? {} : { projectsUrl: o.projectsUrl }),
@@ -138,22 +178,51 @@ export function registerVerifyParent(program: Command, io: Io): void {
     const taskId = taskIdArgument(o.taskId);
     const task = await readTask(file, 'task');
     const decision = await decisionOf(o);
-    const tree = await treeOf(o, task, taskId, decision);
-    const envPrefix = o.envPrefix === undefined ? {} : { envPrefix: envPrefixArgument(o.envPrefix) };
-    const r = await rebuildParentTask({ task, taskId, ...decision, tree, ...envPrefix });
+    const rules = await rulesOf(o);
+    const tree = await treeOf(o, task, taskId, decision, rules);
+    const r = await rebuildParentTask({
+      task,
+      taskId,
+      ...decision,
+      tree,
+      ...envPrefixFor(o, rules),
+      ...(rules === undefined ? {} : { tasksFor: rules.tree.tasksFor }),
+    });
+    const trust = rules === undefined ? undefined : trustOf(rules, r);
     const failure: ReportedFailure | undefined = r.matched
       ? undefined
       : (() => {
           const e = mismatchError(r);
           return { code: e.code, exitCode: exitCodeFor(e.code), message: e.message };
         })();
-    if (o.json) jsonOut(io, verifyParentJson(r, failure));
+    if (o.json) jsonOut(io, { ...verifyParentJson(r, failure), ...(trust ? { rules: trust } : {}) });
     else {
       io.stdout(verifyParentText(r));
+      if (trust) io.stdout(trustText(trust));
       for (const w of r.warnings) io.stderr(`cot: warning: ${escapeControls(w)}\n`);
     }
     if (failure) reportFailure(io, failure);
   });
+}
+
+/** What the rules say of the rebuilt task's repository: the trusted repository path it lies in, or null. */
+interface RulesVerdict {
+  source: string;
+  trustedRepository: string | null;
+}
+
+function trustOf(rules: TreeRules, r: RebuildResult): RulesVerdict {
+  return {
+    source: rules.source,
+    trustedRepository: trustedRepositoryPath(rules.tree.trustedRepositories, r.repository.url),
+  };
+}
+
+/** The text line of the rules' verdict on the repository (an untrusted one may hold no restricted scope). */
+function trustText(t: RulesVerdict): string {
+  return t.trustedRepository === null
+    ? `  repository: not a trusted repository of ${t.source} (its tasks may hold no restricted scope)\n`
+    : `  repository: ${t.trustedRepository}, a trusted repository of ${t.source}\n`;
 }
 
 /** The text result: what was rebuilt from where, and the match or each difference. */
