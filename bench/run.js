@@ -24,6 +24,7 @@ import { clearsign } from '../dist/pgp/openpgp.js';
 import { resolveCertification } from '../dist/trust/store.js';
 import { buildChainGraph } from './chain-graph.js';
 import { serveProcess } from './serve.js';
+import { benchTreeRebuild } from './tree-rebuild.js';
 
 const GIB = Number(process.env.COT_BENCH_GIB ?? 1);
 const REPS = Number(process.env.COT_BENCH_REPS ?? 5);
@@ -583,6 +584,23 @@ try {
     'report only',
     null,
   );
+
+  // ---------------------------------------------------------------- 7. rebuild a parent task from its tree
+  {
+    log('rebuilding the shared decision_hg-push task from its tree (50 times)...');
+    const ms = await benchTreeRebuild(50);
+    if (ms === null) log('../shared/interop/scriptworker-cot is absent: the tree rebuild row is skipped');
+    else
+      row(
+        'rebuild one parent task once its tree files are loaded (the shared decision_hg-push vector: context, JSON-e render in the bounded render process, comparison)',
+        `${median(ms).toFixed(1)} ms`,
+        '-',
+        'no reference verifier runs here (scriptworker is Python; PyPI is unreachable)',
+        20 / median(ms),
+        '< 20 ms',
+        median(ms) < 20,
+      );
+  }
 } finally {
   await rm(work, { recursive: true, force: true });
 }
