@@ -76,7 +76,7 @@ tree:
  * renders one task, the decision task builder.ts makes (decisionTask), field for field once the queue's defaults and
  * the comparison rules (tree/compare.ts) are applied; any other `tasks_for` renders no task.
  */
-export function demoTemplate(): JsonObject {
+function demoTemplate(): JsonObject {
   return {
     version: 1,
     tasks: {
