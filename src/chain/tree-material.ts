@@ -11,6 +11,13 @@ import { readTreeFolder, type TreeMaterial } from '../tree/files.js';
  * `DIR/projects.yml` serves every folder that has none. Each folder is read once per verification (TreeSource).
  */
 
+/**
+ * The folder of a directory store that holds its chain's tree material (`cot fetch --trees` writes it), in the layout
+ * of `tree.dir`: `<mirror>/trees/<host>/<repository path>/<revision>/`. `cot verify --queue <mirror>` reads it when
+ * the policy has a `tree` section without `dir`.
+ */
+export const MIRROR_TREES_FOLDER = 'trees';
+
 /** A path segment a folder name may be made of: no `.` or `..`, no separator, nothing a file system treats apart. */
 const SEGMENT = /^(?!\.{1,2}$)[A-Za-z0-9._~-]{1,200}$/;
 /** A revision: a hex commit id (hg and git, short or full). */
@@ -99,4 +106,13 @@ export class TreeSource {
     }
     return tree;
   }
+}
+
+/**
+ * The tree source of a directory store's own trees folder (`<root>/trees`, MIRROR_TREES_FOLDER), or undefined when
+ * the store has none. Throws FILE_UNREADABLE (fsError) when the folder cannot be looked at.
+ */
+export async function mirrorTreeSource(storeRoot: string): Promise<TreeSource | undefined> {
+  const dir = join(storeRoot, MIRROR_TREES_FOLDER);
+  return (await isFolder(dir)) ? new TreeSource(dir) : undefined;
 }
