@@ -55,7 +55,7 @@ export function treeFetch(allowedHosts: readonly string[], githubToken?: string)
  * `--tree-base-url host=url` pairs as a host -> base URL map (tree/online.ts `baseUrls`); a pair without `=` or whose
  * URL is not http(s) is a usage error (OPTIONS_INVALID, exit 2).
  */
-export function treeBaseUrls(pairs: readonly string[] | undefined): Record<string, string> {
+function treeBaseUrls(pairs: readonly string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of pairs ?? []) {
     const i = p.indexOf('=');

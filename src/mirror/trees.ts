@@ -27,13 +27,13 @@ export interface FetchTreeOptions {
 }
 
 /** A decision, cron or action task of the mirrored chain, with what the tree mirror needs of it. */
-export interface TreeParent {
+interface TreeParent {
   taskId: string;
   task: JsonObject;
 }
 
 /** What could not be mirrored of a parent task's tree (the FetchMissing shape of mirror/fetch.ts). */
-export interface TreeMissing {
+interface TreeMissing {
   taskId: string;
   code: ErrorCode;
   reason: string;
