@@ -37,17 +37,20 @@ function decisionOf(s: ChainRun, n: LinkState): LinkState | undefined {
 /** The decision task's artifacts a rebuild reads, by tree file role (the reference's get_action_context_and_template). */
 const DECISION_ARTIFACTS = { actions: 'public/actions.json', parameters: 'public/parameters.yml' } as const;
 
+/** A decision task's `actions.json` and `parameters.yml` as tree files, and what reading them warned about. */
+interface DecisionArtifacts {
+  files: Partial<Record<'actions' | 'parameters', TreeFile>>;
+  warnings: string[];
+}
+
 /**
  * The decision task's own `actions.json` and `parameters.yml`, for each that its verified document lists and its run
  * stores: read bounded, hash-checked against the document (the policy's hash algorithms; HASH_MISMATCH), parsed as
  * tree files (TREE_FILE_INVALID). These are what the reference reads (the decision task's artifacts), so they are
  * preferred to copies in the tree folder; one the decision task does not have is left to the folder.
  */
-async function decisionArtifacts(
-  s: ChainRun,
-  d: LinkState,
-): Promise<Partial<Record<'actions' | 'parameters', TreeFile>>> {
-  const out: Partial<Record<'actions' | 'parameters', TreeFile>> = {};
+async function decisionArtifacts(s: ChainRun, d: LinkState): Promise<DecisionArtifacts> {
+  const out: DecisionArtifacts = { files: {}, warnings: [] };
   for (const [role, name] of Object.entries(DECISION_ARTIFACTS) as ['actions' | 'parameters', string][]) {
     const entry = d.doc && Object.hasOwn(d.doc.artifacts, name) ? d.doc.artifacts[name] : undefined;
     const info = d.listing?.get(name);
@@ -66,8 +69,12 @@ async function decisionArtifacts(
       Object.fromEntries(algs.map((a) => [a, entry[a]])),
       Object.fromEntries(algs.map((a) => [a, digestBytes(bytes, a)])),
     );
-    const warnings: string[] = [];
-    out[role] = parseTreeFile(role, bytes.toString('utf8'), `${name} of ${d.link.taskId}`, warnings);
+    out.files[role] = parseTreeFile(
+      role,
+      bytes.toString('utf8'),
+      `${name} of ${d.link.taskId}`,
+      out.warnings,
+    );
   }
   return out;
 }
@@ -81,20 +88,25 @@ async function materialWithArtifacts(
   s: ChainRun,
   decision: LinkState,
   material: TreeMaterial,
-  cache: Map<string, Promise<Partial<Record<'actions' | 'parameters', TreeFile>>>>,
+  cache: Map<string, Promise<DecisionArtifacts>>,
 ): Promise<TreeMaterial> {
-  let files = cache.get(decision.link.taskId);
-  if (files === undefined) {
-    files = decisionArtifacts(s, decision);
-    cache.set(decision.link.taskId, files);
+  let read = cache.get(decision.link.taskId);
+  if (read === undefined) {
+    read = decisionArtifacts(s, decision);
+    cache.set(decision.link.taskId, read);
   }
-  return { ...material, files: { ...material.files, ...(await files) }, warnings: [...material.warnings] };
+  const own = await read;
+  return {
+    ...material,
+    files: { ...material.files, ...own.files },
+    warnings: [...material.warnings, ...own.warnings],
+  };
 }
 
 /** What one tree-rebuild run shares between its links: the tree folders and the decision tasks' artifacts. */
 interface RebuildSources {
   source: TreeSource | undefined;
-  artifacts: Map<string, Promise<Partial<Record<'actions' | 'parameters', TreeFile>>>>;
+  artifacts: Map<string, Promise<DecisionArtifacts>>;
 }
 
 /** Rebuild one parent link from its tree folder, recording the match or the refusal on it. */
