@@ -11,6 +11,7 @@ export {
   type FetchResult,
   fetchChain,
 } from './mirror/fetch.js';
+export type { FetchTreeOptions } from './mirror/trees.js';
 export { DirectoryQueue } from './transport/dir-store.js';
 export { type DownloadedArtifact, type DownloadOptions, downloadArtifact } from './transport/download.js';
 export type {

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CotError, fsError } from '../errors.js';
 import { readTreeFolder, type TreeMaterial } from '../tree/files.js';
+import { githubRepository, isGithubUrl } from '../tree/github.js';
 
 /**
  * Where a chain's tree material comes from offline: the policy's `tree.dir`, one folder per repository and
@@ -11,34 +12,47 @@ import { readTreeFolder, type TreeMaterial } from '../tree/files.js';
  * `DIR/projects.yml` serves every folder that has none. Each folder is read once per verification (TreeSource).
  */
 
+/**
+ * The folder of a directory store that holds its chain's tree material (`cot fetch --trees` writes it), in the layout
+ * of `tree.dir`: `<mirror>/trees/<host>/<repository path>/<revision>/`. `cot verify --queue <mirror>` reads it when
+ * the policy has a `tree` section without `dir`.
+ */
+export const MIRROR_TREES_FOLDER = 'trees';
+
 /** A path segment a folder name may be made of: no `.` or `..`, no separator, nothing a file system treats apart. */
 const SEGMENT = /^(?!\.{1,2}$)[A-Za-z0-9._~-]{1,200}$/;
 /** A revision: a hex commit id (hg and git, short or full). */
 const REVISION = /^[0-9a-f]{7,64}$/i;
 
 /**
- * The folder of `repository` (an https URL, as `<PREFIX>_HEAD_REPOSITORY` gives it) at `revision` under `dir`.
- * The URL's host and path segments and the revision become folder names only when each is a plain name, so a
- * task's fields can never lead the verifier out of `dir`. Throws TREE_TASK_INVALID (naming `field`) otherwise.
+ * The folder names of a repository URL: host then path segments; a GitHub repository (https, ssh or the scp-like
+ * `git@github.com:` form, with or without `.git`: tree/github.ts githubRepository) is `github.com/<owner>/<name>`
+ * whatever its form. Undefined when the URL is not https (ssh for GitHub only) or has a query, fragment or user.
  */
-export function treeFolderOf(dir: string, repository: string, revision: string, field: string): string {
-  let u: URL | undefined;
+function repositoryFolders(repository: string, field: string): string[] | undefined {
+  if (isGithubUrl(repository)) {
+    const { owner, name } = githubRepository(repository, field);
+    return ['github.com', owner, name];
+  }
+  let u: URL;
   try {
     u = new URL(repository);
   } catch {
-    u = undefined;
+    return undefined;
   }
-  const segments = u ? u.pathname.split('/').filter(Boolean) : [];
-  const host = u?.hostname ?? '';
-  if (
-    u?.protocol !== 'https:' ||
-    u.search !== '' ||
-    u.hash !== '' ||
-    u.username !== '' ||
-    !SEGMENT.test(host) ||
-    segments.length === 0 ||
-    !segments.every((s) => SEGMENT.test(s))
-  )
+  if (u.protocol !== 'https:' || u.search !== '' || u.hash !== '' || u.username !== '') return undefined;
+  return [u.hostname, ...u.pathname.split('/').filter(Boolean)];
+}
+
+/**
+ * The folder of `repository` (a URL, as `<PREFIX>_HEAD_REPOSITORY` gives it) at `revision` under `dir`:
+ * `dir/<host>/<repository path>/<revision>` (repositoryFolders). The host, the path segments and the revision become
+ * folder names only when each is a plain name, so a task's fields can never lead the verifier out of `dir`. Throws
+ * TREE_TASK_INVALID (naming `field`) otherwise.
+ */
+export function treeFolderOf(dir: string, repository: string, revision: string, field: string): string {
+  const folders = repositoryFolders(repository, field);
+  if (folders === undefined || folders.length < 2 || !folders.every((s) => SEGMENT.test(s)))
     throw new CotError(
       'TREE_TASK_INVALID',
       `${field} ${JSON.stringify(repository)} is not an https repository URL that names a tree folder`,
@@ -52,7 +66,7 @@ export function treeFolderOf(dir: string, repository: string, revision: string, 
         details: { field: field.replace(/_HEAD_REPOSITORY$/, '_HEAD_REV') },
       },
     );
-  return join(dir, host, ...segments, revision);
+  return join(dir, ...folders, revision);
 }
 
 /** Whether `path` is a folder (false when it does not exist); other errors throw (fsError). */
@@ -99,4 +113,13 @@ export class TreeSource {
     }
     return tree;
   }
+}
+
+/**
+ * The tree source of a directory store's own trees folder (`<root>/trees`, MIRROR_TREES_FOLDER), or undefined when
+ * the store has none. Throws FILE_UNREADABLE (fsError) when the folder cannot be looked at.
+ */
+export async function mirrorTreeSource(storeRoot: string): Promise<TreeSource | undefined> {
+  const dir = join(storeRoot, MIRROR_TREES_FOLDER);
+  return (await isFolder(dir)) ? new TreeSource(dir) : undefined;
 }

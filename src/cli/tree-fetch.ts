@@ -1,6 +1,7 @@
 import { CotError } from '../errors.js';
 import { httpGet } from '../transport/http.js';
-import type { TreeFetch } from '../tree/online.js';
+import { DEFAULT_TREE_HOSTS, type TreeFetch } from '../tree/online.js';
+import { usage } from './options.js';
 
 /** Deadline of one tree fetch, ms: a template, a pushlog or an API answer is small. */
 const TREE_FETCH_DEADLINE_MS = 60_000;
@@ -13,7 +14,7 @@ const TREE_FETCH_DEADLINE_MS = 60_000;
  * (network, an error status, refused credentials, an answer over its bound) is TREE_FETCH_FAILED naming the URL,
  * the transport error as its cause.
  */
-export function treeFetch(allowedHosts: readonly string[], githubToken?: string): TreeFetch {
+function treeFetch(allowedHosts: readonly string[], githubToken?: string): TreeFetch {
   return async (url, o) => {
     const headers: Record<string, string> = { 'user-agent': 'chain-of-trust (cot verify-parent)' };
     if (o.github && githubToken) headers.authorization = `Bearer ${githubToken}`;
@@ -48,4 +49,37 @@ export function treeFetch(allowedHosts: readonly string[], githubToken?: string)
       });
     }
   };
+}
+
+/**
+ * `--tree-base-url host=url` pairs as a host -> base URL map (tree/online.ts `baseUrls`); a pair without `=` or whose
+ * URL is not http(s) is a usage error (OPTIONS_INVALID, exit 2).
+ */
+function treeBaseUrls(pairs: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of pairs ?? []) {
+    const i = p.indexOf('=');
+    const url = p.slice(i + 1);
+    if (i <= 0 || !/^https?:\/\/[^/]/.test(url))
+      throw usage(`--tree-base-url expects host=url, got ${JSON.stringify(p)}`);
+    out[p.slice(0, i)] = url;
+  }
+  return out;
+}
+
+/**
+ * The tree fetcher of a command given `--tree-host` (default `defaultHosts`: DEFAULT_TREE_HOSTS, or the hosts a
+ * policy's trusted repositories name) and `--tree-base-url`: tree URLs
+ * must name an allowed host; redirects may also reach the hosts of the base URLs. GITHUB_TOKEN, when set, goes to
+ * GitHub only (treeFetch).
+ */
+export function treeFetchOptions(
+  o: { treeHost?: string[]; treeBaseUrl?: string[] },
+  env: NodeJS.ProcessEnv,
+  defaultHosts: readonly string[] = DEFAULT_TREE_HOSTS,
+): { fetch: TreeFetch; allowedTreeHosts: readonly string[]; baseUrls: Record<string, string> } {
+  const allowedTreeHosts = o.treeHost ?? defaultHosts;
+  const baseUrls = treeBaseUrls(o.treeBaseUrl);
+  const redirectHosts = [...allowedTreeHosts, ...Object.values(baseUrls).map((u) => new URL(u).host)];
+  return { fetch: treeFetch(redirectHosts, env.GITHUB_TOKEN || undefined), allowedTreeHosts, baseUrls };
 }

@@ -19,10 +19,12 @@ import {
   type TaskQueue,
   type TaskStatus,
 } from '../transport/queue.js';
+import { parseTreeFile, type TreeFile } from '../tree/files.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { mapBounded } from '../util/concurrency.js';
 import { checkOption, checkOptions } from '../util/options.js';
 import { assertTaskId } from '../util/task-id.js';
+import { type FetchTreeOptions, mirrorTrees } from './trees.js';
 
 /** Decision and action task files a verifier reads, mirrored when the task's document lists them. */
 const DECISION_FILES = [TASK_GRAPH_NAME, 'public/actions.json', 'public/parameters.yml'];
@@ -36,6 +38,11 @@ export interface FetchOptions extends DownloadLimits {
   concurrency?: number;
   /** also follow task.dependencies, as a policy with followDependencies does */
   followDependencies?: boolean;
+  /**
+   * also mirror the tree material of the chain's decision, cron and action tasks into `<outDir>/trees/`
+   * (mirror/trees.ts mirrorTrees: the layout of the policy's `tree.dir`), fetched online through `trees.fetch`
+   */
+  trees?: FetchTreeOptions;
 }
 
 export interface FetchedTask {
@@ -172,7 +179,9 @@ function checkFetchArguments(source: TaskQueue, taskId: string, outDir: string, 
     followDependencies: { kind: 'boolean', optional: true },
     maxBytes: { kind: 'nonNegativeInteger', optional: true },
     timeoutMs: { kind: 'nonNegativeInteger', optional: true },
+    trees: { kind: 'object', optional: true },
   });
+  if (o.trees !== undefined) checkOption('fetchChain', 'trees.fetch', o.trees.fetch, { kind: 'function' });
 }
 
 /** The mirror's folder may be missing (it is made) or a folder; anything else is FILE_NOT_DIRECTORY, before any work. */
@@ -345,6 +354,37 @@ function consumedProblem(
 }
 
 /**
+ * Step 4: the tree material of every task the walk reached as a parent (decision or action: DiscoveredTask
+ * `decision`), through mirrorTrees; an action's rebuild reads its decision task's `actions.json` and
+ * `parameters.yml` from what step 2 mirrored (already hash-checked). What is missing joins `missing`.
+ */
+async function mirrorChainTrees(
+  ctx: MirrorContext,
+  trees: FetchTreeOptions,
+  found: Awaited<ReturnType<typeof discoverChain>>,
+  tasks: ReadonlyMap<string, MirrorTask>,
+): Promise<void> {
+  const parents = [...found.tasks.values()]
+    .filter((d) => d.decision && d.task !== undefined)
+    .sort((a, b) => a.depth - b.depth || (a.taskId < b.taskId ? -1 : 1))
+    .map((d) => ({ taskId: d.taskId, task: d.task! }));
+  const decisionFiles = async (id: string) => {
+    const t = tasks.get(id);
+    const out: Partial<Record<'actions' | 'parameters', TreeFile>> = {};
+    for (const [role, name] of [
+      ['actions', 'public/actions.json'],
+      ['parameters', 'public/parameters.yml'],
+    ] as const) {
+      if (!t || t.runId === undefined || !t.out.artifacts.includes(name)) continue;
+      const path = ctx.out.artifactPath(id, t.runId, name);
+      out[role] = parseTreeFile(role, (await readFile(path)).toString('utf8'), path, []);
+    }
+    return out;
+  };
+  ctx.missing.push(...(await mirrorTrees(ctx.out.root, parents, trees, decisionFiles)));
+}
+
+/**
  * Mirror a task's chain into a directory store, so it can be verified later fully offline: the same walk as
  * `cot verify` (`discoverChain`: parent, inputs, task-image, upstreamArtifacts; bounds; each task once), the same
  * choice of run (`chooseRuns`), and for each task its definition, the queue's status (`status.json`) and artifact
@@ -352,7 +392,9 @@ function consumedProblem(
  * files and consumed artifacts (glob patterns expanded) that its document lists. Bytes the document does not list
  * are never mirrored, and every artifact is hash-checked against the listed digest as it is written. What cannot be
  * mirrored is listed in `missing` with its reason; `complete` says whether the mirror holds everything the chain
- * needs, `missing` in the order of the walk (depth, then taskId). Throws only when the task itself cannot be read
+ * needs, `missing` in the order of the walk (depth, then taskId). With `trees`, the tree material of the
+ * chain's decision, cron and action tasks too (mirrorTrees, into `<outDir>/trees/`), its failures (TREE_*) in
+ * `missing`. Throws only when the task itself cannot be read
  * (its queue code: QUEUE_NOT_FOUND, TRANSPORT_*, JSON_INVALID, FILE_NOT_FOUND for a directory store that does not
  * exist), and OPTIONS_INVALID for missing or wrong arguments. `failureOutcome(missing, 'FETCH_INCOMPLETE')` gives
  * the verdict (its code and kind), by the rule `cot verify` uses.
@@ -410,6 +452,8 @@ export async function fetchChain(
   // 3. consumed artifacts: only what the producer's document lists, hash-checked as written
   const consumed = consumedArtifacts(ctx, found.edges, tasks);
   await mapBounded(consumed, concurrency, ({ t, name }) => mirrorListed(ctx, t, name));
+  // 4. the tree material of the parent tasks (decision, cron, action), for an offline rebuild and trace
+  if (o.trees !== undefined) await mirrorChainTrees(ctx, o.trees, found, tasks);
   return {
     tasks: [...tasks.values()].map((t) => t.out),
     bytes: ctx.bytes,

@@ -47,7 +47,7 @@ export const DEFAULT_TREE_HOSTS: readonly string[] = [
 export const DEFAULT_PROJECTS_URL =
   'https://raw.githubusercontent.com/mozilla-releng/fxci-config/main/projects.yml';
 
-interface OnlineTreeOptions {
+export interface OnlineTreeOptions {
   /** the parent task (its `extra.tasks_for` says which files are needed) and its decision task (default: itself) */
   task: JsonObject;
   taskId: string;
@@ -65,6 +65,11 @@ interface OnlineTreeOptions {
    * host and path prefix replace `https://<host>`). Checked URLs stay the logical ones: the allow-list applies first.
    */
   baseUrls?: Readonly<Record<string, string>>;
+  /**
+   * Told each text fetched, before it is parsed, with what it is: a tree file's role, or a GitHub lookup (so a
+   * caller can keep the bytes, as `cot fetch` does to mirror them).
+   */
+  onFetched?: (what: { role: TreeFileRole } | { lookup: GithubLookup }, text: string) => void;
 }
 
 /** The URL actually fetched for a logical tree URL: TREE_HOST_REFUSED unless https on an allowed host. */
@@ -108,6 +113,7 @@ async function fetchTreeFile(
         details: { url: logical, file: TREE_FILES[role] },
       },
     );
+  o.onFetched?.({ role }, text);
   return parseTreeFile(role, text, logical, warnings);
 }
 
@@ -147,6 +153,7 @@ function githubLookup(o: OnlineTreeOptions): (l: GithubLookup) => Promise<TreeFi
           details: { lookup: { ...l }, url: logical },
         },
       );
+    o.onFetched?.({ lookup: l }, text);
     return parseGithubAnswer(text, logical);
   };
 }

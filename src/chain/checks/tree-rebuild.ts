@@ -1,9 +1,15 @@
+import { CotError } from '../../errors.js';
+import { assertDigests, digestBytes } from '../../hashing/digest.js';
 import type { JsonObject } from '../../json/parse.js';
+import { DirectoryQueue } from '../../transport/dir-store.js';
+import { STORED_STORAGE_TYPES } from '../../transport/queue.js';
+import { parseTreeFile, type TreeFile, type TreeMaterial } from '../../tree/files.js';
 import { mismatchError, rebuildParentTask } from '../../tree/rebuild.js';
 import { isAction, obj, parentOf } from '../edges.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
-import { TreeSource, treeFolderOf } from '../tree-material.js';
+import { mirrorTreeSource, TreeSource, treeFolderOf } from '../tree-material.js';
 import type { TreePolicy } from '../tree-policy.js';
+import { readArtifact } from './documents.js';
 
 /** `payload.env[name]` of a task when it is a string. */
 export function envOf(task: JsonObject, name: string): string | undefined {
@@ -15,9 +21,8 @@ const NO_TREE =
   'tree not traced: the policy has no tree section, so this task was trusted for its worker type and not rebuilt from its repository';
 
 /** A parent link whose tree material is missing: an error when the policy requires the trace, else a warning. */
-function untraced(s: ChainRun, n: LinkState, tree: TreePolicy, why: string): void {
-  if (tree.required)
-    s.fail(n, 'TREE_NOT_TRACED', `tree not traced: ${why}`, { ...(tree.dir ? { dir: tree.dir } : {}) });
+function untraced(s: ChainRun, n: LinkState, tree: TreePolicy, why: string, dir = tree.dir): void {
+  if (tree.required) s.fail(n, 'TREE_NOT_TRACED', `tree not traced: ${why}`, { ...(dir ? { dir } : {}) });
   else s.warn(n, `tree not traced: ${why}`);
 }
 
@@ -29,8 +34,84 @@ function decisionOf(s: ChainRun, n: LinkState): LinkState | undefined {
   return d?.fetched ? d : undefined;
 }
 
+/** The decision task's artifacts a rebuild reads, by tree file role (the reference's get_action_context_and_template). */
+const DECISION_ARTIFACTS = { actions: 'public/actions.json', parameters: 'public/parameters.yml' } as const;
+
+/** A decision task's `actions.json` and `parameters.yml` as tree files, and what reading them warned about. */
+interface DecisionArtifacts {
+  files: Partial<Record<'actions' | 'parameters', TreeFile>>;
+  warnings: string[];
+}
+
+/**
+ * The decision task's own `actions.json` and `parameters.yml`, for each that its verified document lists and its run
+ * stores: read bounded, hash-checked against the document (the policy's hash algorithms; HASH_MISMATCH), parsed as
+ * tree files (TREE_FILE_INVALID). These are what the reference reads (the decision task's artifacts), so they are
+ * preferred to copies in the tree folder; one the decision task does not have is left to the folder.
+ */
+async function decisionArtifacts(s: ChainRun, d: LinkState): Promise<DecisionArtifacts> {
+  const out: DecisionArtifacts = { files: {}, warnings: [] };
+  for (const [role, name] of Object.entries(DECISION_ARTIFACTS) as ['actions' | 'parameters', string][]) {
+    const entry = d.doc && Object.hasOwn(d.doc.artifacts, name) ? d.doc.artifacts[name] : undefined;
+    const info = d.listing?.get(name);
+    if (!entry || !info || !STORED_STORAGE_TYPES.has(info.storageType) || d.link.runId === undefined)
+      continue;
+    const algs = s.policy.hashAlgorithms.filter((a) => entry[a]);
+    if (algs.length === 0)
+      throw new CotError(
+        'HASH_UNSUPPORTED_ALGORITHM',
+        `task ${d.link.taskId}: ${name} lists only ${Object.keys(entry).join(', ')}`,
+      );
+    const bytes = await readArtifact(s.queue, d.link.taskId, d.link.runId, name, s.policy.bounds);
+    assertDigests(
+      `task ${d.link.taskId}: ${name}`,
+      name,
+      Object.fromEntries(algs.map((a) => [a, entry[a]])),
+      Object.fromEntries(algs.map((a) => [a, digestBytes(bytes, a)])),
+    );
+    out.files[role] = parseTreeFile(
+      role,
+      bytes.toString('utf8'),
+      `${name} of ${d.link.taskId}`,
+      out.warnings,
+    );
+  }
+  return out;
+}
+
+/**
+ * The tree material of a link: its folder's, with the decision task's own `actions.json` and `parameters.yml`
+ * (decisionArtifacts, read once per decision task) in place of the folder's when it has them. The folder's material
+ * is shared by the links of one tree, so it is copied, never changed.
+ */
+async function materialWithArtifacts(
+  s: ChainRun,
+  decision: LinkState,
+  material: TreeMaterial,
+  cache: Map<string, Promise<DecisionArtifacts>>,
+): Promise<TreeMaterial> {
+  let read = cache.get(decision.link.taskId);
+  if (read === undefined) {
+    read = decisionArtifacts(s, decision);
+    cache.set(decision.link.taskId, read);
+  }
+  const own = await read;
+  return {
+    ...material,
+    files: { ...material.files, ...own.files },
+    warnings: [...material.warnings, ...own.warnings],
+  };
+}
+
+/** What one tree-rebuild run shares between its links: the tree folders and the decision tasks' artifacts. */
+interface RebuildSources {
+  source: TreeSource | undefined;
+  artifacts: Map<string, Promise<DecisionArtifacts>>;
+}
+
 /** Rebuild one parent link from its tree folder, recording the match or the refusal on it. */
-async function rebuildLink(s: ChainRun, n: LinkState, tree: TreePolicy, source: TreeSource | undefined) {
+async function rebuildLink(s: ChainRun, n: LinkState, tree: TreePolicy, sources: RebuildSources) {
+  const { source } = sources;
   const decision = decisionOf(s, n);
   if (decision === undefined) {
     untraced(s, n, tree, 'its decision task is not part of the chain');
@@ -49,15 +130,29 @@ async function rebuildLink(s: ChainRun, n: LinkState, tree: TreePolicy, source: 
     return;
   }
   if (source === undefined) {
-    untraced(s, n, tree, `the policy names no tree material (tree.dir) for ${repository}@${revision}`);
+    untraced(
+      s,
+      n,
+      tree,
+      `the policy names no tree material (tree.dir)${s.queue instanceof DirectoryQueue ? ' and the directory store has no trees folder' : ''} for ${repository}@${revision}`,
+    );
     return;
   }
   const folder = treeFolderOf(source.dir, repository, revision, field);
-  const material = await source.material(folder);
-  if (material === null) {
-    untraced(s, n, tree, `no tree material for ${repository}@${revision} (${folder} does not exist)`);
+  const found = await source.material(folder);
+  if (found === null) {
+    untraced(
+      s,
+      n,
+      tree,
+      `no tree material for ${repository}@${revision} (${folder} does not exist)`,
+      source.dir,
+    );
     return;
   }
+  const material = isAction(n.task)
+    ? await materialWithArtifacts(s, decision, found, sources.artifacts)
+    : found;
   const r = await rebuildParentTask({
     task: n.task,
     taskId: n.link.taskId,
@@ -104,8 +199,14 @@ export const checkTreeRebuild: ChainCheck = {
       for (const n of parents) s.warn(n, NO_TREE);
       return;
     }
-    const source = tree.dir === undefined ? undefined : new TreeSource(tree.dir);
+    const source =
+      tree.dir !== undefined
+        ? new TreeSource(tree.dir)
+        : s.queue instanceof DirectoryQueue
+          ? await mirrorTreeSource(s.queue.root)
+          : undefined;
+    const sources: RebuildSources = { source, artifacts: new Map() };
     for (const n of parents)
-      await s.guard(n, () => rebuildLink(s, n, tree, source), 'rebuild from its tree: ');
+      await s.guard(n, () => rebuildLink(s, n, tree, sources), 'rebuild from its tree: ');
   },
 };

@@ -1,13 +1,16 @@
 import type { Command } from '@commander-js/extra-typings';
 import { failureOutcome } from '../../failures.js';
 import { type FetchResult, fetchChain } from '../../mirror/fetch.js';
+import type { FetchTreeOptions } from '../../mirror/trees.js';
 import { DEFAULT_DEADLINE_MS, DEFAULT_MIN_BYTES_PER_SECOND } from '../../transport/http.js';
+import { DEFAULT_PROJECTS_URL, DEFAULT_TREE_HOSTS } from '../../tree/online.js';
 import { assertSeparateFolders } from '../../util/output-paths.js';
 import { escapeControls } from '../../util/terminal.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { count, failureJson, type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
-import { examples, numberOption, taskIdArgument } from '../options.js';
+import { examples, numberOption, taskIdArgument, usage } from '../options.js';
 import { queueFromOptions, withDownloadQueueOptions } from '../queue-options.js';
+import { treeFetchOptions } from '../tree-fetch.js';
 
 /** `cot fetch`: fetchChain into a directory store; an incomplete mirror is reported, then fails the run. */
 export function registerFetch(program: Command, io: Io): void {
@@ -43,12 +46,35 @@ export function registerFetch(program: Command, io: Io): void {
           DEFAULT_MIN_BYTES_PER_SECOND,
         ),
       )
+      .option(
+        '--trees',
+        "also mirror the tree material of the decision, cron and action tasks into <out>/trees/, fetched from the repositories' hosts",
+      )
+      .option(
+        '--tree-host <host>',
+        `with --trees: a host tree material may be fetched from, repeatable (default: ${DEFAULT_TREE_HOSTS.join(', ')})`,
+        collect,
+      )
+      .option(
+        '--tree-base-url <host=url>',
+        'with --trees: reach an allowed tree host at another base URL (a mirror), repeatable',
+        collect,
+      )
+      .option(
+        '--projects-url <url>',
+        `with --trees: where projects.yml is fetched from (default: ${DEFAULT_PROJECTS_URL})`,
+      )
+      .option(
+        '--env-prefix <prefix>',
+        "with --trees: prefix of the repository variables in the decision tasks' env (GECKO...); default: told from each env",
+      )
       .option('--json', 'print a JSON result')
       .addHelpText(
         'after',
         examples(
           'cot fetch T_ZwPp7sRfGObG6cL0YmoA --root-url https://tc.example.com --out ./mirror',
           'cot verify T_ZwPp7sRfGObG6cL0YmoA --queue ./mirror --policy policy.yml   # then, offline',
+          'cot fetch T_ZwPp7sRfGObG6cL0YmoA --root-url https://tc.example.com --out ./mirror --trees   # with the tree',
         ),
       ),
   )
@@ -57,6 +83,8 @@ export function registerFetch(program: Command, io: Io): void {
       if (o.queue !== undefined)
         await assertSeparateFolders({ path: o.out, what: '--out' }, { path: o.queue, what: '--queue' });
       taskIdArgument(taskId);
+      if (!o.trees && (o.treeHost || o.treeBaseUrl || o.projectsUrl || o.envPrefix))
+        throw usage('--tree-host, --tree-base-url, --projects-url and --env-prefix go with --trees');
       // the queue applies the limits to its API reads, and to every download as defaults
       const queue = await queueFromOptions(o, process.env, {
         timeoutMs: o.timeout,
@@ -71,12 +99,35 @@ export function registerFetch(program: Command, io: Io): void {
         timeoutMs: o.timeout,
         deadlineMs: o.deadline,
         minBytesPerSecond: o.minRate,
+        ...(o.trees ? { trees: treeOptions(o) } : {}),
       });
       const failure = fetchFailure(r, o.out);
       if (o.json) jsonOut(io, { ok: r.complete, ...r, ...failureJson(failure) });
       else printFetch(io, r, o.out);
       if (failure) reportFailure(io, failure);
     });
+}
+
+function collect(v: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), v];
+}
+
+/** The tree options of fetchChain from --tree-host, --tree-base-url, --projects-url and --env-prefix. */
+function treeOptions(o: {
+  treeHost?: string[];
+  treeBaseUrl?: string[];
+  projectsUrl?: string;
+  envPrefix?: string;
+}): FetchTreeOptions {
+  if (o.envPrefix !== undefined && !/^[A-Z][A-Z0-9_]*$/.test(o.envPrefix))
+    throw usage(
+      `--env-prefix expects an upper-case prefix such as GECKO, got ${JSON.stringify(o.envPrefix)}`,
+    );
+  return {
+    ...treeFetchOptions(o, process.env),
+    ...(o.projectsUrl === undefined ? {} : { projectsUrl: o.projectsUrl }),
+    ...(o.envPrefix === undefined ? {} : { envPrefix: o.envPrefix }),
+  };
 }
 
 /**

@@ -13,7 +13,7 @@ import { escapeControls } from '../../util/terminal.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
 import { examples, taskIdArgument, usage } from '../options.js';
-import { treeFetch } from '../tree-fetch.js';
+import { treeFetchOptions } from '../tree-fetch.js';
 
 function collect(v: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), v];
@@ -103,19 +103,6 @@ function envPrefixArgument(v: string): string {
   return v;
 }
 
-/** `--tree-base-url host=url` pairs. */
-function baseUrlsOf(pairs: string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const p of pairs ?? []) {
-    const i = p.indexOf('=');
-    const url = p.slice(i + 1);
-    if (i <= 0 || !/^https?:\/\/[^/]/.test(url))
-      throw usage(`--tree-base-url expects host=url, got ${JSON.stringify(p)}`);
-    out[p.slice(0, i)] = url;
-  }
-  return out;
-}
-
 /** The tree rules of the rebuild: from --product (a preset) or --policy (its tree section), with what they came from. */
 interface TreeRules {
   /** the product name, or the policy file */
@@ -156,16 +143,17 @@ async function treeOf(
     return readTreeFolder(o.tree, o.template === undefined ? {} : { template: o.template });
   if (o.template !== undefined) throw usage('--template goes with --tree');
   const ruleHosts = rules?.tree.trustedRepositories.flatMap((r) => r.hosts) ?? [];
-  const allowedTreeHosts =
-    o.treeHost ?? (ruleHosts.length > 0 ? [...new Set(ruleHosts)] : DEFAULT_TREE_HOSTS);
-  const baseUrls = baseUrlsOf(o.treeBaseUrl);
-  const redirectHosts = [...allowedTreeHosts, ...Object.values(baseUrls).map((u) => new URL(u).host)];
+  const { fetch, allowedTreeHosts, baseUrls } = treeFetchOptions(
+    o,
+    process.env,
+    ruleHosts.length > 0 ? [...new Set(ruleHosts)] : DEFAULT_TREE_HOSTS,
+  );
   return fetchTreeMaterial({
     task,
     taskId,
     ...decision,
     ...envPrefixFor(o, rules),
-    fetch: treeFetch(redirectHosts, process.env.GITHUB_TOKEN || undefined),
+    fetch,
     allowedTreeHosts,
     ...(o.projectsUrl === undefined ? {} : { projectsUrl: o.projectsUrl }),
     baseUrls,

@@ -90,6 +90,18 @@ describe('the policy tree section', () => {
     expect(treeFolderOf('/t', 'https://hg.mozilla.org/projects/maple', rev, 'f')).toBe(
       `/t/hg.mozilla.org/projects/maple/${rev}`,
     );
+    // a GitHub repository is github.com/<owner>/<name> whatever the form of its URL (the private repositories' ssh)
+    for (const repo of [
+      'git@github.com:mozilla-mobile/mozilla-vpn-client.git',
+      'https://github.com/mozilla-mobile/mozilla-vpn-client',
+      'ssh://github.com/mozilla-mobile/mozilla-vpn-client.git',
+    ])
+      expect(treeFolderOf('/t', repo, rev, 'f')).toBe(
+        `/t/github.com/mozilla-mobile/mozilla-vpn-client/${rev}`,
+      );
+    expect(refusal(() => treeFolderOf('/t', 'git@github.com:a/../b', rev, 'f')).code).toBe(
+      'TREE_TASK_INVALID',
+    );
     for (const [repo, r] of [
       ['https://hg.mozilla.org/projects/a%2fb', rev],
       ['https://hg.mozilla.org/a/..%2f..', rev],
