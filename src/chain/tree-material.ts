@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CotError, fsError } from '../errors.js';
 import { readTreeFolder, type TreeMaterial } from '../tree/files.js';
 import { githubRepository, isGithubUrl } from '../tree/github.js';
+import { isPlainRepositoryUrl } from '../tree/repository-url.js';
 
 /**
  * Where a chain's tree material comes from offline: the policy's `tree.dir`, one folder per repository and
@@ -34,13 +35,13 @@ function repositoryFolders(repository: string, field: string): string[] | undefi
     const { owner, name } = githubRepository(repository, field);
     return ['github.com', owner, name];
   }
+  if (!isPlainRepositoryUrl(repository)) return undefined; // before parsing: URL() resolves `..` and `%2e%2e`
   let u: URL;
   try {
     u = new URL(repository);
   } catch {
     return undefined;
   }
-  if (u.protocol !== 'https:' || u.search !== '' || u.hash !== '' || u.username !== '') return undefined;
   return [u.hostname, ...u.pathname.split('/').filter(Boolean)];
 }
 

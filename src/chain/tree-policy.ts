@@ -108,6 +108,10 @@ function urlParts(url: string): { scheme: string; host: string; path: string } |
   const u = url.replace(/^git@github\.com:/, 'ssh://github.com/');
   try {
     const p = new URL(u);
+    // the reference compares the whole netloc: credentials or a port make it another host; a query or a fragment,
+    // or a dot segment or escape that URL() would resolve, is refused outright (stricter)
+    if (p.username || p.password || p.port || p.search || p.hash) return undefined;
+    if (/\/\.\.?(\/|$)|%/.test(u.replace(/^[a-z]+:\/\/[^/]*/, ''))) return undefined;
     return { scheme: p.protocol.replace(/:$/, ''), host: p.hostname, path: p.pathname };
   } catch {
     return undefined;

@@ -15,6 +15,7 @@ import {
   type TreeMaterial,
 } from './files.js';
 import { githubRepository, isGithubUrl } from './github.js';
+import { isPlainRepositoryUrl } from './repository-url.js';
 
 /**
  * The tree material of a parent task fetched from its repository's host, as the reference fetches it (scriptworker
@@ -189,6 +190,12 @@ export async function fetchTreeMaterial(o: OnlineTreeOptions): Promise<TreeMater
     return tree;
   }
   resolveUrl(repo, o, repoField);
+  if (!isPlainRepositoryUrl(repo))
+    throw new CotError(
+      'TREE_TASK_INVALID',
+      `${repoField} ${JSON.stringify(repo)} is not a plain https repository URL (no credentials, port, query, fragment, dot segments or escapes): nothing was fetched`,
+      { details: { field: repoField } },
+    );
   tree.files.template = await fetchTreeFile(
     'template',
     `${repo}/raw-file/${encRev}/.taskcluster.yml`,
@@ -202,6 +209,27 @@ export async function fetchTreeMaterial(o: OnlineTreeOptions): Promise<TreeMater
       o,
       tree.warnings,
     );
-  tree.files.projects = await fetchTreeFile('projects', projectsUrl, o, tree.warnings);
+  tree.files.projects = await fetchTreeFile(
+    'projects',
+    projectsUrl,
+    projectsOptions(o, projectsUrl),
+    tree.warnings,
+  );
   return tree;
+}
+
+/**
+ * The options of the `projects.yml` fetch: its URL is the caller's configuration (`projectsUrl`, or
+ * DEFAULT_PROJECTS_URL), never the task's, so its host is allowed for that fetch whatever `allowedTreeHosts` lists
+ * (a product's trusted hosts name its repositories, not where projects.yml is published).
+ */
+function projectsOptions(o: OnlineTreeOptions, projectsUrl: string): OnlineTreeOptions {
+  const hosts = o.allowedTreeHosts ?? DEFAULT_TREE_HOSTS;
+  let host: string;
+  try {
+    host = new URL(projectsUrl).hostname;
+  } catch {
+    return o;
+  }
+  return hosts.includes(host) ? o : { ...o, allowedTreeHosts: [...hosts, host] };
 }

@@ -107,7 +107,9 @@ describe.skipIf(!HAVE_TREE)('cot fetch --trees, then cot verify offline from the
     expect(report.errors[0]!.message).toMatch(/the directory store has no trees folder/);
   });
 
-  it('tree material the host does not have is reported missing with its code, and fails the fetch', async () => {
+  it('tree material off the allowed hosts is reported missing with its code, and fails the fetch', async () => {
+    // the repository's host (hg.mozilla.org) is not allowed; the projects.yml host is (it is configuration, not the
+    // task's), so the refusal is the repository's, before any request
     const l = await makeTreeChain(demo, d, 'host-lacks');
     const r = await cot(
       'fetch',
@@ -117,9 +119,9 @@ describe.skipIf(!HAVE_TREE)('cot fetch --trees, then cot verify offline from the
       '--out',
       join(l.dir, 'mirror'),
       '--json',
-      ...treeFlags().slice(0, 3), // no base URL for projects.yml's host: refused off the loopback server
+      ...treeFlags(),
       '--tree-host',
-      'hg.mozilla.org',
+      'raw.githubusercontent.com',
     );
     expect(r.code).not.toBe(0);
     const out = JSON.parse(r.out) as { complete: boolean; missing: { taskId: string; code: string }[] };
