@@ -13,7 +13,34 @@ import { isJsonObject, type JsonObject, type JsonValue } from '../json/parse.js'
  * 3. where a side has no `projectId`, it is `"none"` (the queue's default);
  * 4. `provisionerId` + `workerType` are expressed as `taskQueueId` (`provisionerId/workerType`) on both sides;
  * 5. the runtime task must deep-equal one rendered task (JSON equality: canonical forms).
+ *
+ * Plus the queue-field normalisation cot applies to task-graph entries (chain/task-graph.ts), so a runtime task
+ * the queue completed from an honest template still matches, and a forged one still differs:
+ * - where a side omits them, the queue's `createTask` defaults are filled on both sides (taskcluster
+ *   `services/queue/schemas/v1/create-task-request.yml` and `api.js` patchAndValidateTaskDef): `schedulerId` "-",
+ *   `priority` "lowest", `requires` "all-completed", `retries` 5, `taskGroupId` the task's own id, `expires` the
+ *   `deadline` plus one year (the empty defaults, `[]` and `{}`, are removed by rule 2 anyway). The reference fills
+ *   none of these, so it refuses an honest task whose template leaves one to the queue;
+ * - a side whose `taskQueueId` disagrees with its own `provisionerId`/`workerType` keeps the split fields, so the
+ *   disagreement is a difference (the queue refuses such a task; the reference drops the split fields unseen).
  */
+
+/** The queue's createTask defaults filled where a side omits the field (not `[]`/`{}`: rule 2 removes those). */
+const QUEUE_DEFAULTS: Readonly<Record<string, JsonValue>> = {
+  schedulerId: '-',
+  priority: 'lowest',
+  requires: 'all-completed',
+  retries: 5,
+};
+
+/** The queue's default `expires`: `deadline` plus one calendar year (UTC), or undefined when deadline is no date. */
+function defaultExpires(deadline: JsonValue | undefined): string | undefined {
+  if (typeof deadline !== 'string') return undefined;
+  const d = new Date(deadline);
+  if (Number.isNaN(d.getTime())) return undefined;
+  d.setUTCFullYear(d.getUTCFullYear() + 1);
+  return d.toJSON();
+}
 
 function isEmpty(v: JsonValue): boolean {
   return (
@@ -36,23 +63,32 @@ function removeEmpty(v: JsonValue): JsonValue {
 }
 
 /**
- * A task definition as compared (rules 2 to 4; rule 1 with `dropTaskId`). A taskQueueId already present is kept
- * and the split fields are dropped, as the reference does.
+ * A task definition as compared (rules 2 to 4 and the queue defaults; rule 1 with `dropTaskId`); `taskId` is the
+ * runtime task's id (the queue's default taskGroupId). A taskQueueId already present is kept and split fields that
+ * agree with it are dropped.
  */
-function normalizeForComparison(task: JsonObject, dropTaskId: boolean): JsonObject {
+function normalizeForComparison(task: JsonObject, dropTaskId: boolean, taskId: string): JsonObject {
   const t = { ...task };
   if (dropTaskId) delete t.taskId;
   const out = removeEmpty(t) as JsonObject;
-  const withProject: JsonObject = { projectId: 'none', ...out };
-  if (
-    withProject.taskQueueId === undefined &&
-    typeof withProject.provisionerId === 'string' &&
-    typeof withProject.workerType === 'string'
-  )
-    withProject.taskQueueId = `${withProject.provisionerId}/${withProject.workerType}`;
-  delete withProject.provisionerId;
-  delete withProject.workerType;
-  return withProject;
+  const expires = defaultExpires(out.deadline);
+  const n: JsonObject = {
+    projectId: 'none',
+    ...QUEUE_DEFAULTS,
+    taskGroupId: taskId,
+    ...(expires === undefined ? {} : { expires }),
+    ...out,
+  };
+  const split =
+    typeof n.provisionerId === 'string' && typeof n.workerType === 'string'
+      ? `${n.provisionerId}/${n.workerType}`
+      : undefined;
+  if (n.taskQueueId === undefined && split !== undefined) n.taskQueueId = split;
+  if (split === undefined || n.taskQueueId === split) {
+    delete n.provisionerId;
+    delete n.workerType;
+  }
+  return n;
 }
 
 /** The comparison's outcome: the rendered task matched (its index), or the closest one and where it differs. */
@@ -69,15 +105,20 @@ type TaskComparison =
     };
 
 /**
- * Compare the runtime task with each rendered task (the rules above), first exact match wins. Rendered entries that
+ * Compare the runtime task (whose id is `runtimeTaskId`) with each rendered task (the rules above), first exact
+ * match wins. Rendered entries that
  * are not objects count as non-matching with one difference at their root. Pure.
  */
-export function compareWithRendered(runtime: JsonObject, rendered: readonly JsonValue[]): TaskComparison {
-  const actual = normalizeForComparison(runtime, false);
+export function compareWithRendered(
+  runtime: JsonObject,
+  runtimeTaskId: string,
+  rendered: readonly JsonValue[],
+): TaskComparison {
+  const actual = normalizeForComparison(runtime, false, runtimeTaskId);
   const actualText = canonicalize(actual);
   let best: { index: number; differences: JsonDifference[] } | undefined;
   for (const [index, candidate] of rendered.entries()) {
-    const expected = isJsonObject(candidate) ? normalizeForComparison(candidate, true) : candidate;
+    const expected = isJsonObject(candidate) ? normalizeForComparison(candidate, true, runtimeTaskId) : candidate;
     if (canonicalize(expected) === actualText) return { matched: true, index };
     const differences = jsonDifferences(expected, actual, MAX_DIFFERENCES + 1);
     if (best === undefined || differences.length < best.differences.length) best = { index, differences };

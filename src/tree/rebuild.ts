@@ -152,7 +152,7 @@ export async function rebuildParentTask(options: RebuildParentOptions): Promise<
       { details: { path: templateSource } },
     );
   if (plan.actionTaskGroupIds !== undefined) settleActionTaskGroupId(plan, tasks, taskId);
-  const comparison = compareWithRendered(task, tasks);
+  const comparison = compareWithRendered(task, taskId, tasks);
   const revision = decisionTask.payload;
   const rev =
     isJsonObject(revision) && isJsonObject(revision.env) ? revision.env[`${envPrefix}_HEAD_REV`] : undefined;

@@ -147,3 +147,37 @@ describe.skipIf(!HAVE_COT)(
     });
   },
 );
+
+describe.skipIf(!HAVE_COT)('an in-tree action of the pre-hook format (cotv2 release promotion)', () => {
+  // cotv2/action_relpro.json was created by an in-tree `kind: task` action; the cotv4_relpro_context/_template pair
+  // is what the reference computed for it before its chain-of-trust v7 dropped non-hook actions (scriptworker
+  // fb2d21f, "Drop support for non-hook actions"). The reference refuses such an action today, and so does cot.
+  it('is refused with TREE_ACTION_KIND_INVALID naming the action, its callback and kind', async () => {
+    const runtime = await task('cotv2/action_relpro.json');
+    const pairContext = (await task('cotv2/cotv4_relpro_context.json')) as JsonObject & {
+      action: { cb_name: string };
+      ownTaskId: string;
+    };
+    const env = (runtime.payload as JsonObject).env as Record<string, string>;
+    // the pair belongs to this task: same callback, same decision task group
+    expect(pairContext.action.cb_name).toBe(env.ACTION_CALLBACK);
+    expect(pairContext.taskGroupId).toBe(runtime.taskGroupId);
+    const err = await rebuildParentTask({
+      task: runtime,
+      taskId: pairContext.ownTaskId,
+      decisionTask: await task('cotv2/decision_hg-push.json'),
+      decisionTaskId: 'VQU9QMO4Teq7zr91FhBusg',
+      tree: await readTreeFolder(join(COT, 'cotv2'), {
+        template: join(COT, 'cotv2/cotv4_relpro_template.json'),
+      }),
+    }).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string; details: unknown },
+    );
+    expect(err?.code).toBe('TREE_ACTION_KIND_INVALID');
+    expect(err?.message).toMatch(
+      /action "release-promotion" of .*actions\.json \(callback release_promotion_action\) is of kind "task", not hook/,
+    );
+    expect(err?.details).toMatchObject({ callback: 'release_promotion_action', kind: 'task' });
+  });
+});
