@@ -1,4 +1,6 @@
-import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
+import { closeSync, createReadStream, type Dirent, readdirSync, statSync } from 'node:fs';
+import { copyFile, mkdir, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { dirname, join, resolve } from 'node:path';
 import { CotError, fsError } from '../errors.js';
 import { assertArtifactName } from '../hashing/artifacts.js';
@@ -7,7 +9,7 @@ import { isJsonObject, type JsonObject, parseJsonBytes } from '../json/parse.js'
 import { isTempName, stagedWriteAt, writeFileAtomic } from '../util/atomic.js';
 import { fsReason } from '../util/fs-paths.js';
 import { checkOption } from '../util/options.js';
-import { openRegularFile, readFileBounded } from '../util/read.js';
+import { openRegularFileSync, readBoundedSync, readFileBoundedSync } from '../util/read.js';
 import { assertRunId, assertTaskId } from '../util/task-id.js';
 import { contentTypeFor } from './content-type.js';
 import {
@@ -83,7 +85,7 @@ export class DirectoryQueue implements TaskQueue {
     const p = join(this.taskDir(taskId), 'task.json');
     let bytes: Buffer;
     try {
-      bytes = await readFileBounded(
+      bytes = readFileBoundedSync(
         p,
         MAX_TASK_BYTES,
         () => new CotError('FILE_UNREADABLE', `${p} is too large for a task definition`),
@@ -106,7 +108,7 @@ export class DirectoryQueue implements TaskQueue {
   async latestRunId(taskId: string): Promise<number> {
     let names: string[];
     try {
-      names = await readdir(join(this.taskDir(taskId), 'runs'));
+      names = readdirSync(join(this.taskDir(taskId), 'runs'));
     } catch (e) {
       await this.assertRoot();
       throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} has no runs in ${this.description}`, {
@@ -123,7 +125,7 @@ export class DirectoryQueue implements TaskQueue {
   private async readJsonFile(p: string, what: string): Promise<JsonObject | undefined> {
     let bytes: Buffer;
     try {
-      bytes = await readFileBounded(
+      bytes = readFileBoundedSync(
         p,
         MAX_TASK_BYTES,
         () => new CotError('FILE_UNREADABLE', `${p} is too large for ${what}`),
@@ -155,7 +157,7 @@ export class DirectoryQueue implements TaskQueue {
   async listArtifacts(taskId: string, runId: number): Promise<ArtifactInfo[]> {
     const base = join(this.runDir(taskId, runId), 'artifacts');
     try {
-      await stat(this.runDir(taskId, runId));
+      statSync(this.runDir(taskId, runId));
     } catch (e) {
       await this.assertRoot();
       throw new CotError('QUEUE_NOT_FOUND', `task ${taskId} run ${runId} not found in ${this.description}`, {
@@ -170,16 +172,16 @@ export class DirectoryQueue implements TaskQueue {
       (t) => (typeof t.expires === 'string' ? t.expires : ''),
       () => '',
     );
-    const walk = async (dir: string, prefix: string): Promise<void> => {
-      let ents: import('node:fs').Dirent[];
+    const walk = (dir: string, prefix: string): void => {
+      let ents: Dirent[];
       try {
-        ents = await readdir(dir, { withFileTypes: true });
+        ents = readdirSync(dir, { withFileTypes: true });
       } catch {
         return;
       }
       for (const e of ents) {
         if (isTempName(e.name)) continue;
-        if (e.isDirectory()) await walk(join(dir, e.name), `${prefix}${e.name}/`);
+        if (e.isDirectory()) walk(join(dir, e.name), `${prefix}${e.name}/`);
         else if (e.isFile())
           out.push({
             name: `${prefix}${e.name}`,
@@ -189,7 +191,7 @@ export class DirectoryQueue implements TaskQueue {
           });
       }
     };
-    await walk(base, '');
+    walk(base, '');
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -222,9 +224,9 @@ export class DirectoryQueue implements TaskQueue {
         `artifact ${name} of task ${taskId} run ${run} is a reference artifact: its bytes come from a URL the task chose, which a directory store does not follow`,
         { details: { storageType: info.storageType } },
       );
-    let fh: Awaited<ReturnType<typeof openRegularFile>>;
+    let opened: ReturnType<typeof openRegularFileSync>;
     try {
-      fh = await openRegularFile(p, { name });
+      opened = openRegularFileSync(p, { name });
     } catch (e) {
       if (e instanceof CotError && e.code === 'FILE_NOT_FOUND') {
         await this.assertRoot();
@@ -236,17 +238,30 @@ export class DirectoryQueue implements TaskQueue {
       }
       throw e;
     }
-    const { size } = await fh.stat();
     const max = limits.maxBytes ?? DEFAULT_MAX_BYTES;
-    if (size > max) {
-      await fh.close();
-      throw new CotError(
+    const tooLarge = (size: number) =>
+      new CotError(
         'TRANSPORT_TOO_LARGE',
         `artifact ${name} of task ${taskId} is ${size} bytes, over the limit of ${max}`,
       );
+    const { fd, stats } = opened;
+    const size = stats.size;
+    let bytes: Buffer | undefined;
+    try {
+      if (size > max) throw tooLarge(size);
+      // a small artifact in one read: no stream buffer to allocate and collect (see openRegularFileSync)
+      if (size <= WHOLE_READ_BYTES) bytes = readBoundedSync(fd, max, tooLarge, stats);
+    } catch (e) {
+      closeSync(fd);
+      throw e instanceof CotError ? e : fsError(e, p, `cannot read artifact ${name}`);
     }
-    const stream = fh.createReadStream({ highWaterMark: 2 * 1024 * 1024 });
-    return { stream, size, contentType: contentTypeFor(name), runId: run };
+    let stream: Readable;
+    if (bytes === undefined) stream = createReadStream(p, { fd, highWaterMark: STREAM_CHUNK_BYTES });
+    else {
+      closeSync(fd);
+      stream = Readable.from([bytes], { objectMode: false });
+    }
+    return { stream, size: bytes?.length ?? size, contentType: contentTypeFor(name), runId: run };
   }
 
   /** Write the task definition (atomically). */
@@ -311,6 +326,11 @@ export class DirectoryQueue implements TaskQueue {
 }
 
 const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
+/** Artifacts up to this size are read whole at open (most chain-of-trust documents and signatures, small files). */
+const WHOLE_READ_BYTES = 1024 * 1024;
+/** Read size of a larger artifact's stream. */
+const STREAM_CHUNK_BYTES = 2 * 1024 * 1024;
+
 
 const optString = (o: JsonObject, k: string) => (typeof o[k] === 'string' ? { [k]: o[k] as string } : {});
 
