@@ -1,7 +1,7 @@
 import { closeSync, createReadStream, type Dirent, readdirSync, statSync } from 'node:fs';
 import { copyFile, mkdir, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { CotError, fsError } from '../errors.js';
 import { assertArtifactName } from '../hashing/artifacts.js';
 import { digestFile } from '../hashing/digest.js';
@@ -330,7 +330,6 @@ const DEFAULT_MAX_BYTES = 8 * 1024 ** 3;
 const WHOLE_READ_BYTES = 1024 * 1024;
 /** Read size of a larger artifact's stream. */
 const STREAM_CHUNK_BYTES = 2 * 1024 * 1024;
-
 
 const optString = (o: JsonObject, k: string) => (typeof o[k] === 'string' ? { [k]: o[k] as string } : {});
 

@@ -118,7 +118,9 @@ export function compareWithRendered(
   const actualText = canonicalize(actual);
   let best: { index: number; differences: JsonDifference[] } | undefined;
   for (const [index, candidate] of rendered.entries()) {
-    const expected = isJsonObject(candidate) ? normalizeForComparison(candidate, true, runtimeTaskId) : candidate;
+    const expected = isJsonObject(candidate)
+      ? normalizeForComparison(candidate, true, runtimeTaskId)
+      : candidate;
     if (canonicalize(expected) === actualText) return { matched: true, index };
     const differences = jsonDifferences(expected, actual, MAX_DIFFERENCES + 1);
     if (best === undefined || differences.length < best.differences.length) best = { index, differences };

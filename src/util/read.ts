@@ -136,7 +136,11 @@ export function readBoundedSync(
 }
 
 /** readFileBounded with synchronous calls (see openRegularFileSync for when); errors as Node raised them. */
-export function readFileBoundedSync(path: string, maxBytes: number, tooLarge: (size: number) => Error): Buffer {
+export function readFileBoundedSync(
+  path: string,
+  maxBytes: number,
+  tooLarge: (size: number) => Error,
+): Buffer {
   const fd = openSync(path, 'r');
   try {
     return readBoundedSync(fd, maxBytes, tooLarge);

@@ -43,7 +43,8 @@ describe('DirectoryQueue.openArtifact', () => {
     const id = 'AAAAAAAAQAGAAAAAAAAAAA';
     mkdirSync(join(d, id, 'runs', '0', 'artifacts', 'public'), { recursive: true });
     writeFileSync(join(d, id, 'task.json'), '{}');
-    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(d, id, 'runs/0/artifacts', name), bytes);
+    for (const [name, bytes] of Object.entries(files))
+      writeFileSync(join(d, id, 'runs/0/artifacts', name), bytes);
     return { q: new DirectoryQueue(d), id };
   };
   const drain = async (s: NodeJS.ReadableStream) => {
