@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { discoverChain } from '../chain/discover.js';
-import { chainEdges, type Edge } from '../chain/edges.js';
+import { chainEdges, type Edge, parentOf } from '../chain/edges.js';
 import { fnmatch } from '../chain/glob.js';
 import { chooseRuns, type RunChoice } from '../chain/runs.js';
 import { COT_ARTIFACT_NAMES, RESERVED_ARTIFACT_NAMES, TASK_GRAPH_NAME } from '../document/names.js';
@@ -39,7 +39,8 @@ export interface FetchOptions extends DownloadLimits {
   /** also follow task.dependencies, as a policy with followDependencies does */
   followDependencies?: boolean;
   /**
-   * also mirror the tree material of the chain's decision, cron and action tasks into `<outDir>/trees/`
+   * also mirror the tree material of the chain's decision, cron and action tasks (the root too when it is its own
+   * decision task) into `<outDir>/trees/`
    * (mirror/trees.ts mirrorTrees: the layout of the policy's `tree.dir`), fetched online through `trees.fetch`
    */
   trees?: FetchTreeOptions;
@@ -354,9 +355,20 @@ function consumedProblem(
 }
 
 /**
- * Step 4: the tree material of every task the walk reached as a parent (decision or action: DiscoveredTask
- * `decision`), through mirrorTrees; an action's rebuild reads its decision task's `actions.json` and
- * `parameters.yml` from what step 2 mirrored (already hash-checked). What is missing joins `missing`.
+ * Whether `cot verify` may rebuild this task from its tree: a task the walk reached as a parent (decision or action:
+ * DiscoveredTask `decision`), or one that names itself as its parent (a decision task verified directly, or reached
+ * by another edge). The walk leaves the latter unmarked because only its worker type, which the verifier's policy
+ * knows, makes it a decision task (chain/checks/parents.ts checkDecisionTasks); the mirror has no policy, so it
+ * mirrors its tree whenever it could be one.
+ */
+function treeParent(d: { taskId: string; decision: boolean; task?: JsonObject }): boolean {
+  return d.task !== undefined && (d.decision || parentOf(d.taskId, d.task).self);
+}
+
+/**
+ * Step 4: the tree material of every task `cot verify` may rebuild (treeParent), through mirrorTrees; an action's
+ * rebuild reads its decision task's `actions.json` and `parameters.yml` from what step 2 mirrored (already
+ * hash-checked). What is missing joins `missing`.
  */
 async function mirrorChainTrees(
   ctx: MirrorContext,
@@ -365,7 +377,7 @@ async function mirrorChainTrees(
   tasks: ReadonlyMap<string, MirrorTask>,
 ): Promise<void> {
   const parents = [...found.tasks.values()]
-    .filter((d) => d.decision && d.task !== undefined)
+    .filter(treeParent)
     .sort((a, b) => a.depth - b.depth || (a.taskId < b.taskId ? -1 : 1))
     .map((d) => ({ taskId: d.taskId, task: d.task! }));
   const decisionFiles = async (id: string) => {
