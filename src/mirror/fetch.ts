@@ -19,7 +19,7 @@ import {
   type TaskQueue,
   type TaskStatus,
 } from '../transport/queue.js';
-import { parseTreeFile, type TreeFile } from '../tree/files.js';
+import { DECISION_ARTIFACT_NAMES, parseTreeFile, type TreeFile } from '../tree/files.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { mapBounded } from '../util/concurrency.js';
 import { checkOption, checkOptions } from '../util/options.js';
@@ -27,7 +27,7 @@ import { assertTaskId } from '../util/task-id.js';
 import { type FetchTreeOptions, mirrorTrees } from './trees.js';
 
 /** Decision and action task files a verifier reads, mirrored when the task's document lists them. */
-const DECISION_FILES = [TASK_GRAPH_NAME, 'public/actions.json', 'public/parameters.yml'];
+const DECISION_FILES = [TASK_GRAPH_NAME, ...Object.values(DECISION_ARTIFACT_NAMES)];
 
 export interface FetchOptions extends DownloadLimits {
   /** how many links up from the task (default 20) */
@@ -383,10 +383,10 @@ async function mirrorChainTrees(
   const decisionFiles = async (id: string) => {
     const t = tasks.get(id);
     const out: Partial<Record<'actions' | 'parameters', TreeFile>> = {};
-    for (const [role, name] of [
-      ['actions', 'public/actions.json'],
-      ['parameters', 'public/parameters.yml'],
-    ] as const) {
+    for (const [role, name] of Object.entries(DECISION_ARTIFACT_NAMES) as [
+      keyof typeof DECISION_ARTIFACT_NAMES,
+      string,
+    ][]) {
       if (!t || t.runId === undefined || !t.out.artifacts.includes(name)) continue;
       const path = ctx.out.artifactPath(id, t.runId, name);
       out[role] = parseTreeFile(role, (await readFile(path)).toString('utf8'), path, []);
