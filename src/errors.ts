@@ -127,7 +127,7 @@ export const ERROR_CODES = {
     'an interactive task (a person could have changed its outputs) is part of the chain',
   // rebuilding a decision, cron or action task from its tree (src/tree/)
   TREE_FILE_MISSING:
-    'a file the rebuild of a parent task needs (`.taskcluster.yml`, `pushlog.json`, `projects.yml`, `actions.json`, `parameters.yml`) is absent from the tree (the file is named)',
+    "a file the rebuild of a parent task needs (`.taskcluster.yml`, `pushlog.json`, `projects.yml`, `actions.json`, `parameters.yml`) is absent from the tree, or an action's decision task artifact from the queue (the file or URL is named)",
   TREE_FILE_INVALID:
     'a tree file is not valid YAML or JSON, is over its size bound, or lacks what the rebuild reads (the file and the field are named)',
   TREE_TEMPLATE_INVALID:

@@ -6,6 +6,13 @@ import type { TaskQueue } from '../transport/queue.js';
 import { TaskclusterQueue, type TaskclusterQueueOptions } from '../transport/taskcluster.js';
 import { listOption } from './options.js';
 
+/** The help of --root-url, as every command that reaches a Taskcluster queue says it. */
+export const ROOT_URL_HELP =
+  'a Taskcluster deployment or `cot queue serve` (default: TASKCLUSTER_ROOT_URL / TASKCLUSTER_PROXY_URL)';
+
+/** The help of --allow-host, as every command that downloads artifacts says it. */
+export const ALLOW_HOST_HELP = 'host that artifact redirects may lead to';
+
 /** --queue / --root-url: where a command finds the queue (given both: commander refuses the command line). */
 // biome-ignore lint/suspicious/noExplicitAny: commander's own Args type parameter is any[]
 export function withQueueOptions<A extends any[], O extends OptionValues, G extends OptionValues>(
@@ -13,12 +20,7 @@ export function withQueueOptions<A extends any[], O extends OptionValues, G exte
 ) {
   return c
     .addOption(new Option('--queue <dir>', 'a directory store (no server)').conflicts('rootUrl'))
-    .addOption(
-      new Option(
-        '--root-url <url>',
-        'a Taskcluster deployment or `cot queue serve` (default: TASKCLUSTER_ROOT_URL / TASKCLUSTER_PROXY_URL)',
-      ),
-    );
+    .addOption(new Option('--root-url <url>', ROOT_URL_HELP));
 }
 
 /** For commands that download artifacts: --queue / --root-url, and what their redirects may follow. */
@@ -27,7 +29,7 @@ export function withDownloadQueueOptions<A extends any[], O extends OptionValues
   c: Command<A, O, G>,
 ) {
   return withQueueOptions(c)
-    .addOption(listOption('--allow-host <host>', 'host that artifact redirects may lead to'))
+    .addOption(listOption('--allow-host <host>', ALLOW_HOST_HELP))
     .option(
       '--allow-reference-artifacts',
       'follow reference artifacts (URLs chosen by tasks; refused by default)',

@@ -1,6 +1,7 @@
 import { CotError } from '../errors.js';
 import { httpGet } from '../transport/http.js';
-import { DEFAULT_TREE_HOSTS, type TreeFetch } from '../tree/online.js';
+import { TaskclusterQueue } from '../transport/taskcluster.js';
+import { type ArtifactFetch, DEFAULT_TREE_HOSTS, type TreeFetch } from '../tree/online.js';
 import { usage } from './options.js';
 
 /** Deadline of one tree fetch, ms: a template, a pushlog or an API answer is small. */
@@ -82,4 +83,45 @@ export function treeFetchOptions(
   const baseUrls = treeBaseUrls(o.treeBaseUrl);
   const redirectHosts = [...allowedTreeHosts, ...Object.values(baseUrls).map((u) => new URL(u).host)];
   return { fetch: treeFetch(redirectHosts, env.GITHUB_TOKEN || undefined), allowedTreeHosts, baseUrls };
+}
+
+/**
+ * The Taskcluster queue `cot verify-parent` reads an action's decision task artifacts from: `--root-url`, else
+ * TASKCLUSTER_PROXY_URL / TASKCLUSTER_ROOT_URL (as every command that reaches a queue), with the credentials of the
+ * environment; undefined when none names one. Its artifact redirects may lead to the root URL's host and the
+ * `--allow-host` hosts only; reference artifacts are refused; each download is bounded by TREE_FETCH_DEADLINE_MS.
+ */
+export function artifactQueue(
+  o: { rootUrl?: string; allowHost?: readonly string[] },
+  env: NodeJS.ProcessEnv,
+): TaskclusterQueue | undefined {
+  const rootUrl = o.rootUrl ?? env.TASKCLUSTER_PROXY_URL ?? env.TASKCLUSTER_ROOT_URL;
+  if (!rootUrl) return undefined;
+  return new TaskclusterQueue({
+    ...TaskclusterQueue.optionsFromEnv(env, rootUrl),
+    ...(o.allowHost && o.allowHost.length > 0 ? { allowedHosts: [...o.allowHost] } : {}),
+    downloadDeadlineMs: TREE_FETCH_DEADLINE_MS,
+  });
+}
+
+/**
+ * The ArtifactFetch (tree/online.ts) of a queue: the task's latest run (the queue's status), then the artifact of
+ * that run through the queue's bounded download (transport/http.ts httpGet: retries, redirects to allowed hosts
+ * only, at most `maxBytes`), named by its URL. A 404 (QUEUE_NOT_FOUND) of the artifact resolves to no text; a task
+ * the queue does not have, or that has no run, throws QUEUE_NOT_FOUND; other failures their TRANSPORT_* code.
+ */
+export function queueArtifactFetch(queue: TaskclusterQueue): ArtifactFetch {
+  return async (taskId, name, o) => {
+    const runId = await queue.latestRunId(taskId);
+    const url = await queue.artifactUrl(taskId, runId, name);
+    try {
+      const opened = await queue.openArtifact(taskId, runId, name, { maxBytes: o.maxBytes });
+      const chunks: Buffer[] = [];
+      for await (const chunk of opened.stream) chunks.push(chunk as Buffer);
+      return { url, text: Buffer.concat(chunks).toString('utf8') };
+    } catch (e) {
+      if (e instanceof CotError && e.code === 'QUEUE_NOT_FOUND') return { url, text: undefined };
+      throw e;
+    }
+  };
 }

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { discoverChain } from '../chain/discover.js';
-import { chainEdges, type Edge } from '../chain/edges.js';
+import { chainEdges, type Edge, parentOf } from '../chain/edges.js';
 import { fnmatch } from '../chain/glob.js';
 import { chooseRuns, type RunChoice } from '../chain/runs.js';
 import { COT_ARTIFACT_NAMES, RESERVED_ARTIFACT_NAMES, TASK_GRAPH_NAME } from '../document/names.js';
@@ -19,7 +19,7 @@ import {
   type TaskQueue,
   type TaskStatus,
 } from '../transport/queue.js';
-import { parseTreeFile, type TreeFile } from '../tree/files.js';
+import { DECISION_ARTIFACT_NAMES, parseTreeFile, type TreeFile } from '../tree/files.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { mapBounded } from '../util/concurrency.js';
 import { checkOption, checkOptions } from '../util/options.js';
@@ -27,7 +27,7 @@ import { assertTaskId } from '../util/task-id.js';
 import { type FetchTreeOptions, mirrorTrees } from './trees.js';
 
 /** Decision and action task files a verifier reads, mirrored when the task's document lists them. */
-const DECISION_FILES = [TASK_GRAPH_NAME, 'public/actions.json', 'public/parameters.yml'];
+const DECISION_FILES = [TASK_GRAPH_NAME, ...Object.values(DECISION_ARTIFACT_NAMES)];
 
 export interface FetchOptions extends DownloadLimits {
   /** how many links up from the task (default 20) */
@@ -39,7 +39,8 @@ export interface FetchOptions extends DownloadLimits {
   /** also follow task.dependencies, as a policy with followDependencies does */
   followDependencies?: boolean;
   /**
-   * also mirror the tree material of the chain's decision, cron and action tasks into `<outDir>/trees/`
+   * also mirror the tree material of the chain's decision, cron and action tasks (the root too when it is its own
+   * decision task) into `<outDir>/trees/`
    * (mirror/trees.ts mirrorTrees: the layout of the policy's `tree.dir`), fetched online through `trees.fetch`
    */
   trees?: FetchTreeOptions;
@@ -354,9 +355,20 @@ function consumedProblem(
 }
 
 /**
- * Step 4: the tree material of every task the walk reached as a parent (decision or action: DiscoveredTask
- * `decision`), through mirrorTrees; an action's rebuild reads its decision task's `actions.json` and
- * `parameters.yml` from what step 2 mirrored (already hash-checked). What is missing joins `missing`.
+ * Whether `cot verify` may rebuild this task from its tree: a task the walk reached as a parent (decision or action:
+ * DiscoveredTask `decision`), or one that names itself as its parent (a decision task verified directly, or reached
+ * by another edge). The walk leaves the latter unmarked because only its worker type, which the verifier's policy
+ * knows, makes it a decision task (chain/checks/parents.ts checkDecisionTasks); the mirror has no policy, so it
+ * mirrors its tree whenever it could be one.
+ */
+function treeParent(d: { taskId: string; decision: boolean; task?: JsonObject }): boolean {
+  return d.task !== undefined && (d.decision || parentOf(d.taskId, d.task).self);
+}
+
+/**
+ * Step 4: the tree material of every task `cot verify` may rebuild (treeParent), through mirrorTrees; an action's
+ * rebuild reads its decision task's `actions.json` and `parameters.yml` from what step 2 mirrored (already
+ * hash-checked). What is missing joins `missing`.
  */
 async function mirrorChainTrees(
   ctx: MirrorContext,
@@ -365,16 +377,16 @@ async function mirrorChainTrees(
   tasks: ReadonlyMap<string, MirrorTask>,
 ): Promise<void> {
   const parents = [...found.tasks.values()]
-    .filter((d) => d.decision && d.task !== undefined)
+    .filter(treeParent)
     .sort((a, b) => a.depth - b.depth || (a.taskId < b.taskId ? -1 : 1))
     .map((d) => ({ taskId: d.taskId, task: d.task! }));
   const decisionFiles = async (id: string) => {
     const t = tasks.get(id);
     const out: Partial<Record<'actions' | 'parameters', TreeFile>> = {};
-    for (const [role, name] of [
-      ['actions', 'public/actions.json'],
-      ['parameters', 'public/parameters.yml'],
-    ] as const) {
+    for (const [role, name] of Object.entries(DECISION_ARTIFACT_NAMES) as [
+      keyof typeof DECISION_ARTIFACT_NAMES,
+      string,
+    ][]) {
       if (!t || t.runId === undefined || !t.out.artifacts.includes(name)) continue;
       const path = ctx.out.artifactPath(id, t.runId, name);
       out[role] = parseTreeFile(role, (await readFile(path)).toString('utf8'), path, []);

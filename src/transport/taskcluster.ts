@@ -293,6 +293,13 @@ export class TaskclusterQueue implements TaskQueue {
     }
   }
 
+  /** The plain URL of an artifact of a run (the queue's getArtifact), as openArtifact asks it for a public one. */
+  async artifactUrl(taskId: string, runId: number, name: string): Promise<string> {
+    assertTaskId(taskId);
+    const { queue } = await this.api();
+    return queue.buildUrl(queue.getArtifact, taskId, runId, name);
+  }
+
   async openArtifact(
     taskId: string,
     runId: number | undefined,
@@ -305,7 +312,7 @@ export class TaskclusterQueue implements TaskQueue {
     // public artifacts (and everything, without credentials) by plain URL; others by a signed URL (Hawk bewit)
     const url =
       name.startsWith('public/') || !this.o.credentials
-        ? queue.buildUrl(queue.getArtifact, taskId, run, name)
+        ? await this.artifactUrl(taskId, run, name)
         : queue.buildSignedUrl(queue.getArtifact, taskId, run, name, { expiration: 15 * 60 });
     // undefined options take httpGet's defaults
     const body = await httpGet(url, {

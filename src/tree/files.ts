@@ -21,6 +21,15 @@ export const TREE_FILES = {
 
 export type TreeFileRole = keyof typeof TREE_FILES;
 
+/**
+ * The tree files that are not in the repository but artifacts of the decision task, by role, with their names on the
+ * queue (the reference's get_action_context_and_template reads them from the decision task).
+ */
+export const DECISION_ARTIFACT_NAMES = {
+  actions: 'public/actions.json',
+  parameters: 'public/parameters.yml',
+} as const satisfies Partial<Record<TreeFileRole, string>>;
+
 const MiB = 1024 * 1024;
 
 /**

@@ -3,6 +3,7 @@ import type { JsonObject } from '../json/parse.js';
 import { at, needString } from './builder.js';
 import { envPrefixOf } from './context.js';
 import {
+  DECISION_ARTIFACT_NAMES,
   describeGithubLookup,
   GITHUB_ANSWER_MAX_BYTES,
   type GithubLookup,
@@ -36,6 +37,18 @@ export type TreeFetch = (
   o: { maxBytes: number; github: boolean },
 ) => Promise<string | undefined>;
 
+/**
+ * Read one artifact of a task's latest run from its queue (`public/actions.json`, `public/parameters.yml` of a
+ * decision task), at most `maxBytes`: `url` names where it was read (for messages), `text` is undefined when the
+ * run has no such artifact (404). Anything else throws (the queue's code: QUEUE_NOT_FOUND for a task the queue does
+ * not have, TRANSPORT_*...).
+ */
+export type ArtifactFetch = (
+  taskId: string,
+  name: string,
+  o: { maxBytes: number },
+) => Promise<{ url: string; text: string | undefined }>;
+
 /** The hosts tree material is fetched from unless the caller names others. */
 export const DEFAULT_TREE_HOSTS: readonly string[] = [
   'hg.mozilla.org',
@@ -66,6 +79,13 @@ export interface OnlineTreeOptions {
    * host and path prefix replace `https://<host>`). Checked URLs stay the logical ones: the allow-list applies first.
    */
   baseUrls?: Readonly<Record<string, string>>;
+  /**
+   * Where an action's decision task artifacts (`public/actions.json`, and `public/parameters.yml` for an hg
+   * repository) are read from: its queue. They are taken as the queue serves them, unchecked against the decision
+   * task's signed chain-of-trust document, and a warning says so. Absent: they are not fetched (TREE_FILE_MISSING
+   * when the rebuild needs them).
+   */
+  artifacts?: ArtifactFetch;
   /**
    * Told each text fetched, before it is parsed, with what it is: a tree file's role, or a GitHub lookup (so a
    * caller can keep the bytes, as `cot fetch` does to mirror them).
@@ -160,10 +180,48 @@ function githubLookup(o: OnlineTreeOptions): (l: GithubLookup) => Promise<TreeFi
 }
 
 /**
+ * The decision task's artifacts an action's rebuild reads (actionBuilder in context.ts): `public/actions.json`, and
+ * for an hg repository `public/parameters.yml` (a GitHub action takes its parameters from its own context), read
+ * through `artifacts` from the decision task's latest run, parsed as tree files. A warning in the material says
+ * they were not checked against the decision task's signed document. TREE_FILE_MISSING naming the URL for one the
+ * queue does not have.
+ */
+async function fetchDecisionArtifacts(
+  artifacts: ArtifactFetch,
+  decisionTaskId: string,
+  github: boolean,
+  tree: TreeMaterial,
+): Promise<void> {
+  const roles = github ? (['actions'] as const) : (['actions', 'parameters'] as const);
+  const urls: string[] = [];
+  for (const role of roles) {
+    const name = DECISION_ARTIFACT_NAMES[role];
+    const { url, text } = await artifacts(decisionTaskId, name, { maxBytes: TREE_FILE_MAX_BYTES[role] });
+    if (text === undefined)
+      throw new CotError(
+        'TREE_FILE_MISSING',
+        `${url} (${name} of decision task ${decisionTaskId}, its latest run) does not exist: the rebuild of an action needs it`,
+        { details: { url, file: TREE_FILES[role], artifact: name, taskId: decisionTaskId } },
+      );
+    urls.push(url);
+    tree.files[role] = parseTreeFile(role, text, url, tree.warnings);
+  }
+  tree.warnings.push(
+    `${roles.map((r) => DECISION_ARTIFACT_NAMES[r]).join(' and ')} of decision task ${decisionTaskId} ${roles.length > 1 ? 'were' : 'was'} taken from the queue (${urls.join(', ')}) without checking ${roles.length > 1 ? 'them' : 'it'} against the decision task's signed chain-of-trust document (cot verify checks ${roles.length > 1 ? 'them' : 'it'})`,
+  );
+}
+
+/** Whether the rebuild of a task with this `tasks_for` (`action`, `pr-action`) reads its decision task's actions.json. */
+export function isActionTasksFor(tasksFor: unknown): boolean {
+  return tasksFor === 'action' || tasksFor === 'pr-action';
+}
+
+/**
  * Fetch what the rebuild of `o.task` needs from its decision task's repository: the template; for hg the
  * pushlog (hg-push, cron) and `projects.yml`; for GitHub `projects.yml` for a cron task, and the API lookups when
  * a context asks for them. The decision task's `actions.json` and `parameters.yml` are artifacts, not tree files:
- * an action rebuilt online reports them missing (TREE_FILE_MISSING). Throws TREE_ENV_PREFIX_UNKNOWN,
+ * for an action they are read through `o.artifacts` when given (fetchDecisionArtifacts: unchecked, with a warning),
+ * else the rebuild reports them missing (TREE_FILE_MISSING). Throws TREE_ENV_PREFIX_UNKNOWN,
  * TREE_TASK_INVALID (no repository or revision, a GitHub URL without owner and name), TREE_HOST_REFUSED (a
  * repository, projects URL or redirect off the allowed hosts, or not https: the task never chooses the host),
  * TREE_FILE_MISSING, TREE_FILE_INVALID, TREE_TEMPLATE_INVALID, and what `o.fetch` throws (TREE_FETCH_FAILED).
@@ -187,6 +245,8 @@ export async function fetchTreeMaterial(o: OnlineTreeOptions): Promise<TreeMater
     if (tasksFor === 'cron')
       tree.files.projects = await fetchTreeFile('projects', projectsUrl, o, tree.warnings);
     tree.github = githubLookup(o);
+    if (o.artifacts && isActionTasksFor(tasksFor))
+      await fetchDecisionArtifacts(o.artifacts, decisionTaskId, true, tree);
     return tree;
   }
   resolveUrl(repo, o, repoField);
@@ -215,6 +275,8 @@ export async function fetchTreeMaterial(o: OnlineTreeOptions): Promise<TreeMater
     projectsOptions(o, projectsUrl),
     tree.warnings,
   );
+  if (o.artifacts && isActionTasksFor(tasksFor))
+    await fetchDecisionArtifacts(o.artifacts, decisionTaskId, false, tree);
   return tree;
 }
 

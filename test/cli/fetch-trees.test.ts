@@ -96,6 +96,61 @@ describe.skipIf(!HAVE_TREE)('cot fetch --trees, then cot verify offline from the
     );
   });
 
+  it('a chain whose root is its own decision task: its tree is mirrored, and verify rebuilds it offline', async () => {
+    const l = await makeTreeChain(demo, d, 'decision-root');
+    const policy = join(l.dir, 'policy.yml');
+    await writeFile(policy, `${await readFile(policy, 'utf8')}\ntree:\n  preset: firefox\n`);
+    const mirror = join(l.dir, 'mirror');
+    const fetch = await cot(
+      'fetch',
+      DECISION,
+      '--queue',
+      join(l.dir, 'queue'),
+      '--out',
+      mirror,
+      '--json',
+      ...treeFlags(),
+    );
+    expect(fetch.code).toBe(0);
+    expect(JSON.parse(fetch.out)).toMatchObject({ ok: true, complete: true, missing: [] });
+    const folder = join(mirror, 'trees', 'hg.mozilla.org', 'projects', 'maple', REV);
+    for (const f of ['.taskcluster.yml', 'pushlog.json', 'projects.yml'])
+      expect(await readFile(join(folder, f))).toEqual(await readFile(join(REAL_TREE, f)));
+    const seen = requests.length;
+    const r = await cot('verify', DECISION, '--queue', mirror, '--policy', policy, '--json');
+    expect(requests.length).toBe(seen);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out) as { links: { taskId: string; checks: string[] }[] };
+    expect(report.links.map((x) => x.taskId)).toEqual([DECISION]);
+    expect(report.links[0]!.checks).toContain(
+      `rebuilt from ${REPO}@${REV} .taskcluster.yml (tasks_for hg-push, level 3): match (tasks[0] of 1)`,
+    );
+  });
+
+  it('a root that names itself as its parent but has no repository in its env: reported missing, not thrown', async () => {
+    const l = await makeTreeChain(demo, d, 'self-parent-no-repo', {
+      decision: (t) => {
+        const env = (t.payload as { env: Record<string, unknown> }).env;
+        delete env.GECKO_HEAD_REPOSITORY;
+      },
+    });
+    const r = await cot(
+      'fetch',
+      DECISION,
+      '--queue',
+      join(l.dir, 'queue'),
+      '--out',
+      join(l.dir, 'mirror'),
+      '--json',
+      ...treeFlags(),
+    );
+    expect(r.code).not.toBe(0);
+    const out = JSON.parse(r.out) as { missing: { taskId: string; code: string }[] };
+    expect(out.missing).toEqual([
+      expect.objectContaining({ taskId: DECISION, code: 'TREE_ENV_PREFIX_UNKNOWN' }),
+    ]);
+  });
+
   it('a mirror without its tree material: TREE_NOT_TRACED, the tree being required', async () => {
     const { policy, mirror, fetch } = await fetched('no-trees');
     expect(fetch.code).toBe(0);

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startQueueServer } from '../../src/queue.js';
 import { runCli } from '../helpers/cli.js';
 import { HAVE_SHARED, SHARED_INTEROP, tempDir } from '../helpers/env.js';
 
@@ -16,6 +17,7 @@ const NOW = new Date('2026-11-25T12:00:00Z');
 const cot = (...args: string[]) => runCli(NOW, ...args);
 
 const HG_REV = '054fe08d229f064a71bae9bb793e7ab8d95eff61';
+const TRY_REV = 'c5429a8112e41dfabe22da0d7d0876fe05a17e67';
 const VPN_REV = '330ea928b42ff2403fc99cd3e596d13294fe8775';
 const COMMIT = {
   author: { login: 'Callek' },
@@ -33,6 +35,8 @@ const server = createServer((req, res) => {
     [`/hg/projects/maple/json-pushes?changeset=${HG_REV}&version=2&full=1`]: () =>
       readFile(join(COT, 'cotv2/pushlog.json'), 'utf8'),
     '/raw/config/projects.yml': () => readFile(join(COT, 'cotv2/projects.yml'), 'utf8'),
+    [`/hg/try/raw-file/${TRY_REV}/.taskcluster.yml`]: () =>
+      readFile(join(COT, 'cotv4/.taskcluster.yml'), 'utf8'),
     [`/raw/mozilla-mobile/mozilla-vpn-client/${VPN_REV}/.taskcluster.yml`]: () =>
       readFile(join(COT, 'cotv4/private_github_.taskcluster.yml'), 'utf8'),
     [`/api/repos/mozilla-mobile/mozilla-vpn-client/commits/${VPN_REV}`]: async () => JSON.stringify(COMMIT),
@@ -183,3 +187,126 @@ describe.skipIf(!HAVE_COT)('cot verify-parent without --tree fetches the tree fr
     expect(r2.code).toBe(2);
   });
 });
+
+// An action online: its template and projects.yml from the tree hosts (the loopback server above), its decision
+// task's public/actions.json and public/parameters.yml from the queue of --root-url: `cot queue serve` over a
+// directory store (startQueueServer, reached through taskcluster-client's URLs and cot's bounded HTTP client).
+const ACTION = 'E93EolXNSRuV2gOy7yMZEA';
+const TRY_DECISION = 'LpCJV9wUQHSAm5SHyW4Olw';
+
+/**
+ * A queue serving the try decision task with one run per entry of `runs`, each holding the artifacts named (name ->
+ * file of cotv4, or literal text); closed by the caller.
+ */
+async function decisionQueue(runs: Record<string, string>[]) {
+  const dir = await tempDir();
+  const taskDir = join(dir, TRY_DECISION);
+  await mkdir(taskDir, { recursive: true });
+  await writeFile(join(taskDir, 'task.json'), await readFile(join(COT, 'cotv4/decision_try.json')));
+  for (const [runId, artifacts] of runs.entries())
+    for (const [name, content] of Object.entries(artifacts)) {
+      const path = join(taskDir, 'runs', String(runId), 'artifacts', ...name.split('/'));
+      await mkdir(join(path, '..'), { recursive: true });
+      await writeFile(path, content.startsWith('cotv4/') ? await readFile(join(COT, content)) : content);
+    }
+  return startQueueServer({ dir });
+}
+
+const REAL_ARTIFACTS = {
+  'public/actions.json': 'cotv4/actions.json',
+  'public/parameters.yml': 'cotv4/parameters.yml',
+};
+
+const actionArgs = () => [
+  'verify-parent',
+  join(COT, 'cotv4/action_retrigger.json'),
+  '--task-id',
+  ACTION,
+  '--decision-task',
+  join(COT, 'cotv4/decision_try.json'),
+  '--decision-task-id',
+  TRY_DECISION,
+  ...online(),
+];
+
+describe.skipIf(!HAVE_COT)(
+  'cot verify-parent of an action: its decision task artifacts from the queue',
+  () => {
+    beforeAll(() => {
+      // the ambient environment names no queue: each test says where its queue is
+      vi.stubEnv('TASKCLUSTER_ROOT_URL', undefined);
+      vi.stubEnv('TASKCLUSTER_PROXY_URL', undefined);
+    });
+    afterAll(() => {
+      vi.unstubAllEnvs();
+    });
+
+    it("--root-url: the latest run's actions.json and parameters.yml; a match, with the unchecked-artifacts warning", async () => {
+      // run 0 holds an actions.json without the retrigger action: only the latest run (1) is read
+      const queue = await decisionQueue([{ 'public/actions.json': '{"actions": []}' }, REAL_ARTIFACTS]);
+      try {
+        const r = await cot(...actionArgs(), '--root-url', queue.rootUrl);
+        expect(r.err).toContain(
+          `\ncot: warning: public/actions.json and public/parameters.yml of decision task ${TRY_DECISION} were taken from the queue (${queue.rootUrl}/api/queue/v1/task/${TRY_DECISION}/runs/1/artifacts/public%2Factions.json, ${queue.rootUrl}/api/queue/v1/task/${TRY_DECISION}/runs/1/artifacts/public%2Fparameters.yml) without checking them against the decision task's signed chain-of-trust document (cot verify checks them)\n`,
+        );
+        expect(r.code).toBe(0);
+        expect(r.out).toMatch(
+          new RegExp(
+            `^task ${ACTION}: rebuilt from https://hg\\.mozilla\\.org/try@${TRY_REV} https://hg\\.mozilla\\.org/try/raw-file/${TRY_REV}/\\.taskcluster\\.yml \\(tasks_for action, level 1\\): match`,
+          ),
+        );
+        const j = await cot(...actionArgs(), '--root-url', queue.rootUrl, '--json');
+        expect(j.code).toBe(0);
+        const out = JSON.parse(j.out) as { ok: boolean; tasksFor: string; warnings: string[] };
+        expect(out).toMatchObject({ ok: true, tasksFor: 'action', decisionTaskId: TRY_DECISION });
+        expect(out.warnings).toEqual([
+          expect.stringMatching(/projects\.yml: a mapping key is duplicated/),
+          expect.stringMatching(
+            /^public\/actions\.json and public\/parameters\.yml of decision task .* were taken from the queue \(.*\) without checking them against the decision task's signed chain-of-trust document/,
+          ),
+        ]);
+        // the environment's root URL serves as well, as for every command that reaches a queue
+        vi.stubEnv('TASKCLUSTER_ROOT_URL', queue.rootUrl);
+        const e = await cot(...actionArgs());
+        expect(e.code).toBe(0);
+      } finally {
+        vi.stubEnv('TASKCLUSTER_ROOT_URL', undefined);
+        await queue.close();
+      }
+    });
+
+    it('an artifact the latest run lacks: TREE_FILE_MISSING naming its URL (exit 4)', async () => {
+      const queue = await decisionQueue([REAL_ARTIFACTS, { 'public/actions.json': 'cotv4/actions.json' }]);
+      try {
+        const r = await cot(...actionArgs(), '--root-url', queue.rootUrl, '--json');
+        expect(r.code).toBe(4);
+        const out = JSON.parse(r.out) as { ok: boolean; error: { code: string; message: string } };
+        expect(out.error.code).toBe('TREE_FILE_MISSING');
+        expect(out.error.message).toContain(
+          `${queue.rootUrl}/api/queue/v1/task/${TRY_DECISION}/runs/1/artifacts/public%2Fparameters.yml (public/parameters.yml of decision task ${TRY_DECISION}, its latest run) does not exist`,
+        );
+      } finally {
+        await queue.close();
+      }
+    });
+
+    it('neither --root-url nor --tree: a usage error telling to give one, before anything is fetched', async () => {
+      seen.length = 0;
+      const r = await cot(...actionArgs());
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(
+        /^cot: USAGE: task E93EolXNSRuV2gOy7yMZEA is an action \(tasks_for action\): its decision task's public\/actions\.json and public\/parameters\.yml are artifacts on the Taskcluster queue, not files of the repository: give --root-url URL \(or set TASKCLUSTER_ROOT_URL\) to fetch them from the queue, or --tree DIR/m,
+      );
+      expect(seen).toEqual([]);
+      const both = await cot(
+        ...actionArgs(),
+        '--root-url',
+        'http://127.0.0.1:9',
+        '--tree',
+        join(COT, 'cotv4'),
+      );
+      expect(both.code).toBe(2);
+      expect(both.err).toMatch(/--root-url.*cannot be used with.*--tree/);
+    });
+  },
+);

@@ -3,7 +3,12 @@ import { assertDigests, digestBytes } from '../../hashing/digest.js';
 import type { JsonObject } from '../../json/parse.js';
 import { DirectoryQueue } from '../../transport/dir-store.js';
 import { STORED_STORAGE_TYPES } from '../../transport/queue.js';
-import { parseTreeFile, type TreeFile, type TreeMaterial } from '../../tree/files.js';
+import {
+  DECISION_ARTIFACT_NAMES,
+  parseTreeFile,
+  type TreeFile,
+  type TreeMaterial,
+} from '../../tree/files.js';
 import { mismatchError, rebuildParentTask } from '../../tree/rebuild.js';
 import { isAction, obj, parentOf } from '../edges.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
@@ -34,9 +39,6 @@ function decisionOf(s: ChainRun, n: LinkState): LinkState | undefined {
   return d?.fetched ? d : undefined;
 }
 
-/** The decision task's artifacts a rebuild reads, by tree file role (the reference's get_action_context_and_template). */
-const DECISION_ARTIFACTS = { actions: 'public/actions.json', parameters: 'public/parameters.yml' } as const;
-
 /** A decision task's `actions.json` and `parameters.yml` as tree files, and what reading them warned about. */
 interface DecisionArtifacts {
   files: Partial<Record<'actions' | 'parameters', TreeFile>>;
@@ -51,7 +53,10 @@ interface DecisionArtifacts {
  */
 async function decisionArtifacts(s: ChainRun, d: LinkState): Promise<DecisionArtifacts> {
   const out: DecisionArtifacts = { files: {}, warnings: [] };
-  for (const [role, name] of Object.entries(DECISION_ARTIFACTS) as ['actions' | 'parameters', string][]) {
+  for (const [role, name] of Object.entries(DECISION_ARTIFACT_NAMES) as [
+    'actions' | 'parameters',
+    string,
+  ][]) {
     const entry = d.doc && Object.hasOwn(d.doc.artifacts, name) ? d.doc.artifacts[name] : undefined;
     const info = d.listing?.get(name);
     if (!entry || !info || !STORED_STORAGE_TYPES.has(info.storageType) || d.link.runId === undefined)

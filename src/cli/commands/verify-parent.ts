@@ -7,13 +7,19 @@ import { CotError } from '../../errors.js';
 import { showDifference } from '../../json/differences.js';
 import { isJsonObject, type JsonObject, parseJsonBytes } from '../../json/parse.js';
 import { readTreeFolder, type TreeMaterial } from '../../tree/files.js';
-import { DEFAULT_PROJECTS_URL, DEFAULT_TREE_HOSTS, fetchTreeMaterial } from '../../tree/online.js';
+import {
+  DEFAULT_PROJECTS_URL,
+  DEFAULT_TREE_HOSTS,
+  fetchTreeMaterial,
+  isActionTasksFor,
+} from '../../tree/online.js';
 import { mismatchError, type RebuildResult, rebuildParentTask } from '../../tree/rebuild.js';
 import { escapeControls } from '../../util/terminal.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
-import { examples, taskIdArgument, usage } from '../options.js';
-import { treeFetchOptions } from '../tree-fetch.js';
+import { examples, listOption, taskIdArgument, usage } from '../options.js';
+import { ALLOW_HOST_HELP, ROOT_URL_HELP } from '../queue-options.js';
+import { artifactQueue, queueArtifactFetch, treeFetchOptions } from '../tree-fetch.js';
 
 function collect(v: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), v];
@@ -35,7 +41,7 @@ function verifyParentCommand(program: Command) {
     .option('--decision-task-id <id>', "the decision task's id (with --decision-task)")
     .option(
       '--tree <dir>',
-      "the tree material: .taskcluster.yml, pushlog.json, projects.yml, the decision task's actions.json and parameters.yml, GitHub answers under github/; default: fetched from the repository's host",
+      "the tree material: .taskcluster.yml, pushlog.json, projects.yml, the decision task's actions.json and parameters.yml, GitHub answers under github/; default: fetched from the repository's host (an action's decision task artifacts from the queue: --root-url)",
     )
     .option('--template <file>', 'the in-tree template, in place of <dir>/.taskcluster.yml (with --tree)')
     .addOption(
@@ -62,6 +68,13 @@ function verifyParentCommand(program: Command) {
       'reach an allowed tree host at another base URL (a mirror), repeatable',
       collect,
     )
+    .addOption(
+      new Option(
+        '--root-url <url>',
+        `without --tree, where an action's decision task artifacts (public/actions.json, public/parameters.yml) are fetched from, unchecked: ${ROOT_URL_HELP}`,
+      ).conflicts('tree'),
+    )
+    .addOption(listOption('--allow-host <host>', `with --root-url: ${ALLOW_HOST_HELP}`).conflicts('tree'))
     .option('--json', 'print a JSON result')
     .addHelpText(
       'after',
@@ -70,6 +83,8 @@ function verifyParentCommand(program: Command) {
         'cot verify-parent decision.json --task-id VUTfOIPFQWaGHf7sIbgTEg   # fetched from the repository host',
         'cot verify-parent action.json --task-id E93EolXNSRuV2gOy7yMZEA --decision-task decision.json \\',
         '    --decision-task-id LpCJV9wUQHSAm5SHyW4Olw --tree ./tree --json',
+        'cot verify-parent action.json --task-id E93EolXNSRuV2gOy7yMZEA --decision-task decision.json \\',
+        '    --decision-task-id LpCJV9wUQHSAm5SHyW4Olw --root-url https://tc.example.com   # artifacts from the queue',
       ),
     )
     .exitOverride();
@@ -129,8 +144,29 @@ function envPrefixFor(o: VerifyParentOptions, rules: TreeRules | undefined): { e
 }
 
 /**
+ * How an action's decision task artifacts are fetched online: from the queue of --root-url (or the environment's),
+ * through queueArtifactFetch. Nothing for a task that is not an action; USAGE for an action when no queue is named
+ * (they are not files of the repository).
+ */
+function artifactsOf(
+  o: VerifyParentOptions,
+  task: JsonObject,
+  taskId: string,
+): Pick<Parameters<typeof fetchTreeMaterial>[0], 'artifacts'> {
+  const tasksFor = isJsonObject(task.extra) ? task.extra.tasks_for : undefined;
+  if (!isActionTasksFor(tasksFor)) return {};
+  const queue = artifactQueue(o, process.env);
+  if (queue === undefined)
+    throw usage(
+      `task ${taskId} is an action (tasks_for ${String(tasksFor)}): its decision task's public/actions.json and public/parameters.yml are artifacts on the Taskcluster queue, not files of the repository: give --root-url URL (or set TASKCLUSTER_ROOT_URL) to fetch them from the queue, or --tree DIR holding actions.json and parameters.yml`,
+    );
+  return { artifacts: queueArtifactFetch(queue) };
+}
+
+/**
  * The tree material: the folder of --tree, or fetched from the repository's host (tree/online.ts) through the
- * bounded HTTP client, from the allowed tree hosts only, with GITHUB_TOKEN (when set) sent to GitHub.
+ * bounded HTTP client, from the allowed tree hosts only, with GITHUB_TOKEN (when set) sent to GitHub; for an action,
+ * its decision task's artifacts from the queue (artifactsOf).
  */
 async function treeOf(
   o: VerifyParentOptions,
@@ -142,6 +178,7 @@ async function treeOf(
   if (o.tree !== undefined)
     return readTreeFolder(o.tree, o.template === undefined ? {} : { template: o.template });
   if (o.template !== undefined) throw usage('--template goes with --tree');
+  const artifacts = artifactsOf(o, task, taskId);
   const ruleHosts = rules?.tree.trustedRepositories.flatMap((r) => r.hosts) ?? [];
   const { fetch, allowedTreeHosts, baseUrls } = treeFetchOptions(
     o,
@@ -157,6 +194,7 @@ async function treeOf(
     allowedTreeHosts,
     ...(o.projectsUrl === undefined ? {} : { projectsUrl: o.projectsUrl }),
     baseUrls,
+    ...artifacts,
   });
 }
 
