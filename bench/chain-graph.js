@@ -1,7 +1,8 @@
-// Build the benchmark's synthetic graph in a directory store: 1 decision task, 1,000 builds, 999 signing tasks.
+// Build the benchmark's synthetic graph in a directory store: 1 decision task, N builds (default 1,000), N - 1
+// signing tasks: 2N tasks in all.
 // Signing task j consumes 4 artifacts: two from build j, and one from each of its two child signing tasks
-// (2j+1, 2j+2) -- or, where a child does not exist, two more from build j; signing task 0 also consumes build 999.
-// The signing tasks form a binary tree (depth 10), so the whole graph is reachable from signing task 0.
+// (2j+1, 2j+2) -- or, where a child does not exist, two more from build j; signing task 0 also consumes the last build.
+// The signing tasks form a binary tree (depth log2 N), so the whole graph is reachable from signing task 0.
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { generateChainOfTrust, generateKeyPair, loadSigningKey } from '../dist/i
 import { DirectoryQueue } from '../dist/queue.js';
 import { slugid } from '../dist/testing.js';
 
-export async function buildChainGraph(dir, now = new Date()) {
+export async function buildChainGraph(dir, now = new Date(), nBuilds = 1000) {
   const queue = new DirectoryQueue(join(dir, 'queue'));
   await mkdir(join(dir, 'keys'), { recursive: true, mode: 0o700 });
   const keyFile = join(dir, 'keys', 'worker.key');
@@ -36,12 +37,12 @@ export async function buildChainGraph(dir, now = new Date()) {
       },
       decisionWorkerTypes: ['bench/decision'],
       signatureFormat: 'ed25519',
-      bounds: { maxDepth: 30, maxTasks: 5000 },
+      bounds: { maxDepth: 30, maxTasks: Math.max(5000, 2 * nBuilds + 10) },
     }),
   );
   const decision = slugid();
-  const builds = Array.from({ length: 1000 }, slugid);
-  const signing = Array.from({ length: 999 }, slugid);
+  const builds = Array.from({ length: nBuilds }, slugid);
+  const signing = Array.from({ length: nBuilds - 1 }, slugid);
   const expires = new Date(now.getTime() + 86400_000 * 30).toISOString();
   const task = (workerType, name, payload) => ({
     provisionerId: 'bench',
@@ -75,7 +76,7 @@ export async function buildChainGraph(dir, now = new Date()) {
           paths: [c === 2 * j + 1 ? 'public/build/c.bin' : 'public/build/d.bin'],
         });
     }
-    if (j === 0) ups.push({ taskId: builds[999], taskType: 'build', paths: ['public/build/a.bin'] });
+    if (j === 0) ups.push({ taskId: builds[nBuilds - 1], taskType: 'build', paths: ['public/build/a.bin'] });
     defs.set(id, task('signing', `signing-${j}`, { upstreamArtifacts: ups }));
   });
   const graph = {};

@@ -1,3 +1,4 @@
+import { pushTo } from '../util/group.js';
 import { escapeControls } from '../util/terminal.js';
 import { chainCounts, ranOn, signerPhrases } from './report.js';
 import type { ChainError, ChainLink, ChainReport } from './verify-chain.js';
@@ -134,7 +135,7 @@ interface Layout {
 
 function layout(r: ChainReport): Layout {
   const byDepth = new Map<number, ChainLink[]>();
-  for (const l of r.links) byDepth.set(l.depth, [...(byDepth.get(l.depth) ?? []), l]);
+  for (const l of r.links) pushTo(byDepth, l.depth, l);
   const maxRow = Math.max(...[...byDepth.values()].map((v) => v.length), 1);
   const cols = Math.min(maxRow, 8);
   const pos = new Map<string, Box>();
@@ -164,7 +165,7 @@ function implicated(r: ChainReport): Implicated {
     Boolean(e.producer && e.taskId),
   );
   const byProducer = new Map<string, ChainError[]>();
-  for (const e of aboutArtifacts) byProducer.set(e.producer, [...(byProducer.get(e.producer) ?? []), e]);
+  for (const e of aboutArtifacts) pushTo(byProducer, e.producer, e);
   return { byProducer, failedEdges: new Set(aboutArtifacts.map((e) => `${e.taskId}\n${e.producer}`)) };
 }
 

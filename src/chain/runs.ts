@@ -1,6 +1,7 @@
 import { CotError } from '../errors.js';
 import type { JsonObject } from '../json/parse.js';
 import type { RunStatus, TaskStatus } from '../transport/queue.js';
+import { pushTo } from '../util/group.js';
 import type { Edge } from './edges.js';
 
 /**
@@ -137,14 +138,22 @@ export function chooseRuns(
   for (const e of edges) {
     if (!pending.has(e.to) || !pending.has(e.from)) continue;
     pending.set(e.to, pending.get(e.to)! + 1);
-    from.set(e.from, [...(from.get(e.from) ?? []), e]);
-    to.set(e.to, [...(to.get(e.to) ?? []), e]);
+    pushTo(from, e.from, e);
+    pushTo(to, e.to, e);
   }
+  // linear in tasks and edges: a queue read by index, and a cursor over the walk order for cycles
   const ready = ids.filter((id) => pending.get(id) === 0);
+  let next = 0;
+  let unplaced = 0;
   const placed = new Set<string>();
   const out = new Map<string, RunChoice | CotError>();
   while (placed.size < ids.length) {
-    const id = ready.shift() ?? ids.find((x) => !placed.has(x))!;
+    let id: string;
+    if (next < ready.length) id = ready[next++]!;
+    else {
+      while (placed.has(ids[unplaced]!)) unplaced++;
+      id = ids[unplaced]!;
+    }
     if (placed.has(id)) continue;
     placed.add(id);
     for (const e of from.get(id) ?? []) {

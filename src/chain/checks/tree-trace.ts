@@ -1,5 +1,6 @@
 import { CotError } from '../../errors.js';
 import type { JsonObject } from '../../json/parse.js';
+import { pushTo } from '../../util/group.js';
 import { obj } from '../edges.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
 import { repositoryHolds, restrictedEntry, type TreePolicy, trustedRepositoryPath } from '../tree-policy.js';
@@ -93,7 +94,7 @@ function checkGroups(s: ChainRun, paths: Map<LinkState, string | null>): void {
   const groups = new Map<string, LinkState[]>();
   for (const n of paths.keys()) {
     const g = groupOf(n);
-    if (g !== undefined) groups.set(g, [...(groups.get(g) ?? []), n]);
+    if (g !== undefined) pushTo(groups, g, n);
   }
   for (const [group, members] of groups) {
     const lead = members.find((m) => m.link.taskId === group) ?? members[0]!;
