@@ -1,5 +1,5 @@
 import { CotError } from '../errors.js';
-import { ed25519Verify } from '../keys/ed25519.js';
+import { ed25519VerifyAsync } from '../keys/ed25519.js';
 import type { VerificationKey } from '../keys/keys.js';
 import { isCleartextSigned } from '../pgp/cleartext.js';
 import { loadPgp } from '../pgp/lazy.js';
@@ -211,19 +211,19 @@ async function verifyCleartext(
  * one) counts only for tasks created inside it (`taskCreated`, else `at`): KEY_EXPIRED / KEY_NOT_YET_VALID when the
  * only keys that verify are outside theirs. KEY_NOT_FOUND (no ed25519 key allowed), SIGNATURE_INVALID.
  */
-function verifyEd25519(
+async function verifyEd25519(
   input: VerifySignatureInput,
   sig: Uint8Array,
   edKeys: readonly Ed25519Key[],
   source: string,
-): VerifiedSignature {
+): Promise<VerifiedSignature> {
   if (edKeys.length === 0) {
     throw new CotError('KEY_NOT_FOUND', `${source}: ed25519 signature, but no ed25519 key is allowed`);
   }
   const when = input.taskCreated ?? input.at;
   let outside: { key: Ed25519Key; code: 'KEY_NOT_YET_VALID' | 'KEY_EXPIRED' } | undefined;
   for (const k of edKeys) {
-    if (!ed25519Verify(input.data, sig, k.key)) continue;
+    if (!(await ed25519VerifyAsync(input.data, sig, k.key))) continue;
     const code = outsideWindow(k, when);
     if (code) {
       outside ??= { key: k, code };
