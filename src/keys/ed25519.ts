@@ -114,7 +114,11 @@ export function ed25519Verify(data: Uint8Array, signature: Uint8Array, key: KeyO
  * ed25519Verify on libuv's thread pool (node:crypto `verify` with a callback), so the main thread goes on with
  * other links meanwhile: a chain verification uses both cores. Resolves false for any failure, as ed25519Verify.
  */
-export function ed25519VerifyAsync(data: Uint8Array, signature: Uint8Array, key: KeyObject): Promise<boolean> {
+export function ed25519VerifyAsync(
+  data: Uint8Array,
+  signature: Uint8Array,
+  key: KeyObject,
+): Promise<boolean> {
   if (signature.length !== 64) return Promise.resolve(false);
   return new Promise((resolve) => {
     try {
