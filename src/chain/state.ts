@@ -108,7 +108,7 @@ export interface ChainReport {
   errors: ChainError[];
   stats: {
     tasks: number;
-    /** consumed artifacts downloaded and hash-checked */
+    /** consumed artifacts downloaded and hash-checked (each once, however many tasks consume it) */
     artifactsChecked: number;
     /** bytes of those artifacts (documents and task graphs are counted apart, in documentBytes) */
     bytesHashed: number;

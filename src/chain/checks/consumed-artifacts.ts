@@ -73,7 +73,10 @@ function downloadFailure(j: Job, err: CotError, what: string): string {
     : `${what}: ${err.message}`;
 }
 
-async function checkOne(s: ChainRun, j: Job): Promise<Outcome> {
+/** The download and hash check of each (producer, artifact name) of one chain run, shared by its consumers. */
+type Downloads = Map<string, Promise<void>>;
+
+async function checkOne(s: ChainRun, j: Job, downloads: Downloads): Promise<Outcome> {
   const { e, producer: p, name } = j;
   const label = `${name}${j.pattern ? ` (matched by ${j.pattern})` : ''} from ${e.to}`;
   const what = `task ${e.from} consumes ${label}`;
@@ -115,16 +118,26 @@ async function checkOne(s: ChainRun, j: Job): Promise<Outcome> {
       },
     };
   try {
-    const d = await downloadArtifact(s.queue, e.to, p.link.runId, name, {
-      expected,
-      algorithms: Object.keys(expected) as HashAlgorithm[],
-      maxBytes: s.policy.bounds.maxBytes,
-      timeoutMs: s.policy.bounds.timeoutMs,
-      deadlineMs: s.policy.bounds.deadlineMs,
-      minBytesPerSecond: s.policy.bounds.minBytesPerSecond,
-    });
-    s.bytesHashed += d.size;
-    s.artifactsChecked++;
+    // one download per artifact, however many consumers it has (a release graph's shared ancestors): the bytes and
+    // the digests they are checked against are the producer's, the same for every consumer
+    const key = `${e.to}\n${name}`;
+    let download = downloads.get(key);
+    if (!download) {
+      download = downloadArtifact(s.queue, e.to, p.link.runId, name, {
+        expected,
+        algorithms: Object.keys(expected) as HashAlgorithm[],
+        maxBytes: s.policy.bounds.maxBytes,
+        timeoutMs: s.policy.bounds.timeoutMs,
+        deadlineMs: s.policy.bounds.deadlineMs,
+        minBytesPerSecond: s.policy.bounds.minBytesPerSecond,
+      }).then((d) => {
+        s.bytesHashed += d.size;
+        s.artifactsChecked++;
+      });
+      download.catch(() => undefined); // awaited below, by this job and by any other consumer's
+      downloads.set(key, download);
+    }
+    await download;
     return { check: `${label}: hash matches` };
   } catch (err) {
     if (!(err instanceof CotError)) throw err;
@@ -175,7 +188,7 @@ export const checkConsumedArtifacts: ChainCheck = {
       for (const path of e.paths) jobs.push(...expand(s, e, c, p, path));
     }
     // one check per (consumer, producer, name), optional only if every mention of that name is (a required path and
-    // an optional pattern matching it: the name is required)
+    // an optional pattern matching it: the name is required); one download per (producer, name), shared
     const byName = new Map<string, Job>();
     for (const j of jobs) {
       const k = `${j.e.from}\n${j.e.to}\n${j.name}`;
@@ -184,7 +197,8 @@ export const checkConsumedArtifacts: ChainCheck = {
       else if (seen.optional && !j.optional) byName.set(k, { ...j });
     }
     const unique = [...byName.values()];
-    const outcomes = await mapBounded(unique, s.policy.bounds.concurrency, (j) => checkOne(s, j));
+    const downloads: Downloads = new Map();
+    const outcomes = await mapBounded(unique, s.policy.bounds.concurrency, (j) => checkOne(s, j, downloads));
     // recorded in job order (edges, then names), not in the order the downloads finished
     unique.forEach((j, i) => {
       const o = outcomes[i]!;
