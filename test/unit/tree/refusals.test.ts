@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../../src/json/parse.js';
@@ -267,4 +268,27 @@ describe('bad input is named', () => {
       ),
     ).toBe('OPTIONS_INVALID');
   });
+});
+
+describe('a tree folder file that is not a regular file', () => {
+  it('a FIFO (or device) in the folder is refused at once, naming it: the verifier never waits on it', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, '.taskcluster.yml'), 'version: 1\ntasks: []\n');
+    execFileSync('mkfifo', [join(dir, 'pushlog.json')]);
+    const started = Date.now();
+    const e = await errorOf(readTreeFolder(dir));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(e.code).toBe('FILE_UNREADABLE');
+    expect(e.message).toContain(join(dir, 'pushlog.json'));
+    expect(e.message).toMatch(/not a regular file/);
+    // a GitHub answer too
+    await rm(join(dir, 'pushlog.json'));
+    await mkdir(join(dir, 'github', 'commits'), { recursive: true });
+    const sha = '330ea928b42ff2403fc99cd3e596d13294fe8775';
+    execFileSync('mkfifo', [join(dir, 'github', 'commits', `${sha}.json`)]);
+    const tree = await readTreeFolder(dir);
+    const g = await errorOf(tree.github!({ kind: 'commit', owner: 'o', name: 'n', sha }));
+    expect(g.code).toBe('FILE_UNREADABLE');
+    expect(g.message).toContain(`${sha}.json`);
+  }, 20_000);
 });
