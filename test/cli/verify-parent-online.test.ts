@@ -161,6 +161,43 @@ describe.skipIf(!HAVE_COT)('cot verify-parent without --tree fetches the tree fr
     }
   });
 
+  it('--product of a GitHub product: its repositories are on github.com, their material on raw content and the API', async () => {
+    seen.length = 0;
+    const r = await cot(
+      'verify-parent',
+      join(COT, 'cotv4/decision_github_private.json'),
+      '--task-id',
+      'VUTfOIPFQWaGHf7sIbgTEg',
+      '--product',
+      'mozillavpn',
+      ...online(),
+    );
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /repository: \/mozilla-mobile\/mozilla-vpn-client, a trusted repository of mozillavpn/,
+    );
+    expect(seen.map((s) => s.url)).toEqual([
+      `/raw/mozilla-mobile/mozilla-vpn-client/${VPN_REV}/.taskcluster.yml`,
+      `/api/repos/mozilla-mobile/mozilla-vpn-client/commits/${VPN_REV}`,
+    ]);
+    // firefox's repositories are on hg.mozilla.org only: a GitHub repository is refused before any request
+    seen.length = 0;
+    const f = await cot(
+      'verify-parent',
+      join(COT, 'cotv4/decision_github_private.json'),
+      '--task-id',
+      'VUTfOIPFQWaGHf7sIbgTEg',
+      '--product',
+      'firefox',
+      '--env-prefix',
+      'MOZILLAVPN',
+      ...online(),
+    );
+    expect(f.code).not.toBe(0);
+    expect(seen).toEqual([]);
+  });
+
   it('a failed GitHub lookup: TREE_GITHUB_LOOKUP_FAILED (404) or TREE_FETCH_FAILED (500), naming the URL', async () => {
     const args = [
       'verify-parent',

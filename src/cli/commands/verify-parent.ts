@@ -12,6 +12,7 @@ import {
   DEFAULT_TREE_HOSTS,
   fetchTreeMaterial,
   isActionTasksFor,
+  treeHostsFor,
 } from '../../tree/online.js';
 import { mismatchError, type RebuildResult, rebuildParentTask } from '../../tree/rebuild.js';
 import { escapeControls } from '../../util/terminal.js';
@@ -59,7 +60,7 @@ function verifyParentCommand(program: Command) {
     )
     .option(
       '--tree-host <host>',
-      `a host tree material may be fetched from, repeatable (default: the hosts of the product's trusted repositories, else ${DEFAULT_TREE_HOSTS.join(', ')})`,
+      `a host tree material may be fetched from, repeatable (default: the hosts of the product's trusted repositories, with GitHub's raw content and API hosts for github.com, else ${DEFAULT_TREE_HOSTS.join(', ')})`,
       collect,
     )
     .option('--projects-url <url>', `where projects.yml is fetched from (default: ${DEFAULT_PROJECTS_URL})`)
@@ -183,7 +184,7 @@ async function treeOf(
   const { fetch, allowedTreeHosts, baseUrls } = treeFetchOptions(
     o,
     process.env,
-    ruleHosts.length > 0 ? [...new Set(ruleHosts)] : DEFAULT_TREE_HOSTS,
+    ruleHosts.length > 0 ? treeHostsFor(ruleHosts) : DEFAULT_TREE_HOSTS,
   );
   return fetchTreeMaterial({
     task,
