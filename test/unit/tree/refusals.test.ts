@@ -157,6 +157,19 @@ describe.skipIf(!HAVE_COT)('a tampered parent task is refused with its precise c
     expect(r.differences.map((d) => d.path)).toContain('taskGroupId');
   });
 
+  it("the runtime ACTION_TASK_GROUP_ID neither the action's nor its decision's: TREE_ACTION_TASK_GROUP_INVALID", async () => {
+    // the reference replaces the rebuilt value with the runtime one unchecked, so any group passed; cot checks both
+    const a = await retrigger();
+    const task = clone(a.task) as Task;
+    task.payload.env.ACTION_TASK_GROUP_ID = OTHER_ID;
+    const e = await errorOf(rebuildParentTask({ ...a, task }));
+    expect(e.code).toBe('TREE_ACTION_TASK_GROUP_INVALID');
+    expect(e.message).toContain(`runtime ACTION_TASK_GROUP_ID "${OTHER_ID}"`);
+    // the action's own id is one of the two (release promotion uses it): accepted by this rule
+    task.payload.env.ACTION_TASK_GROUP_ID = a.taskId;
+    expect((await rebuildParentTask({ ...a, task })).matched).toBe(true);
+  });
+
   it('a repository projects.yml does not know: TREE_PROJECT_UNKNOWN', async () => {
     const o = await decision();
     const task = clone(o.task) as Task;
