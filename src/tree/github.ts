@@ -44,15 +44,25 @@ export function isGithubUrl(url: string): boolean {
 }
 
 /**
+ * A plain GitHub repository URL (after `git@github.com:` is read as `ssh://github.com/` and trailing `/` dropped):
+ * path segments of letters, digits, `.`, `_` and `-`, none of them `.` or `..`; no escape, query, fragment, port or
+ * credentials. URL() would resolve `evil/../mozilla-mobile/...` to another repository than the one spelled.
+ */
+const PLAIN_GITHUB_URL = /^(?:https|ssh):\/\/github\.com(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._-]+)+$/;
+
+/**
  * The owner and name of a GitHub repository URL (extract_github_repo_owner_and_name): `git@github.com:` is read
  * as `ssh://github.com/`, a trailing `/` and `.git` are dropped. Throws TREE_TASK_INVALID (`field` named) for a
- * URL that is not on github.com or has no owner and name.
+ * URL that is not a plain one on github.com (PLAIN_GITHUB_URL) or has no owner and name.
  */
 export function githubRepository(raw: string, field: string): GithubRepository {
   const url = raw.replace(/\/+$/, '').replace(/^git@github\.com:/, 'ssh://github.com/');
-  const parts = isGithubUrl(url) ? new URL(url).pathname.split('/').filter(Boolean) : [];
+  const parts = PLAIN_GITHUB_URL.test(url) ? new URL(url).pathname.split('/').filter(Boolean) : [];
   if (parts.length < 2)
-    throw taskInvalid(`${field} ${JSON.stringify(raw)} is not a GitHub repository URL`, field);
+    throw taskInvalid(
+      `${field} ${JSON.stringify(raw)} is not a plain GitHub repository URL (owner and name; no dot segment, escape, query, fragment, port or credentials)`,
+      field,
+    );
   return { url, owner: parts[0]!, name: parts[1]!.replace(/\.git$/, '') };
 }
 
