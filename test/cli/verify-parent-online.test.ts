@@ -386,7 +386,7 @@ describe.skipIf(!HAVE_COT)(
       );
       expect(seen).toEqual([]);
       const both = await cot(
-        ...actionArgs(),
+        ...actionArgs().slice(0, 8),
         '--root-url',
         'http://127.0.0.1:9',
         '--tree',
