@@ -317,7 +317,7 @@ export function parseTreeFile(
  * the GitHub answers of its `github/` folder when a context asks for one (githubLookupPath);
  * `template` replaces `DIR/.taskcluster.yml` when given (`--template FILE`). A file that does not exist is left
  * out (the rebuild says which one it needs: TREE_FILE_MISSING). Throws TREE_TEMPLATE_INVALID, TREE_FILE_INVALID
- * (parseTreeFile, or over its size bound), FILE_UNREADABLE (a folder where a file should be, a read error), and
+ * (parseTreeFile, or over its size bound), FILE_UNREADABLE (a folder, FIFO or device where a file should be, a read error), and
  * TREE_FILE_MISSING for a `template` given that does not exist.
  */
 export async function readTreeFolder(
