@@ -10,12 +10,17 @@ const TREE_FETCH_DEADLINE_MS = 60_000;
 /**
  * The fetch function `cot verify-parent` gives the tree layer (tree/online.ts TreeFetch): a bounded GET through
  * transport/http.ts httpGet (retries, inactivity, rate and overall deadline, size bound), redirects followed only
- * to `allowedHosts`. `githubToken` (the CLI reads it from GITHUB_TOKEN) is sent as a bearer token to GitHub URLs
- * only. 404 and 410 resolve to undefined; a redirect off the allowed hosts is TREE_HOST_REFUSED; any other failure
- * (network, an error status, refused credentials, an answer over its bound) is TREE_FETCH_FAILED naming the URL,
- * the transport error as its cause.
+ * over https to `allowedHosts`, or to the origin of a base URL the caller gave (`baseOrigins`, as it spelled it).
+ * `githubToken` (the CLI reads it from GITHUB_TOKEN) is sent as a bearer token to GitHub URLs only, never past a
+ * redirect to another origin. 404 and 410 resolve to undefined; a redirect elsewhere is TREE_HOST_REFUSED; any
+ * other failure (network, an error status, refused credentials, an answer over its bound) is TREE_FETCH_FAILED
+ * naming the URL, the transport error as its cause.
  */
-function treeFetch(allowedHosts: readonly string[], githubToken?: string): TreeFetch {
+function treeFetch(
+  allowedHosts: readonly string[],
+  baseOrigins: ReadonlySet<string>,
+  githubToken?: string,
+): TreeFetch {
   return async (url, o) => {
     const headers: Record<string, string> = { 'user-agent': 'chain-of-trust (cot verify-parent)' };
     if (o.github && githubToken) headers.authorization = `Bearer ${githubToken}`;
@@ -27,6 +32,7 @@ function treeFetch(allowedHosts: readonly string[], githubToken?: string): TreeF
         maxBytes: o.maxBytes,
         deadlineMs: TREE_FETCH_DEADLINE_MS,
         retries: 2,
+        redirectAllowed: (next) => next.protocol === 'https:' || baseOrigins.has(next.origin),
       });
       const chunks: Buffer[] = [];
       for await (const chunk of body.stream) chunks.push(chunk as Buffer);
@@ -81,8 +87,10 @@ export function treeFetchOptions(
 ): { fetch: TreeFetch; allowedTreeHosts: readonly string[]; baseUrls: Record<string, string> } {
   const allowedTreeHosts = o.treeHost ?? defaultHosts;
   const baseUrls = treeBaseUrls(o.treeBaseUrl);
-  const redirectHosts = [...allowedTreeHosts, ...Object.values(baseUrls).map((u) => new URL(u).host)];
-  return { fetch: treeFetch(redirectHosts, env.GITHUB_TOKEN || undefined), allowedTreeHosts, baseUrls };
+  const bases = Object.values(baseUrls).map((u) => new URL(u));
+  const redirectHosts = [...allowedTreeHosts, ...bases.map((u) => u.host)];
+  const fetch = treeFetch(redirectHosts, new Set(bases.map((u) => u.origin)), env.GITHUB_TOKEN || undefined);
+  return { fetch, allowedTreeHosts, baseUrls };
 }
 
 /**

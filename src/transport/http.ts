@@ -45,6 +45,11 @@ interface HttpGetOptions {
   headers?: Record<string, string>;
   /** refuse redirects that the queue marks (x-taskcluster-artifact-storage-type) with one of these storage types */
   refuseStorageTypes?: readonly string[];
+  /**
+   * a further condition on each redirect target, after `allowedHosts` (TRANSPORT_REDIRECT_REFUSED when false): a
+   * caller that must stay on https, say
+   */
+  redirectAllowed?: (next: URL) => boolean;
 }
 
 interface HttpBody {
@@ -288,7 +293,11 @@ function redirectTarget(
       'TRANSPORT_REDIRECT_REFUSED',
       `GET ${redactUrl(first.href)}: more than ${maxRedirects} redirects`,
     );
-  if (!allowed.has(hostOf(next)) || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
+  if (
+    !allowed.has(hostOf(next)) ||
+    (next.protocol !== 'https:' && next.protocol !== 'http:') ||
+    (o.redirectAllowed !== undefined && !o.redirectAllowed(next))
+  ) {
     throw new CotError(
       'TRANSPORT_REDIRECT_REFUSED',
       `GET ${redactUrl(current.href)}: redirect to ${next.protocol}//${hostOf(next)} is not allowed (allowed: ${[...allowed].join(', ')})`,
@@ -297,9 +306,22 @@ function redirectTarget(
   return next;
 }
 
+/** Request headers that carry credentials: sent to the first URL's origin only, as browsers and curl do. */
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+/** `o` for a request to `url`: without credential headers when `url` is of another origin than `first`. */
+function optionsFor(url: URL, first: URL, o: HttpGetOptions): HttpGetOptions {
+  if (url.origin === first.origin || o.headers === undefined) return o;
+  const headers = Object.fromEntries(
+    Object.entries(o.headers).filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase())),
+  );
+  return { ...o, headers };
+}
+
 /**
  * GET `first`, following redirects (redirectTarget's rules, never the same URL twice: TRANSPORT_REDIRECT_REFUSED)
- * until an answer that is not a redirect, which is returned with the URL that gave it.
+ * until an answer that is not a redirect, which is returned with the URL that gave it. Credential headers
+ * (`authorization`, `cookie`) go to the first URL's origin only: a redirect to another origin is requested without.
  */
 async function followRedirects(
   first: URL,
@@ -313,7 +335,7 @@ async function followRedirects(
     if (seen.has(current.href))
       throw new CotError('TRANSPORT_REDIRECT_REFUSED', `redirect loop at ${redactUrl(current.href)}`);
     seen.add(current.href);
-    const res = await getWithRetries(current, o, deadline);
+    const res = await getWithRetries(current, optionsFor(current, first, o), deadline);
     if (!REDIRECT_STATUS.has(res.statusCode ?? 0)) return { res, url: current };
     current = redirectTarget(res, current, redirects, first, allowed, o);
   }

@@ -21,8 +21,9 @@ import { isJsonObject, type JsonObject, type JsonValue } from '../json/parse.js'
  *   `priority` "lowest", `requires` "all-completed", `retries` 5, `taskGroupId` the task's own id, `expires` the
  *   `deadline` plus one year (the empty defaults, `[]` and `{}`, are removed by rule 2 anyway). The reference fills
  *   none of these, so it refuses an honest task whose template leaves one to the queue;
- * - a side whose `taskQueueId` disagrees with its own `provisionerId`/`workerType` keeps the split fields, so the
- *   disagreement is a difference (the queue refuses such a task; the reference drops the split fields unseen).
+ * - a side whose `taskQueueId` disagrees with its own `provisionerId` or `workerType` (both, or the one it has) keeps
+ *   the split fields, so the disagreement is a difference (the queue refuses such a task; the reference drops the
+ *   split fields unseen).
  */
 
 /** The queue's createTask defaults filled where a side omits the field (not `[]`/`{}`: rule 2 removes those). */
@@ -84,11 +85,27 @@ function normalizeForComparison(task: JsonObject, dropTaskId: boolean, taskId: s
       ? `${n.provisionerId}/${n.workerType}`
       : undefined;
   if (n.taskQueueId === undefined && split !== undefined) n.taskQueueId = split;
-  if (split === undefined || n.taskQueueId === split) {
+  if (splitFieldsAgree(n)) {
     delete n.provisionerId;
     delete n.workerType;
   }
   return n;
+}
+
+/**
+ * Whether the split fields a definition has (both, one or none) are the halves of its `taskQueueId`
+ * (`provisionerId/workerType`, split at its first `/`). A definition without a taskQueueId keeps its split fields.
+ */
+function splitFieldsAgree(n: JsonObject): boolean {
+  const queue = n.taskQueueId;
+  if (typeof queue !== 'string') return false;
+  const i = queue.indexOf('/');
+  const halves = { provisionerId: queue.slice(0, i), workerType: queue.slice(i + 1) };
+  return (
+    i > 0 &&
+    (n.provisionerId === undefined || n.provisionerId === halves.provisionerId) &&
+    (n.workerType === undefined || n.workerType === halves.workerType)
+  );
 }
 
 /** The comparison's outcome: the rendered task matched (its index), or the closest one and where it differs. */

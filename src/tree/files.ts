@@ -1,9 +1,9 @@
-import { stat } from 'node:fs/promises';
+import { constants, open, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { CotError, fsError } from '../errors.js';
+import { CotError, fsError, notAFile } from '../errors.js';
 import { isJsonObject, type JsonObject, type JsonValue, parseJson } from '../json/parse.js';
-import { readFileBounded } from '../util/read.js';
+import { readBounded, readFileBounded } from '../util/read.js';
 
 /**
  * The tree material a parent task is rebuilt from, by role, with the file names a tree folder (`--tree DIR`) uses:
@@ -149,13 +149,42 @@ export function parseGithubAnswer(text: string, source: string): TreeFile {
   return { source, value };
 }
 
+/**
+ * Read a file of a tree folder, at most `maxBytes` (`tooLarge` past it), or undefined when it does not exist. Opened
+ * without blocking and checked on the open descriptor to be a regular file: a FIFO, socket or device in a folder
+ * (a mirror is material from elsewhere) is FILE_UNREADABLE naming `what` and the path at once, never waited on.
+ * Other read errors are thrown as Node raised them.
+ */
+async function readFolderFile(
+  path: string,
+  what: string,
+  maxBytes: number,
+  tooLarge: (size: number) => Error,
+): Promise<Buffer | undefined> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw notAFile(path, what, st);
+    return await readBounded(fh, maxBytes, tooLarge);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The answer to `lookup` in the tree folder `dir` (githubLookupPath), or undefined when the file does not exist. */
 async function readGithubAnswer(dir: string, lookup: GithubLookup): Promise<TreeFile | undefined> {
   const path = join(dir, githubLookupPath(lookup));
-  let bytes: Buffer;
+  let bytes: Buffer | undefined;
   try {
-    bytes = await readFileBounded(
+    bytes = await readFolderFile(
       path,
+      'the GitHub answer',
       GITHUB_ANSWER_MAX_BYTES,
       (size) =>
         new CotError(
@@ -165,11 +194,9 @@ async function readGithubAnswer(dir: string, lookup: GithubLookup): Promise<Tree
         ),
     );
   } catch (e) {
-    if (e instanceof CotError) throw e;
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw fsError(e, path, 'cannot read a GitHub answer');
   }
-  return parseGithubAnswer(bytes.toString('utf8'), path);
+  return bytes === undefined ? undefined : parseGithubAnswer(bytes.toString('utf8'), path);
 }
 
 interface YamlModule {
@@ -290,7 +317,7 @@ export function parseTreeFile(
  * the GitHub answers of its `github/` folder when a context asks for one (githubLookupPath);
  * `template` replaces `DIR/.taskcluster.yml` when given (`--template FILE`). A file that does not exist is left
  * out (the rebuild says which one it needs: TREE_FILE_MISSING). Throws TREE_TEMPLATE_INVALID, TREE_FILE_INVALID
- * (parseTreeFile, or over its size bound), FILE_UNREADABLE (a folder where a file should be, a read error), and
+ * (parseTreeFile, or over its size bound), FILE_UNREADABLE (a folder, FIFO or device where a file should be, a read error), and
  * TREE_FILE_MISSING for a `template` given that does not exist.
  */
 export async function readTreeFolder(
@@ -310,28 +337,26 @@ export async function readTreeFolder(
     warnings: [],
   };
   for (const role of Object.keys(TREE_FILES) as TreeFileRole[]) {
-    const path =
-      role === 'template' && options.template !== undefined ? options.template : join(dir, TREE_FILES[role]);
-    let bytes: Buffer;
-    try {
-      bytes = await readFileBounded(
-        path,
-        TREE_FILE_MAX_BYTES[role],
-        (size) =>
-          new CotError(
-            invalidCode(role),
-            `${path} is ${size} bytes or more, over the bound of ${TREE_FILE_MAX_BYTES[role]} for ${TREE_FILES[role]}`,
-            { details: { path } },
-          ),
+    const given = role === 'template' && options.template !== undefined;
+    const path = given ? options.template! : join(dir, TREE_FILES[role]);
+    const tooLarge = (size: number) =>
+      new CotError(
+        invalidCode(role),
+        `${path} is ${size} bytes or more, over the bound of ${TREE_FILE_MAX_BYTES[role]} for ${TREE_FILES[role]}`,
+        { details: { path } },
       );
+    let bytes: Buffer | undefined;
+    try {
+      // a template given on the command line may be a pipe (`--template <(...)`); a folder's files are regular files
+      bytes = given
+        ? await readFileBounded(path, TREE_FILE_MAX_BYTES[role], tooLarge)
+        : await readFolderFile(path, TREE_FILES[role], TREE_FILE_MAX_BYTES[role], tooLarge);
     } catch (e) {
-      if (e instanceof CotError) throw e;
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        if (role === 'template' && options.template !== undefined) throw missingTreeFile(path, 'template');
-        continue;
-      }
+      if (!(e instanceof CotError) && (e as NodeJS.ErrnoException).code === 'ENOENT' && given)
+        throw missingTreeFile(path, 'template');
       throw fsError(e, path, `cannot read ${TREE_FILES[role]}`);
     }
+    if (bytes === undefined) continue;
     tree.files[role] = parseTreeFile(role, bytes.toString('utf8'), path, tree.warnings);
   }
   return tree;

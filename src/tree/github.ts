@@ -44,15 +44,25 @@ export function isGithubUrl(url: string): boolean {
 }
 
 /**
+ * A plain GitHub repository URL (after `git@github.com:` is read as `ssh://github.com/` and trailing `/` dropped):
+ * path segments of letters, digits, `.`, `_` and `-`, none of them `.` or `..`; no escape, query, fragment, port or
+ * credentials. URL() would resolve `evil/../mozilla-mobile/...` to another repository than the one spelled.
+ */
+const PLAIN_GITHUB_URL = /^(?:https|ssh):\/\/github\.com(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._-]+)+$/;
+
+/**
  * The owner and name of a GitHub repository URL (extract_github_repo_owner_and_name): `git@github.com:` is read
  * as `ssh://github.com/`, a trailing `/` and `.git` are dropped. Throws TREE_TASK_INVALID (`field` named) for a
- * URL that is not on github.com or has no owner and name.
+ * URL that is not a plain one on github.com (PLAIN_GITHUB_URL) or has no owner and name.
  */
 export function githubRepository(raw: string, field: string): GithubRepository {
   const url = raw.replace(/\/+$/, '').replace(/^git@github\.com:/, 'ssh://github.com/');
-  const parts = isGithubUrl(url) ? new URL(url).pathname.split('/').filter(Boolean) : [];
+  const parts = PLAIN_GITHUB_URL.test(url) ? new URL(url).pathname.split('/').filter(Boolean) : [];
   if (parts.length < 2)
-    throw taskInvalid(`${field} ${JSON.stringify(raw)} is not a GitHub repository URL`, field);
+    throw taskInvalid(
+      `${field} ${JSON.stringify(raw)} is not a plain GitHub repository URL (owner and name; no dot segment, escape, query, fragment, port or credentials)`,
+      field,
+    );
   return { url, owner: parts[0]!, name: parts[1]!.replace(/\.git$/, '') };
 }
 
@@ -68,7 +78,11 @@ function decisionRepository(parent: ParentTasks, which: 'HEAD' | 'BASE' = 'HEAD'
  * The answer to a GitHub lookup. Throws TREE_GITHUB_LOOKUP_FAILED naming the lookup and the file (or URL) when
  * the tree has no answer, and what the tree's lookup throws (TREE_FILE_INVALID, TREE_FETCH_FAILED...).
  */
-async function needGithub(tree: TreeMaterial, lookup: GithubLookup, why: string): Promise<JsonObject> {
+async function needGithub(
+  tree: TreeMaterial,
+  lookup: GithubLookup,
+  why: string,
+): Promise<{ value: JsonObject; source: string }> {
   const answer: TreeFile | undefined = tree.github ? await tree.github(lookup) : undefined;
   if (answer === undefined) {
     const where = `${tree.location === undefined ? '' : `${tree.location}/`}${githubLookupPath(lookup)}`;
@@ -78,7 +92,7 @@ async function needGithub(tree: TreeMaterial, lookup: GithubLookup, why: string)
       { details: { lookup: { ...lookup }, path: where } },
     );
   }
-  return treeObject(answer);
+  return { value: treeObject(answer), source: answer.source };
 }
 
 /** A member of a GitHub answer, or null (Python's `dict.get`). */
@@ -107,17 +121,18 @@ function pushSender(commit: JsonObject): JsonValue {
 const githubPush: ContextBuilder = async ({ parent, tree, base }) => {
   const repo = decisionRepository(parent);
   const sha = needDecisionEnv(parent, 'HEAD_REV');
-  const commit = await needGithub(
+  const answer = await needGithub(
     tree,
     { kind: 'commit', owner: repo.owner, name: repo.name, sha },
     'a github-push context',
   );
+  const commit = answer.value;
   if (typeof commit.sha === 'string' && commit.sha !== sha)
     throw new CotError(
       'TREE_FILE_INVALID',
-      `the GitHub answer for commit ${sha} is the commit ${commit.sha}`,
+      `${answer.source}: the GitHub answer for commit ${sha} is the commit ${commit.sha}`,
       {
-        details: { revision: sha, answered: commit.sha },
+        details: { revision: sha, answered: commit.sha, path: answer.source },
       },
     );
   const event: JsonObject = {
@@ -173,23 +188,26 @@ const githubPullRequest: ContextBuilder = async ({ parent, tree, base }) => {
       name = parentName;
     }
   }
-  const pull = structuredClone(
-    await needGithub(tree, { kind: 'pull', owner, name, number }, `a ${String(base.tasks_for)} context`),
+  const answer = await needGithub(
+    tree,
+    { kind: 'pull', owner, name, number },
+    `a ${String(base.tasks_for)} context`,
   );
+  const pull = structuredClone(answer.value);
   if (typeof pull.number === 'number' && pull.number !== number)
     throw new CotError(
       'TREE_FILE_INVALID',
-      `the GitHub answer for pull request ${number} is pull request ${pull.number}`,
+      `${answer.source}: the GitHub answer for pull request ${number} is pull request ${pull.number}`,
       {
-        details: { number, answered: pull.number },
+        details: { number, answered: pull.number, path: answer.source },
       },
     );
   if (!isJsonObject(pull.head) || !isJsonObject(pull.base))
     throw new CotError(
       'TREE_FILE_INVALID',
-      `the GitHub answer for pull request ${number} has no head or base`,
+      `${answer.source}: the GitHub answer for pull request ${number} has no head or base`,
       {
-        details: { number },
+        details: { number, path: answer.source },
       },
     );
   pull.head.updated_at = decisionEnv(parent, 'PUSH_DATE_TIME');
@@ -208,17 +226,18 @@ const githubPullRequest: ContextBuilder = async ({ parent, tree, base }) => {
 const githubRelease: ContextBuilder = async ({ parent, tree, base }) => {
   const repo = decisionRepository(parent);
   const tag = needDecisionEnv(parent, 'HEAD_REV');
-  const release = await needGithub(
+  const answer = await needGithub(
     tree,
     { kind: 'release', owner: repo.owner, name: repo.name, tag },
     'a github-release context',
   );
+  const release = answer.value;
   if (typeof release.tag_name === 'string' && release.tag_name !== tag)
     throw new CotError(
       'TREE_FILE_INVALID',
-      `the GitHub answer for release ${tag} is the release ${release.tag_name}`,
+      `${answer.source}: the GitHub answer for release ${tag} is the release ${release.tag_name}`,
       {
-        details: { tag, answered: release.tag_name },
+        details: { tag, answered: release.tag_name, path: answer.source },
       },
     );
   const event: JsonObject = {

@@ -57,6 +57,20 @@ export const DEFAULT_TREE_HOSTS: readonly string[] = [
   'raw.githubusercontent.com',
 ];
 
+/** The hosts GitHub serves a repository's material from besides github.com: its raw content and its REST API. */
+const GITHUB_MATERIAL_HOSTS: readonly string[] = ['raw.githubusercontent.com', 'api.github.com'];
+
+/**
+ * The tree hosts of repositories on `repositoryHosts` (a product's trusted repository hosts): each host, and for
+ * github.com also the hosts its material is fetched from (raw content and the REST API), since a repository's URL
+ * names github.com but its `.taskcluster.yml` and API answers come from those. Pure.
+ */
+export function treeHostsFor(repositoryHosts: readonly string[]): string[] {
+  const hosts = new Set(repositoryHosts);
+  if (hosts.has('github.com')) for (const h of GITHUB_MATERIAL_HOSTS) hosts.add(h);
+  return [...hosts];
+}
+
 /** Where `projects.yml` is fetched from by default (the reference's `project_configuration_url`). */
 export const DEFAULT_PROJECTS_URL =
   'https://raw.githubusercontent.com/mozilla-releng/fxci-config/main/projects.yml';

@@ -90,18 +90,24 @@ function checkRebuildOptions(o: RebuildParentOptions): void {
  * After rendering an action (check_and_update_action_task_group_id): the first rendered task's
  * `payload.env.ACTION_TASK_GROUP_ID` must be the action's or its decision task's id (TREE_ACTION_TASK_GROUP_INVALID),
  * and is then set to the runtime value (release promotion uses the action's id, other actions the decision's).
+ * Stricter than the reference, which replaces the rebuilt value with the runtime one unchecked (so an action could
+ * send the tasks it creates to any task group): the runtime value, when the task has one, must be one of the two
+ * as well (the reference's own docstring states this rule).
  */
 function settleActionTaskGroupId(plan: RebuildPlan, tasks: JsonValue[], taskId: string): void {
   const first = tasks[0];
   const env = isJsonObject(first) && isJsonObject(first.payload) ? first.payload.env : undefined;
   const rebuilt = isJsonObject(env) ? env.ACTION_TASK_GROUP_ID : undefined;
   const allowed = plan.actionTaskGroupIds ?? [];
-  if (typeof rebuilt !== 'string' || !allowed.includes(rebuilt))
-    throw new CotError(
+  const refuse = (which: string, value: JsonValue | undefined) =>
+    new CotError(
       'TREE_ACTION_TASK_GROUP_INVALID',
-      `action task ${taskId}: the rebuilt ACTION_TASK_GROUP_ID ${JSON.stringify(rebuilt ?? null)} is neither the action's id nor its decision task's (${allowed.join(', ')})`,
-      { details: { rebuilt: rebuilt ?? null, allowed } },
+      `action task ${taskId}: the ${which} ACTION_TASK_GROUP_ID ${JSON.stringify(value ?? null)} is neither the action's id nor its decision task's (${allowed.join(', ')})`,
+      { details: { [which]: value ?? null, allowed } },
     );
+  if (typeof rebuilt !== 'string' || !allowed.includes(rebuilt)) throw refuse('rebuilt', rebuilt);
+  const runtime = plan.runtimeActionTaskGroupId;
+  if (runtime !== undefined && !allowed.includes(runtime)) throw refuse('runtime', runtime);
   if (isJsonObject(env) && plan.runtimeActionTaskGroupId !== undefined)
     env.ACTION_TASK_GROUP_ID = plan.runtimeActionTaskGroupId;
 }

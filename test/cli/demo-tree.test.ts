@@ -72,6 +72,9 @@ describe('cot demo with its source tree', () => {
     const j = JSON.parse(r.out) as { errors: { code: string; message: string }[] };
     expect([...new Set(j.errors.map((e) => e.code))]).toEqual(['TREE_SCOPE_NOT_ALLOWED']);
     expect(j.errors[0]!.message).toContain('project:releng:beetmover:bucket:release');
+    // the verified task has no repository variable: the refusal names its source, where its repository was read
+    expect(j.errors[0]!.message).toMatch(/^repository https:\/\/hg\.example\.com\/\S+ \(not a trusted one\)/);
+    expect(j.errors[0]!.message).not.toContain('not named');
   });
 
   it('--tamper keeps its meaning (an artifact swapped: HASH_MISMATCH), and --tamper-tree takes only its kinds', async () => {

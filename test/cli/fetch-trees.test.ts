@@ -160,6 +160,8 @@ describe.skipIf(!HAVE_TREE)('cot fetch --trees, then cot verify offline from the
     const report = JSON.parse(r.out) as { errors: { code: string; message: string }[] };
     expect(report.errors.map((e) => e.code)).toEqual(['TREE_NOT_TRACED']);
     expect(report.errors[0]!.message).toMatch(/the directory store has no trees folder/);
+    // and says how to get it
+    expect(report.errors[0]!.message).toMatch(/cot fetch --trees/);
   });
 
   it('tree material off the allowed hosts is reported missing with its code, and fails the fetch', async () => {

@@ -27,8 +27,14 @@ const COMMIT = {
 
 const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
 let commitStatus = 200;
+/** when set, every request is answered with a 302 to this URL (a redirect the host chose) */
+let redirectTo: string | undefined;
 const server = createServer((req, res) => {
   seen.push({ url: req.url ?? '', headers: req.headers });
+  if (redirectTo !== undefined && req.url?.startsWith('/api/')) {
+    res.writeHead(302, { location: redirectTo }).end();
+    return;
+  }
   const routes: Partial<Record<string, () => Promise<string>>> = {
     [`/hg/projects/maple/raw-file/${HG_REV}/.taskcluster.yml`]: () =>
       readFile(join(COT, 'cotv2/.taskcluster.yml'), 'utf8'),
@@ -109,6 +115,87 @@ describe.skipIf(!HAVE_COT)('cot verify-parent without --tree fetches the tree fr
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+
+  it('redirects: GITHUB_TOKEN never follows one to another origin; one to http on an allowed host is refused', async () => {
+    // a second server, another origin, standing for hg.mozilla.org: the GitHub API redirects there
+    const other: { url: string; authorization?: string }[] = [];
+    const hg = createServer((req, res) => {
+      other.push({
+        url: req.url ?? '',
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(COMMIT));
+    });
+    await new Promise<void>((r) => hg.listen(0, '127.0.0.1', r));
+    const hgBase = `http://127.0.0.1:${(hg.address() as AddressInfo).port}`;
+    vi.stubEnv('GITHUB_TOKEN', 'sekrit');
+    try {
+      redirectTo = `${hgBase}/hg/commit.json`;
+      const r = await cot(
+        'verify-parent',
+        join(COT, 'cotv4/decision_github_private.json'),
+        '--task-id',
+        'VUTfOIPFQWaGHf7sIbgTEg',
+        ...online(),
+        '--tree-base-url',
+        `hg.mozilla.org=${hgBase}/hg`,
+      );
+      expect(r.code).toBe(0);
+      expect(other).toEqual([{ url: '/hg/commit.json' }]);
+      // a redirect to plain http on an allowed tree host (not a base URL the caller gave): refused, not followed
+      redirectTo = 'http://hg.mozilla.org/commit.json';
+      const r2 = await cot(
+        'verify-parent',
+        join(COT, 'cotv4/decision_github_private.json'),
+        '--task-id',
+        'VUTfOIPFQWaGHf7sIbgTEg',
+        ...online(),
+      );
+      expect(r2.code).toBe(1);
+      expect(r2.err).toMatch(/TREE_HOST_REFUSED: .*redirect to http:\/\/hg\.mozilla\.org is not allowed/);
+    } finally {
+      redirectTo = undefined;
+      vi.unstubAllEnvs();
+      await new Promise<void>((r) => hg.close(() => r()));
+    }
+  });
+
+  it('--product of a GitHub product: its repositories are on github.com, their material on raw content and the API', async () => {
+    seen.length = 0;
+    const r = await cot(
+      'verify-parent',
+      join(COT, 'cotv4/decision_github_private.json'),
+      '--task-id',
+      'VUTfOIPFQWaGHf7sIbgTEg',
+      '--product',
+      'mozillavpn',
+      ...online(),
+    );
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /repository: \/mozilla-mobile\/mozilla-vpn-client, a trusted repository of mozillavpn/,
+    );
+    expect(seen.map((s) => s.url)).toEqual([
+      `/raw/mozilla-mobile/mozilla-vpn-client/${VPN_REV}/.taskcluster.yml`,
+      `/api/repos/mozilla-mobile/mozilla-vpn-client/commits/${VPN_REV}`,
+    ]);
+    // firefox's repositories are on hg.mozilla.org only: a GitHub repository is refused before any request
+    seen.length = 0;
+    const f = await cot(
+      'verify-parent',
+      join(COT, 'cotv4/decision_github_private.json'),
+      '--task-id',
+      'VUTfOIPFQWaGHf7sIbgTEg',
+      '--product',
+      'firefox',
+      '--env-prefix',
+      'MOZILLAVPN',
+      ...online(),
+    );
+    expect(f.code).not.toBe(0);
+    expect(seen).toEqual([]);
   });
 
   it('a failed GitHub lookup: TREE_GITHUB_LOOKUP_FAILED (404) or TREE_FETCH_FAILED (500), naming the URL', async () => {
@@ -299,7 +386,7 @@ describe.skipIf(!HAVE_COT)(
       );
       expect(seen).toEqual([]);
       const both = await cot(
-        ...actionArgs(),
+        ...actionArgs().slice(0, 8),
         '--root-url',
         'http://127.0.0.1:9',
         '--tree',

@@ -104,4 +104,25 @@ describe.skipIf(!HAVE_COT)('cot verify-parent', () => {
     );
     expect(half.err).toMatch(/^cot: USAGE: --decision-task and --decision-task-id go together/m);
   });
+
+  it('options of the online fetch with --tree are a usage error, not silently ignored', async () => {
+    for (const [option, value] of [
+      ['--tree-host', 'hg.mozilla.org'],
+      ['--tree-base-url', 'hg.mozilla.org=http://127.0.0.1:9'],
+      ['--projects-url', 'https://example.com/projects.yml'],
+    ] as const) {
+      const r = await cot(
+        'verify-parent',
+        join(COT, 'cotv2/decision_hg-push.json'),
+        '--task-id',
+        'VQU9QMO4Teq7zr91FhBusg',
+        '--tree',
+        join(COT, 'cotv2'),
+        option,
+        value,
+      );
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(new RegExp(`${option}.*cannot be used with.*--tree`));
+    }
+  });
 });

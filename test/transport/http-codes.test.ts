@@ -122,3 +122,41 @@ describe('a PUT whose body was taken but never answered', () => {
     expect(e.message).toMatch(/the body was sent but no answer came within 300 ms/);
   });
 });
+
+describe('credentials and redirects', () => {
+  it('authorization and cookie go to the first origin only; redirectAllowed can refuse a target', async () => {
+    const got: { at: string; authorization?: string; cookie?: string }[] = [];
+    const record = (at: string, req: http.IncomingMessage) =>
+      got.push({
+        at,
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        ...(req.headers.cookie ? { cookie: req.headers.cookie } : {}),
+      });
+    const other = await serve((req, res) => {
+      record('other', req);
+      res.end('ok');
+    });
+    const first = await serve((req, res) => {
+      record(`first${req.url}`, req);
+      if (req.url === '/a') res.writeHead(302, { location: '/b' }).end();
+      else if (req.url === '/b') res.writeHead(302, { location: `${other}/c` }).end();
+      else res.end('no');
+    });
+    const headers = { Authorization: 'Bearer sekrit', cookie: 'c=1', 'x-keep': 'yes' };
+    const body = await httpGet(`${first}/a`, { headers, allowedHosts: [new URL(other).host], retries: 0 });
+    for await (const _ of body.stream);
+    expect(got).toEqual([
+      { at: 'first/a', authorization: 'Bearer sekrit', cookie: 'c=1' },
+      { at: 'first/b', authorization: 'Bearer sekrit', cookie: 'c=1' },
+      { at: 'other' },
+    ]);
+    const e = await errorOf(
+      httpGet(`${first}/a`, {
+        allowedHosts: [new URL(other).host],
+        retries: 0,
+        redirectAllowed: (u) => u.pathname !== '/c',
+      }),
+    );
+    expect(e.code).toBe('TRANSPORT_REDIRECT_REFUSED');
+  });
+});

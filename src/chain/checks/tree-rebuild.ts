@@ -139,7 +139,7 @@ async function rebuildLink(s: ChainRun, n: LinkState, tree: TreePolicy, sources:
       s,
       n,
       tree,
-      `the policy names no tree material (tree.dir)${s.queue instanceof DirectoryQueue ? ' and the directory store has no trees folder' : ''} for ${repository}@${revision}`,
+      `the policy names no tree material (tree.dir)${s.queue instanceof DirectoryQueue ? ' and the directory store has no trees folder' : ''} for ${repository}@${revision} (mirror the chain with cot fetch --trees and verify the mirror with --queue, or give tree.dir)`,
     );
     return;
   }

@@ -122,7 +122,8 @@ function checkScopes(s: ChainRun, tree: TreePolicy, root: LinkState, path: strin
   const scopes = Array.isArray(root.task.scopes) ? root.task.scopes.filter((x) => typeof x === 'string') : [];
   const found: NonNullable<NonNullable<LinkState['link']['tree']>['scopes']> = [];
   const level = levelOf(s, root);
-  const url = envOf(root.task, `${tree.envPrefix}_HEAD_REPOSITORY`);
+  // the trusted path comes from metadata.source: name it when the task has no repository variable
+  const url = envOf(root.task, `${tree.envPrefix}_HEAD_REPOSITORY`) ?? sourceOf(root.task);
   const where = `repository ${path ?? `${url ?? 'not named'} (not a trusted one)`}${level ? `, level ${level}` : ''}`;
   for (const scope of scopes) {
     let restricted: string | undefined;

@@ -12,6 +12,7 @@ import {
   DEFAULT_TREE_HOSTS,
   fetchTreeMaterial,
   isActionTasksFor,
+  treeHostsFor,
 } from '../../tree/online.js';
 import { mismatchError, type RebuildResult, rebuildParentTask } from '../../tree/rebuild.js';
 import { escapeControls } from '../../util/terminal.js';
@@ -57,16 +58,27 @@ function verifyParentCommand(program: Command) {
       '--env-prefix <prefix>',
       "prefix of the repository variables in the decision task's env (GECKO, COMM, MOBILE, MOZILLAVPN...); default: the product's, else told from its env",
     )
-    .option(
-      '--tree-host <host>',
-      `a host tree material may be fetched from, repeatable (default: the hosts of the product's trusted repositories, else ${DEFAULT_TREE_HOSTS.join(', ')})`,
-      collect,
+    .addOption(
+      new Option(
+        '--tree-host <host>',
+        `a host tree material may be fetched from, repeatable (default: the hosts of the product's trusted repositories, with GitHub's raw content and API hosts for github.com, else ${DEFAULT_TREE_HOSTS.join(', ')})`,
+      )
+        .argParser(collect)
+        .conflicts('tree'),
     )
-    .option('--projects-url <url>', `where projects.yml is fetched from (default: ${DEFAULT_PROJECTS_URL})`)
-    .option(
-      '--tree-base-url <host=url>',
-      'reach an allowed tree host at another base URL (a mirror), repeatable',
-      collect,
+    .addOption(
+      new Option(
+        '--projects-url <url>',
+        `where projects.yml is fetched from (default: ${DEFAULT_PROJECTS_URL})`,
+      ).conflicts('tree'),
+    )
+    .addOption(
+      new Option(
+        '--tree-base-url <host=url>',
+        'reach an allowed tree host at another base URL (a mirror), repeatable',
+      )
+        .argParser(collect)
+        .conflicts('tree'),
     )
     .addOption(
       new Option(
@@ -183,7 +195,7 @@ async function treeOf(
   const { fetch, allowedTreeHosts, baseUrls } = treeFetchOptions(
     o,
     process.env,
-    ruleHosts.length > 0 ? [...new Set(ruleHosts)] : DEFAULT_TREE_HOSTS,
+    ruleHosts.length > 0 ? treeHostsFor(ruleHosts) : DEFAULT_TREE_HOSTS,
   );
   return fetchTreeMaterial({
     task,

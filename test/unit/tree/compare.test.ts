@@ -75,6 +75,18 @@ describe('a rendered task that leaves fields to the queue', () => {
     delete bare.workerType;
     expect(compareWithRendered(bare, ID, [rendered]).matched).toBe(true);
   });
+
+  it('one split field beside taskQueueId: kept as a difference when it disagrees, dropped when it agrees', () => {
+    const only = (field: 'provisionerId' | 'workerType', value: string): JsonObject => {
+      const t: JsonObject = { ...stored, [field]: value };
+      delete t[field === 'provisionerId' ? 'workerType' : 'provisionerId'];
+      return t;
+    };
+    expect(paths(only('workerType', 'gecko-3-decision'))).toEqual([]);
+    expect(paths(only('provisionerId', 'aws-provisioner-v1'))).toEqual([]);
+    expect(paths(only('workerType', 'gecko-3-b-linux'))).toEqual(['workerType']);
+    expect(paths(only('provisionerId', 'evil-provisioner'))).toEqual(['provisionerId']);
+  });
 });
 
 describe.skipIf(!HAVE_COT)('on the real decision task (cotv2/decision_hg-push.json)', () => {

@@ -218,10 +218,13 @@ describe('GitHub contexts as the reference builds them', () => {
       });
     });
 
-  it('github-push: a commit answer for another commit is refused (TREE_FILE_INVALID)', async () => {
+  it('github-push: a commit answer for another commit is refused (TREE_FILE_INVALID), naming the answer', async () => {
     await expect(
       contextOf(decision('github-push', PUSH_ENV), githubTree({ [commitKey]: { sha: 'f'.repeat(40) } })),
-    ).rejects.toMatchObject({ code: 'TREE_FILE_INVALID' });
+    ).rejects.toMatchObject({
+      code: 'TREE_FILE_INVALID',
+      message: expect.stringMatching(new RegExp(`^${commitKey}: the GitHub answer for commit`)),
+    });
   });
 
   it('github-release', async () => {

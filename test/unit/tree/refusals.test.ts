@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '../../../src/json/parse.js';
@@ -156,6 +157,19 @@ describe.skipIf(!HAVE_COT)('a tampered parent task is refused with its precise c
     expect(r.differences.map((d) => d.path)).toContain('taskGroupId');
   });
 
+  it("the runtime ACTION_TASK_GROUP_ID neither the action's nor its decision's: TREE_ACTION_TASK_GROUP_INVALID", async () => {
+    // the reference replaces the rebuilt value with the runtime one unchecked, so any group passed; cot checks both
+    const a = await retrigger();
+    const task = clone(a.task) as Task;
+    task.payload.env.ACTION_TASK_GROUP_ID = OTHER_ID;
+    const e = await errorOf(rebuildParentTask({ ...a, task }));
+    expect(e.code).toBe('TREE_ACTION_TASK_GROUP_INVALID');
+    expect(e.message).toContain(`runtime ACTION_TASK_GROUP_ID "${OTHER_ID}"`);
+    // the action's own id is one of the two (release promotion uses it): accepted by this rule
+    task.payload.env.ACTION_TASK_GROUP_ID = a.taskId;
+    expect((await rebuildParentTask({ ...a, task })).matched).toBe(true);
+  });
+
   it('a repository projects.yml does not know: TREE_PROJECT_UNKNOWN', async () => {
     const o = await decision();
     const task = clone(o.task) as Task;
@@ -267,4 +281,27 @@ describe('bad input is named', () => {
       ),
     ).toBe('OPTIONS_INVALID');
   });
+});
+
+describe('a tree folder file that is not a regular file', () => {
+  it('a FIFO (or device) in the folder is refused at once, naming it: the verifier never waits on it', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, '.taskcluster.yml'), 'version: 1\ntasks: []\n');
+    execFileSync('mkfifo', [join(dir, 'pushlog.json')]);
+    const started = Date.now();
+    const e = await errorOf(readTreeFolder(dir));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(e.code).toBe('FILE_UNREADABLE');
+    expect(e.message).toContain(join(dir, 'pushlog.json'));
+    expect(e.message).toMatch(/not a regular file/);
+    // a GitHub answer too
+    await rm(join(dir, 'pushlog.json'));
+    await mkdir(join(dir, 'github', 'commits'), { recursive: true });
+    const sha = '330ea928b42ff2403fc99cd3e596d13294fe8775';
+    execFileSync('mkfifo', [join(dir, 'github', 'commits', `${sha}.json`)]);
+    const tree = await readTreeFolder(dir);
+    const g = await errorOf(tree.github!({ kind: 'commit', owner: 'o', name: 'n', sha }));
+    expect(g.code).toBe('FILE_UNREADABLE');
+    expect(g.message).toContain(`${sha}.json`);
+  }, 20_000);
 });

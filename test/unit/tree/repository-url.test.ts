@@ -87,3 +87,52 @@ describe('online, projects.yml comes from the configured URL whatever the allowe
     expect(fetched).toContain(DEFAULT_PROJECTS_URL);
   });
 });
+
+// A GitHub repository URL (https, ssh or git@github.com:) names its owner and name by its path: URL() resolved `..`
+// and gave another repository than the one the task spells (`evil/../mozilla-mobile/...` read mozilla-mobile's).
+const HOSTILE_GITHUB = [
+  'https://github.com/evil/../mozilla-mobile/mozilla-vpn-client',
+  'git@github.com:evil/../mozilla-mobile/mozilla-vpn-client.git',
+  'ssh://github.com/mozilla-mobile/./mozilla-vpn-client',
+  'https://github.com/mozilla-mobile/%6dozilla-vpn-client',
+  'https://github.com/mozilla-mobile/mozilla-vpn-client?x=1',
+  'https://github.com/mozilla-mobile/mozilla-vpn-client#x',
+];
+
+describe('a GitHub repository URL that is not plain', () => {
+  it.each(HOSTILE_GITHUB)('%s: no tree folder, nothing fetched', async (url) => {
+    expect(() => treeFolderOf('/T', url, REV, 'MOZILLAVPN_HEAD_REPOSITORY')).toThrow(
+      /MOZILLAVPN_HEAD_REPOSITORY/,
+    );
+    const { fetchTreeMaterial } = await import('../../../src/tree/online.js');
+    const fetched: string[] = [];
+    const task = {
+      extra: { tasks_for: 'github-push' },
+      payload: { env: { MOZILLAVPN_HEAD_REPOSITORY: url, MOZILLAVPN_HEAD_REV: REV } },
+    };
+    await expect(
+      fetchTreeMaterial({
+        task,
+        taskId: 'VUTfOIPFQWaGHf7sIbgTEg',
+        envPrefix: 'MOZILLAVPN',
+        fetch: async (u) => {
+          fetched.push(u);
+          return undefined;
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'TREE_TASK_INVALID' });
+    expect(fetched).toEqual([]);
+  });
+
+  it('the plain forms are read as before', () => {
+    for (const url of [
+      'https://github.com/mozilla-mobile/mozilla-vpn-client',
+      'https://github.com/mozilla-mobile/mozilla-vpn-client.git/',
+      'git@github.com:mozilla-mobile/mozilla-vpn-client.git',
+      'ssh://github.com/mozilla-mobile/mozilla-vpn-client',
+    ])
+      expect(treeFolderOf('/T', url, REV, 'f')).toBe(
+        `/T/github.com/mozilla-mobile/mozilla-vpn-client/${REV}`,
+      );
+  });
+});
