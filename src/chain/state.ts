@@ -4,6 +4,7 @@ import { isTrustFailure } from '../failures.js';
 import type { JsonDifference } from '../json/differences.js';
 import type { JsonObject } from '../json/parse.js';
 import type { ArtifactInfo, TaskQueue, TaskStatus } from '../transport/queue.js';
+import type { OnlineTreeOptions } from '../tree/online.js';
 import type { TrustStore } from '../trust/store.js';
 import type { Edge } from './edges.js';
 import type { Policy } from './policy.js';
@@ -149,7 +150,20 @@ export interface VerifyChainOptions {
   at: Date;
   /** progress callback (links verified, bytes hashed) */
   onProgress?: (p: { linksVerified: number; links: number; bytesHashed: number }) => void;
+  /**
+   * Fetch tree material online when the policy has a `tree` section without `dir` and the queue is not a directory
+   * store (whose `trees/` folder is read instead, and never the network): the fetch function and its host rules
+   * (tree/online.ts fetchTreeMaterial). Each repository, revision and `tasks_for` is fetched once per verification.
+   * Absent: such parent links are untraced.
+   */
+  treeFetch?: ChainTreeFetch;
 }
+
+/** What verifyChain needs to fetch a parent link's tree material online (tree/online.ts OnlineTreeOptions). */
+export type ChainTreeFetch = Pick<
+  OnlineTreeOptions,
+  'fetch' | 'allowedTreeHosts' | 'projectsUrl' | 'baseUrls'
+>;
 
 /** The run state every chain check reads and records into. */
 export class ChainRun {

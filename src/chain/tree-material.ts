@@ -1,8 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CotError, fsError } from '../errors.js';
+import type { JsonObject } from '../json/parse.js';
 import { readTreeFolder, type TreeMaterial } from '../tree/files.js';
 import { githubRepository, isGithubUrl } from '../tree/github.js';
+import { fetchTreeMaterial, type OnlineTreeOptions } from '../tree/online.js';
 import { isPlainRepositoryUrl } from '../tree/repository-url.js';
 
 /**
@@ -123,4 +125,48 @@ export class TreeSource {
 export async function mirrorTreeSource(storeRoot: string): Promise<TreeSource | undefined> {
   const dir = join(storeRoot, MIRROR_TREES_FOLDER);
   return (await isFolder(dir)) ? new TreeSource(dir) : undefined;
+}
+
+/** The parent link whose tree material is wanted online, with its decision task (OnlineTreeOptions). */
+interface OnlineTreeRequest {
+  task: JsonObject;
+  taskId: string;
+  decisionTask: JsonObject;
+  decisionTaskId: string;
+  envPrefix: string;
+  repository: string;
+  revision: string;
+  tasksFor: string;
+}
+
+/**
+ * The tree material of one verification fetched from the repositories' hosts (tree/online.ts fetchTreeMaterial with
+ * the caller's fetch function and host rules): once per repository, revision and `tasks_for` (which files a rebuild
+ * needs depends on it). An action's decision task artifacts are not fetched here: the chain reads them from the
+ * decision task's run, hash-checked against its signed document. Throws what fetchTreeMaterial throws
+ * (TREE_HOST_REFUSED, TREE_FETCH_FAILED, TREE_FILE_MISSING, TREE_FILE_INVALID, TREE_TASK_INVALID...).
+ */
+export class OnlineTreeSource {
+  private readonly fetched = new Map<string, Promise<TreeMaterial>>();
+
+  constructor(
+    readonly o: Pick<OnlineTreeOptions, 'fetch' | 'allowedTreeHosts' | 'projectsUrl' | 'baseUrls'>,
+  ) {}
+
+  material(r: OnlineTreeRequest): Promise<TreeMaterial> {
+    const key = `${r.repository}\n${r.revision}\n${r.tasksFor}`;
+    let p = this.fetched.get(key);
+    if (p === undefined) {
+      p = fetchTreeMaterial({
+        ...this.o,
+        task: r.task,
+        taskId: r.taskId,
+        decisionTask: r.decisionTask,
+        decisionTaskId: r.decisionTaskId,
+        envPrefix: r.envPrefix,
+      });
+      this.fetched.set(key, p);
+    }
+    return p;
+  }
 }

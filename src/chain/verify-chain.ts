@@ -82,7 +82,21 @@ function checkVerifyChainArguments(queue: unknown, taskId: unknown, o: unknown):
     trust: { kind: 'trustStore', hint: LOADED_POLICY_HINT },
     at: { kind: 'date', hint: 'the reference time of the whole verification' },
     onProgress: { kind: 'function', optional: true },
+    treeFetch: { kind: 'object', optional: true },
   });
+  const treeFetch = (o as Record<string, unknown>).treeFetch;
+  if (treeFetch !== undefined)
+    checkOptions(
+      'verifyChain',
+      treeFetch as Record<string, unknown>,
+      {
+        fetch: { kind: 'function' },
+        allowedTreeHosts: { kind: 'array', optional: true },
+        projectsUrl: { kind: 'string', optional: true },
+        baseUrls: { kind: 'object', optional: true },
+      },
+      'treeFetch',
+    );
 }
 
 /**

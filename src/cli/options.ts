@@ -85,7 +85,8 @@ export function taskIdArgument(v: string, what = 'the task id'): string {
   return v;
 }
 
-const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+/** A repeatable option's parser: each value appended to the ones before. */
+export const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
 /**
  * An option that may be given several times. It has no commander default (help would print `(default: [])`):

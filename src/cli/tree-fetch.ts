@@ -1,8 +1,18 @@
+import { type Command, Option, type OptionValues } from '@commander-js/extra-typings';
+import type { ChainTreeFetch } from '../chain/state.js';
+import type { TreePolicy } from '../chain/tree-policy.js';
+import type { TreePreset } from '../chain/tree-presets.js';
 import { CotError } from '../errors.js';
 import { httpGet } from '../transport/http.js';
 import { TaskclusterQueue } from '../transport/taskcluster.js';
-import { type ArtifactFetch, DEFAULT_TREE_HOSTS, type TreeFetch } from '../tree/online.js';
-import { usage } from './options.js';
+import {
+  type ArtifactFetch,
+  DEFAULT_PROJECTS_URL,
+  DEFAULT_TREE_HOSTS,
+  type TreeFetch,
+  treeHostsFor,
+} from '../tree/online.js';
+import { collect, usage } from './options.js';
 
 /** Deadline of one tree fetch, ms: a template, a pushlog or an API answer is small. */
 const TREE_FETCH_DEADLINE_MS = 60_000;
@@ -131,5 +141,58 @@ export function queueArtifactFetch(queue: TaskclusterQueue): ArtifactFetch {
       if (e instanceof CotError && e.code === 'QUEUE_NOT_FOUND') return { url, text: undefined };
       throw e;
     }
+  };
+}
+
+/**
+ * The options of a command that fetches tree material online (`cot verify-parent` without --tree, `cot verify`
+ * against a live queue): `--tree-host`, `--projects-url`, `--tree-base-url`; `conflicts` names an option they make
+ * no sense with (verify-parent's --tree). `defaultHosts` describes the default of --tree-host.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: commander's own Args type parameter is any[]
+export function withTreeFetchOptions<A extends any[], O extends OptionValues, G extends OptionValues>(
+  c: Command<A, O, G>,
+  defaultHosts: string,
+  conflicts?: string,
+) {
+  const treeHost = new Option(
+    '--tree-host <host>',
+    `a host tree material may be fetched from, repeatable (default: ${defaultHosts})`,
+  ).argParser(collect);
+  const projectsUrl = new Option(
+    '--projects-url <url>',
+    `where projects.yml is fetched from (default: ${DEFAULT_PROJECTS_URL})`,
+  );
+  const baseUrl = new Option(
+    '--tree-base-url <host=url>',
+    'reach an allowed tree host at another base URL (a mirror), repeatable',
+  ).argParser(collect);
+  if (conflicts !== undefined) for (const o of [treeHost, projectsUrl, baseUrl]) o.conflicts(conflicts);
+  return c.addOption(treeHost).addOption(projectsUrl).addOption(baseUrl);
+}
+
+/** The default tree hosts of a policy's tree rules: its trusted repositories' hosts (treeHostsFor), else the defaults. */
+export function treeHostsOf(tree: Pick<TreePreset, 'trustedRepositories'> | undefined): readonly string[] {
+  const ruleHosts = tree?.trustedRepositories.flatMap((r) => r.hosts) ?? [];
+  return ruleHosts.length > 0 ? treeHostsFor(ruleHosts) : DEFAULT_TREE_HOSTS;
+}
+
+/**
+ * verifyChain's treeFetch for `cot verify` against a live queue: the bounded fetch of treeFetchOptions, from the
+ * policy's tree hosts unless --tree-host names others. Undefined when the policy has no tree section or names a
+ * tree folder (tree.dir), where nothing is fetched.
+ */
+export function chainTreeFetch(
+  o: { treeHost?: string[]; treeBaseUrl?: string[]; projectsUrl?: string },
+  env: NodeJS.ProcessEnv,
+  tree: TreePolicy | undefined,
+): ChainTreeFetch | undefined {
+  if (tree === undefined || tree.dir !== undefined) return undefined;
+  const { fetch, allowedTreeHosts, baseUrls } = treeFetchOptions(o, env, treeHostsOf(tree));
+  return {
+    fetch,
+    allowedTreeHosts,
+    baseUrls,
+    ...(o.projectsUrl === undefined ? {} : { projectsUrl: o.projectsUrl }),
   };
 }

@@ -12,7 +12,7 @@ import {
 import { mismatchError, rebuildParentTask } from '../../tree/rebuild.js';
 import { isAction, obj, parentOf } from '../edges.js';
 import type { ChainCheck, ChainRun, LinkState } from '../state.js';
-import { mirrorTreeSource, TreeSource, treeFolderOf } from '../tree-material.js';
+import { mirrorTreeSource, OnlineTreeSource, TreeSource, treeFolderOf } from '../tree-material.js';
 import type { TreePolicy } from '../tree-policy.js';
 import { readArtifact } from './documents.js';
 
@@ -111,12 +111,67 @@ async function materialWithArtifacts(
 /** What one tree-rebuild run shares between its links: the tree folders and the decision tasks' artifacts. */
 interface RebuildSources {
   source: TreeSource | undefined;
+  /** tree material fetched from the repositories' hosts (a live queue, verifyChain's treeFetch) */
+  online: OnlineTreeSource | undefined;
   artifacts: Map<string, Promise<DecisionArtifacts>>;
+}
+
+/**
+ * The tree material of a parent link: from the tree folder (tree.dir, or the directory store's trees/), else fetched
+ * online (verifyChain's treeFetch); null, the link recorded untraced, when there is none.
+ */
+async function folderOrOnline(
+  s: ChainRun,
+  n: LinkState,
+  tree: TreePolicy,
+  sources: RebuildSources,
+  at: { decision: LinkState; repository: string; revision: string; field: string },
+): Promise<TreeMaterial | null> {
+  const { source, online } = sources;
+  const { decision, repository, revision, field } = at;
+  if (source === undefined && online !== undefined) {
+    const tasksFor = envTasksFor(n.task);
+    return online.material({
+      task: n.task,
+      taskId: n.link.taskId,
+      decisionTask: decision.task,
+      decisionTaskId: decision.link.taskId,
+      envPrefix: tree.envPrefix,
+      repository,
+      revision,
+      tasksFor,
+    });
+  }
+  if (source === undefined) {
+    untraced(
+      s,
+      n,
+      tree,
+      `the policy names no tree material (tree.dir)${s.queue instanceof DirectoryQueue ? ' and the directory store has no trees folder' : ''} for ${repository}@${revision} (mirror the chain with cot fetch --trees and verify the mirror with --queue, or give tree.dir)`,
+    );
+    return null;
+  }
+  const folder = treeFolderOf(source.dir, repository, revision, field);
+  const found = await source.material(folder);
+  if (found === null)
+    untraced(
+      s,
+      n,
+      tree,
+      `no tree material for ${repository}@${revision} (${folder} does not exist)`,
+      source.dir,
+    );
+  return found;
+}
+
+/** `extra.tasks_for` of a task, as a string for a cache key ("" when absent: the rebuild names the problem). */
+function envTasksFor(task: JsonObject): string {
+  const v = obj(task.extra)?.tasks_for;
+  return typeof v === 'string' ? v : '';
 }
 
 /** Rebuild one parent link from its tree folder, recording the match or the refusal on it. */
 async function rebuildLink(s: ChainRun, n: LinkState, tree: TreePolicy, sources: RebuildSources) {
-  const { source } = sources;
   const decision = decisionOf(s, n);
   if (decision === undefined) {
     untraced(s, n, tree, 'its decision task is not part of the chain');
@@ -134,27 +189,8 @@ async function rebuildLink(s: ChainRun, n: LinkState, tree: TreePolicy, sources:
     );
     return;
   }
-  if (source === undefined) {
-    untraced(
-      s,
-      n,
-      tree,
-      `the policy names no tree material (tree.dir)${s.queue instanceof DirectoryQueue ? ' and the directory store has no trees folder' : ''} for ${repository}@${revision} (mirror the chain with cot fetch --trees and verify the mirror with --queue, or give tree.dir)`,
-    );
-    return;
-  }
-  const folder = treeFolderOf(source.dir, repository, revision, field);
-  const found = await source.material(folder);
-  if (found === null) {
-    untraced(
-      s,
-      n,
-      tree,
-      `no tree material for ${repository}@${revision} (${folder} does not exist)`,
-      source.dir,
-    );
-    return;
-  }
+  const found = await folderOrOnline(s, n, tree, sources, { decision, repository, revision, field });
+  if (found === null) return;
   const material = isAction(n.task)
     ? await materialWithArtifacts(s, decision, found, sources.artifacts)
     : found;
@@ -210,7 +246,11 @@ export const checkTreeRebuild: ChainCheck = {
         : s.queue instanceof DirectoryQueue
           ? await mirrorTreeSource(s.queue.root)
           : undefined;
-    const sources: RebuildSources = { source, artifacts: new Map() };
+    const online =
+      source === undefined && !(s.queue instanceof DirectoryQueue) && s.o.treeFetch !== undefined
+        ? new OnlineTreeSource(s.o.treeFetch)
+        : undefined;
+    const sources: RebuildSources = { source, online, artifacts: new Map() };
     for (const n of parents)
       await s.guard(n, () => rebuildLink(s, n, tree, sources), 'rebuild from its tree: ');
   },

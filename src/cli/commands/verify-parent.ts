@@ -7,28 +7,24 @@ import { CotError } from '../../errors.js';
 import { showDifference } from '../../json/differences.js';
 import { isJsonObject, type JsonObject, parseJsonBytes } from '../../json/parse.js';
 import { readTreeFolder, type TreeMaterial } from '../../tree/files.js';
-import {
-  DEFAULT_PROJECTS_URL,
-  DEFAULT_TREE_HOSTS,
-  fetchTreeMaterial,
-  isActionTasksFor,
-  treeHostsFor,
-} from '../../tree/online.js';
+import { DEFAULT_TREE_HOSTS, fetchTreeMaterial, isActionTasksFor } from '../../tree/online.js';
 import { mismatchError, type RebuildResult, rebuildParentTask } from '../../tree/rebuild.js';
 import { escapeControls } from '../../util/terminal.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
 import { examples, listOption, taskIdArgument, usage } from '../options.js';
 import { ALLOW_HOST_HELP, ROOT_URL_HELP } from '../queue-options.js';
-import { artifactQueue, queueArtifactFetch, treeFetchOptions } from '../tree-fetch.js';
-
-function collect(v: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), v];
-}
+import {
+  artifactQueue,
+  queueArtifactFetch,
+  treeFetchOptions,
+  treeHostsOf,
+  withTreeFetchOptions,
+} from '../tree-fetch.js';
 
 /** The `cot verify-parent` command and its options, without its action. */
 function verifyParentCommand(program: Command) {
-  return program
+  const cmd = program
     .command('verify-parent')
     .description(
       'rebuild a decision, cron or action task from its tree (.taskcluster.yml with JSON-e) and compare it with its definition',
@@ -57,29 +53,12 @@ function verifyParentCommand(program: Command) {
     .option(
       '--env-prefix <prefix>',
       "prefix of the repository variables in the decision task's env (GECKO, COMM, MOBILE, MOZILLAVPN...); default: the product's, else told from its env",
-    )
-    .addOption(
-      new Option(
-        '--tree-host <host>',
-        `a host tree material may be fetched from, repeatable (default: the hosts of the product's trusted repositories, with GitHub's raw content and API hosts for github.com, else ${DEFAULT_TREE_HOSTS.join(', ')})`,
-      )
-        .argParser(collect)
-        .conflicts('tree'),
-    )
-    .addOption(
-      new Option(
-        '--projects-url <url>',
-        `where projects.yml is fetched from (default: ${DEFAULT_PROJECTS_URL})`,
-      ).conflicts('tree'),
-    )
-    .addOption(
-      new Option(
-        '--tree-base-url <host=url>',
-        'reach an allowed tree host at another base URL (a mirror), repeatable',
-      )
-        .argParser(collect)
-        .conflicts('tree'),
-    )
+    );
+  return withTreeFetchOptions(
+    cmd,
+    `the hosts of the product's trusted repositories, with GitHub's raw content and API hosts for github.com, else ${DEFAULT_TREE_HOSTS.join(', ')}`,
+    'tree',
+  )
     .addOption(
       new Option(
         '--root-url <url>',
@@ -191,12 +170,7 @@ async function treeOf(
     return readTreeFolder(o.tree, o.template === undefined ? {} : { template: o.template });
   if (o.template !== undefined) throw usage('--template goes with --tree');
   const artifacts = artifactsOf(o, task, taskId);
-  const ruleHosts = rules?.tree.trustedRepositories.flatMap((r) => r.hosts) ?? [];
-  const { fetch, allowedTreeHosts, baseUrls } = treeFetchOptions(
-    o,
-    process.env,
-    ruleHosts.length > 0 ? treeHostsFor(ruleHosts) : DEFAULT_TREE_HOSTS,
-  );
+  const { fetch, allowedTreeHosts, baseUrls } = treeFetchOptions(o, process.env, treeHostsOf(rules?.tree));
   return fetchTreeMaterial({
     task,
     taskId,

@@ -6,6 +6,8 @@ import { chainReportJson, renderChainText, rootCause } from '../../chain/report.
 import { type ChainReport, verifyChain } from '../../chain/verify-chain.js';
 import { CotError } from '../../errors.js';
 import { failureOutcome } from '../../failures.js';
+import { DirectoryQueue } from '../../transport/dir-store.js';
+import { DEFAULT_TREE_HOSTS } from '../../tree/online.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { isInside } from '../../util/fs-paths.js';
 import { assertDistinctOutputs, assertFileTarget, canonicalPath } from '../../util/output-paths.js';
@@ -13,6 +15,7 @@ import { exitCodeFor } from '../exit-codes.js';
 import { failureJson, type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
 import { examples, taskIdArgument, timeOption } from '../options.js';
 import { queueFromOptions, withDownloadQueueOptions } from '../queue-options.js';
+import { chainTreeFetch, withTreeFetchOptions } from '../tree-fetch.js';
 
 /**
  * The verdict line of a chain that did not verify, by the one rule of failureOutcome: exit 1
@@ -65,25 +68,29 @@ async function checkReportTarget(
 
 /** `cot verify`: verifyChain through the queue given, with the policy's hosts and bounds (policyQueueOptions). */
 export function registerVerify(program: Command, io: Io): void {
-  withDownloadQueueOptions(
-    program
-      .command('verify')
-      .description("verify a task's chain of trust, link by link, back to its decision task")
-      .argument('<taskId>', 'the task to verify (e.g. a release or signing task)')
-      .requiredOption(
-        '--policy <file>',
-        'policy (YAML or JSON): keys, worker types, decision worker types, bounds',
-      )
-      .addOption(timeOption('--at <time>', 'reference time (ISO 8601; default: now)'))
-      .option('--report <file>', 'also write a self-contained HTML report')
-      .option('--json', 'print the JSON report')
-      .addHelpText(
-        'after',
-        examples(
-          'cot verify T_ZwPp7sRfGObG6cL0YmoA --root-url https://tc.example.com --policy policy.yml --report report.html',
-          'cot verify T_ZwPp7sRfGObG6cL0YmoA --queue ./mirror --policy policy.yml --json',
+  withTreeFetchOptions(
+    withDownloadQueueOptions(
+      program
+        .command('verify')
+        .description("verify a task's chain of trust, link by link, back to its decision task")
+        .argument('<taskId>', 'the task to verify (e.g. a release or signing task)')
+        .requiredOption(
+          '--policy <file>',
+          'policy (YAML or JSON): keys, worker types, decision worker types, bounds',
+        )
+        .addOption(timeOption('--at <time>', 'reference time (ISO 8601; default: now)'))
+        .option('--report <file>', 'also write a self-contained HTML report')
+        .option('--json', 'print the JSON report')
+        .addHelpText(
+          'after',
+          examples(
+            'cot verify T_ZwPp7sRfGObG6cL0YmoA --root-url https://tc.example.com --policy policy.yml --report report.html',
+            'cot verify T_ZwPp7sRfGObG6cL0YmoA --queue ./mirror --policy policy.yml --json',
+          ),
         ),
-      ),
+    ),
+    "with --root-url and a policy tree section without dir: the hosts of the policy's trusted repositories (GitHub's raw content and API hosts for github.com), else " +
+      DEFAULT_TREE_HOSTS.join(', '),
   )
     .exitOverride()
     .action(async (taskId, o) => {
@@ -93,10 +100,13 @@ export function registerVerify(program: Command, io: Io): void {
       if (o.report !== undefined) await checkReportTarget(o.report, o.policy, loaded, o.queue);
       const queue = await queueFromOptions(o, process.env, policyQueueOptions(loaded.policy));
       const showProgress = Boolean(io.isTTY) && !o.json && !process.env.CI;
+      const treeFetch =
+        queue instanceof DirectoryQueue ? undefined : chainTreeFetch(o, process.env, loaded.policy.tree);
       const report = await verifyChain(queue, taskId, {
         policy: loaded.policy,
         trust: loaded.trust,
         at,
+        ...(treeFetch ? { treeFetch } : {}),
         ...(showProgress
           ? {
               onProgress: (p) =>
