@@ -13,6 +13,7 @@ export {
   type ChainError,
   type ChainLink,
   type ChainReport,
+  type ChainTreeFetch,
   type LinkImage,
   type LinkTree,
   type VerifyChainOptions,

@@ -23,6 +23,7 @@ import {
 export type {
   ChainError,
   ChainLink,
+  ChainTreeFetch,
   ChainReport,
   LinkImage,
   LinkTree,
