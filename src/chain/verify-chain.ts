@@ -23,8 +23,8 @@ import {
 export type {
   ChainError,
   ChainLink,
-  ChainTreeFetch,
   ChainReport,
+  ChainTreeFetch,
   LinkImage,
   LinkTree,
   VerifyChainOptions,
