@@ -112,23 +112,31 @@ const DISCARD_MS = 2000;
 
 /**
  * Drop an answer whose body is not needed (a redirect's, an upload's answer). A body already received, or a small
- * one of declared length, is read and dropped in the background, within DISCARD_MS, so that the connection goes back
- * to the pool; any other body (no declared length, larger, or slower than that) is cut at once or at DISCARD_MS, with
- * its connection: a server trickling it never holds the client.
+ * one of declared length, is read and dropped, within DISCARD_MS, so that the connection goes back to the pool; any
+ * other body (no declared length, larger, or slower than that) is cut at once or at DISCARD_MS, with its connection:
+ * a server trickling it never holds the client. Resolves once the body is done either way (awaiting it lets the
+ * next request reuse the connection).
  */
-function discard(res: http.IncomingMessage): void {
+function discard(res: http.IncomingMessage): Promise<void> {
   const declared = Number(res.headers['content-length']);
   // a body already received whole (complete) must still be read for its connection to be freed
   const small = Number.isSafeInteger(declared) && declared >= 0 && declared <= DISCARD_MAX_BYTES;
   if (!res.complete && !small) {
     res.destroy();
-    return;
+    return Promise.resolve();
   }
-  const cut = setTimeout(() => res.destroy(), DISCARD_MS);
-  cut.unref();
-  res.once('close', () => clearTimeout(cut));
-  res.on('error', () => undefined); // a cut or broken body matters to nobody
-  res.resume();
+  return new Promise<void>((resolve) => {
+    const cut = setTimeout(() => res.destroy(), DISCARD_MS);
+    cut.unref();
+    const done = () => {
+      clearTimeout(cut);
+      resolve();
+    };
+    res.once('end', done);
+    res.once('close', done);
+    res.on('error', () => undefined); // a cut or broken body matters to nobody
+    res.resume();
+  });
 }
 
 /**
@@ -329,8 +337,7 @@ const REDIRECT_STATUS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /**
  * Where a redirect answer of the GET of `current` leads, if it may be followed: it needs a Location
  * (TRANSPORT_HTTP), must not be a refused storage type (TRANSPORT_REDIRECT_REFUSED), must be within maxRedirects
- * and lead to an allowed host over http or https (TRANSPORT_REDIRECT_REFUSED). The answer itself is dropped
- * (discard: its connection reused when its body is small).
+ * and lead to an allowed host over http or https (TRANSPORT_REDIRECT_REFUSED).
  */
 function redirectTarget(
   res: http.IncomingMessage,
@@ -340,7 +347,6 @@ function redirectTarget(
   allowed: ReadonlySet<string>,
   o: HttpGetOptions,
 ): URL {
-  discard(res);
   const loc = res.headers.location;
   if (!loc)
     throw new CotError('TRANSPORT_HTTP', `GET ${redactUrl(current.href)}: redirect without a Location`);
@@ -385,7 +391,10 @@ async function followRedirects(
     seen.add(current.href);
     const res = await getWithRetries(current, o, deadline);
     if (!REDIRECT_STATUS.has(res.statusCode ?? 0)) return { res, url: current };
+    // the redirect's body is dropped (its connection then serves the next request: discard)
+    const dropped = discard(res);
     current = redirectTarget(res, current, redirects, first, allowed, o);
+    await dropped;
   }
 }
 
@@ -511,7 +520,7 @@ export async function httpPostJson(url: string, body: Buffer, o: HttpPostOptions
     const res = await getWithRetries(first, rest, deadline, send);
     const status = res.statusCode ?? 0;
     if (REDIRECT_STATUS.has(status)) {
-      discard(res);
+      void discard(res);
       throw new CotError('TRANSPORT_REDIRECT_REFUSED', `${what}: redirect (HTTP ${status}) not followed`, {
         details: { status },
       });
@@ -683,7 +692,7 @@ function putWithRetries(
       }
       const s = res.statusCode ?? 0;
       if (s >= 200 && s < 300) {
-        discard(res);
+        void discard(res);
         return { status: s, ...(hashBody ? { sha256: d.result().digests.sha256! } : {}) };
       }
       if (RETRYABLE_STATUS(s) && !last) {

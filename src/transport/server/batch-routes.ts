@@ -76,10 +76,11 @@ async function taskIdsOf(r: Request): Promise<string[]> {
 
 /**
  * One page of a batch answer: `read` each requested task (in request order, repeated ids once) and keep those the
- * store has — an id that is no task id, or a task the store does not have (QUEUE_NOT_FOUND), is left out, as the
- * queue's SQL `IN` leaves it out; any other failure fails the request. The page is the `size` found tasks after
- * `offset`, with a continuation token when more were found (paginateResults: one more row than the page is looked
- * for).
+ * store has — an id that is no task id, or a task the store does not have, is left out, as the queue's SQL `IN`
+ * leaves it out. A task the store cannot read (a malformed task.json: any CotError) is left out too, rather than
+ * failing the whole batch: its own `task` or `status` call then answers its error, as without batches. The page is
+ * the `size` found tasks after `offset`, with a continuation token when more were found (paginateResults: one more
+ * row than the page is looked for).
  */
 async function batchPage<T>(
   ids: readonly string[],
@@ -94,7 +95,7 @@ async function batchPage<T>(
       try {
         return { value: await read(id) };
       } catch (e) {
-        if (e instanceof CotError && e.code === 'QUEUE_NOT_FOUND') return undefined;
+        if (e instanceof CotError) return undefined;
         throw e;
       }
     });
