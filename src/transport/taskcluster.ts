@@ -183,6 +183,9 @@ export class TaskclusterQueue implements TaskQueue {
         ...(this.o.credentials ? { credentials: this.o.credentials } : {}),
         retries: this.o.retries ?? 5,
         delayFactor: this.o.retryDelayMs ?? 100,
+        // the client's own calls (createArtifact, finishArtifact) keep their connection too (its default agents
+        // open one per call); idle ones close after 4 s, as cot's own (http.ts)
+        agent: { keepAlive: true, maxSockets: 50, timeout: 4000 },
       });
       return { tc, queue };
     });

@@ -469,6 +469,43 @@ describe('connections are kept and reused', () => {
     expect(sockets).toBeLessThanOrEqual(2);
   });
 
+  it("uploads keep theirs too: the client's createArtifact calls and the PUTs share two connections", async () => {
+    const creds = {
+      clientId: 'project/cot/worker',
+      accessToken: 'not-a-real-secret-but-long-enough-for-hawk',
+    };
+    const writable = await startQueueServer({ dir: join(dir, 'store'), credentials: creds });
+    const id = IDS[6]!;
+    await store.ensureRun(id, 0);
+    const q = new TaskclusterQueue({ rootUrl: writable.rootUrl, credentials: creds, retries: 0 });
+    let sockets = 0;
+    let requests = 0;
+    const onSocket = () => sockets++;
+    const onRequest = () => requests++;
+    subscribe('net.client.socket', onSocket);
+    subscribe('http.client.request.start', onRequest);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const path = join(dir, `up-${i}.bin`);
+        await writeFile(path, `bytes ${i}`);
+        await q.createArtifact({
+          taskId: id,
+          runId: 0,
+          name: `public/up-${i}.bin`,
+          path,
+          contentType: 'application/octet-stream',
+          expires: '2027-01-01T00:00:00Z',
+        });
+      }
+    } finally {
+      unsubscribe('net.client.socket', onSocket);
+      unsubscribe('http.client.request.start', onRequest);
+      await writable.close();
+    }
+    expect(requests).toBe(10); // createArtifact and its PUT each
+    expect(sockets).toBeLessThanOrEqual(2); // one per agent (the client's, cot's)
+  });
+
   it('a redirect whose declared body trickles is cut, and the download still completes', async () => {
     const s = http.createServer((req, res) => {
       if ((req.url ?? '').includes('/artifacts/')) {
