@@ -229,7 +229,8 @@ export class TaskclusterQueue implements TaskQueue {
     const body = Buffer.from(JSON.stringify({ taskIds }));
     return this.readJson(
       what,
-      (o) => httpPostJson(url, body, { ...o, headers: () => this.hawkHeader(url, 'POST') }),
+      (o) =>
+        httpPostJson(url, body, { ...o, headers: () => ({ ...o.headers, ...this.hawkHeader(url, 'POST') }) }),
       deadlineMs,
     );
   }

@@ -8,12 +8,19 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import tc from 'taskcluster-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CotError } from '../../src/errors.js';
-import { DirectoryQueue, type QueueServer, startQueueServer, TaskclusterQueue } from '../../src/queue.js';
+import {
+  DirectoryQueue,
+  type QueueServer,
+  startQueueServer,
+  TaskclusterQueue,
+  type TaskclusterQueueOptions,
+} from '../../src/queue.js';
 import { FaultPlan, slugid } from '../../src/testing.js';
 import { readStatuses, readTasks } from '../../src/transport/batch.js';
 import { codeOf, errorOf, sampleTask, tempDir } from '../helpers/env.js';
@@ -290,7 +297,7 @@ describe('TaskclusterQueue batch reads against a queue that lies', () => {
   async function against<T>(
     batch: Parameters<typeof liar>[0],
     fn: (q: TaskclusterQueue, l: Liar) => Promise<T>,
-    o: { maxJsonBytes?: number } = {},
+    o: Partial<TaskclusterQueueOptions> = {},
   ): Promise<T> {
     const l = await liar(batch);
     try {
@@ -425,6 +432,55 @@ describe('TaskclusterQueue batch reads against a queue that lies', () => {
     );
     expect(seen).toEqual([null, 'page-2']);
     expect(got?.get(B)).toEqual(sampleTask({ b: 1 }));
+  });
+
+  it('with credentials, each attempt carries a Hawk header of its own, with the certificate of temporary credentials', async () => {
+    type Auth = { credentials: { id: string }; artifacts: { nonce: string; ext?: string } };
+    const hawk = (
+      createRequire(import.meta.url)('hawk') as {
+        server: {
+          authenticate(
+            req: http.IncomingMessage,
+            lookup: (id: string) => Promise<{ id: string; key: string; algorithm: string } | undefined>,
+          ): Promise<Auth>;
+        };
+      }
+    ).server;
+    const certificate = {
+      version: 1,
+      scopes: ['queue:get-task:*'],
+      start: 1,
+      expiry: 2,
+      seed: 's',
+      signature: 'x',
+    };
+    const creds = {
+      clientId: 'project/cot/reader',
+      accessToken: 'reader-token-reader-token-reader-token',
+      certificate: JSON.stringify(certificate),
+    };
+    const lookup = async (id: string) =>
+      id === creds.clientId ? { id, key: creds.accessToken, algorithm: 'sha256' } : undefined;
+    const seen: Auth[] = [];
+    const got = await against(
+      (_r, _ids, _u, res) => {
+        hawk.authenticate(res.req, lookup).then(
+          (a) => {
+            seen.push(a);
+            // the first attempt is answered 503: the retry must be signed again
+            if (seen.length === 1) json(res, { code: 'Unavailable', message: 'later' }, 503);
+            else json(res, { tasks: [{ taskId: A, task: sampleTask() }] });
+          },
+          () => json(res, { code: 'AuthenticationFailed', message: 'bad Hawk' }, 401),
+        );
+      },
+      (q) => q.tasks([A]),
+      { credentials: creds, retries: 1, retryDelayMs: 5 },
+    );
+    expect(got?.get(A)).toEqual(sampleTask());
+    expect(seen.map((a) => a.credentials.id)).toEqual([creds.clientId, creds.clientId]);
+    expect(seen[0]!.artifacts.nonce).not.toBe(seen[1]!.artifacts.nonce);
+    expect(JSON.parse(Buffer.from(seen[0]!.artifacts.ext!, 'base64').toString())).toEqual({ certificate });
   });
 
   it('a page larger than maxJsonBytes is read task by task (each definition within the bound)', async () => {
