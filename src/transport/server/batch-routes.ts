@@ -88,19 +88,21 @@ async function batchPage<T>(
   read: (taskId: string) => Promise<T>,
 ): Promise<{ rows: T[]; continuationToken?: string }> {
   const want = at.offset + at.size + 1;
-  const found: T[] = [];
-  for (let i = 0; i < ids.length && found.length < want; i += READS_AT_ONCE) {
-    const chunk = ids.slice(i, i + READS_AT_ONCE).filter(isTaskId);
-    const got = await mapBounded(chunk, READS_AT_ONCE, async (id) => {
-      try {
-        return { value: await read(id) };
-      } catch (e) {
-        if (e instanceof CotError) return undefined;
-        throw e;
-      }
-    });
-    for (const g of got) if (g) found.push(g.value);
-  }
+  // reads in request order, READS_AT_ONCE at a time; once `want` tasks are found, later ids are not read (every id
+  // read so far comes before them, so the first `want` found in order are among those read)
+  let count = 0;
+  const got = await mapBounded(ids.filter(isTaskId), READS_AT_ONCE, async (id) => {
+    if (count >= want) return undefined;
+    try {
+      const value = await read(id);
+      count++;
+      return { value };
+    } catch (e) {
+      if (e instanceof CotError) return undefined;
+      throw e;
+    }
+  });
+  const found = got.flatMap((g) => (g ? [g.value] : []));
   const rows = found.slice(at.offset, at.offset + at.size);
   const more = found.length > at.offset + at.size;
   // paginateResults: no token for a page that starts at 0 and is empty (encodeOffset(0) is null)

@@ -16,8 +16,12 @@ async function getTask(ctx: ServerContext, r: Request, taskId: string): Promise<
  * and `statuses` lists. QUEUE_NOT_FOUND for a task the store does not have.
  */
 export async function statusResponse(ctx: ServerContext, taskId: string): Promise<{ status: unknown }> {
-  const task = await ctx.store.task(taskId);
-  const status = await ctx.store.status(taskId);
+  // both read at once; the definition's error, if any, is the answer (as when read one after the other)
+  const [t, s] = await Promise.allSettled([ctx.store.task(taskId), ctx.store.status(taskId)]);
+  if (t.status === 'rejected') throw t.reason;
+  if (s.status === 'rejected') throw s.reason;
+  const task = t.value;
+  const status = s.value;
   return {
     status: {
       taskGroupId: task.taskGroupId,
