@@ -10,7 +10,13 @@ import type * as http from 'node:http';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ChainReport, loadPolicy, verifyChain } from '../../src/index.js';
-import { DirectoryQueue, startQueueServer, TaskclusterQueue, type TaskQueue } from '../../src/queue.js';
+import {
+  DirectoryQueue,
+  fetchChain,
+  startQueueServer,
+  TaskclusterQueue,
+  type TaskQueue,
+} from '../../src/queue.js';
 import { type DemoResult, runDemo } from '../../src/testing.js';
 import { tempDir } from '../helpers/env.js';
 
@@ -36,11 +42,12 @@ function withoutBatches(q: TaskclusterQueue): TaskQueue {
   };
 }
 
-/** Verify the demo's task through a server over `queueDir`, counting the client's requests by route. */
-async function verifyServed(
+/** Run `fn` with a client of a server over `queueDir`, counting the client's requests by route. */
+async function served<T>(
   queueDir: string,
-  batches = true,
-): Promise<{ report: ChainReport; requests: Record<string, number> }> {
+  batches: boolean,
+  fn: (q: TaskQueue) => Promise<T>,
+): Promise<{ result: T; requests: Record<string, number> }> {
   const server = await startQueueServer({ dir: queueDir });
   const requests: Record<string, number> = {};
   const count = (m: unknown) => {
@@ -62,18 +69,24 @@ async function verifyServed(
   };
   subscribe('http.client.request.start', count);
   try {
-    const loaded = await loadPolicy(demo.policy);
     const q = new TaskclusterQueue({ rootUrl: server.rootUrl, retries: 1, retryDelayMs: 5 });
-    const report = await verifyChain(batches ? q : withoutBatches(q), demo.taskId, {
-      policy: loaded.policy,
-      trust: loaded.trust,
-      at: NOW,
-    });
-    return { report, requests };
+    return { result: await fn(batches ? q : withoutBatches(q)), requests };
   } finally {
     unsubscribe('http.client.request.start', count);
     await server.close();
   }
+}
+
+/** Verify the demo's task through a server over `queueDir` (see served). */
+async function verifyServed(
+  queueDir: string,
+  batches = true,
+): Promise<{ report: ChainReport; requests: Record<string, number> }> {
+  const loaded = await loadPolicy(demo.policy);
+  const { result, requests } = await served(queueDir, batches, (q) =>
+    verifyChain(q, demo.taskId, { policy: loaded.policy, trust: loaded.trust, at: NOW }),
+  );
+  return { report: result, requests };
 }
 
 /** A report without what differs between two servers: their URLs. */
@@ -125,5 +138,19 @@ describe('chain verification through cot queue serve reads tasks and statuses in
     // nothing else was
     expect(batched.requests['GET task']).toBe(3);
     expect(single.requests['POST tasks']).toBeUndefined();
+  });
+
+  it('cot fetch reads them in batches too, and mirrors the same statuses', async () => {
+    const { result, requests } = await served(join(demo.dir, 'queue'), true, (q) =>
+      fetchChain(q, demo.taskId, join(d, 'mirror')),
+    );
+    expect(result.complete).toBe(true);
+    expect(requests['POST tasks/status']).toBe(1);
+    expect(requests['GET status']).toBeUndefined();
+    expect(requests['GET task']).toBeUndefined();
+    const mirror = new DirectoryQueue(join(d, 'mirror'));
+    const source = new DirectoryQueue(join(demo.dir, 'queue'));
+    for (const id of Object.values(demo.tasks))
+      expect(await mirror.status(id)).toEqual(await source.status(id));
   });
 });
