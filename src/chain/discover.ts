@@ -1,7 +1,7 @@
 import { CotError, type ErrorCode } from '../errors.js';
 import type { JsonObject } from '../json/parse.js';
+import { readTasks } from '../transport/batch.js';
 import type { TaskQueue } from '../transport/queue.js';
-import { mapBounded } from '../util/concurrency.js';
 import { chainEdges, type Edge, edgeProblems, isAction } from './edges.js';
 
 /**
@@ -55,14 +55,15 @@ interface DiscoverOptions {
   maxDepth: number;
   /** most tasks (CHAIN_TOO_MANY_TASKS beyond) */
   maxTasks: number;
-  /** definitions fetched at once */
+  /** definitions fetched at once (single reads; batch reads take many at once, see readTasks) */
   concurrency: number;
 }
 
 /**
- * The one chain walk, for `cot verify` and `cot fetch`: from `root`, breadth first, each task fetched once, follow
- * every edge `chainEdges` gives (parent, inputs, a task-image docker image, upstreamArtifacts, dependencies when
- * asked), bounded in depth and task count, and report cycles; nothing loops. A task that cannot be fetched is kept
+ * The one chain walk, for `cot verify` and `cot fetch`: from `root`, breadth first, each task fetched once (each
+ * level's definitions together: the queue's batch `tasks` when it has one, see readTasks), follow every edge
+ * `chainEdges` gives (parent, inputs, a task-image docker image, upstreamArtifacts, dependencies when asked), bounded
+ * in depth and task count, and report cycles; nothing loops. A task that cannot be fetched is kept
  * with its error (its edges unknown). Kinds follow the reference's `guess_task_type`: a parent is an action when its
  * definition is one (`isAction`), else a decision; other kinds come from the edge (input name, upstream taskType).
  *
@@ -108,13 +109,15 @@ export async function discoverChain(
       });
       break;
     }
-    const fetched = await mapBounded(fresh, o.concurrency, async (l) => {
-      try {
-        return { l, task: await queue.task(l.id) };
-      } catch (e) {
-        if (!(e instanceof CotError)) throw e;
-        return { l, error: e };
-      }
+    // the whole frontier at once: the queue's batch `tasks` when it has one (readTasks)
+    const answers = await readTasks(
+      queue,
+      fresh.map((l) => l.id),
+      o.concurrency,
+    );
+    const fetched = fresh.map((l) => {
+      const a = answers.get(l.id)!;
+      return a instanceof CotError ? { l, error: a } : { l, task: a };
     });
     const next: { id: string; role: string }[] = [];
     for (const f of fetched) {

@@ -9,6 +9,7 @@ import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, type ErrorCode } from '../errors.js';
 import { type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
 import { parseCleartext } from '../pgp/cleartext.js';
+import { readStatuses } from '../transport/batch.js';
 import { DirectoryQueue } from '../transport/dir-store.js';
 import { downloadArtifact } from '../transport/download.js';
 import {
@@ -196,10 +197,18 @@ async function assertFolderTarget(outDir: string): Promise<void> {
     );
 }
 
-/** Step 1 for one task: its definition and the queue's status (`status.json`) into the mirror. */
-async function mirrorDefinition(ctx: MirrorContext, t: MirrorTask): Promise<void> {
+/**
+ * Step 1 for one task: its definition and the queue's status (`status.json`, read before with the others: `status`,
+ * or the error reading it gave) into the mirror.
+ */
+async function mirrorDefinition(
+  ctx: MirrorContext,
+  t: MirrorTask,
+  status: TaskStatus | CotError,
+): Promise<void> {
   await ctx.out.putTask(t.taskId, t.task);
-  t.status = await ctx.source.status(t.taskId);
+  if (status instanceof CotError) throw status;
+  t.status = status;
   await writeFileAtomic(
     join(ctx.out.taskDir(t.taskId), 'status.json'),
     `${JSON.stringify({ status: t.status }, null, 2)}\n`,
@@ -451,9 +460,11 @@ export async function fetchChain(
         task: d.task,
         out: { taskId: d.taskId, depth: d.depth, artifacts: [] },
       });
-  // 1. definitions and statuses; then the runs, chosen as the verifier will choose them
+  // 1. definitions and statuses (in batches when the queue has them: readStatuses); then the runs, chosen as the
+  // verifier will choose them
+  const statuses = await readStatuses(source, [...tasks.keys()], concurrency);
   await mapBounded([...tasks.values()], concurrency, (t) =>
-    attempt(ctx, t, undefined, () => mirrorDefinition(ctx, t)),
+    attempt(ctx, t, undefined, () => mirrorDefinition(ctx, t, statuses.get(t.taskId)!)),
   );
   const runs = chooseRuns(tasks, found.edges);
   // 2. per task: the listing, the chain-of-trust files, and what the document lists of the decision files

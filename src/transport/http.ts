@@ -52,7 +52,7 @@ interface HttpGetOptions {
   redirectAllowed?: (next: URL) => boolean;
 }
 
-interface HttpBody {
+export interface HttpBody {
   /** decoded body (content-encoding removed), bounded */
   stream: Readable;
   status: number;
@@ -84,6 +84,66 @@ function hostOf(u: URL): string {
   return u.port ? `${u.hostname}:${u.port}` : u.hostname;
 }
 
+/** Most connections open at once to one host (more requests wait for a free one): the policy's highest concurrency. */
+const MAX_SOCKETS_PER_HOST = 256;
+/**
+ * How long an idle connection is kept for reuse, ms: below the usual server keep-alive timeout (Node's 5 s), so a
+ * reused connection is rarely one the server is closing (a request that meets one fails as a network error, retried).
+ */
+const IDLE_SOCKET_MS = 4000;
+const AGENT_OPTIONS = {
+  keepAlive: true,
+  maxSockets: MAX_SOCKETS_PER_HOST,
+  maxFreeSockets: 64,
+  timeout: IDLE_SOCKET_MS,
+  scheduling: 'lifo',
+} as const;
+
+/**
+ * The connection pools of every request cot makes, one per scheme: a connection whose answer was read whole is kept
+ * and reused for the next request to the same host, so API calls and downloads do not pay a TCP connection, a DNS
+ * lookup or a TLS handshake each (the https agent also resumes TLS sessions). Bounded per host
+ * (MAX_SOCKETS_PER_HOST); idle connections do not keep the process alive and close after IDLE_SOCKET_MS.
+ */
+const AGENTS: Readonly<Record<string, http.Agent>> = {
+  'http:': new http.Agent(AGENT_OPTIONS),
+  'https:': new https.Agent(AGENT_OPTIONS),
+};
+
+/** The largest answer body read only to be dropped (a redirect's), so that its connection can be reused. */
+const DISCARD_MAX_BYTES = 64 * 1024;
+/** How long that body may take, ms. */
+const DISCARD_MS = 2000;
+
+/**
+ * Drop an answer whose body is not needed (a redirect's, an upload's answer). A body already received, or a small
+ * one of declared length, is read and dropped, within DISCARD_MS, so that the connection goes back to the pool; any
+ * other body (no declared length, larger, or slower than that) is cut at once or at DISCARD_MS, with its connection:
+ * a server trickling it never holds the client. Resolves once the body is done either way (awaiting it lets the
+ * next request reuse the connection).
+ */
+function discard(res: http.IncomingMessage): Promise<void> {
+  const declared = Number(res.headers['content-length']);
+  // a body already received whole (complete) must still be read for its connection to be freed
+  const small = Number.isSafeInteger(declared) && declared >= 0 && declared <= DISCARD_MAX_BYTES;
+  if (!res.complete && !small) {
+    res.destroy();
+    return Promise.resolve();
+  }
+  return new Promise<void>((resolve) => {
+    const cut = setTimeout(() => res.destroy(), DISCARD_MS);
+    cut.unref();
+    const done = () => {
+      clearTimeout(cut);
+      resolve();
+    };
+    res.once('end', done);
+    res.once('close', done);
+    res.on('error', () => undefined); // a cut or broken body matters to nobody
+    res.resume();
+  });
+}
+
 /**
  * The one HTTP request primitive of cot: a request to an http or https URL (TRANSPORT_REDIRECT_REFUSED for another
  * scheme), resolved with the response's head. `timeoutMs` bounds inactivity (no byte either way); once the whole
@@ -95,7 +155,7 @@ function request(
   method: string,
   headers: Record<string, string>,
   timeoutMs: number,
-  body?: () => Readable,
+  body?: Buffer | (() => Readable),
   onRequest?: (req: http.ClientRequest) => void,
   responseTimeoutMs?: number,
 ) {
@@ -106,7 +166,7 @@ function request(
       return;
     }
     let answer: NodeJS.Timeout | undefined;
-    const req = mod.request(url, { method, headers }, (res) => {
+    const req = mod.request(url, { method, headers, agent: AGENTS[url.protocol] }, (res) => {
       clearTimeout(answer);
       resolve(res);
     });
@@ -135,7 +195,8 @@ function request(
       });
     req.once('close', () => clearTimeout(answer));
     req.on('error', reject);
-    if (body) {
+    if (Buffer.isBuffer(body)) req.end(body);
+    else if (body) {
       const b = body();
       b.on('error', (e) => req.destroy(e));
       b.pipe(req);
@@ -192,8 +253,9 @@ export function codeForStatus(status: number): ErrorCode {
 }
 
 /**
- * The overall deadline of one httpGet: whatever is in flight when it passes (a request, then the response body) is
- * destroyed with TRANSPORT_NETWORK. Cleared when the GET fails, or when the body handed over closes.
+ * The overall deadline of one httpGet (or httpPostJson): whatever is in flight when it passes (a request, then the
+ * response body) is destroyed with TRANSPORT_NETWORK. Cleared when the request fails, or when the body handed over
+ * closes.
  */
 class GetDeadline {
   expired = false;
@@ -205,6 +267,7 @@ class GetDeadline {
   constructor(
     private readonly first: URL,
     readonly ms: number,
+    private readonly method = 'GET',
   ) {
     this.at = Date.now() + ms;
     this.timer = setTimeout(() => {
@@ -217,7 +280,7 @@ class GetDeadline {
   error(): CotError {
     return new CotError(
       'TRANSPORT_NETWORK',
-      `GET ${redactUrl(this.first.href)}: not complete within the deadline of ${this.ms} ms`,
+      `${this.method} ${redactUrl(this.first.href)}: not complete within the deadline of ${this.ms} ms`,
       { details: { deadlineMs: this.ms } },
     );
   }
@@ -227,26 +290,40 @@ class GetDeadline {
   }
 }
 
+/** A request other than a plain GET: its method, body, and headers made for each attempt (a Hawk header signs one). */
+interface Outgoing {
+  method: string;
+  body: Buffer;
+  headers: () => Record<string, string>;
+}
+
 /**
- * One GET of `url` with retries (withRetry): network errors, 408, 429 and 5xx are retried up to `retries` times
- * after a backoff or the server's Retry-After, never past the deadline; the last attempt's answer is returned
- * whatever its status. Throws TRANSPORT_NETWORK (connection failed on the last attempt, deadline).
+ * One GET of `url` (or the `send` request) with retries (withRetry): network errors, 408, 429 and 5xx are retried
+ * up to `retries` times after a backoff or the server's Retry-After, never past the deadline; the last attempt's
+ * answer is returned whatever its status. Throws TRANSPORT_NETWORK (connection failed on the last attempt, deadline).
  */
-function getWithRetries(url: URL, o: HttpGetOptions, deadline: GetDeadline): Promise<http.IncomingMessage> {
+function getWithRetries(
+  url: URL,
+  o: HttpGetOptions,
+  deadline: GetDeadline,
+  send?: Outgoing,
+): Promise<http.IncomingMessage> {
   const headers = { 'accept-encoding': 'gzip', ...(o.headers ?? {}) };
   const timeoutMs = o.timeoutMs ?? 30_000;
+  const method = send?.method ?? 'GET';
   return withRetry<http.IncomingMessage>(
     async (_n, last) => {
       if (deadline.expired) throw deadline.error();
       let res: http.IncomingMessage;
       try {
-        res = await request(url, 'GET', headers, timeoutMs, undefined, (req) => {
+        const h = send ? { ...headers, ...send.headers() } : headers;
+        res = await request(url, method, h, timeoutMs, send?.body, (req) => {
           deadline.live = req;
         });
         deadline.live = res;
       } catch (e) {
         if (deadline.expired) throw deadline.error();
-        if (last) throw networkError(e, `GET ${redactUrl(url.href)}`);
+        if (last) throw networkError(e, `${method} ${redactUrl(url.href)}`);
         return new RetryLater();
       }
       if (!last && RETRYABLE_STATUS(res.statusCode ?? 0)) {
@@ -265,7 +342,7 @@ const REDIRECT_STATUS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 /**
  * Where a redirect answer of the GET of `current` leads, if it may be followed: it needs a Location
  * (TRANSPORT_HTTP), must not be a refused storage type (TRANSPORT_REDIRECT_REFUSED), must be within maxRedirects
- * and lead to an allowed host over http or https (TRANSPORT_REDIRECT_REFUSED). The answer itself is destroyed.
+ * and lead to an allowed host over http or https (TRANSPORT_REDIRECT_REFUSED).
  */
 function redirectTarget(
   res: http.IncomingMessage,
@@ -275,7 +352,6 @@ function redirectTarget(
   allowed: ReadonlySet<string>,
   o: HttpGetOptions,
 ): URL {
-  res.destroy();
   const loc = res.headers.location;
   if (!loc)
     throw new CotError('TRANSPORT_HTTP', `GET ${redactUrl(current.href)}: redirect without a Location`);
@@ -337,7 +413,10 @@ async function followRedirects(
     seen.add(current.href);
     const res = await getWithRetries(current, optionsFor(current, first, o), deadline);
     if (!REDIRECT_STATUS.has(res.statusCode ?? 0)) return { res, url: current };
+    // the redirect's body is dropped (its connection then serves the next request: discard)
+    const dropped = discard(res);
     current = redirectTarget(res, current, redirects, first, allowed, o);
+    await dropped;
   }
 }
 
@@ -351,8 +430,9 @@ function boundedBody(
   url: URL,
   o: HttpGetOptions,
   deadline: GetDeadline,
+  method = 'GET',
 ): HttpBody {
-  const what = `GET ${redactUrl(url.href)}`;
+  const what = `${method} ${redactUrl(url.href)}`;
   const timeoutMs = o.timeoutMs ?? 30_000;
   const encoding = (res.headers['content-encoding'] ?? 'identity').toLowerCase();
   const declared =
@@ -424,6 +504,54 @@ export async function httpGet(url: string, o: HttpGetOptions = {}): Promise<Http
       throw deadline.expired ? deadline.error() : err;
     }
     return boundedBody(res, at, o, deadline);
+  } catch (e) {
+    deadline.clear();
+    throw e;
+  }
+}
+
+/** The options of httpPostJson: httpGet's bounds and retries; headers made for each attempt. */
+type HttpPostOptions = Omit<
+  HttpGetOptions,
+  'allowedHosts' | 'maxRedirects' | 'refuseStorageTypes' | 'headers'
+> & {
+  /** extra headers, made again for each attempt (a Hawk header signs one request) */
+  headers?: () => Record<string, string>;
+};
+
+/**
+ * POST a JSON `body` and get the answer as httpGet does: the same retries (network errors, 408, 429, 5xx: only for
+ * requests that change nothing, as the queue's batch reads `tasks` and `statuses`), bounds, gzip decoding and
+ * errors. No redirect is followed: one is TRANSPORT_REDIRECT_REFUSED.
+ */
+export async function httpPostJson(url: string, body: Buffer, o: HttpPostOptions = {}): Promise<HttpBody> {
+  const first = new URL(url);
+  const what = `POST ${redactUrl(first.href)}`;
+  const deadline = new GetDeadline(first, o.deadlineMs ?? DEFAULT_DEADLINE_MS, 'POST');
+  const { headers, ...rest } = o;
+  const send: Outgoing = {
+    method: 'POST',
+    body,
+    headers: () => ({
+      'content-type': 'application/json',
+      'content-length': String(body.length),
+      ...(headers?.() ?? {}),
+    }),
+  };
+  try {
+    const res = await getWithRetries(first, rest, deadline, send);
+    const status = res.statusCode ?? 0;
+    if (REDIRECT_STATUS.has(status)) {
+      void discard(res);
+      throw new CotError('TRANSPORT_REDIRECT_REFUSED', `${what}: redirect (HTTP ${status}) not followed`, {
+        details: { status },
+      });
+    }
+    if (status < 200 || status >= 300) {
+      const err = await statusError(res, what);
+      throw deadline.expired ? deadline.error() : err;
+    }
+    return boundedBody(res, first, rest, deadline, 'POST');
   } catch (e) {
     deadline.clear();
     throw e;
@@ -586,7 +714,7 @@ function putWithRetries(
       }
       const s = res.statusCode ?? 0;
       if (s >= 200 && s < 300) {
-        res.destroy();
+        void discard(res);
         return { status: s, ...(hashBody ? { sha256: d.result().digests.sha256! } : {}) };
       }
       if (RETRYABLE_STATUS(s) && !last) {

@@ -105,6 +105,17 @@ export interface TaskQueue {
   /** where this queue is, for messages */
   readonly description: string;
   task(taskId: string): Promise<JsonObject>;
+  /**
+   * Optional batch read (the queue's `tasks`): the definitions of many tasks in one call, by task id, each exactly
+   * what `task` would give. A task the answer leaves out (the queue omits tasks it does not have; an id that is no
+   * task id is never sent) is absent: ask `task` for it, to learn why. Undefined when this queue cannot answer the
+   * batch (a deployment without the route, a client not allowed every task): ask `task` for each. Throws when the
+   * call failed as a whole (TRANSPORT_*, JSON_INVALID for a malformed answer: one that holds a task not asked for,
+   * or one task twice). See readTasks (src/transport/batch.ts), which every caller uses.
+   */
+  tasks?(taskIds: readonly string[]): Promise<Map<string, JsonObject> | undefined>;
+  /** Optional batch read (the queue's `statuses`): the statuses of many tasks in one call, as `tasks` (see there). */
+  statuses?(taskIds: readonly string[]): Promise<Map<string, TaskStatus> | undefined>;
   /** the highest run id of a task */
   latestRunId(taskId: string): Promise<number>;
   /** the task's runs with their states and times (queue.status) */

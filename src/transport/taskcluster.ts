@@ -1,11 +1,12 @@
 import { stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { CotError, fsError, optionRef } from '../errors.js';
 import { Digester } from '../hashing/digest.js';
-import { type JsonObject, parseJsonBytes } from '../json/parse.js';
+import { isJsonObject, type JsonObject, parseJsonBytes } from '../json/parse.js';
 import { checkOptions } from '../util/options.js';
-import { assertTaskId } from '../util/task-id.js';
+import { assertTaskId, isTaskId } from '../util/task-id.js';
 import { parseArtifactList, parseTaskStatus } from './dir-store.js';
-import { codeForStatus, httpGet, httpPutFile } from './http.js';
+import { codeForStatus, type HttpBody, httpGet, httpPostJson, httpPutFile } from './http.js';
 import { hashedReadStream } from './http-body.js';
 import {
   type ArtifactInfo,
@@ -81,6 +82,23 @@ function convert(e: unknown, what: string): CotError {
   });
 }
 
+/** What signs a Hawk request header (the `hawk` package, loaded when first needed). */
+interface HawkClient {
+  header(
+    uri: string,
+    method: string,
+    options: { credentials: { id: string; key: string; algorithm: string }; ext?: string },
+  ): { header: string };
+}
+let hawkClient: HawkClient | undefined;
+
+/** The queue's batch reads: the method, the list its answer holds, and each entry's member. */
+const BATCH = {
+  tasks: { list: 'tasks', member: 'task', words: 'definitions' },
+  statuses: { list: 'statuses', member: 'status', words: 'statuses' },
+} as const;
+type BatchMethod = keyof typeof BATCH;
+
 /** A CotError with `what` in front of its message (same code, details and cause chain). */
 function within(e: CotError, what: string): CotError {
   return new CotError(e.code, `${what}: ${e.message}`, { cause: e, details: e.details });
@@ -97,6 +115,8 @@ function within(e: CotError, what: string): CotError {
 export class TaskclusterQueue implements TaskQueue {
   readonly description: string;
   private client?: Promise<{ tc: Tc; queue: Tc }>;
+  /** batch reads this deployment does not have (it answered 404): asked task by task from then on */
+  private readonly noBatch = new Set<BatchMethod>();
 
   constructor(private readonly o: TaskclusterQueueOptions) {
     checkOptions('TaskclusterQueue', o, {
@@ -163,6 +183,9 @@ export class TaskclusterQueue implements TaskQueue {
         ...(this.o.credentials ? { credentials: this.o.credentials } : {}),
         retries: this.o.retries ?? 5,
         delayFactor: this.o.retryDelayMs ?? 100,
+        // the client's own calls (createArtifact, finishArtifact) keep their connection too (its default agents
+        // open one per call); idle ones close after 4 s, as cot's own (http.ts)
+        agent: { keepAlive: true, maxSockets: 50, timeout: 4000 },
       });
       return { tc, queue };
     });
@@ -171,9 +194,7 @@ export class TaskclusterQueue implements TaskQueue {
 
   /**
    * GET one read endpoint of the queue at the URL the client builds for `method` (a signed URL with a Hawk bewit
-   * when there are credentials, as for private artifacts) and parse its JSON object strictly.
-   * Throws TRANSPORT_* (see httpGet; no redirect is followed) and JSON_INVALID (not strict JSON, deeper than 256,
-   * larger than maxJsonBytes, not an object).
+   * when there are credentials, as for private artifacts) and parse its JSON object strictly (readJson).
    */
   private async getJson(
     what: string,
@@ -182,16 +203,81 @@ export class TaskclusterQueue implements TaskQueue {
     deadlineMs?: number,
   ): Promise<JsonObject> {
     const { queue } = await this.api();
-    const max = this.o.maxJsonBytes ?? QUEUE_API_DEFAULTS.maxJsonBytes;
     const url: string = this.o.credentials
       ? queue.buildSignedUrl(queue[method], ...args, { expiration: 15 * 60 })
       : queue.buildUrl(queue[method], ...args);
+    return this.readJson(what, (o) => httpGet(url, { ...o, maxRedirects: 0 }), deadlineMs);
+  }
+
+  /**
+   * POST one batch read of the queue (`tasks`, `statuses`: read-only, so retried as a GET is) at the URL the client
+   * builds, Hawk-signed (a header, made for each attempt) when there are credentials, and parse its JSON object
+   * strictly (readJson).
+   */
+  private async postJson(
+    what: string,
+    method: BatchMethod,
+    taskIds: readonly string[],
+    token: string | undefined,
+    deadlineMs: number,
+  ): Promise<JsonObject> {
+    const { queue } = await this.api();
+    const url: string = queue.buildUrl(
+      queue[method],
+      token === undefined ? {} : { continuationToken: token },
+    );
+    const body = Buffer.from(JSON.stringify({ taskIds }));
+    return this.readJson(
+      what,
+      (o) =>
+        httpPostJson(url, body, { ...o, headers: () => ({ ...o.headers, ...this.hawkHeader(url, 'POST') }) }),
+      deadlineMs,
+    );
+  }
+
+  /**
+   * A Hawk Authorization header for one request, as taskcluster-client makes it (with the certificate of temporary
+   * credentials); none without credentials.
+   */
+  private hawkHeader(url: string, method: string): Record<string, string> {
+    const c = this.o.credentials;
+    if (!c) return {};
+    hawkClient ??= (createRequire(import.meta.url)('hawk') as { client: HawkClient }).client;
+    const ext = c.certificate
+      ? Buffer.from(JSON.stringify({ certificate: JSON.parse(c.certificate) })).toString('base64')
+      : undefined;
+    const { header } = hawkClient.header(url, method, {
+      credentials: { id: c.clientId, key: c.accessToken, algorithm: 'sha256' },
+      ...(ext ? { ext } : {}),
+    });
+    return { authorization: header };
+  }
+
+  /**
+   * The JSON object answer of one API request (`start` makes it with the given bounds: httpGet or httpPostJson),
+   * parsed strictly (parseJsonBytes). Throws TRANSPORT_* (see httpGet; no redirect is followed) and JSON_INVALID
+   * (not strict JSON, deeper than 256, larger than maxJsonBytes — then caused by TRANSPORT_TOO_LARGE —, not an
+   * object).
+   */
+  private async readJson(
+    what: string,
+    start: (o: {
+      headers: Record<string, string>;
+      maxBytes: number;
+      timeoutMs: number;
+      deadlineMs: number;
+      minBytesPerSecond: number | undefined;
+      retries: number;
+      retryDelayMs: number;
+    }) => Promise<HttpBody>,
+    deadlineMs?: number,
+  ): Promise<JsonObject> {
+    const max = this.o.maxJsonBytes ?? QUEUE_API_DEFAULTS.maxJsonBytes;
     let bytes: Buffer;
     try {
-      const body = await httpGet(url, {
+      const body = await start({
         headers: { accept: 'application/json' },
         maxBytes: max,
-        maxRedirects: 0,
         timeoutMs: this.o.timeoutMs ?? QUEUE_API_DEFAULTS.timeoutMs,
         deadlineMs: deadlineMs ?? this.o.requestDeadlineMs ?? QUEUE_API_DEFAULTS.requestDeadlineMs,
         minBytesPerSecond: this.o.minBytesPerSecond,
@@ -206,9 +292,7 @@ export class TaskclusterQueue implements TaskQueue {
         throw new CotError(
           'JSON_INVALID',
           `${what} from ${this.description}: the response exceeds ${max} bytes`,
-          {
-            cause: e,
-          },
+          { cause: e },
         );
       throw this.withAuthHint(e instanceof CotError ? within(e, what) : convert(e, what));
     }
@@ -231,6 +315,104 @@ export class TaskclusterQueue implements TaskQueue {
     const what = `status of task ${taskId}`;
     const response = await this.getJson(what, 'status', [taskId]);
     return parseTaskStatus(response, taskId, `${what} from ${this.description}`);
+  }
+
+  /**
+   * The definitions of many tasks by the queue's batch `tasks` call (see TaskQueue.tasks): ids that are no task id
+   * are not sent; the answer's pages are followed (continuation tokens, bounded as listArtifacts' are). Undefined —
+   * ask task by task — when the deployment has no such route (404, remembered), when the client may not read every
+   * task of the batch (401, 403), when it refuses the request (another 4xx), or when one page is larger than
+   * maxJsonBytes (each task alone may not be). Throws TRANSPORT_* and JSON_INVALID (a malformed answer, a task not
+   * asked for, one task twice), TRANSPORT_LIST_TOO_LONG (pages without end).
+   */
+  async tasks(taskIds: readonly string[]): Promise<Map<string, JsonObject> | undefined> {
+    return this.batch('tasks', taskIds);
+  }
+
+  /** The statuses of many tasks by the queue's batch `statuses` call: as `tasks` (see there). */
+  async statuses(taskIds: readonly string[]): Promise<Map<string, TaskStatus> | undefined> {
+    const raw = await this.batch('statuses', taskIds);
+    if (!raw) return undefined;
+    const out = new Map<string, TaskStatus>();
+    for (const [taskId, status] of raw) {
+      const source = `status of task ${taskId} in the statuses answer from ${this.description}`;
+      if (status.taskId !== undefined && status.taskId !== taskId)
+        throw new CotError('JSON_INVALID', `${source}: it is the status of ${JSON.stringify(status.taskId)}`);
+      out.set(taskId, parseTaskStatus({ status }, taskId, source));
+    }
+    return out;
+  }
+
+  /** One batch read with its fallbacks (see tasks): the answer's member (`task`, `status`) per task id. */
+  private async batch(
+    method: BatchMethod,
+    taskIds: readonly string[],
+  ): Promise<Map<string, JsonObject> | undefined> {
+    if (this.noBatch.has(method)) return undefined;
+    const asked = [...new Set(taskIds.filter(isTaskId))];
+    if (asked.length === 0) return new Map();
+    try {
+      return await this.batchPages(method, asked);
+    } catch (e) {
+      if (!(e instanceof CotError)) throw e;
+      if (e.code === 'QUEUE_NOT_FOUND') {
+        this.noBatch.add(method);
+        return undefined;
+      }
+      if (e.code === 'TRANSPORT_AUTH' || e.code === 'QUEUE_REQUEST_REFUSED') return undefined;
+      if (e.code === 'JSON_INVALID' && e.cause instanceof CotError && e.cause.code === 'TRANSPORT_TOO_LARGE')
+        return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * The pages of one batch read of `asked` (distinct task ids), each entry checked: `{taskId, <member>}` with an
+   * object member, a task asked for, never twice (JSON_INVALID). Pages follow continuation tokens: never one seen
+   * before, at most one page more than tasks asked and maxListPages, all within listDeadlineMs
+   * (TRANSPORT_LIST_TOO_LONG).
+   */
+  private async batchPages(method: BatchMethod, asked: readonly string[]): Promise<Map<string, JsonObject>> {
+    const { list, member, words } = BATCH[method];
+    const what = `${words} of ${asked.length} task${asked.length === 1 ? '' : 's'}`;
+    const maxListPages = Math.min(asked.length + 1, this.o.maxListPages ?? QUEUE_API_DEFAULTS.maxListPages);
+    const listDeadlineMs = this.o.listDeadlineMs ?? QUEUE_API_DEFAULTS.listDeadlineMs;
+    const requestDeadlineMs = this.o.requestDeadlineMs ?? QUEUE_API_DEFAULTS.requestDeadlineMs;
+    const wanted = new Set(asked);
+    const out = new Map<string, JsonObject>();
+    const tokens = new Set<string>();
+    const started = Date.now();
+    const tooLong = (why: string) =>
+      new CotError('TRANSPORT_LIST_TOO_LONG', `${what} from ${this.description}: ${why}`, {
+        details: { maxListPages, listDeadlineMs, entries: out.size },
+      });
+    let token: string | undefined;
+    for (let page = 1; ; page++) {
+      const left = listDeadlineMs - (Date.now() - started);
+      if (left <= 0) throw tooLong(`not complete within ${listDeadlineMs} ms (${page - 1} page(s))`);
+      const at = `${what} (page ${page})`;
+      const r = await this.postJson(at, method, asked, token, Math.min(left, requestDeadlineMs));
+      const bad = (why: string) =>
+        new CotError('JSON_INVALID', `${at} from ${this.description}: not a queue ${method} answer: ${why}`);
+      const entries = r[list];
+      if (!Array.isArray(entries)) throw bad(`no "${list}" list`);
+      for (const [i, e] of entries.entries()) {
+        if (!isJsonObject(e) || typeof e.taskId !== 'string' || !isJsonObject(e[member]))
+          throw bad(`${list}[${i}] is not {"taskId": string, "${member}": object}`);
+        if (!wanted.has(e.taskId))
+          throw bad(`${list}[${i}] is task ${JSON.stringify(e.taskId)}, not asked for`);
+        if (out.has(e.taskId)) throw bad(`task ${e.taskId} is answered twice`);
+        out.set(e.taskId, e[member] as JsonObject);
+      }
+      const next = r.continuationToken;
+      if (next === undefined || next === null || next === '') return out;
+      if (typeof next !== 'string' || next.length > MAX_CONTINUATION_TOKEN)
+        throw bad(`continuationToken is not a string of at most ${MAX_CONTINUATION_TOKEN} characters`);
+      if (tokens.has(next)) throw tooLong(`page ${page} repeats an earlier continuation token (a loop)`);
+      if (page >= maxListPages) throw tooLong(`more than ${maxListPages} pages`);
+      tokens.add(next);
+      token = next;
+    }
   }
 
   async latestRunId(taskId: string): Promise<number> {

@@ -10,7 +10,7 @@ export const SLUGID_PATTERN = '^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy
 const SLUG = new RegExp(SLUGID_PATTERN);
 
 /** True when `v` is a string of Taskcluster task id shape (SLUGID_PATTERN). */
-function isTaskId(v: unknown): v is string {
+export function isTaskId(v: unknown): v is string {
   return typeof v === 'string' && SLUG.test(v);
 }
 

@@ -1,23 +1,31 @@
 import { CotError } from '../../errors.js';
+import { readStatuses } from '../../transport/batch.js';
 import { mapBounded } from '../../util/concurrency.js';
 import { chooseRuns } from '../runs.js';
 import type { ChainCheck, ChainRun } from '../state.js';
 
 /**
- * Which run of each task is verified, and its artifact listing. Every task's status is read from the queue, then
- * `chooseRuns` picks, consumers before producers, the run each task's consumers could have used (the consumer's own
- * verified run's start, or the child's creation time for a parent). The reference verifier always takes the latest
+ * Which run of each task is verified, and its artifact listing. Every task's status is read from the queue (in
+ * batches when it can, readStatuses), then `chooseRuns` picks, consumers before producers, the run each task's
+ * consumers could have used (the consumer's own verified run's start, or the child's creation time for a parent). The reference verifier always takes the latest
  * run (`getLatestArtifact`); cot takes the run a consumer could have used, and reports which run and why.
  */
 export const selectRuns: ChainCheck = {
   name: 'runs',
   async run(s: ChainRun): Promise<void> {
     const nodes = [...s.nodes.values()].filter((n) => n.fetched);
-    await mapBounded(nodes, s.policy.bounds.concurrency, (n) =>
-      s.guard(n, async () => {
-        n.status = await s.queue.status(n.link.taskId);
-      }),
+    // every status at once: the queue's batch `statuses` when it has one (readStatuses)
+    const statuses = await readStatuses(
+      s.queue,
+      nodes.map((n) => n.link.taskId),
+      s.policy.bounds.concurrency,
     );
+    for (const n of nodes)
+      await s.guard(n, () => {
+        const st = statuses.get(n.link.taskId)!;
+        if (st instanceof CotError) throw st;
+        n.status = st;
+      });
     const choices = chooseRuns(
       new Map(nodes.map((n) => [n.link.taskId, { task: n.task, ...(n.status ? { status: n.status } : {}) }])),
       s.edges,

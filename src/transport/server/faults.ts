@@ -15,6 +15,8 @@ export type Fault =
 /** Which requests a fault applies to. */
 export type FaultTarget =
   | 'task'
+  | 'tasks'
+  | 'statuses'
   | 'get-artifact'
   | 'content'
   | 'create-artifact'

@@ -11,18 +11,30 @@ async function getTask(ctx: ServerContext, r: Request, taskId: string): Promise<
   send(r.res, 200, await ctx.store.task(taskId));
 }
 
-/** GET task/<taskId>/status: the queue's status response (state `completed` or `unscheduled` when not stored). */
-async function getStatus(ctx: ServerContext, r: Request, taskId: string): Promise<void> {
-  const task = await ctx.store.task(taskId);
-  const status = await ctx.store.status(taskId);
-  send(r.res, 200, {
+/**
+ * The queue's status response of a task (state `completed` or `unscheduled` when not stored): what `status` answers
+ * and `statuses` lists. QUEUE_NOT_FOUND for a task the store does not have.
+ */
+export async function statusResponse(ctx: ServerContext, taskId: string): Promise<{ status: unknown }> {
+  // both read at once; the definition's error, if any, is the answer (as when read one after the other)
+  const [t, s] = await Promise.allSettled([ctx.store.task(taskId), ctx.store.status(taskId)]);
+  if (t.status === 'rejected') throw t.reason;
+  if (s.status === 'rejected') throw s.reason;
+  const task = t.value;
+  const status = s.value;
+  return {
     status: {
       taskGroupId: task.taskGroupId,
       ...status,
       taskId,
       state: status.state ?? (status.runs.length ? 'completed' : 'unscheduled'),
     },
-  });
+  };
+}
+
+/** GET task/<taskId>/status: the queue's status response (statusResponse). */
+async function getStatus(ctx: ServerContext, r: Request, taskId: string): Promise<void> {
+  send(r.res, 200, await statusResponse(ctx, taskId));
 }
 
 /** GET task/<taskId>[/runs/<runId>]/artifacts: the run's listing (the latest run without a runId); 405 otherwise. */

@@ -1,4 +1,5 @@
 import type * as http from 'node:http';
+import { batchRoute } from './batch-routes.js';
 import { content } from './content-route.js';
 import { API, OBJECT_API, type Request, type ServerContext } from './context.js';
 import { errorReply, HttpError, send } from './errors.js';
@@ -19,14 +20,16 @@ function parse(ctx: ServerContext, req: http.IncomingMessage, res: http.ServerRe
 }
 
 /**
- * Route one request: the queue's ping and task routes, the s3-style upload target, the object service's upload
- * calls, the content URLs; anything else is 404 ResourceNotFound.
+ * Route one request: the queue's ping and task routes, its batch reads (`tasks`, `statuses`), the s3-style upload
+ * target, the object service's upload calls, the content URLs; anything else is 404 ResourceNotFound.
  */
 async function route(ctx: ServerContext, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const r = parse(ctx, req, res);
   const { path, method } = r;
   if (path === `${API}/ping`) return send(res, 200, { alive: true, uptime: process.uptime() });
   if (path.startsWith(`${API}/task/`)) return taskRoutes(ctx, r);
+  if (path === `${API}/tasks` && method === 'POST') return batchRoute(ctx, r, 'tasks');
+  if (path === `${API}/tasks/status` && method === 'POST') return batchRoute(ctx, r, 'statuses');
   if (path.startsWith('/_upload/') && method === 'PUT') return s3Upload(ctx, r);
   if (path.startsWith(`${OBJECT_API}/upload/`) && method === 'PUT') return createUpload(ctx, r);
   if (path.startsWith('/_objput/') && method === 'PUT') return objectPut(ctx, r);
