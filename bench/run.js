@@ -633,6 +633,24 @@ try {
         '<= 5 s',
         remote.seconds <= 5,
       );
+      // requests per link: a consumed artifact's 303 and GET are the consumer's download, apart from the link's own
+      // reads (listArtifacts, the chain-of-trust document and its signature, each 303 + GET, and the batch calls)
+      const q = remote.requests;
+      const consumed = 2 * remote.artifacts;
+      const own = (q.total - consumed) / remote.links;
+      const kinds = Object.entries(q)
+        .filter(([k]) => k !== 'total' && k !== 'connections')
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      row(
+        'HTTP requests per link through `cot queue serve` (2,000-task chain; a 303 and its GET count as two)',
+        `${own.toFixed(3)} of the link's own (listArtifacts 1, chain-of-trust.json 303+GET 2, .sig 303+GET 2, batch tasks/statuses ${((q['POST tasks (batch)'] ?? 0) + (q['POST statuses (batch)'] ?? 0)) / remote.links}); ${(q.total / remote.links).toFixed(2)} with the consumed artifacts' downloads; ${q.connections} connections (${kinds})`,
+        '7 (own; 11 with downloads), 8,003 connections',
+        'cot before issue 13 (6de2f26)',
+        7 / own,
+        '<= 5',
+        own <= 5,
+      );
     } finally {
       server.stop();
     }
