@@ -1,11 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError } from '../errors.js';
-import { assertDigests, Digester, digestTransform } from '../hashing/digest.js';
+import { assertDigests, Digester, type FileDigest } from '../hashing/digest.js';
+import { WORKER_DIGEST_MIN_BYTES, WorkerDigester } from '../hashing/worker-digest.js';
 import { type StagedWrite, stagedWriteAt } from '../util/atomic.js';
 import { fsReason } from '../util/fs-paths.js';
 import { checkOption, checkOptions } from '../util/options.js';
+import { streamInBlocks } from '../util/stream-file.js';
 import type { DownloadLimits, TaskQueue } from './queue.js';
 
 export interface DownloadedArtifact {
@@ -43,25 +46,62 @@ async function makeDestFolder(dest: string): Promise<void> {
   }
 }
 
+/** How one download is hashed: each chunk inline (Digester) or each block on a worker thread (WorkerDigester). */
+interface Hashing {
+  onChunk?: (chunk: Buffer) => void;
+  onBlock?: (block: Buffer) => Promise<void>;
+  result(): Promise<FileDigest>;
+  close(): Promise<void>;
+}
+
 /**
- * Consume the artifact's stream through `digester`, into `staged`'s temp file when there is one. A CotError of the
- * source passes as is; a failed write is OUTPUT_FAILED, anything else TRANSPORT_NETWORK.
+ * A worker for a download of a known length of at least WORKER_DIGEST_MIN_BYTES (the main thread then only receives
+ * and copies, the worker hashes on the other core), inline hashing otherwise or if no worker can be started.
+ */
+function hashingFor(algorithms: readonly HashAlgorithm[], size: number | undefined): Hashing {
+  if (size !== undefined && size >= WORKER_DIGEST_MIN_BYTES) {
+    try {
+      const w = new WorkerDigester(algorithms);
+      return { onBlock: (b) => w.update(b), result: () => w.result(), close: () => w.close() };
+    } catch {
+      // no worker (e.g. out of threads): hashed inline below
+    }
+  }
+  const d = new Digester(algorithms);
+  return {
+    onChunk: (c) => d.update(c),
+    result: async () => d.result(),
+    close: async () => undefined,
+  };
+}
+
+/**
+ * Consume the artifact's stream through `hashing`, into `staged`'s temp file when there is one, and give the
+ * digests. A CotError of the source (or of the hashing) passes as is; a failed write is OUTPUT_FAILED, anything
+ * else TRANSPORT_NETWORK.
  */
 async function consume(
-  stream: NodeJS.ReadableStream,
-  digester: Digester,
+  stream: Readable,
+  hashing: Hashing,
   staged: StagedWrite | undefined,
   label: string,
   dest: string | undefined,
-): Promise<void> {
+): Promise<FileDigest> {
   try {
-    if (staged) await staged.pipeFrom(stream, [digestTransform(digester)]);
-    else for await (const chunk of stream as AsyncIterable<Buffer>) digester.update(chunk);
+    const handlers = {
+      ...(hashing.onChunk ? { onChunk: hashing.onChunk } : {}),
+      ...(hashing.onBlock ? { onBlock: hashing.onBlock } : {}),
+    };
+    if (staged) await staged.pipeFrom(stream, handlers);
+    else await streamInBlocks(stream, handlers);
+    return await hashing.result();
   } catch (e) {
     if (e instanceof CotError) throw e;
     if (staged?.writeFailed)
       throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${dest}: ${fsReason(e)}`, { cause: e });
     throw new CotError('TRANSPORT_NETWORK', `${label}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    await hashing.close();
   }
 }
 
@@ -90,14 +130,13 @@ export async function downloadArtifact(
     algorithms: { kind: 'array', optional: true },
     dest: { kind: 'string', optional: true },
   });
-  const digester = new Digester(algorithmsFor(o));
   // the destination folder first: once the source stream exists, it is consumed (and its errors handled) at once
   if (o.dest) await makeDestFolder(o.dest);
   const opened = await queue.openArtifact(taskId, runId, name, o);
   const label = `artifact ${name} of task ${taskId} run ${opened.runId}`;
   const staged = o.dest ? stagedWriteAt(o.dest) : undefined;
-  await consume(opened.stream, digester, staged, label, o.dest);
-  const { size, digests } = digester.result();
+  const hashing = hashingFor(algorithmsFor(o), opened.size);
+  const { size, digests } = await consume(opened.stream, hashing, staged, label, o.dest);
   try {
     assertDigests(label, name, o.expected ?? {}, digests);
   } catch (e) {
