@@ -1,14 +1,13 @@
-import { mkdir } from 'node:fs/promises';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError } from '../errors.js';
-import { assertDigests, Digester, type FileDigest } from '../hashing/digest.js';
-import { WORKER_DIGEST_MIN_BYTES, WorkerDigester } from '../hashing/worker-digest.js';
+import { assertDigests, Digester, digestTransform, type FileDigest } from '../hashing/digest.js';
+import { hashInWorker, WORKER_HASH_MIN_BYTES } from '../hashing/hash-worker.js';
 import { type StagedWrite, stagedWriteAt } from '../util/atomic.js';
 import { fsReason } from '../util/fs-paths.js';
 import { checkOption, checkOptions } from '../util/options.js';
-import { streamInBlocks } from '../util/stream-file.js';
 import type { DownloadLimits, TaskQueue } from './queue.js';
 
 export interface DownloadedArtifact {
@@ -46,62 +45,74 @@ async function makeDestFolder(dest: string): Promise<void> {
   }
 }
 
-/** How one download is hashed: each chunk inline (Digester) or each block on a worker thread (WorkerDigester). */
-interface Hashing {
-  onChunk?: (chunk: Buffer) => void;
-  onBlock?: (block: Buffer) => Promise<void>;
-  result(): Promise<FileDigest>;
-  close(): Promise<void>;
-}
-
 /**
- * A worker for a download of a known length of at least WORKER_DIGEST_MIN_BYTES (the main thread then only receives
- * and copies, the worker hashes on the other core), inline hashing otherwise or if no worker can be started.
- */
-function hashingFor(algorithms: readonly HashAlgorithm[], size: number | undefined): Hashing {
-  if (size !== undefined && size >= WORKER_DIGEST_MIN_BYTES) {
-    try {
-      const w = new WorkerDigester(algorithms);
-      return { onBlock: (b) => w.update(b), result: () => w.result(), close: () => w.close() };
-    } catch {
-      // no worker (e.g. out of threads): hashed inline below
-    }
-  }
-  const d = new Digester(algorithms);
-  return {
-    onChunk: (c) => d.update(c),
-    result: async () => d.result(),
-    close: async () => undefined,
-  };
-}
-
-/**
- * Consume the artifact's stream through `hashing`, into `staged`'s temp file when there is one, and give the
- * digests. A CotError of the source (or of the hashing) passes as is; a failed write is OUTPUT_FAILED, anything
- * else TRANSPORT_NETWORK.
+ * Consume the artifact's stream through `digester`, into `staged`'s temp file when there is one. A CotError of the
+ * source passes as is; a failed write is OUTPUT_FAILED, anything else TRANSPORT_NETWORK.
  */
 async function consume(
-  stream: Readable,
-  hashing: Hashing,
+  stream: NodeJS.ReadableStream,
+  algorithms: readonly HashAlgorithm[],
   staged: StagedWrite | undefined,
   label: string,
   dest: string | undefined,
 ): Promise<FileDigest> {
+  const digester = new Digester(algorithms);
   try {
-    const handlers = {
-      ...(hashing.onChunk ? { onChunk: hashing.onChunk } : {}),
-      ...(hashing.onBlock ? { onBlock: hashing.onBlock } : {}),
-    };
-    if (staged) await staged.pipeFrom(stream, handlers);
-    else await streamInBlocks(stream, handlers);
-    return await hashing.result();
+    if (staged) await staged.pipeFrom(stream, [digestTransform(digester)]);
+    else for await (const chunk of stream as AsyncIterable<Buffer>) digester.update(chunk);
+    return digester.result();
   } catch (e) {
     if (e instanceof CotError) throw e;
     if (staged?.writeFailed)
       throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${dest}: ${fsReason(e)}`, { cause: e });
     throw new CotError('TRANSPORT_NETWORK', `${label}: ${(e as Error).message}`, { cause: e });
-  } finally {
-    await hashing.close();
+  }
+}
+
+/**
+ * consume for a large artifact: hashed, and written into `staged`'s temp file (created here, O_EXCL, 0644), on a
+ * worker thread (hashInWorker), while this thread receives. The same errors as consume; on any failure the temp file
+ * is removed.
+ */
+async function consumeInWorker(
+  stream: Readable,
+  algorithms: readonly HashAlgorithm[],
+  staged: StagedWrite | undefined,
+  label: string,
+  dest: string | undefined,
+): Promise<FileDigest> {
+  let fh: FileHandle | undefined;
+  let writeFailed = false;
+  const wrote = <T>(p: Promise<T>) =>
+    p.catch((e: unknown) => {
+      writeFailed = true;
+      throw e;
+    });
+  // while the temp file is created the stream is not read yet: an error of it now is seen by hashInWorker (or ends
+  // the stream below), never an unhandled 'error' event
+  const early = () => undefined;
+  stream.on('error', early);
+  try {
+    if (staged) fh = await wrote(open(staged.temp, 'wx', 0o644)); // O_EXCL: never an existing file or a symlink
+    stream.off('error', early);
+    const d = await hashInWorker(stream, algorithms, {
+      ...(fh ? { fd: fh.fd } : {}),
+      onFileError: () => {
+        writeFailed = true;
+      },
+    });
+    await wrote(fh?.close() ?? Promise.resolve());
+    fh = undefined;
+    return d;
+  } catch (e) {
+    stream.off('error', early);
+    stream.destroy();
+    await fh?.close().catch(() => undefined);
+    await staged?.discard();
+    if (e instanceof CotError) throw e;
+    if (writeFailed)
+      throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${dest}: ${fsReason(e)}`, { cause: e });
+    throw new CotError('TRANSPORT_NETWORK', `${label}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -109,7 +120,8 @@ async function consume(
  * Download one artifact and hash it while streaming: one pass, never the whole artifact in memory. With `dest`,
  * the bytes land atomically and only when they match `expected`: they go to a hidden temp file next to `dest`
  * (stagedWriteAt: the temp-name scheme of src/util/atomic.ts), fsynced and renamed into place after the digests
- * matched, and removed on any failure.
+ * matched, and removed on any failure. An artifact of known length of WORKER_HASH_MIN_BYTES (16 MiB) or more is
+ * hashed, and written, on a worker thread (hashInWorker) while this thread receives it: both cores work.
  *
  * Every error of the source (a truncated or stalled body, a deadline or minimum rate missed, a byte limit) rejects
  * the returned promise with its code (TRANSPORT_*); it never escapes as an unhandled stream error. A write
@@ -130,13 +142,17 @@ export async function downloadArtifact(
     algorithms: { kind: 'array', optional: true },
     dest: { kind: 'string', optional: true },
   });
+  const algorithms = algorithmsFor(o);
   // the destination folder first: once the source stream exists, it is consumed (and its errors handled) at once
   if (o.dest) await makeDestFolder(o.dest);
   const opened = await queue.openArtifact(taskId, runId, name, o);
   const label = `artifact ${name} of task ${taskId} run ${opened.runId}`;
   const staged = o.dest ? stagedWriteAt(o.dest) : undefined;
-  const hashing = hashingFor(algorithmsFor(o), opened.size);
-  const { size, digests } = await consume(opened.stream, hashing, staged, label, o.dest);
+  // a large artifact of known length: hashed and written on a worker thread, so that both cores work
+  const { size, digests } =
+    opened.size !== undefined && opened.size >= WORKER_HASH_MIN_BYTES
+      ? await consumeInWorker(opened.stream, algorithms, staged, label, o.dest)
+      : await consume(opened.stream, algorithms, staged, label, o.dest);
   try {
     assertDigests(label, name, o.expected ?? {}, digests);
   } catch (e) {

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { link, lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { CotError, optionRef } from '../errors.js';
 import { fsReason } from './fs-paths.js';
-import { streamInBlocks } from './stream-file.js';
 
 interface AtomicFile {
   path: string;
@@ -87,19 +89,11 @@ export interface StagedWrite {
   /** the destination as messages name it (never the temp name) */
   readonly display: string;
   /**
-   * Stream `source` into a new temp file (mode `o.mode`, default 0644) in large blocks (streamInBlocks), each chunk
-   * shown to `o.onChunk` as it comes and each block to `o.onBlock` while it is written (e.g. to hash it); resolves
-   * to the bytes written. On failure the source is destroyed, the temp file removed and the error rethrown as is;
-   * `writeFailed` then says whether the file side failed (else the source, `onChunk` or `onBlock` did).
+   * Stream `source` through `through` (e.g. a digestTransform) into a new temp file (mode `mode`, default 0644);
+   * resolves to the bytes written. On failure the temp file is removed and the error rethrown as is; `writeFailed`
+   * then says whether the file side failed (else the source or a stage did).
    */
-  pipeFrom(
-    source: NodeJS.ReadableStream,
-    o?: {
-      onChunk?: (chunk: Buffer) => void;
-      onBlock?: (block: Buffer) => void | Promise<void>;
-      mode?: number;
-    },
-  ): Promise<number>;
+  pipeFrom(source: NodeJS.ReadableStream, through?: readonly Transform[], mode?: number): Promise<number>;
   readonly writeFailed: boolean;
   /**
    * fsync the temp file (unless `sync: false`) and rename it over the destination. On failure the temp file is
@@ -136,31 +130,23 @@ export function stagedWrite(folder: TargetFolder, name: string): StagedWrite {
     get writeFailed() {
       return writeFailed;
     },
-    async pipeFrom(source, o = {}) {
-      let fh: FileHandle | undefined;
+    async pipeFrom(source, through = [], mode = 0o644) {
+      let bytes = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          bytes += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      const out = createWriteStream(temp, { flags: 'wx', mode });
+      out.on('error', () => {
+        writeFailed = true;
+      });
       try {
-        // O_EXCL: never an existing file, never through a symlink
-        fh = await open(temp, 'wx', o.mode ?? 0o644).catch((e: unknown) => {
-          writeFailed = true;
-          throw e;
-        });
-        const bytes = await streamInBlocks(source, {
-          fh,
-          ...(o.onChunk ? { onChunk: o.onChunk } : {}),
-          ...(o.onBlock ? { onBlock: o.onBlock } : {}),
-          onFileError: () => {
-            writeFailed = true;
-          },
-        });
-        await fh.close().catch((e: unknown) => {
-          writeFailed = true;
-          throw e;
-        });
+        // pipeline, not pipe: an error of any stage (the source's above all) destroys every stage and rejects here
+        await pipeline([source, ...through, counter, out]);
         return bytes;
       } catch (e) {
-        // the source is destroyed too, as a pipeline would (an open error leaves it unread otherwise)
-        (source as { destroy?: () => void }).destroy?.();
-        await fh?.close().catch(() => undefined);
         await discard();
         throw e;
       }

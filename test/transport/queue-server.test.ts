@@ -3,7 +3,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tc from 'taskcluster-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WORKER_DIGEST_MIN_BYTES } from '../../src/hashing/worker-digest.js';
+import { WORKER_HASH_MIN_BYTES } from '../../src/hashing/hash-worker.js';
 import {
   DirectoryQueue,
   downloadArtifact,
@@ -25,7 +25,7 @@ let store: DirectoryQueue;
 let queue: TaskclusterQueue;
 const big = randomBytes(3 * 1024 * 1024 + 17);
 // large enough to be hashed on a worker thread, and served in several reused chunks
-const large = randomBytes(WORKER_DIGEST_MIN_BYTES + 4 * 1024 * 1024 + 3);
+const large = randomBytes(WORKER_HASH_MIN_BYTES + 4 * 1024 * 1024 + 3);
 
 beforeAll(async () => {
   dir = await tempDir();
