@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { finished, type Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { HashAlgorithm } from '../document/schema.js';
@@ -70,6 +71,21 @@ parentPort.on('message', (m) => {
 
 /** Downloads of at least this many bytes (when the length is known) go through the worker; smaller ones are hashed inline. */
 export const WORKER_HASH_MIN_BYTES = 16 * 1024 * 1024;
+/**
+ * Hash workers at once, at most one per core (more would only compete for the same cores, and each costs memory):
+ * a download that finds none free is hashed inline. `take` returns false when none is free.
+ */
+export const hashWorkerSlots = {
+  used: 0,
+  take(): boolean {
+    if (this.used >= availableParallelism()) return false;
+    this.used++;
+    return true;
+  },
+  release(): void {
+    this.used = Math.max(0, this.used - 1);
+  },
+};
 /** The bytes go to the worker in blocks of this size (moved, not copied, to the worker and back). */
 const BLOCK_BYTES = 1024 * 1024;
 /** Blocks at most: with all of them at the worker, the source is paused until one comes back. */

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError } from '../errors.js';
 import { assertDigests, Digester, digestTransform, type FileDigest } from '../hashing/digest.js';
-import { hashInWorker, WORKER_HASH_MIN_BYTES } from '../hashing/hash-worker.js';
+import { hashInWorker, hashWorkerSlots, WORKER_HASH_MIN_BYTES } from '../hashing/hash-worker.js';
 import { type StagedWrite, stagedWriteAt } from '../util/atomic.js';
 import { fsReason } from '../util/fs-paths.js';
 import { checkOption, checkOptions } from '../util/options.js';
@@ -121,7 +121,8 @@ async function consumeInWorker(
  * the bytes land atomically and only when they match `expected`: they go to a hidden temp file next to `dest`
  * (stagedWriteAt: the temp-name scheme of src/util/atomic.ts), fsynced and renamed into place after the digests
  * matched, and removed on any failure. An artifact of known length of WORKER_HASH_MIN_BYTES (16 MiB) or more is
- * hashed, and written, on a worker thread (hashInWorker) while this thread receives it: both cores work.
+ * hashed, and written, on a worker thread (hashInWorker; at most one per core, else inline) while this thread
+ * receives it: both cores work.
  *
  * Every error of the source (a truncated or stalled body, a deadline or minimum rate missed, a byte limit) rejects
  * the returned promise with its code (TRANSPORT_*); it never escapes as an unhandled stream error. A write
@@ -148,11 +149,14 @@ export async function downloadArtifact(
   const opened = await queue.openArtifact(taskId, runId, name, o);
   const label = `artifact ${name} of task ${taskId} run ${opened.runId}`;
   const staged = o.dest ? stagedWriteAt(o.dest) : undefined;
-  // a large artifact of known length: hashed and written on a worker thread, so that both cores work
-  const { size, digests } =
-    opened.size !== undefined && opened.size >= WORKER_HASH_MIN_BYTES
-      ? await consumeInWorker(opened.stream, algorithms, staged, label, o.dest)
-      : await consume(opened.stream, algorithms, staged, label, o.dest);
+  // a large artifact of known length: hashed and written on a worker thread (if one is free), so both cores work
+  const inWorker =
+    opened.size !== undefined && opened.size >= WORKER_HASH_MIN_BYTES && hashWorkerSlots.take();
+  const { size, digests } = inWorker
+    ? await consumeInWorker(opened.stream, algorithms, staged, label, o.dest).finally(() =>
+        hashWorkerSlots.release(),
+      )
+    : await consume(opened.stream, algorithms, staged, label, o.dest);
   try {
     assertDigests(label, name, o.expected ?? {}, digests);
   } catch (e) {

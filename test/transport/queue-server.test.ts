@@ -3,7 +3,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tc from 'taskcluster-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WORKER_HASH_MIN_BYTES } from '../../src/hashing/hash-worker.js';
+import { hashWorkerSlots, WORKER_HASH_MIN_BYTES } from '../../src/hashing/hash-worker.js';
 import {
   DirectoryQueue,
   downloadArtifact,
@@ -122,6 +122,20 @@ describe('reading through the real client', () => {
     expect((await readFile(join(dir, 'dl-large/large.bin'))).equals(large)).toBe(true);
     const plain = await downloadArtifact(queue, TASK_ID, 0, 'public/build/large.bin');
     expect(plain).toMatchObject({ size: large.length, digests: { sha256: sha256(large) } });
+    // every worker taken (other large downloads at once): hashed inline, the same result
+    const taken: boolean[] = [];
+    while (hashWorkerSlots.take()) taken.push(true);
+    try {
+      const inline = await downloadArtifact(queue, TASK_ID, 0, 'public/build/large.bin', {
+        expected: { sha256: sha256(large) },
+        dest: join(dir, 'dl-large/inline.bin'),
+      });
+      expect(inline.size).toBe(large.length);
+      expect((await readFile(join(dir, 'dl-large/inline.bin'))).equals(large)).toBe(true);
+    } finally {
+      for (const _ of taken) hashWorkerSlots.release();
+    }
+    expect(hashWorkerSlots.used).toBe(0);
     // failures leave nothing at the destination: no file, no temp file
     const dest = join(dir, 'dl-large2/large.bin');
     const fails = {
@@ -144,6 +158,8 @@ describe('reading through the real client', () => {
     });
     expect(empty).toMatchObject({ size: 0, digests: { sha256: sha256(Buffer.alloc(0)) } });
     expect((await readFile(join(dir, 'dl-large/empty.bin'))).length).toBe(0);
+    // every download gave its worker back, the failed ones too
+    expect(hashWorkerSlots.used).toBe(0);
   });
 
   it('a wrong expected digest: HASH_MISMATCH and nothing written at the destination', async () => {
