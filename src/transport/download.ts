@@ -1,8 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError } from '../errors.js';
-import { assertDigests, Digester, digestTransform } from '../hashing/digest.js';
+import { assertDigests, Digester, digestTransform, type FileDigest } from '../hashing/digest.js';
+import { hashInWorker, hashWorkerSlots, WORKER_HASH_MIN_BYTES } from '../hashing/hash-worker.js';
 import { type StagedWrite, stagedWriteAt } from '../util/atomic.js';
 import { fsReason } from '../util/fs-paths.js';
 import { checkOption, checkOptions } from '../util/options.js';
@@ -49,14 +51,16 @@ async function makeDestFolder(dest: string): Promise<void> {
  */
 async function consume(
   stream: NodeJS.ReadableStream,
-  digester: Digester,
+  algorithms: readonly HashAlgorithm[],
   staged: StagedWrite | undefined,
   label: string,
   dest: string | undefined,
-): Promise<void> {
+): Promise<FileDigest> {
+  const digester = new Digester(algorithms);
   try {
     if (staged) await staged.pipeFrom(stream, [digestTransform(digester)]);
     else for await (const chunk of stream as AsyncIterable<Buffer>) digester.update(chunk);
+    return digester.result();
   } catch (e) {
     if (e instanceof CotError) throw e;
     if (staged?.writeFailed)
@@ -66,10 +70,59 @@ async function consume(
 }
 
 /**
+ * consume for a large artifact: hashed, and written into `staged`'s temp file (created here, O_EXCL, 0644), on a
+ * worker thread (hashInWorker), while this thread receives. The same errors as consume; on any failure the temp file
+ * is removed.
+ */
+async function consumeInWorker(
+  stream: Readable,
+  algorithms: readonly HashAlgorithm[],
+  staged: StagedWrite | undefined,
+  label: string,
+  dest: string | undefined,
+): Promise<FileDigest> {
+  let fh: FileHandle | undefined;
+  let writeFailed = false;
+  const wrote = <T>(p: Promise<T>) =>
+    p.catch((e: unknown) => {
+      writeFailed = true;
+      throw e;
+    });
+  // while the temp file is created the stream is not read yet: an error of it now is seen by hashInWorker (or ends
+  // the stream below), never an unhandled 'error' event
+  const early = () => undefined;
+  stream.on('error', early);
+  try {
+    if (staged) fh = await wrote(open(staged.temp, 'wx', 0o644)); // O_EXCL: never an existing file or a symlink
+    stream.off('error', early);
+    const d = await hashInWorker(stream, algorithms, {
+      ...(fh ? { fd: fh.fd } : {}),
+      onFileError: () => {
+        writeFailed = true;
+      },
+    });
+    await wrote(fh?.close() ?? Promise.resolve());
+    fh = undefined;
+    return d;
+  } catch (e) {
+    stream.off('error', early);
+    stream.destroy();
+    await fh?.close().catch(() => undefined);
+    await staged?.discard();
+    if (e instanceof CotError) throw e;
+    if (writeFailed)
+      throw new CotError('OUTPUT_FAILED', `${label}: cannot write ${dest}: ${fsReason(e)}`, { cause: e });
+    throw new CotError('TRANSPORT_NETWORK', `${label}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
  * Download one artifact and hash it while streaming: one pass, never the whole artifact in memory. With `dest`,
  * the bytes land atomically and only when they match `expected`: they go to a hidden temp file next to `dest`
  * (stagedWriteAt: the temp-name scheme of src/util/atomic.ts), fsynced and renamed into place after the digests
- * matched, and removed on any failure.
+ * matched, and removed on any failure. An artifact of known length of WORKER_HASH_MIN_BYTES (16 MiB) or more is
+ * hashed, and written, on a worker thread (hashInWorker; at most one per core, else inline) while this thread
+ * receives it: both cores work.
  *
  * Every error of the source (a truncated or stalled body, a deadline or minimum rate missed, a byte limit) rejects
  * the returned promise with its code (TRANSPORT_*); it never escapes as an unhandled stream error. A write
@@ -90,14 +143,20 @@ export async function downloadArtifact(
     algorithms: { kind: 'array', optional: true },
     dest: { kind: 'string', optional: true },
   });
-  const digester = new Digester(algorithmsFor(o));
+  const algorithms = algorithmsFor(o);
   // the destination folder first: once the source stream exists, it is consumed (and its errors handled) at once
   if (o.dest) await makeDestFolder(o.dest);
   const opened = await queue.openArtifact(taskId, runId, name, o);
   const label = `artifact ${name} of task ${taskId} run ${opened.runId}`;
   const staged = o.dest ? stagedWriteAt(o.dest) : undefined;
-  await consume(opened.stream, digester, staged, label, o.dest);
-  const { size, digests } = digester.result();
+  // a large artifact of known length: hashed and written on a worker thread (if one is free), so both cores work
+  const inWorker =
+    opened.size !== undefined && opened.size >= WORKER_HASH_MIN_BYTES && hashWorkerSlots.take();
+  const { size, digests } = inWorker
+    ? await consumeInWorker(opened.stream, algorithms, staged, label, o.dest).finally(() =>
+        hashWorkerSlots.release(),
+      )
+    : await consume(opened.stream, algorithms, staged, label, o.dest);
   try {
     assertDigests(label, name, o.expected ?? {}, digests);
   } catch (e) {

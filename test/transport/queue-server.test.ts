@@ -3,6 +3,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tc from 'taskcluster-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashWorkerSlots, WORKER_HASH_MIN_BYTES } from '../../src/hashing/hash-worker.js';
 import {
   DirectoryQueue,
   downloadArtifact,
@@ -23,6 +24,8 @@ let server: QueueServer;
 let store: DirectoryQueue;
 let queue: TaskclusterQueue;
 const big = randomBytes(3 * 1024 * 1024 + 17);
+// large enough to be hashed on a worker thread, and served in several reused chunks
+const large = randomBytes(WORKER_HASH_MIN_BYTES + 4 * 1024 * 1024 + 3);
 
 beforeAll(async () => {
   dir = await tempDir();
@@ -56,6 +59,21 @@ beforeAll(async () => {
     contentType: 'text/plain',
     expires: '2027-01-01T00:00:00Z',
   });
+  for (const [name, bytes] of [
+    ['public/build/large.bin', large],
+    ['public/build/empty.bin', Buffer.alloc(0)],
+  ] as const) {
+    const path = join(dir, name.replaceAll('/', '-'));
+    await writeFile(path, bytes);
+    await store.createArtifact({
+      taskId: TASK_ID,
+      runId: 0,
+      name,
+      path,
+      contentType: 'application/octet-stream',
+      expires: '2027-01-01T00:00:00Z',
+    });
+  }
   server = await startQueueServer({ dir: join(dir, 'store'), credentials: CREDS, faults: new FaultPlan() });
   queue = new TaskclusterQueue({ rootUrl: server.rootUrl, credentials: CREDS, retries: 3, retryDelayMs: 5 });
 });
@@ -92,6 +110,56 @@ describe('reading through the real client', () => {
       `${server.rootUrl}/api/queue/v1/task/${TASK_ID}/runs/1/artifacts/public%2Flogs%2Flive.log`,
     );
     expect(raw.headers['content-encoding']).toBe('gzip');
+  });
+
+  it('a large artifact: hashed on a worker while written, every bound kept; an empty one', async () => {
+    const sha512 = createHash('sha512').update(large).digest('hex');
+    const d = await downloadArtifact(queue, TASK_ID, 0, 'public/build/large.bin', {
+      expected: { sha256: sha256(large), sha512 },
+      dest: join(dir, 'dl-large/large.bin'),
+    });
+    expect(d).toMatchObject({ runId: 0, size: large.length, digests: { sha256: sha256(large), sha512 } });
+    expect((await readFile(join(dir, 'dl-large/large.bin'))).equals(large)).toBe(true);
+    const plain = await downloadArtifact(queue, TASK_ID, 0, 'public/build/large.bin');
+    expect(plain).toMatchObject({ size: large.length, digests: { sha256: sha256(large) } });
+    // every worker taken (other large downloads at once): hashed inline, the same result
+    const taken: boolean[] = [];
+    while (hashWorkerSlots.take()) taken.push(true);
+    try {
+      const inline = await downloadArtifact(queue, TASK_ID, 0, 'public/build/large.bin', {
+        expected: { sha256: sha256(large) },
+        dest: join(dir, 'dl-large/inline.bin'),
+      });
+      expect(inline.size).toBe(large.length);
+      expect((await readFile(join(dir, 'dl-large/inline.bin'))).equals(large)).toBe(true);
+    } finally {
+      for (const _ of taken) hashWorkerSlots.release();
+    }
+    expect(hashWorkerSlots.used).toBe(0);
+    // failures leave nothing at the destination: no file, no temp file
+    const dest = join(dir, 'dl-large2/large.bin');
+    const fails = {
+      mismatch: { expected: { sha256: sha256(big) }, dest },
+      tooLarge: { maxBytes: large.length - 1, dest },
+    };
+    expect(await codeOf(downloadArtifact(queue, TASK_ID, 0, 'public/build/large.bin', fails.mismatch))).toBe(
+      'HASH_MISMATCH',
+    );
+    expect(await codeOf(downloadArtifact(queue, TASK_ID, 0, 'public/build/large.bin', fails.tooLarge))).toBe(
+      'TRANSPORT_TOO_LARGE',
+    );
+    server.faults.add('content', { kind: 'truncate', bytes: 9 * 1024 * 1024 + 5 });
+    expect(await codeOf(downloadArtifact(queue, TASK_ID, 0, 'public/build/large.bin', { dest }))).toBe(
+      'TRANSPORT_NETWORK',
+    );
+    expect(await readdir(join(dir, 'dl-large2'))).toEqual([]);
+    const empty = await downloadArtifact(queue, TASK_ID, 0, 'public/build/empty.bin', {
+      dest: join(dir, 'dl-large/empty.bin'),
+    });
+    expect(empty).toMatchObject({ size: 0, digests: { sha256: sha256(Buffer.alloc(0)) } });
+    expect((await readFile(join(dir, 'dl-large/empty.bin'))).length).toBe(0);
+    // every download gave its worker back, the failed ones too
+    expect(hashWorkerSlots.used).toBe(0);
   });
 
   it('a wrong expected digest: HASH_MISMATCH and nothing written at the destination', async () => {

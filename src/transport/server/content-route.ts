@@ -1,4 +1,5 @@
 import { close, createReadStream, fstat, open, read } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGzip, gzip, gzipSync } from 'node:zlib';
@@ -29,6 +30,43 @@ function checkSignature(ctx: ServerContext, r: Request, taskId: string, run: num
   const sig = r.url.searchParams.get('sig') ?? '';
   if (!(exp * 1000 > Date.now()) || !sameSecret(sig, ctx.contentSignature(taskId, run, name, exp)))
     throw new HttpError(403, 'AccessDenied', 'private content needs a valid signed URL from getArtifact');
+}
+
+/** Read size when sending a large file: two buffers of this size (at most the file's), reused for the whole answer. */
+const SEND_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** Write `chunk` to the answer; resolves once the socket took it (so its buffer may be reused). */
+function writeChunk(res: ServerResponse, chunk: Buffer): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    res.write(chunk, (e) => (e ? reject(e) : resolve()));
+  });
+}
+
+/**
+ * Send `size` bytes of the open file `fd`, then end the answer: reads of SEND_CHUNK_BYTES into two buffers that are
+ * reused (the next read overlaps the socket taking the previous chunk), never a new buffer per chunk. A file that
+ * got shorter ends the answer early (the client sees a body shorter than its Content-Length); a closed connection
+ * stops it (the write fails).
+ */
+async function sendOpenFile(res: ServerResponse, fd: number, size: number): Promise<void> {
+  const bufs = [0, 1].map(() => Buffer.allocUnsafeSlow(Math.max(1, Math.min(size, SEND_CHUNK_BYTES))));
+  let sent: Promise<void> = Promise.resolve();
+  try {
+    for (let pos = 0, i = 0; pos < size; i ^= 1) {
+      const buf = bufs[i]!;
+      // this buffer's previous chunk was sent: the write two chunks back was awaited before the last one started
+      const { bytesRead } = await readFd(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      await sent;
+      sent = writeChunk(res, buf.subarray(0, bytesRead));
+    }
+    await sent;
+  } finally {
+    // a write still pending holds its buffer: it completes or fails with the connection
+    await sent.catch(() => undefined);
+  }
+  res.end();
 }
 
 /** The first `size` bytes of the open file `fd` (a file that shrank meanwhile gives what is there). */
@@ -78,20 +116,20 @@ async function serveFile(r: Request, fd: number, name: string, size: number, gz:
     r.res.end(bytes);
     return;
   }
-  const stream = createReadStream('', {
-    fd,
-    start: 0,
-    end: size - 1,
-    highWaterMark: STREAM_CHUNK,
-    autoClose: false,
-  });
   if (gz) {
+    const stream = createReadStream('', {
+      fd,
+      start: 0,
+      end: size - 1,
+      highWaterMark: STREAM_CHUNK,
+      autoClose: false,
+    });
     r.res.writeHead(200, { 'content-type': type, 'content-encoding': 'gzip' });
     await pipeline(stream, createGzip(), r.res);
     return;
   }
   r.res.writeHead(200, { 'content-type': type, 'content-length': String(length) });
-  await pipeline(stream, r.res);
+  await sendOpenFile(r.res, fd, size);
 }
 
 /**
