@@ -23,6 +23,7 @@ import { ed25519Sign } from '../dist/keys/ed25519.js';
 import { clearsign } from '../dist/pgp/openpgp.js';
 import { resolveCertification } from '../dist/trust/store.js';
 import { buildChainGraph } from './chain-graph.js';
+import { benchDownloadCompare } from './download-compare.js';
 import { serveProcess } from './serve.js';
 import { benchTreeRebuild } from './tree-rebuild.js';
 
@@ -176,6 +177,24 @@ try {
         dlMB / localMB,
         '>= 0.6x local hashing',
         dlMB / localMB >= 0.6,
+      );
+      // issue 13: into a file, against the shell pipeline from the same server in the same run
+      const c = await benchDownloadCompare({
+        rootUrl,
+        taskId,
+        name: 'public/big.bin',
+        sha256: expected,
+        reps: REPS,
+        log,
+      });
+      row(
+        `download + hash-check ${GIB} GiB into a file from \`cot queue serve\` (303, temp file, fsync, rename)`,
+        `${c.cot.toFixed(0)} MB/s`,
+        `${c.curl.toFixed(0)} MB/s`,
+        'curl -s URL | tee FILE | openssl dgst -sha256, same server, same run',
+        c.ratio,
+        '>= 0.9x curl|tee|openssl',
+        c.ratio >= 0.9,
       );
       const huge = JSON.parse(
         run(process.execPath, ['bench/download-child.js', rootUrl, taskId, 'public/huge.bin']).toString(),
