@@ -135,15 +135,25 @@ export function readBoundedSync(
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
 }
 
-/** readFileBounded with synchronous calls (see openRegularFileSync for when); errors as Node raised them. */
+/**
+ * readFileBounded with synchronous calls (see openRegularFileSync for when), of a regular file only: opened with
+ * O_NONBLOCK and refused unless fstat says regular file (FILE_UNREADABLE), since a synchronous open or read of a FIFO
+ * or device would block the whole process (a store's task.json made a FIFO froze `cot queue serve`). Other errors as
+ * Node raised them.
+ */
 export function readFileBoundedSync(
   path: string,
   maxBytes: number,
   tooLarge: (size: number) => Error,
 ): Buffer {
-  const fd = openSync(path, 'r');
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    return readBoundedSync(fd, maxBytes, tooLarge);
+    const st = fstatSync(fd);
+    if (!st.isFile())
+      throw new CotError('FILE_UNREADABLE', `${path}: is a ${describeStat(st)}, not a regular file`, {
+        details: { path },
+      });
+    return readBoundedSync(fd, maxBytes, tooLarge, st);
   } finally {
     closeSync(fd);
   }

@@ -93,3 +93,23 @@ describe('DirectoryQueue.openArtifact', () => {
     expect(err.code).toBe('ARTIFACT_UNSAFE_FILE');
   });
 });
+
+describe('a directory store whose metadata files are not regular files', () => {
+  // the store reads task.json, status.json and artifacts.json with synchronous calls: a FIFO there must be refused
+  // at once (a blocking open froze the whole process, `cot queue serve` included)
+  const id = 'AAAAAAAAQAGAAAAAAAAAAA';
+  for (const file of ['task.json', 'status.json', 'runs/0/artifacts.json']) {
+    it(`${file} as a FIFO: FILE_UNREADABLE, no hang`, async () => {
+      const d = await tempDir();
+      mkdirSync(join(d, id, 'runs', '0', 'artifacts'), { recursive: true });
+      if (file !== 'task.json') writeFileSync(join(d, id, 'task.json'), '{}');
+      execFileSync('mkfifo', [join(d, id, file)]);
+      const q = new DirectoryQueue(d);
+      const call =
+        file === 'task.json' ? q.task(id) : file === 'status.json' ? q.status(id) : q.listArtifacts(id, 0);
+      const err = await errorOf(call);
+      expect(err.code).toBe('FILE_UNREADABLE');
+      expect(err.message).toMatch(/not a regular file/);
+    }, 10_000);
+  }
+});
