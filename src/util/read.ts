@@ -18,6 +18,29 @@ export interface OpenRegularOptions {
   within?: string | readonly string[];
 }
 
+/** How a file opened by openRegularFile(Sync) is named in messages. */
+const openLabel = (path: string, o: OpenRegularOptions) =>
+  o.label ?? (o.name !== undefined ? `artifact ${o.name} (${path})` : path);
+
+/** The open flags of openRegularFile(Sync): never blocking on a FIFO, and O_NOFOLLOW when asked. */
+const openFlags = (o: OpenRegularOptions) =>
+  constants.O_RDONLY | constants.O_NONBLOCK | (o.noFollow ? constants.O_NOFOLLOW : 0);
+
+/** A failed open of openRegularFile(Sync), as its CotError (a symlink not followed is ARTIFACT_UNSAFE_FILE). */
+function openFailure(e: unknown, label: string): CotError {
+  if ((e as NodeJS.ErrnoException).code === 'ELOOP')
+    return new CotError('ARTIFACT_UNSAFE_FILE', `${label}: is a symlink (or a symlink loop), not followed`, {
+      cause: e,
+    });
+  return fsError(e, label, 'cannot open');
+}
+
+/** ARTIFACT_UNSAFE_FILE unless the open file is a regular file. */
+function assertRegular(st: Stats, label: string): void {
+  if (!st.isFile())
+    throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: is a ${describeStat(st)}, not a regular file`);
+}
+
 /**
  * Open a file for reading ONCE and prove, on the open descriptor, that it is a regular file and (with `within`)
  * that it lies inside that folder (or one of those folders). O_NONBLOCK keeps a FIFO or device swapped in from
@@ -25,25 +48,15 @@ export interface OpenRegularOptions {
  * file, outside `within`), FILE_NOT_FOUND, FILE_UNREADABLE.
  */
 export async function openRegularFile(path: string, options: OpenRegularOptions = {}): Promise<FileHandle> {
-  const label = options.label ?? (options.name !== undefined ? `artifact ${options.name} (${path})` : path);
-  let flags = constants.O_RDONLY | constants.O_NONBLOCK;
-  if (options.noFollow) flags |= constants.O_NOFOLLOW;
+  const label = openLabel(path, options);
   let fh: FileHandle;
   try {
-    fh = await open(path, flags);
+    fh = await open(path, openFlags(options));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
-      throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: is a symlink (or a symlink loop), not followed`, {
-        cause: e,
-      });
-    }
-    throw fsError(e, label, 'cannot open');
+    throw openFailure(e, label);
   }
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) {
-      throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: is a ${describeStat(st)}, not a regular file`);
-    }
+    assertRegular(await fh.stat(), label);
     if (options.within !== undefined) {
       const real = await descriptorPath(fh, path, label);
       if (!isInsideAny(options.within, real)) {
@@ -72,25 +85,16 @@ export function openRegularFileSync(
   path: string,
   options: Omit<OpenRegularOptions, 'within'> = {},
 ): { fd: number; stats: Stats } {
-  const label = options.label ?? (options.name !== undefined ? `artifact ${options.name} (${path})` : path);
-  let flags = constants.O_RDONLY | constants.O_NONBLOCK;
-  if (options.noFollow) flags |= constants.O_NOFOLLOW;
+  const label = openLabel(path, options);
   let fd: number;
   try {
-    fd = openSync(path, flags);
+    fd = openSync(path, openFlags(options));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
-      throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: is a symlink (or a symlink loop), not followed`, {
-        cause: e,
-      });
-    }
-    throw fsError(e, label, 'cannot open');
+    throw openFailure(e, label);
   }
   try {
     const stats = fstatSync(fd);
-    if (!stats.isFile()) {
-      throw new CotError('ARTIFACT_UNSAFE_FILE', `${label}: is a ${describeStat(stats)}, not a regular file`);
-    }
+    assertRegular(stats, label);
     return { fd, stats };
   } catch (e) {
     closeSync(fd);
