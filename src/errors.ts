@@ -170,6 +170,19 @@ export const ERROR_CODES = {
     'the verified task holds a restricted scope and a task of its chain is a try push or a pull request',
   TREE_KIND_NOT_SCRIPTWORKER:
     'a task of a kind that must run on scriptworker (signing, beetmover, balrog...) ran on another worker implementation',
+  // attestations (SLSA provenance, verification summaries: src/attest)
+  ATTEST_NO_SUBJECT:
+    "no attestation subject: the root task's own chain-of-trust document was not verified (the policy's verifyRootTask is false, or it failed), so its artifacts have no signed digests",
+  ATTEST_KEY_REFUSED:
+    'the attestation signing key is refused: not an ed25519 private key, or a worker key the policy trusts (attestations are signed by the verifier, never by a worker)',
+  ATTESTATION_INVALID:
+    'an attestation file is not a DSSE envelope or Sigstore bundle, or its statement breaks the in-toto Statement v1 / SLSA predicate field definitions (the field is named)',
+  ATTESTATION_SIGNATURE_INVALID: "no signature of the attestation's envelope verifies with the key given",
+  ATTESTATION_PAYLOAD_TYPE:
+    'the envelope is genuine but its payload type is not application/vnd.in-toto+json (it is no in-toto statement)',
+  ATTESTATION_SUBJECT_MISMATCH:
+    "a file given to check is not a subject of the attestation: its name is not listed, or its bytes' digest differs",
+  ATTESTATION_FAILED: 'a genuine verification summary says the verification FAILED',
   INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 

@@ -129,6 +129,13 @@ export const FAILURE_KIND = {
   TREE_SCOPE_NOT_ALLOWED: 'untrusted',
   TREE_TRY_RESTRICTED: 'untrusted',
   TREE_KIND_NOT_SCRIPTWORKER: 'untrusted',
+  ATTEST_NO_SUBJECT: 'usage',
+  ATTEST_KEY_REFUSED: 'bad-input',
+  ATTESTATION_INVALID: 'bad-input',
+  ATTESTATION_SIGNATURE_INVALID: 'untrusted',
+  ATTESTATION_PAYLOAD_TYPE: 'untrusted',
+  ATTESTATION_SUBJECT_MISMATCH: 'untrusted',
+  ATTESTATION_FAILED: 'untrusted',
 } as const satisfies Record<ErrorCode, FailureKind>;
 
 /** The kind of a failure code (FAILURE_KIND). */

@@ -3,8 +3,9 @@ import { dirname, resolve } from 'node:path';
 import type { Ajv as AjvClass } from 'ajv';
 import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
+import { digestBytes } from '../hashing/digest.js';
 import { parseJson } from '../json/parse.js';
-import { loadVerificationKeys } from '../keys/keys.js';
+import { parseVerificationKeys } from '../keys/keys.js';
 import { DEFAULT_DEADLINE_MS, DEFAULT_MIN_BYTES_PER_SECOND } from '../transport/http.js';
 import {
   addEd25519TrustFile,
@@ -202,6 +203,8 @@ export interface LoadedPolicy {
   policy: Policy;
   trust: TrustStore;
   path: string;
+  /** the sha256 (hex) of the policy file's bytes as read (its key files carry theirs: KeyFileEntry.sha256) */
+  sha256: string;
 }
 
 /**
@@ -216,8 +219,11 @@ const MAX_POLICY_BYTES = 4 * 1024 * 1024;
 export async function loadPolicy(path: string): Promise<LoadedPolicy> {
   checkOption('loadPolicy', 'path', path, { kind: 'string', hint: 'the policy file (YAML or JSON)' });
   let text: string;
+  let sha256: string;
   try {
-    text = (await readSmallFile(path, 'policy', MAX_POLICY_BYTES)).toString('utf8');
+    const bytes = await readSmallFile(path, 'policy', MAX_POLICY_BYTES);
+    sha256 = digestBytes(bytes);
+    text = bytes.toString('utf8');
   } catch (e) {
     throw fsError(e, path, 'cannot read policy');
   }
@@ -253,15 +259,27 @@ export async function loadPolicy(path: string): Promise<LoadedPolicy> {
     trust.implementations.set(impl, entry);
     for (const f of files) {
       const file = resolve(base, f);
-      const keys = await loadVerificationKeys([file]);
+      let bytes: Buffer;
+      try {
+        bytes = await readSmallFile(file, 'public key', MAX_POLICY_BYTES);
+      } catch (e) {
+        throw fsError(e, file, 'cannot read public key');
+      }
+      const keys = await parseVerificationKeys(bytes, file);
       entry.workerKeys.push(...keys);
-      trust.files.push({ path: file, implementation: impl, role: 'worker', keys });
+      trust.files.push({
+        path: file,
+        implementation: impl,
+        role: 'worker',
+        keys,
+        sha256: digestBytes(bytes),
+      });
     }
   }
   if (trust.implementations.size === 0) {
     throw new CotError('POLICY_INVALID', `${path}: the policy names no keys (keyRepo, ed25519Keys or keys)`);
   }
-  return { policy, trust, path };
+  return { policy, trust, path, sha256 };
 }
 
 function matches(pattern: string, provisionerId: string, workerType: string): boolean {

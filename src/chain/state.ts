@@ -39,6 +39,24 @@ export interface LinkImage {
   name?: string;
   /** true only for a task-image whose hash matches the docker-image task's signed document */
   verified: boolean;
+  /** a verified task-image: the docker-image task, the artifact and the digest its signed document lists */
+  taskId?: string;
+  artifact?: string;
+  digest?: Record<string, string>;
+}
+
+/** The chain-of-trust file a link was verified by: its artifact name and the sha256 (hex) of its bytes. */
+export interface LinkDocument {
+  /** `public/chain-of-trust.json` (ed25519, its `.sig` beside it) or `public/chainOfTrust.json.asc` */
+  name: string;
+  sha256: string;
+}
+
+/** An artifact a link consumed whose bytes were checked: the producer, the name, the digests checked (hex). */
+export interface LinkConsumed {
+  taskId: string;
+  artifact: string;
+  digest: Record<string, string>;
 }
 
 /** What tracing a link back to its tree found (a policy with a `tree` section; checks/tree-*.ts). */
@@ -84,6 +102,10 @@ export interface ChainLink {
   signatureKind?: string;
   signer?: string;
   certifiedBy?: string;
+  /** the chain-of-trust file verified (absent when it was not verified) */
+  document?: LinkDocument;
+  /** every artifact this link consumes that was downloaded and matched its producer's signed digests */
+  consumed?: LinkConsumed[];
   image?: LinkImage;
   /** task ids this link depends on for its chain of trust */
   upstream: string[];
@@ -97,11 +119,23 @@ export interface ChainLink {
   ok: boolean;
 }
 
+/**
+ * What the chain verified about its root task, for attestations (attest/buildProvenance): the root's verified
+ * chain-of-trust document (signature, identity and schema checked, its task equal to the queue's) and the queue's
+ * status of that run. Never serialised in reports.
+ */
+export interface RootEvidence {
+  document: CotDocument;
+  status?: TaskStatus;
+}
+
 export interface ChainReport {
   ok: boolean;
   root: string;
   referenceTime: string;
   links: ChainLink[];
+  /** the root's verified document and run status; absent when the root's document was not verified */
+  rootEvidence?: RootEvidence;
   /**
    * every failure, in discovery order: links breadth first from the root (by depth, then taskId), each link's own in
    * the order its checks recorded them, failures of the chain as a whole last (the same order on every run)

@@ -25,8 +25,11 @@ export type {
   ChainLink,
   ChainReport,
   ChainTreeFetch,
+  LinkConsumed,
+  LinkDocument,
   LinkImage,
   LinkTree,
+  RootEvidence,
   VerifyChainOptions,
 } from './state.js';
 export { diffPaths, jsonDifferences, showDifference } from './task-graph.js';
@@ -164,11 +167,15 @@ export async function verifyChain(
 
   const links = [...s.nodes.values()].map((n) => ({ ...n.link, ok: n.link.errors.length === 0 }));
   const errors = inDiscoveryOrder(s);
+  const root = s.nodes.get(taskId);
   return {
     ok: errors.length === 0,
     root: taskId,
     referenceTime: o.at.toISOString(),
     links,
+    ...(root?.doc && root.docOk
+      ? { rootEvidence: { document: root.doc, ...(root.status ? { status: root.status } : {}) } }
+      : {}),
     errors,
     stats: {
       tasks: links.length,

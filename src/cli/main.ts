@@ -1,6 +1,7 @@
 import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { CotError, isCotError } from '../errors.js';
 import { escapeControls, terminalSafe } from '../util/terminal.js';
+import { registerAttest } from './commands/attest.js';
 import { registerDemo } from './commands/demo.js';
 import { registerFetch } from './commands/fetch.js';
 import { registerGenerate } from './commands/generate.js';
@@ -9,6 +10,7 @@ import { registerKeys } from './commands/keys.js';
 import { registerQueue } from './commands/queue.js';
 import { registerUpload } from './commands/upload.js';
 import { registerVerify } from './commands/verify.js';
+import { registerVerifyAttestation } from './commands/verify-attestation.js';
 import { registerVerifyLink } from './commands/verify-link.js';
 import { registerVerifyParent } from './commands/verify-parent.js';
 import { registerVerifySignature } from './commands/verify-signature.js';
@@ -43,6 +45,8 @@ export function buildProgram(io: Io): Command {
   registerGenerate(program, io);
   registerDemo(program, io);
   registerVerify(program, io);
+  registerAttest(program, io);
+  registerVerifyAttestation(program, io);
   registerVerifyLink(program, io);
   registerVerifyParent(program, io);
   registerVerifySignature(program, io);

@@ -36,6 +36,8 @@ export interface KeyFileEntry {
   implementation: string;
   role: KeyRole;
   keys: VerificationKey[];
+  /** the sha256 (hex) of the file's bytes as read (a policy's digest: attest/policyDigest) */
+  sha256?: string;
   /** why the file could not be used */
   error?: string;
 }
@@ -148,6 +150,7 @@ export async function loadKeyRepo(dir: string, options: LoadKeyRepoOptions = {})
       store.files.push(entry);
       try {
         const bytes = await readSmallFile(file, 'key file', MAX_KEY_FILE_BYTES);
+        entry.sha256 = createHash('sha256').update(bytes).digest('hex');
         entry.keys = await parseCached(bytes, file, cache);
       } catch (e) {
         entry.error = e instanceof Error ? e.message : String(e);
@@ -261,6 +264,7 @@ export async function addEd25519TrustFile(
   } catch (e) {
     throw fsError(e, path, 'cannot read trust file');
   }
+  const fileSha256 = createHash('sha256').update(bytes).digest('hex');
   let doc: unknown;
   if (/\.ya?ml$/i.test(path)) {
     const YAML = createRequire(import.meta.url)('yaml') as {
@@ -290,7 +294,13 @@ export async function addEd25519TrustFile(
       throw new CotError('KEY_INVALID', `trust file ${path}: ${name} must be a list of keys`);
     const impl = store.implementations.get(name) ?? emptyImplementation(name, 'flat');
     store.implementations.set(name, impl);
-    const entry: KeyFileEntry = { path: `${path}#${name}`, implementation: name, role: 'worker', keys: [] };
+    const entry: KeyFileEntry = {
+      path: `${path}#${name}`,
+      implementation: name,
+      role: 'worker',
+      keys: [],
+      sha256: fileSha256,
+    };
     for (let i = 0; i < list.length; i++) {
       const item: unknown = list[i];
       const where = `trust file ${path}: ${name}[${i}]`;

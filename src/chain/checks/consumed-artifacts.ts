@@ -6,7 +6,7 @@ import { servesBytes } from '../../transport/queue.js';
 import { mapBounded } from '../../util/concurrency.js';
 import type { ConsumedPath, Edge } from '../edges.js';
 import { fnmatch } from '../glob.js';
-import type { ChainCheck, ChainRun, LinkState } from '../state.js';
+import type { ChainCheck, ChainRun, LinkConsumed, LinkState } from '../state.js';
 
 interface Job {
   e: Edge;
@@ -62,7 +62,7 @@ function expand(s: ChainRun, e: Edge, c: LinkState, p: LinkState, path: Consumed
 
 /** What checking one consumed artifact found: recorded on the consumer once every job is done, in job order. */
 type Outcome =
-  | { check: string }
+  | { check: string; consumed?: LinkConsumed }
   | { fail: { code: ErrorCode; message: string; details?: Record<string, unknown> } };
 
 /** The consumer's view of a download error: its own wording (it names artifact, task and run), plus the consumer. */
@@ -138,7 +138,10 @@ async function checkOne(s: ChainRun, j: Job, downloads: Downloads): Promise<Outc
       downloads.set(key, download);
     }
     await download;
-    return { check: `${label}: hash matches` };
+    return {
+      check: `${label}: hash matches`,
+      consumed: { taskId: e.to, artifact: name, digest: expected as Record<string, string> },
+    };
   } catch (err) {
     if (!(err instanceof CotError)) throw err;
     // the listing holds it but the queue answers 404 (or 424): absent, as for the listing; an expired artifact
@@ -202,8 +205,13 @@ export const checkConsumedArtifacts: ChainCheck = {
     // recorded in job order (edges, then names), not in the order the downloads finished
     unique.forEach((j, i) => {
       const o = outcomes[i]!;
-      if ('check' in o) j.consumer.link.checks.push(o.check);
-      else
+      if ('check' in o) {
+        j.consumer.link.checks.push(o.check);
+        if (o.consumed) {
+          j.consumer.link.consumed ??= [];
+          j.consumer.link.consumed.push(o.consumed);
+        }
+      } else
         s.failArtifact(
           j.consumer,
           { producer: j.e.to, artifact: j.name },

@@ -81,6 +81,9 @@ function checkTaskImage(s: ChainRun, n: LinkState, image: Record<string, unknown
     return;
   }
   out.verified = true;
+  out.taskId = imageTaskId;
+  out.artifact = path;
+  out.digest = { [alg]: digest };
   n.link.checks.push(`docker image ${out.name}: hash matches its signed document`);
 }
 

@@ -2,12 +2,13 @@ import { presentLinkSigners } from '../../cot/present-signer.js';
 import { verifyLink } from '../../cot/verify.js';
 import { COT_ARTIFACT_NAMES, COT_FILE_NAMES } from '../../document/names.js';
 import { CotError } from '../../errors.js';
+import { digestBytes } from '../../hashing/digest.js';
 import { canonicalize } from '../../json/canonical.js';
 import { type JsonObject, parseJsonBytes } from '../../json/parse.js';
 import { STORED_STORAGE_TYPES, type TaskQueue } from '../../transport/queue.js';
 import { mapBounded } from '../../util/concurrency.js';
 import { implementationFor, type Policy } from '../policy.js';
-import type { ChainCheck, ChainRun, LinkState } from '../state.js';
+import type { ChainCheck, ChainRun, LinkDocument, LinkState } from '../state.js';
 import { describeDifferences, jsonDifferences, MAX_DIFFERENCES } from '../task-graph.js';
 
 const MAX_DOC_BYTES = 64 * 1024 * 1024;
@@ -68,7 +69,7 @@ function chooseFormat(s: ChainRun, n: LinkState, runId: number): Formats | undef
   return { useEd, hasPgp };
 }
 
-type VerifiedLink = Awaited<ReturnType<typeof verifyLink>>;
+type VerifiedLink = Awaited<ReturnType<typeof verifyLink>> & { file: LinkDocument };
 
 /**
  * Verify the link's document in the chosen format with the implementation's keys. `either`, a run carrying both
@@ -93,10 +94,12 @@ async function verifyStored(
     s.documentBytes += bytes.length;
     return bytes;
   };
-  const verify = async (ed: boolean) => {
+  const verify = async (ed: boolean): Promise<VerifiedLink> => {
     s.documentsRead++;
-    return verifyLink({
-      data: await read(ed ? COT_ARTIFACT_NAMES.json : COT_ARTIFACT_NAMES.openpgp),
+    const name = ed ? COT_ARTIFACT_NAMES.json : COT_ARTIFACT_NAMES.openpgp;
+    const data = await read(name);
+    const v = await verifyLink({
+      data,
       ...(ed ? { signature: await read(COT_ARTIFACT_NAMES.sig) } : {}),
       allowedKinds: ed ? ['ed25519'] : ['openpgp-cleartext'],
       ...(created && !Number.isNaN(created.getTime()) ? { taskCreated: created } : {}),
@@ -106,6 +109,7 @@ async function verifyStored(
       hashAlgorithms: policy.hashAlgorithms,
       source: `task ${link.taskId} run ${runId}`,
     });
+    return { ...v, file: { name, sha256: digestBytes(data) } };
   };
   try {
     return await verify(f.useEd);
@@ -174,6 +178,7 @@ async function verifyDocument(s: ChainRun, n: LinkState): Promise<void> {
   if (!formats) return;
   const v = await verifyStored(s, n, runId, impl, formats);
   n.doc = v.document;
+  link.document = v.file;
   link.signatureKind = v.signatureKind;
   Object.assign(link, presentLinkSigners(v.signers, s.o.at));
   link.checks.push(`signature (${v.signatureKind}) by an allowed ${impl} key`, 'taskId and runId match');

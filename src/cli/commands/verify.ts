@@ -1,4 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
+import { signStatement } from '../../attest/sign.js';
+import { buildVerificationSummary, type InTotoStatement } from '../../attest/statement.js';
 import { renderChainHtml } from '../../chain/html.js';
 import { type LoadedPolicy, loadPolicy } from '../../chain/policy.js';
 import { policyQueueOptions } from '../../chain/queue-options.js';
@@ -10,12 +12,26 @@ import { DirectoryQueue } from '../../transport/dir-store.js';
 import { DEFAULT_TREE_HOSTS } from '../../tree/online.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { isInside } from '../../util/fs-paths.js';
-import { assertDistinctOutputs, assertFileTarget, canonicalPath } from '../../util/output-paths.js';
+import {
+  assertDistinctOutputs,
+  assertFileTarget,
+  canonicalPath,
+  type NamedPath,
+} from '../../util/output-paths.js';
+import {
+  type AttestationKey,
+  bundlePathFor,
+  checkEnvelopePath,
+  loadAttestationKey,
+  summaryPolicy,
+  writeAttestation,
+} from '../attest-io.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { failureJson, type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
 import { examples, taskIdArgument, timeOption } from '../options.js';
 import { queueFromOptions, withDownloadQueueOptions } from '../queue-options.js';
 import { chainTreeFetch, withTreeFetchOptions } from '../tree-fetch.js';
+import { VERSION } from '../version.js';
 
 /**
  * The verdict line of a chain that did not verify, by the one rule of failureOutcome: exit 1
@@ -53,17 +69,132 @@ async function checkReportTarget(
         { details: { path: report, conflictsWith: queueDir } },
       );
   }
+  await assertDistinctOutputs([{ path: report, what: '--report' }], policyInputs(policy, loaded));
+}
+
+/** The options of `cot verify` that runChainVerification reads (attest provenance has the same). */
+interface ChainCommandOptions {
+  policy: string;
+  at?: Date;
+  json?: boolean;
+  queue?: string;
+  rootUrl?: string;
+}
+
+/**
+ * Load the policy, open the queue and verify the chain of `taskId` as `cot verify` does, with a progress line on a
+ * terminal. `prepare` runs once the policy is loaded and before anything is read from the queue (output checks,
+ * loading a signing key), so bad input is refused before any work.
+ */
+export async function runChainVerification(
+  taskId: string,
+  // the queue and tree-fetch options commander parsed (queueFromOptions, chainTreeFetch read them)
+  o: ChainCommandOptions & Parameters<typeof queueFromOptions>[0] & Parameters<typeof chainTreeFetch>[0],
+  io: Io,
+  prepare?: (loaded: LoadedPolicy) => Promise<void>,
+): Promise<{ report: ChainReport; loaded: LoadedPolicy; at: Date }> {
+  taskIdArgument(taskId);
+  const at = o.at ?? io.now;
+  const loaded = await loadPolicy(o.policy);
+  await prepare?.(loaded);
+  const queue = await queueFromOptions(o, process.env, policyQueueOptions(loaded.policy));
+  const showProgress = Boolean(io.isTTY) && !o.json && !process.env.CI;
+  const treeFetch =
+    queue instanceof DirectoryQueue ? undefined : chainTreeFetch(o, process.env, loaded.policy.tree);
+  const report = await verifyChain(queue, taskId, {
+    policy: loaded.policy,
+    trust: loaded.trust,
+    at,
+    ...(treeFetch ? { treeFetch } : {}),
+    ...(showProgress
+      ? {
+          onProgress: (p) =>
+            io.stderr(
+              `\rverifying: ${p.linksVerified}/${p.links} tasks, ${(p.bytesHashed / 1e6).toFixed(1)} MB hashed`,
+            ),
+        }
+      : {}),
+  });
+  if (showProgress) io.stderr('\n');
+  return { report, loaded, at };
+}
+
+/** The help of the tree-fetch options of commands that verify a chain. */
+export const TREE_HOSTS_HELP =
+  "with --root-url and a policy tree section without dir: the hosts of the policy's trusted repositories (GitHub's raw content and API hosts for github.com), else " +
+  DEFAULT_TREE_HOSTS.join(', ');
+
+/** The key files a policy names (a trust file's entries are named FILE#implementation), as inputs. */
+export function policyInputs(policy: string, loaded: LoadedPolicy): NamedPath[] {
+  return [
+    { path: policy, what: '--policy' },
+    ...loaded.trust.files.map((f) => ({
+      path: f.path.replace(/#[^/]*$/, ''),
+      what: 'a key file the policy names',
+    })),
+  ];
+}
+
+/**
+ * `--attest FILE --attest-key KEY`: checked before the verification (both or neither, FILE named
+ * <name>.intoto.json and a file path, distinct from every input and output, the key loadable and no worker key).
+ */
+async function prepareSummary(
+  o: { attest?: string; attestKey?: string; report?: string; policy: string },
+  loaded: LoadedPolicy,
+): Promise<AttestationKey | undefined> {
+  if (o.attest === undefined && o.attestKey === undefined) return undefined;
+  if (o.attest === undefined || o.attestKey === undefined)
+    throw new CotError(
+      'USAGE',
+      `--attest and --attest-key go together: give ${o.attest === undefined ? '--attest <file>' : '--attest-key <file>'} too`,
+    );
+  checkEnvelopePath(o.attest, '--attest');
+  await assertFileTarget(o.attest, '--attest');
   await assertDistinctOutputs(
-    [{ path: report, what: '--report' }],
     [
-      { path: policy, what: '--policy' },
-      // a trust file's entries are named FILE#implementation
-      ...loaded.trust.files.map((f) => ({
-        path: f.path.replace(/#[^/]*$/, ''),
-        what: 'a key file the policy names',
-      })),
+      { path: o.attest, what: '--attest' },
+      { path: bundlePathFor(o.attest), what: 'the Sigstore bundle of --attest' },
+      ...(o.report !== undefined ? [{ path: o.report, what: '--report' }] : []),
     ],
+    [...policyInputs(o.policy, loaded), { path: o.attestKey, what: '--attest-key' }],
   );
+  return loadAttestationKey(o.attestKey, loaded);
+}
+
+/**
+ * Write the verification summary of `report` (PASSED or FAILED). A chain that failed with no subject to name
+ * gets no summary, said on stderr (its exit code is already 1 or the failure's); a chain that verified with none is
+ * ATTEST_NO_SUBJECT.
+ */
+async function writeSummary(
+  io: Io,
+  report: ChainReport,
+  loaded: LoadedPolicy,
+  key: AttestationKey,
+  path: string,
+  rootUrl: string | undefined,
+): Promise<Record<string, unknown> | undefined> {
+  let statement: InTotoStatement;
+  try {
+    statement = buildVerificationSummary(report, {
+      verifier: { version: { cot: VERSION } },
+      policy: summaryPolicy(loaded),
+      ...(rootUrl ? { rootUrl } : {}),
+    });
+  } catch (e) {
+    if (!(e instanceof CotError) || e.code !== 'ATTEST_NO_SUBJECT' || report.ok) throw e;
+    io.stderr(`cot: no verification summary written: ${e.message}\n`);
+    return undefined;
+  }
+  const signed = signStatement(statement, key.privateKey);
+  const [envelope, bundle] = await writeAttestation(path, signed);
+  return {
+    envelope,
+    bundle,
+    keyId: signed.keyId,
+    verificationResult: statement.predicate.verificationResult,
+  };
 }
 
 /** `cot verify`: verifyChain through the queue given, with the policy's hosts and bounds (policyQueueOptions). */
@@ -80,47 +211,52 @@ export function registerVerify(program: Command, io: Io): void {
         )
         .addOption(timeOption('--at <time>', 'reference time (ISO 8601; default: now)'))
         .option('--report <file>', 'also write a self-contained HTML report')
+        .option(
+          '--attest <file>',
+          'also write a SLSA verification summary (PASSED or FAILED), signed with --attest-key: the DSSE envelope <name>.intoto.json, and the Sigstore bundle <name>.sigstore.json beside it',
+        )
+        .option(
+          '--attest-key <file>',
+          "the verifier's ed25519 private key that signs --attest (never a worker key)",
+        )
         .option('--json', 'print the JSON report')
         .addHelpText(
           'after',
           examples(
             'cot verify T_ZwPp7sRfGObG6cL0YmoA --root-url https://tc.example.com --policy policy.yml --report report.html',
             'cot verify T_ZwPp7sRfGObG6cL0YmoA --queue ./mirror --policy policy.yml --json',
+            'cot verify T_ZwPp7sRfGObG6cL0YmoA --queue ./mirror --policy policy.yml --attest vsa.intoto.json --attest-key verifier.key',
           ),
         ),
     ),
-    "with --root-url and a policy tree section without dir: the hosts of the policy's trusted repositories (GitHub's raw content and API hosts for github.com), else " +
-      DEFAULT_TREE_HOSTS.join(', '),
+    TREE_HOSTS_HELP,
   )
     .exitOverride()
     .action(async (taskId, o) => {
-      taskIdArgument(taskId);
-      const at = o.at ?? io.now;
-      const loaded = await loadPolicy(o.policy);
-      if (o.report !== undefined) await checkReportTarget(o.report, o.policy, loaded, o.queue);
-      const queue = await queueFromOptions(o, process.env, policyQueueOptions(loaded.policy));
-      const showProgress = Boolean(io.isTTY) && !o.json && !process.env.CI;
-      const treeFetch =
-        queue instanceof DirectoryQueue ? undefined : chainTreeFetch(o, process.env, loaded.policy.tree);
-      const report = await verifyChain(queue, taskId, {
-        policy: loaded.policy,
-        trust: loaded.trust,
-        at,
-        ...(treeFetch ? { treeFetch } : {}),
-        ...(showProgress
-          ? {
-              onProgress: (p) =>
-                io.stderr(
-                  `\rverifying: ${p.linksVerified}/${p.links} tasks, ${(p.bytesHashed / 1e6).toFixed(1)} MB hashed`,
-                ),
-            }
-          : {}),
+      let attestKey: AttestationKey | undefined;
+      const { report, loaded } = await runChainVerification(taskId, o, io, async (loaded) => {
+        if (o.report !== undefined) await checkReportTarget(o.report, o.policy, loaded, o.queue);
+        attestKey = await prepareSummary(o, loaded);
       });
-      if (showProgress) io.stderr('\n');
       if (o.report) await writeFileAtomic(o.report, renderChainHtml(report));
+      const attestation =
+        attestKey && o.attest
+          ? await writeSummary(io, report, loaded, attestKey, o.attest, o.rootUrl)
+          : undefined;
       const failure = chainFailure(report);
-      if (o.json) jsonOut(io, { ...chainReportJson(report), ...failureJson(failure) });
-      else io.stdout(renderChainText(report));
+      if (o.json)
+        jsonOut(io, {
+          ...chainReportJson(report),
+          ...(attestation ? { attestation } : {}),
+          ...failureJson(failure),
+        });
+      else {
+        io.stdout(renderChainText(report));
+        if (attestation)
+          io.stdout(
+            `verification summary (${String(attestation.verificationResult)}): ${String(attestation.envelope)}, ${String(attestation.bundle)} (key ${String(attestation.keyId)})\n`,
+          );
+      }
       if (failure) reportFailure(io, failure);
     });
 }
