@@ -32,18 +32,21 @@ function validator(id: string): ValidateFunction {
   return v;
 }
 
-/** One ajv error as a line: where in the instance, what is wrong (with the allowed values), which rule. */
-function describe(e: ErrorObject, prefix: string): string {
+/**
+ * One ajv error as a line: where in the instance, what is wrong (with the allowed values), and the rule's path in
+ * the schema (relative to the $defs entry when the rule was reached through a $ref).
+ */
+function errorLine(e: ErrorObject, prefix: string): string {
   let what = e.message ?? e.keyword;
   if (e.keyword === 'const') what += ` ${JSON.stringify(e.params.allowedValue)}`;
   if (e.keyword === 'enum') what += ` ${JSON.stringify(e.params.allowedValues)}`;
   const where = `${prefix}${e.instancePath}` || '/';
-  return `${where} ${what} (${e.schemaPath.replace(BASE, '')})`;
+  return `${where} ${what} (${e.schemaPath})`;
 }
 
 function problems(id: string, value: unknown, prefix = ''): string[] {
   const v = validator(id);
-  return v(value) ? [] : (v.errors ?? []).map((e) => describe(e, prefix));
+  return v(value) ? [] : (v.errors ?? []).map((e) => errorLine(e, prefix));
 }
 
 /**
