@@ -302,10 +302,13 @@ export function buildProvenance(report: ChainReport, o: ProvenanceOptions = {}):
   return { _type: STATEMENT_TYPE, subject, predicateType: PROVENANCE_PREDICATE_TYPE, predicate };
 }
 
-/** The policy a verification summary names: the policy file, a digest over it and its trust files, the files. */
+/**
+ * The policy a verification summary names (VSA v1.0: a ResourceDescriptor that MUST have a uri): the policy file's
+ * URI and name, a digest over it and its trust files, the files.
+ */
 export interface VsaPolicy {
   name: string;
-  uri?: string;
+  uri: string;
   digest: { sha256: string };
   annotations?: Record<string, JsonValue>;
 }
@@ -330,7 +333,8 @@ export interface VerificationSummaryOptions {
  *   policy             the policy file and every trust file it names, as one digest (policyDigest)
  *   inputAttestations  every link's chain-of-trust document that was read and verified, with its digest
  *   verificationResult PASSED when the chain verified, else FAILED
- *   verifiedLevels     [VERIFIED_LEVEL] when PASSED, [] when FAILED
+ *   verifiedLevels     [VERIFIED_LEVEL] when PASSED, ["FAILED"] when FAILED (VSA v1.0: "or FAILED if policy
+ *                      verification failed")
  * Pure. Throws ATTEST_NO_SUBJECT when there is no subject at all.
  */
 export function buildVerificationSummary(
@@ -372,7 +376,7 @@ export function buildVerificationSummary(
     policy: o.policy as unknown as JsonObject,
     inputAttestations,
     verificationResult: report.ok ? 'PASSED' : 'FAILED',
-    verifiedLevels: report.ok ? [VERIFIED_LEVEL] : [],
+    verifiedLevels: report.ok ? [VERIFIED_LEVEL] : ['FAILED'],
     slsaVersion: '1.0',
   };
   return { _type: STATEMENT_TYPE, subject, predicateType: VSA_PREDICATE_TYPE, predicate };
@@ -387,7 +391,7 @@ export function buildVerificationSummary(
 export function policyDigest(
   policy: { name: string; sha256: string },
   trustFiles: readonly { name: string; sha256: string }[],
-  uri?: string,
+  uri: string,
 ): VsaPolicy {
   const unique = new Map(trustFiles.map((f) => [f.name, f]));
   const files = [
@@ -397,7 +401,7 @@ export function policyDigest(
   const text = files.map((f) => `${f.sha256}  ${f.name}\n`).join('');
   return {
     name: policy.name,
-    ...(uri ? { uri } : {}),
+    uri,
     digest: { sha256: createHash('sha256').update(text).digest('hex') },
     annotations: { files: files.map((f) => ({ name: f.name, sha256: f.sha256 })) },
   };

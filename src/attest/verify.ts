@@ -124,10 +124,13 @@ function checkProvenance(p: JsonObject, s: Shape): void {
 function checkVsa(p: JsonObject, s: Shape): void {
   const v = s.object(p, 'verifier', 'predicate', true);
   if (v) s.string(v, 'id', 'predicate.verifier', true, URI, 'an absolute URI');
-  s.string(p, 'timeVerified', 'predicate', false, RFC3339, 'an RFC 3339 time');
+  s.string(p, 'timeVerified', 'predicate', true, RFC3339, 'an RFC 3339 time');
   s.string(p, 'resourceUri', 'predicate', true, URI, 'an absolute URI');
   if (p.policy === undefined) s.bad('predicate.policy', 'is required');
-  else s.descriptor(p.policy, 'predicate.policy', false);
+  else {
+    s.descriptor(p.policy, 'predicate.policy', false);
+    if (isObject(p.policy) && p.policy.uri === undefined) s.bad('predicate.policy.uri', 'is required');
+  }
   s.descriptors(p, 'inputAttestations', 'predicate');
   if (p.verificationResult !== 'PASSED' && p.verificationResult !== 'FAILED')
     s.bad(
@@ -135,8 +138,12 @@ function checkVsa(p: JsonObject, s: Shape): void {
       `must be PASSED or FAILED (${JSON.stringify(p.verificationResult ?? null)})`,
     );
   const levels = p.verifiedLevels;
-  if (!Array.isArray(levels) || levels.some((l) => typeof l !== 'string'))
-    s.bad('predicate.verifiedLevels', 'must be a list of strings');
+  if (!Array.isArray(levels) || levels.length === 0 || levels.some((l) => typeof l !== 'string'))
+    s.bad('predicate.verifiedLevels', 'must be a non-empty list of strings');
+  else if (p.verificationResult === 'FAILED' && !levels.includes('FAILED'))
+    s.bad('predicate.verifiedLevels', 'must say FAILED when the verification failed');
+  else if (p.verificationResult === 'PASSED' && levels.includes('FAILED'))
+    s.bad('predicate.verifiedLevels', 'cannot say FAILED when the verification passed');
   const deps = p.dependencyLevels;
   if (
     deps !== undefined &&

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { basename, dirname, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { SignedAttestation } from '../attest/sign.js';
 import { policyDigest, type VsaPolicy } from '../attest/statement.js';
 import type { LoadedPolicy } from '../chain/policy.js';
@@ -58,7 +59,11 @@ export function summaryPolicy(loaded: LoadedPolicy): VsaPolicy {
       ? []
       : [{ name: relative(folder, f.path.replace(/#[^/]*$/, '')), sha256: f.sha256 }],
   );
-  return policyDigest({ name: basename(loaded.path), sha256: loaded.sha256 }, trustFiles);
+  return policyDigest(
+    { name: basename(loaded.path), sha256: loaded.sha256 },
+    trustFiles,
+    pathToFileURL(resolve(loaded.path)).href,
+  );
 }
 
 /** The Sigstore bundle's path beside an envelope file `<name>.intoto.json`: `<name>.sigstore.json`. */
