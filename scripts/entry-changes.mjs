@@ -24,7 +24,12 @@ if (!oldList) {
   process.exit(2);
 }
 const old = parse(readFileSync(oldList, 'utf8'));
-const entries = { '.': 'src/index.ts', './queue': 'src/queue.ts', './testing': 'src/testing.ts' };
+const entries = {
+  '.': 'src/index.ts',
+  './queue': 'src/queue.ts',
+  './attest': 'src/attest.ts',
+  './testing': 'src/testing.ts',
+};
 const now = Object.fromEntries(
   Object.entries(entries).map(([k, f]) => [
     k,
@@ -51,9 +56,10 @@ const split = (list, kinds) => {
 };
 const pkg = (k) => (k === '.' ? 'chain-of-trust' : `chain-of-trust/${k.slice(2)}`);
 
-for (const k of ['./queue', './testing']) {
+for (const k of ['./queue', './attest', './testing']) {
   const moved = [...old.keys()].filter((n) => now[k].has(n));
-  console.log(`- Moved from \`chain-of-trust\` to \`${pkg(k)}\` (${split(moved, old)}).`);
+  // an entry made after 0.1.0 (chain-of-trust/attest) took nothing from the old main entry: no line
+  if (moved.length > 0) console.log(`- Moved from \`chain-of-trust\` to \`${pkg(k)}\` (${split(moved, old)}).`);
 }
 const gone = [...old.keys()].filter((n) => !Object.values(now).some((m) => m.has(n)));
 console.log(`- No longer exported by any entry (${split(gone, old)}).`);

@@ -14,8 +14,11 @@ export {
   type ChainLink,
   type ChainReport,
   type ChainTreeFetch,
+  type LinkConsumed,
+  type LinkDocument,
   type LinkImage,
   type LinkTree,
+  type RootEvidence,
   type VerifyChainOptions,
   verifyChain,
 } from './chain/verify-chain.js';

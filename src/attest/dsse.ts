@@ -53,7 +53,7 @@ export function signEnvelope(payload: Uint8Array, payloadType: string, privateKe
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Strict standard base64 (DSSE: "base64" is RFC 4648 §4, padded); ATTESTATION_INVALID naming `what` otherwise. */
-export function decodeBase64(text: unknown, what: string): Buffer {
+function decodeBase64(text: unknown, what: string): Buffer {
   if (typeof text !== 'string' || text.length % 4 !== 0 || !BASE64.test(text))
     throw new CotError('ATTESTATION_INVALID', `${what} is not standard padded base64`);
   const buf = Buffer.from(text, 'base64');

@@ -217,7 +217,8 @@ export interface ProvenanceOptions {
  *   subject         the root's artifacts with the digests its signed chain-of-trust document lists
  *   buildType       TASKCLUSTER_BUILD_TYPE
  *   externalParameters  `task` (the signed task definition), `source` (SourceTrace: the repository and revision its
- *                   parent was rebuilt from, or `traced: false` and why: then no revision is named anywhere)
+ *                   parent was rebuilt from, or `traced: false` and why: then the statement names no source revision
+ *                   of its own; the signed task may still mention one, in `metadata.source`)
  *   internalParameters  taskId, runId, taskGroupId, provisionerId, workerType, workerGroup, workerId, environment
  *                   (as the worker signed them), and the root URL when known
  *   resolvedDependencies  the artifacts the root consumed (verified downloads), its docker image (a task-image with

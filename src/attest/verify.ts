@@ -13,8 +13,8 @@ import {
 
 /** Hex lengths of the DigestSet algorithms whose form cot checks (in-toto digest_set.md); others: any hex. */
 const HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128, sha1: 40, gitCommit: 40 };
-/** RFC 3339 date-time with a zone (in-toto field_types.md Timestamp; SLSA timestamps). */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+/** RFC 3339 date-time in UTC with an upper-case Z (in-toto field_types.md Timestamp; SLSA timestamps). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 /** An absolute URI (RFC 3986 scheme, then anything but whitespace). */
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
 

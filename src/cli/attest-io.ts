@@ -10,7 +10,7 @@ import { writeFilesAtomic } from '../util/atomic.js';
 
 /** The suffix of a DSSE envelope file; the Sigstore bundle beside it ends in BUNDLE_SUFFIX instead. */
 export const ENVELOPE_SUFFIX = '.intoto.json';
-export const BUNDLE_SUFFIX = '.sigstore.json';
+const BUNDLE_SUFFIX = '.sigstore.json';
 
 /** The verifier's attestation key, loaded and checked. */
 export interface AttestationKey {

@@ -202,9 +202,9 @@ describe('architecture (issue 11)', () => {
     expect(cycles).toEqual([]);
   });
 
-  it("no module in a folder imports the package's entry points (src/index.ts, queue.ts, testing.ts)", () => {
+  it("no module in a folder imports the package's entry points (src/index.ts, queue.ts, attest.ts, testing.ts)", () => {
     // an entry re-exports the whole library: importing it from a layer would hide every layer it reaches
-    const entries = ['index.ts', 'queue.ts', 'testing.ts'].map((f) => join(SRC, f));
+    const entries = ['index.ts', 'queue.ts', 'attest.ts', 'testing.ts'].map((f) => join(SRC, f));
     const offenders = all.flatMap((s) => {
       if (folderOf(join(SRC, '..', s.path)) === undefined) return [];
       return importsOf(s)

@@ -43,11 +43,16 @@ describe('the npm package', () => {
     expect(imports.length).toBeGreaterThan(0);
     expect(imports).not.toContain('cot');
     // besides Node's own modules (node:fs/promises in an example), only the package's entry points, by its name:
-    // the main entry and each subpath of package.json `exports` (issue 11: chain-of-trust/queue, /testing)
+    // the main entry and each subpath of package.json `exports` (issue 11: chain-of-trust/queue, /testing; issue 14: /attest)
     const entries = Object.keys((await pkg()).exports)
       .filter((k) => k !== './package.json')
       .map((k) => (k === '.' ? 'chain-of-trust' : `chain-of-trust/${k.slice(2)}`));
-    expect(entries).toEqual(['chain-of-trust', 'chain-of-trust/queue', 'chain-of-trust/testing']);
+    expect(entries).toEqual([
+      'chain-of-trust',
+      'chain-of-trust/queue',
+      'chain-of-trust/attest',
+      'chain-of-trust/testing',
+    ]);
     expect(new Set(imports.filter((i) => !i?.startsWith('node:')))).toEqual(new Set(entries));
   });
 
@@ -68,12 +73,12 @@ describe('the npm package', () => {
       [
         '--input-type=module',
         '-e',
-        "const q = await import('chain-of-trust/queue'); const t = await import('chain-of-trust/testing'); console.log(typeof q.DirectoryQueue, typeof t.FaultPlan)",
+        "const q = await import('chain-of-trust/queue'); const t = await import('chain-of-trust/testing'); const a = await import('chain-of-trust/attest'); console.log(typeof q.DirectoryQueue, typeof t.FaultPlan, typeof a.verifyAttestation)",
       ],
       { cwd: REPO, encoding: 'utf8' },
     );
     expect(sub.stderr).toBe('');
-    expect(sub.stdout.trim()).toBe('function function');
+    expect(sub.stdout.trim()).toBe('function function function');
   });
 
   it('ships the MPL-2.0 license text that package.json names', async () => {

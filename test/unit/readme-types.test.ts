@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import * as attestEntry from '../../src/attest.js';
 import * as mainEntry from '../../src/index.js';
 import * as queueEntry from '../../src/queue.js';
 import * as testingEntry from '../../src/testing.js';
@@ -80,7 +81,9 @@ describe('README library examples (issue 11)', () => {
   it('finds the examples: the install one and those of "The library", one per entry', () => {
     expect(all.length).toBeGreaterThanOrEqual(4);
     const specs = new Set(all.flatMap((e) => [...e.code.matchAll(PACKAGE)].map((m) => m[1])));
-    expect(specs).toEqual(new Set(['chain-of-trust', 'chain-of-trust/queue', 'chain-of-trust/testing']));
+    expect(specs).toEqual(
+      new Set(['chain-of-trust', 'chain-of-trust/queue', 'chain-of-trust/attest', 'chain-of-trust/testing']),
+    );
   });
 
   it('each import resolves, through package.json exports, to a built declaration file in dist/', () => {
@@ -128,6 +131,7 @@ describe('"The library" names each entry\'s exports', () => {
   const entries = [
     ['chain-of-trust', mainEntry, 'src/index.ts'],
     ['chain-of-trust/queue', queueEntry, 'src/queue.ts'],
+    ['chain-of-trust/attest', attestEntry, 'src/attest.ts'],
     ['chain-of-trust/testing', testingEntry, 'src/testing.ts'],
   ] as const;
 
