@@ -66,6 +66,7 @@ describe('every command explains itself', () => {
   it('knows the commands it walks', () => {
     expect(commands.map((c) => c.path).sort()).toEqual(
       [
+        'attest provenance',
         'demo',
         'fetch',
         'generate',
@@ -79,6 +80,7 @@ describe('every command explains itself', () => {
         'queue serve',
         'upload',
         'verify',
+        'verify-attestation',
         'verify-link',
         'verify-parent',
         'verify-signature',
