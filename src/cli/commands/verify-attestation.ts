@@ -38,8 +38,9 @@ function describe(v: VerifiedAttestation, file: string): string {
       `resource: ${String(p.resourceUri)}`,
       `verified: ${String(p.timeVerified)} by ${String((p.verifier as JsonObject).id)}`,
     );
+    const levels = Array.isArray(p.verifiedLevels) ? p.verifiedLevels.filter((l) => l !== 'FAILED') : [];
     lines.push(
-      `result: ${String(p.verificationResult)}${Array.isArray(p.verifiedLevels) && p.verifiedLevels.length > 0 ? ` (${p.verifiedLevels.join(', ')})` : ''}`,
+      `result: ${String(p.verificationResult)}${levels.length > 0 ? ` (${levels.join(', ')})` : ''}`,
     );
   }
   for (const m of v.matched)

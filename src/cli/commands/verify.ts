@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { signStatement } from '../../attest/sign.js';
-import { buildVerificationSummary, type InTotoStatement } from '../../attest/statement.js';
+import { buildVerificationSummary } from '../../attest/statement.js';
 import { renderChainHtml } from '../../chain/html.js';
 import { type LoadedPolicy, loadPolicy } from '../../chain/policy.js';
 import { policyQueueOptions } from '../../chain/queue-options.js';
@@ -18,6 +18,7 @@ import {
   canonicalPath,
   type NamedPath,
 } from '../../util/output-paths.js';
+import { escapeControls } from '../../util/terminal.js';
 import {
   type AttestationKey,
   bundlePathFor,
@@ -163,30 +164,21 @@ async function prepareSummary(
 }
 
 /**
- * Write the verification summary of `report` (PASSED or FAILED). A chain that failed with no subject to name
- * gets no summary, said on stderr (its exit code is already 1 or the failure's); a chain that verified with none is
- * ATTEST_NO_SUBJECT.
+ * Write the verification summary of `report` (PASSED or FAILED). Throws ATTEST_NO_SUBJECT when there is nothing to
+ * name as its subject, and what writing throws (the caller reports it after the chain's report).
  */
 async function writeSummary(
-  io: Io,
   report: ChainReport,
   loaded: LoadedPolicy,
   key: AttestationKey,
   path: string,
   rootUrl: string | undefined,
 ): Promise<Record<string, unknown> | undefined> {
-  let statement: InTotoStatement;
-  try {
-    statement = buildVerificationSummary(report, {
-      verifier: { version: { cot: VERSION } },
-      policy: summaryPolicy(loaded),
-      ...(rootUrl ? { rootUrl } : {}),
-    });
-  } catch (e) {
-    if (!(e instanceof CotError) || e.code !== 'ATTEST_NO_SUBJECT' || report.ok) throw e;
-    io.stderr(`cot: no verification summary written: ${e.message}\n`);
-    return undefined;
-  }
+  const statement = buildVerificationSummary(report, {
+    verifier: { version: { cot: VERSION } },
+    policy: summaryPolicy(loaded),
+    ...(rootUrl ? { rootUrl } : {}),
+  });
   const signed = signStatement(statement, key.privateKey);
   const [envelope, bundle] = await writeAttestation(path, signed);
   return {
@@ -239,15 +231,28 @@ export function registerVerify(program: Command, io: Io): void {
         attestKey = await prepareSummary(o, loaded);
       });
       if (o.report) await writeFileAtomic(o.report, renderChainHtml(report));
+      // a summary that cannot be made or written is reported after the chain's own report, never instead of it
+      let attestError: ReportedFailure | undefined;
       const attestation =
         attestKey && o.attest
-          ? await writeSummary(io, report, loaded, attestKey, o.attest, o.rootUrl)
+          ? await writeSummary(report, loaded, attestKey, o.attest, o.rootUrl).catch((e: unknown) => {
+              if (!(e instanceof CotError)) throw e;
+              attestError = {
+                code: e.code,
+                exitCode: exitCodeFor(e.code),
+                message: `no verification summary written: ${e.message}`,
+              };
+              return undefined;
+            })
           : undefined;
       const failure = chainFailure(report);
       if (o.json)
         jsonOut(io, {
           ...chainReportJson(report),
           ...(attestation ? { attestation } : {}),
+          ...(attestError
+            ? { attestationError: { code: attestError.code, message: attestError.message } }
+            : {}),
           ...failureJson(failure),
         });
       else {
@@ -258,5 +263,10 @@ export function registerVerify(program: Command, io: Io): void {
           );
       }
       if (failure) reportFailure(io, failure);
+      // the chain's failure decides the exit code; a summary's own failure only when the chain verified
+      if (attestError) {
+        if (failure) io.stderr(`cot: ${attestError.code}: ${escapeControls(attestError.message)}\n`);
+        else reportFailure(io, attestError);
+      }
     });
 }
