@@ -50,7 +50,6 @@ export async function benchAttestChain({ graph, links = 2000, reps = 7, log = ()
   const dir = await mkdtemp(join(tmpdir(), 'cot-bench-attest-'));
   const child = fileURLToPath(new URL('./chain-child.js', import.meta.url));
   const key = join(dir, 'verifier.key');
-  await generateKeyPair({ type: 'ed25519', out: key, pubOut: `${key}.pub`, now: new Date(), force: true });
   const envelope = join(dir, 'vsa.intoto.json');
   const outDir = join(dir, 'provenance');
   const variants = {
@@ -72,6 +71,7 @@ export async function benchAttestChain({ graph, links = 2000, reps = 7, log = ()
   const runs = { a: [], b: [], c: [] };
   const loadBefore = loadAverage();
   try {
+    await generateKeyPair({ type: 'ed25519', out: key, pubOut: `${key}.pub`, now: new Date(), force: true });
     one([]);
     const order = Object.entries(variants);
     for (let i = 0; i < reps; i++)
