@@ -2,6 +2,7 @@
 // cot benchmarks, measured side by side with the reference tools in one run on this machine.
 // Usage: npm run bench [-- --write]   (--write also records the table in BENCHMARKS.md)
 // Env: COT_BENCH_GIB (size of the large file, default 1), COT_BENCH_REPS (default 5), COT_BENCH_DOCS (default 1000)
+// Rows that run alone: `node bench/tree-rebuild.js`, `node bench/download-compare.js ...`, `node bench/attest-chain.js`
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -22,6 +23,7 @@ import { canonicalize } from '../dist/json/canonical.js';
 import { ed25519Sign } from '../dist/keys/ed25519.js';
 import { clearsign } from '../dist/pgp/openpgp.js';
 import { resolveCertification } from '../dist/trust/store.js';
+import { attestRows, benchAttestChain, loadAverage } from './attest-chain.js';
 import { buildChainGraph } from './chain-graph.js';
 import { benchDownloadCompare } from './download-compare.js';
 import { serveProcess } from './serve.js';
@@ -34,7 +36,10 @@ const WRITE = process.argv.includes('--write');
 // chain verifications: runs per figure (median), and whether to build and verify the 10,000-task chain
 const CHAIN_REPS = Number(process.env.COT_BENCH_CHAIN_REPS ?? 3);
 const BIG_CHAIN = process.env.COT_BENCH_BIG_CHAIN !== '0';
+// attesting the 2,000-task chain: runs per figure (median), alternating with plain verifications
+const ATTEST_REPS = Number(process.env.COT_BENCH_ATTEST_REPS ?? 7);
 const NOW = new Date();
+const LOAD_AT_START = loadAverage();
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -614,6 +619,12 @@ try {
       '<= 200 MB',
       mb(local) <= 200,
     );
+    // issue 14: what `cot verify --attest` and `cot attest provenance` add to the same verification
+    log(
+      `attesting the 2,000-task chain (${ATTEST_REPS} runs each of verify, verify + summary, verify + provenance)...`,
+    );
+    const attest = await benchAttestChain({ graph: g, reps: ATTEST_REPS, log });
+    for (const r of attestRows(attest)) row(r.what, r.cot, r.ref, r.refName, r.ratio, r.target, r.met);
     if (BIG_CHAIN) {
       log('building the 10,000-task graph (1 decision, 5,000 builds, 4,999 signing tasks)...');
       const g10 = await buildChainGraph(join(work, 'chain10k'), NOW, 5000);
@@ -724,6 +735,7 @@ const machine = [
   `- date: ${NOW.toISOString()}`,
   `- CPU: ${cpu}, ${cpus().length} logical cores; memory ${(totalmem() / 1024 ** 3).toFixed(0)} GiB (${(freemem() / 1024 ** 3).toFixed(0)} GiB free at start)`,
   `- Node.js ${process.version} (OpenSSL ${process.versions.openssl}); ${version('openssl', ['version'])}; ${version('sha256sum', ['--version'])}; ${version('gpg', ['--version'])}`,
+  `- load average (1 min, /proc/loadavg): ${LOAD_AT_START ?? 'n/a'} at start, ${loadAverage() ?? 'n/a'} at the end`,
   `- repetitions: ${REPS} for hashing (median reported); ${DOCS} documents for signing/verifying (median per document)`,
 ];
 const table = [
