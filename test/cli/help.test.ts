@@ -66,6 +66,7 @@ describe('every command explains itself', () => {
   it('knows the commands it walks', () => {
     expect(commands.map((c) => c.path).sort()).toEqual(
       [
+        'attest provenance',
         'demo',
         'fetch',
         'generate',
@@ -79,6 +80,7 @@ describe('every command explains itself', () => {
         'queue serve',
         'upload',
         'verify',
+        'verify-attestation',
         'verify-link',
         'verify-parent',
         'verify-signature',
@@ -154,7 +156,7 @@ describe('every command explains itself', () => {
   });
 
   it('the top-level help and the command groups have examples too', async () => {
-    for (const args of [[], ['keys'], ['queue']]) {
+    for (const args of [[], ['keys'], ['queue'], ['attest']]) {
       const r = await runCli(NOW, ...args, '--help');
       expect(r.out, args.join(' ')).toMatch(/^Examples?:\n {2}(?:\$ )?cot /m);
     }
