@@ -197,6 +197,46 @@ describe('cot attest provenance', () => {
   });
 });
 
+describe('output paths that are folders are refused before any verification (FILE_IS_DIRECTORY, exit 5)', () => {
+  // the tampered chain: had it been verified, the exit would be 1 and its report printed
+  it('attest provenance: the envelope or the bundle path in --out is a folder', async () => {
+    for (const suffix of ['intoto', 'sigstore']) {
+      const out = join(d, `prov-folder-${suffix}`);
+      await mkdir(join(out, `${tampered.taskId}.provenance.${suffix}.json`), { recursive: true });
+      const r = await cot(...provenanceArgs(tampered, vKey, out));
+      expect(r.code, r.err).toBe(5);
+      expect(r.err).toMatch(
+        new RegExp(`^cot: FILE_IS_DIRECTORY: .*provenance\\.${suffix}\\.json is a folder`),
+      );
+      expect(r.out).toBe('');
+      expect(await readdir(out)).toEqual([`${tampered.taskId}.provenance.${suffix}.json`]);
+    }
+  });
+
+  it('verify --attest: the envelope or the Sigstore bundle beside it is a folder', async () => {
+    for (const suffix of ['intoto', 'sigstore']) {
+      const dir = join(d, `vsa-folder-${suffix}`);
+      await mkdir(join(dir, `vsa.${suffix}.json`), { recursive: true });
+      const report = join(dir, 'report.html');
+      const r = await cot(
+        ...verifyArgs(
+          tampered,
+          '--attest',
+          join(dir, 'vsa.intoto.json'),
+          '--attest-key',
+          vKey,
+          '--report',
+          report,
+        ),
+      );
+      expect(r.code, r.err).toBe(5);
+      expect(r.err).toMatch(new RegExp(`^cot: FILE_IS_DIRECTORY: .*vsa\\.${suffix}\\.json is a folder`));
+      expect(r.out).toBe('');
+      expect(await exists(report)).toBe(false);
+    }
+  });
+});
+
 describe('cot verify --attest', () => {
   it('--attest must name a <name>.intoto.json file, and goes with --attest-key (USAGE, exit 2)', async () => {
     const plain = join(d, 'vsa.json');

@@ -23,6 +23,7 @@ import {
   bundlePathFor,
   checkEnvelopePath,
   loadAttestationKey,
+  refuseFolderAt,
   summaryPolicy,
   writeAttestation,
 } from '../attest-io.js';
@@ -151,6 +152,7 @@ async function prepareSummary(
     );
   checkEnvelopePath(o.attest, '--attest');
   await assertFileTarget(o.attest, '--attest');
+  await refuseFolderAt(bundlePathFor(o.attest), 'the Sigstore bundle of --attest');
   await assertDistinctOutputs(
     [
       { path: o.attest, what: '--attest' },
