@@ -50,14 +50,19 @@ export function signEnvelope(payload: Uint8Array, payloadType: string, privateKe
   };
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
-/** Strict standard base64 (DSSE: "base64" is RFC 4648 §4, padded); ATTESTATION_INVALID naming `what` otherwise. */
+/**
+ * Strict padded base64 of RFC 4648, its standard (§4) or URL-safe (§5) alphabet: DSSE (envelope.md, protocol.md)
+ * lets signers use either and verifiers MUST accept either. ATTESTATION_INVALID naming `what` otherwise, and for a
+ * non-canonical encoding (trailing bits set).
+ */
 function decodeBase64(text: unknown, what: string): Buffer {
   if (typeof text !== 'string' || text.length % 4 !== 0 || !BASE64.test(text))
-    throw new CotError('ATTESTATION_INVALID', `${what} is not standard padded base64`);
-  const buf = Buffer.from(text, 'base64');
-  if (buf.toString('base64') !== text)
+    throw new CotError('ATTESTATION_INVALID', `${what} is not padded base64`);
+  const standard = text.replaceAll('-', '+').replaceAll('_', '/');
+  const buf = Buffer.from(standard, 'base64');
+  if (buf.toString('base64') !== standard)
     throw new CotError('ATTESTATION_INVALID', `${what} is not canonical base64`);
   return buf;
 }

@@ -110,6 +110,27 @@ describe('a directory where a file is expected is a FILE_* error, never EISDIR o
       ],
     ],
     ['keys guard', () => ['keys', 'guard', folder()]],
+    [
+      'verify-attestation <file>',
+      () => ['verify-attestation', folder(), '--key', join(demo.dir, 'keys/generic-worker.pub')],
+    ],
+    ['verify-attestation --key', () => ['verify-attestation', join(d, 'task.json'), '--key', folder()]],
+    [
+      'attest provenance --key',
+      () => [
+        'attest',
+        'provenance',
+        demo.taskId,
+        '--queue',
+        join(demo.dir, 'queue'),
+        '--policy',
+        demo.policy,
+        '--key',
+        folder(),
+        '--out',
+        join(d, 'attest-out'),
+      ],
+    ],
   ];
   for (const [what, args] of cases) {
     it(what, async () => {

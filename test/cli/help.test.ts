@@ -156,7 +156,7 @@ describe('every command explains itself', () => {
   });
 
   it('the top-level help and the command groups have examples too', async () => {
-    for (const args of [[], ['keys'], ['queue']]) {
+    for (const args of [[], ['keys'], ['queue'], ['attest']]) {
       const r = await runCli(NOW, ...args, '--help');
       expect(r.out, args.join(' ')).toMatch(/^Examples?:\n {2}(?:\$ )?cot /m);
     }

@@ -25,6 +25,8 @@ const SCHEMA_OF: Record<string, string> = {
   generate: 'generate',
   demo: 'chain-report',
   verify: 'chain-report',
+  'attest provenance': 'attest-provenance',
+  'verify-attestation': 'verify-attestation',
   'verify-link': 'verify-link',
   'verify-parent': 'verify-parent',
   'verify-signature': 'verify-signature',
@@ -40,6 +42,16 @@ function checked(path: string, r: { out: string; code: number }): Record<string,
   // a failure is the error envelope or a result with ok: false, always with a non-zero exit
   expect(j.ok === true, `cot ${path}: ok and exit agree`).toBe(r.code === 0);
   return j;
+}
+
+/**
+ * The members of `value` that the schema's `$defs[def]` does not describe (its properties): a member added to an
+ * output must be added to its schema too. `def` 'result' checks the top level.
+ */
+function undescribed(schema: string, def: string, value: Record<string, unknown>): string[] {
+  const props = (loadOutputSchemas().get(schema)!.$defs as Record<string, { properties: object }>)[def]!
+    .properties;
+  return Object.keys(value).filter((k) => !(k in props));
 }
 
 let d: string;
@@ -74,7 +86,8 @@ describe('every --json output carries schemaVersion 1 and matches its shipped sc
     expect([...schemas.keys()].sort()).toEqual([...new Set(Object.values(SCHEMA_OF))].sort());
     const shared = (name: string) =>
       [...schemas.values()].map((s) => (s.$defs as Record<string, unknown>)[name]).filter(Boolean);
-    for (const name of ['error', 'failure', 'signer']) {
+    // the chain report's parts are the same in every output that carries one (verify, demo, attest provenance)
+    for (const name of ['error', 'failure', 'signer', 'link', 'chainError', 'digestSet']) {
       const copies = shared(name);
       expect(copies.length, name).toBeGreaterThan(0);
       for (const c of copies) expect(c, name).toEqual(copies[0]);
@@ -98,7 +111,25 @@ describe('every --json output carries schemaVersion 1 and matches its shipped sc
       '--json',
     ];
     const ok = await cot(...args(demo.dir));
-    expect(checked('verify', ok).ok).toBe(true);
+    const report = checked('verify', ok);
+    expect(report.ok).toBe(true);
+    // every member of a link is described, those attestations rely on included (and are present in the demo)
+    const links = report.links as Record<string, unknown>[];
+    expect(links.flatMap((l) => undescribed('chain-report', 'link', l))).toEqual([]);
+    expect(links.every((l) => l.document)).toBe(true);
+    expect(links.some((l) => Array.isArray(l.consumed) && l.consumed.length > 0)).toBe(true);
+    expect(links.some((l) => (l.image as { digest?: unknown } | undefined)?.digest)).toBe(true);
+    const withLink = (edit: (l: Record<string, unknown>) => void) => {
+      const copy = structuredClone(report);
+      edit((copy.links as Record<string, unknown>[])[0]!);
+      return schemaProblems('chain-report', copy);
+    };
+    expect(withLink((l) => (l.document = { name: 'public/chain-of-trust.json' }))).not.toEqual([]);
+    expect(withLink((l) => (l.document = { name: 'x', sha256: 'ABC' }))).not.toEqual([]);
+    expect(withLink((l) => (l.consumed = [{ taskId: 't', artifact: 'a', digest: {} }]))).not.toEqual([]);
+    expect(withLink((l) => (l.image = { type: 'task-image', verified: true, digest: 'sha256' }))).not.toEqual(
+      [],
+    );
     // a usage error (no --policy) and an unknown task: the error envelope and a failed report
     expect(
       checked('verify', await cot('verify', demo.taskId, '--queue', join(demo.dir, 'queue'), '--json')).error,
@@ -131,6 +162,159 @@ describe('every --json output carries schemaVersion 1 and matches its shipped sc
       '--json',
     );
     expect(checked('verify', policy).error).toMatchObject({ code: 'POLICY_INVALID' });
+  });
+
+  it('attest provenance: a verified chain, a chain that did not verify, a refused key, a usage error', async () => {
+    const k = join(d, 'attest-keys');
+    await mkdir(k);
+    const key = join(k, 'verifier.key');
+    expect((await cot('keys', 'new', '--type', 'ed25519', '--out', key)).code).toBe(0);
+    const args = (dir: string, root: string, signer: string, out: string) => [
+      'attest',
+      'provenance',
+      root,
+      '--queue',
+      join(dir, 'queue'),
+      '--policy',
+      join(dir, 'policy.yml'),
+      '--key',
+      signer,
+      '--out',
+      out,
+      '--json',
+    ];
+    const ok = checked('attest provenance', await cot(...args(demo.dir, demo.taskId, key, join(d, 'prov'))));
+    expect(ok.ok).toBe(true);
+    expect(undescribed('attest-provenance', 'result', ok)).toEqual([]);
+    // the demo has its tree: the source is traced to its repository and revision
+    expect(ok.attestation).toMatchObject({ subjects: 1, source: { traced: true, revision: 'a'.repeat(40) } });
+    const withSource = (source: object) =>
+      schemaProblems('attest-provenance', { ...ok, attestation: { ...(ok.attestation as object), source } });
+    expect(withSource({ traced: false, reason: 'its parent task is not part of the chain' })).toEqual([]);
+    // ok true needs the provenance written; a traced source names its revision, an untraced one never does
+    expect(schemaProblems('attest-provenance', { ...ok, attestation: undefined })).not.toEqual([]);
+    expect(withSource({ traced: true, repository: 'r', parentTaskId: 'p' })).not.toEqual([]);
+    expect(withSource({ traced: false, reason: 'why', revision: 'a'.repeat(40) })).not.toEqual([]);
+    const tamperedRoot = JSON.parse(await readFile(join(tampered, 'demo.json'), 'utf8')).taskId as string;
+    const bad = checked(
+      'attest provenance',
+      await cot(...args(tampered, tamperedRoot, key, join(d, 'prov2'))),
+    );
+    expect(bad).toMatchObject({ ok: false, error: { code: 'CHAIN_VERIFICATION_FAILED' } });
+    expect(bad).not.toHaveProperty('attestation');
+    const worker = join(demo.dir, 'keys/generic-worker.key');
+    expect(
+      checked('attest provenance', await cot(...args(demo.dir, demo.taskId, worker, join(d, 'prov3')))).error,
+    ).toMatchObject({ code: 'ATTEST_KEY_REFUSED' });
+    expect(
+      checked('attest provenance', await cot('attest', 'provenance', demo.taskId, '--json')).error,
+    ).toMatchObject({ code: 'USAGE' });
+  });
+
+  it('verify --attest: the chain report with the summary written, PASSED or FAILED', async () => {
+    const key = join(d, 'vsa.key');
+    expect((await cot('keys', 'new', '--type', 'ed25519', '--out', key)).code).toBe(0);
+    const tamperedRoot = JSON.parse(await readFile(join(tampered, 'demo.json'), 'utf8')).taskId as string;
+    for (const [dir, root, result] of [
+      [demo.dir, demo.taskId, 'PASSED'],
+      [tampered, tamperedRoot, 'FAILED'],
+    ] as const) {
+      const r = await cot(
+        'verify',
+        root,
+        '--queue',
+        join(dir, 'queue'),
+        '--policy',
+        join(dir, 'policy.yml'),
+        '--attest',
+        join(d, `vsa-${result}.intoto.json`),
+        '--attest-key',
+        key,
+        '--json',
+      );
+      const j = checked('verify', r);
+      expect(j.attestation).toMatchObject({ verificationResult: result });
+      expect(undescribed('chain-report', 'result', j)).toEqual([]);
+    }
+  });
+
+  it('verify-attestation: accepted, a FAILED summary, a signature that does not verify, not JSON', async () => {
+    const w = join(d, 'verify-attestation');
+    await mkdir(w);
+    const key = join(w, 'v.key');
+    const pub = join(w, 'v.pub');
+    expect((await cot('keys', 'new', '--type', 'ed25519', '--out', key, '--pub-out', pub)).code).toBe(0);
+    const other = join(w, 'other.pub');
+    expect(
+      (await cot('keys', 'new', '--type', 'ed25519', '--out', join(w, 'other.key'), '--pub-out', other)).code,
+    ).toBe(0);
+    const prov = join(w, 'prov');
+    const a = await cot(
+      'attest',
+      'provenance',
+      demo.taskId,
+      '--queue',
+      join(demo.dir, 'queue'),
+      '--policy',
+      join(demo.dir, 'policy.yml'),
+      '--key',
+      key,
+      '--out',
+      prov,
+    );
+    expect(a.code, a.err).toBe(0);
+    const envelope = join(prov, `${demo.taskId}.provenance.intoto.json`);
+    const manifest = join(demo.dir, 'queue', demo.taskId, 'runs/0/artifacts/public/manifest.json');
+    for (const f of [envelope, envelope.replace(/\.intoto\.json$/, '.sigstore.json')]) {
+      const ok = checked(
+        'verify-attestation',
+        await cot(
+          'verify-attestation',
+          f,
+          '--key',
+          pub,
+          '--artifact',
+          `public/manifest.json=${manifest}`,
+          '--json',
+        ),
+      );
+      expect(ok).toMatchObject({ ok: true, artifacts: [{ name: 'public/manifest.json' }] });
+      expect(undescribed('verify-attestation', 'result', ok)).toEqual([]);
+    }
+    const tamperedRoot = JSON.parse(await readFile(join(tampered, 'demo.json'), 'utf8')).taskId as string;
+    const vsa = join(w, 'failed.intoto.json');
+    await cot(
+      'verify',
+      tamperedRoot,
+      '--queue',
+      join(tampered, 'queue'),
+      '--policy',
+      join(tampered, 'policy.yml'),
+      '--attest',
+      vsa,
+      '--attest-key',
+      key,
+    );
+    const failed = checked(
+      'verify-attestation',
+      await cot('verify-attestation', vsa, '--key', pub, '--json'),
+    );
+    expect(failed).toMatchObject({
+      ok: false,
+      verificationResult: 'FAILED',
+      error: { code: 'ATTESTATION_FAILED' },
+    });
+    expect(
+      checked('verify-attestation', await cot('verify-attestation', envelope, '--key', other, '--json'))
+        .error,
+    ).toMatchObject({ code: 'ATTESTATION_SIGNATURE_INVALID' });
+    await writeFile(join(w, 'not.json'), 'not json\n');
+    expect(
+      checked(
+        'verify-attestation',
+        await cot('verify-attestation', join(w, 'not.json'), '--key', pub, '--json'),
+      ).error,
+    ).toMatchObject({ code: 'ATTESTATION_INVALID' });
   });
 
   it('fetch: a complete mirror and an incomplete one', async () => {

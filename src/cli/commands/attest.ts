@@ -6,15 +6,25 @@ import { buildProvenance, type SourceTrace, sourceOf } from '../../attest/statem
 import { chainReportJson, renderChainText } from '../../chain/report.js';
 import { CotError, fsError } from '../../errors.js';
 import { assertDistinctOutputs } from '../../util/output-paths.js';
-import { type AttestationKey, ENVELOPE_SUFFIX, loadAttestationKey, writeAttestation } from '../attest-io.js';
+import {
+  type AttestationKey,
+  bundlePathFor,
+  ENVELOPE_SUFFIX,
+  loadAttestationKey,
+  refuseFolderAt,
+  writeAttestation,
+} from '../attest-io.js';
 import { failureJson, type Io, jsonOut, reportFailure } from '../io.js';
 import { examples, timeOption } from '../options.js';
 import { withDownloadQueueOptions } from '../queue-options.js';
 import { withTreeFetchOptions } from '../tree-fetch.js';
 import { chainFailure, policyInputs, runChainVerification, TREE_HOSTS_HELP } from './verify.js';
 
-/** `--out DIR`: a folder or nothing yet (made once the chain verified); FILE_NOT_DIRECTORY for anything else. */
-async function checkOutFolder(dir: string): Promise<void> {
+/**
+ * `--out DIR`: a folder or nothing yet (made once the chain verified); FILE_NOT_DIRECTORY for anything else, and
+ * FILE_IS_DIRECTORY when a file the provenance is written to is a folder there.
+ */
+async function checkOutFolder(dir: string, envelope: string): Promise<void> {
   const st = await stat(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return undefined;
     throw fsError(e, dir, 'cannot use --out');
@@ -27,6 +37,7 @@ async function checkOutFolder(dir: string): Promise<void> {
         details: { path: dir },
       },
     );
+  if (st) for (const path of [envelope, bundlePathFor(envelope)]) await refuseFolderAt(path, `--out ${dir}`);
 }
 
 function describeSource(s: SourceTrace): string {
@@ -74,7 +85,7 @@ function registerAttestProvenance(attest: Command, io: Io): void {
       const name = `${taskId}.provenance${ENVELOPE_SUFFIX}`;
       let key: AttestationKey | undefined;
       const { report } = await runChainVerification(taskId, o, io, async (loaded) => {
-        await checkOutFolder(o.out);
+        await checkOutFolder(o.out, join(o.out, name));
         await assertDistinctOutputs(
           [{ path: join(o.out, name), what: 'the provenance' }],
           [...policyInputs(o.policy, loaded), { path: o.key, what: '--key' }],

@@ -24,6 +24,7 @@ import {
   bundlePathFor,
   checkEnvelopePath,
   loadAttestationKey,
+  refuseFolderAt,
   summaryPolicy,
   writeAttestation,
 } from '../attest-io.js';
@@ -152,6 +153,7 @@ async function prepareSummary(
     );
   checkEnvelopePath(o.attest, '--attest');
   await assertFileTarget(o.attest, '--attest');
+  await refuseFolderAt(bundlePathFor(o.attest), 'the Sigstore bundle of --attest');
   await assertDistinctOutputs(
     [
       { path: o.attest, what: '--attest' },
