@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildTestChain, type TestChain } from '../helpers/chain.js';
+import { buildTestChain, labFrom, type TestChain } from '../helpers/chain.js';
 import { runCli } from '../helpers/cli.js';
 import { REPO, tempDir } from '../helpers/env.js';
 
@@ -300,6 +300,77 @@ describe('cot verify --attest', () => {
         error: { code: 'ATTESTATION_FAILED' },
       });
     }
+  });
+});
+
+describe('outputs inside the --queue store, and chains that could not be verified', () => {
+  it('--out or --attest inside the store the verification reads: USAGE (exit 2), nothing written', async () => {
+    const inside = join(good.dir, 'queue', 'attestations');
+    const r = await cot(...provenanceArgs(good, vKey, inside));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^cot: USAGE: --out .* lies inside the --queue store/);
+    expect(await exists(inside)).toBe(false);
+    const env = join(good.dir, 'queue', 'vsa.intoto.json');
+    const v = await cot(...verifyArgs(good, '--attest', env, '--attest-key', vKey));
+    expect(v.code).toBe(2);
+    expect(v.err).toMatch(/^cot: USAGE: --attest .* lies inside the --queue store/);
+    expect(await exists(env)).toBe(false);
+  });
+
+  it('a chain that could not be verified (a task missing from the store): no summary, the chain decides the exit', async () => {
+    const lab = await labFrom(good, d, 'missing-task', NOW);
+    const producer = good.report.links.find((l) => l.taskId === good.taskId)!.consumed![0]!.taskId;
+    await rm(lab.queue.taskDir(producer), { recursive: true });
+    const env = join(d, 'vsa-missing.intoto.json');
+    const args = [
+      'verify',
+      good.taskId,
+      '--queue',
+      join(lab.dir, 'queue'),
+      '--policy',
+      join(lab.dir, 'policy.yml'),
+    ];
+    const r = await cot(...args, '--attest', env, '--attest-key', vKey, '--json');
+    expect(r.code).toBe(4);
+    const j = JSON.parse(r.out);
+    expect(j.error.code).toBe('QUEUE_NOT_FOUND');
+    expect(j.attestationError).toMatchObject({ code: 'QUEUE_NOT_FOUND' });
+    expect(j.attestationError.message).toMatch(/neither PASSED nor FAILED/);
+    expect(j.attestation).toBeUndefined();
+    expect(await exists(env)).toBe(false);
+    expect(await exists(join(d, 'vsa-missing.sigstore.json'))).toBe(false);
+    const t = await cot(...args, '--attest', env, '--attest-key', vKey);
+    expect(t.code).toBe(4);
+    expect(t.err).toMatch(
+      /cot: QUEUE_NOT_FOUND: no verification summary written: the chain could not be verified/,
+    );
+  });
+
+  it('a chain that verifies with nothing to name (root waived, consumes nothing): the report, then ATTEST_NO_SUBJECT', async () => {
+    const lab = await labFrom(good, d, 'no-subject', NOW);
+    const policy = join(lab.dir, 'policy.yml');
+    await writeFile(policy, `${await readFile(policy, 'utf8')}\nverifyRootTask: false\n`);
+    // a task that consumes nothing (a build task) as the root, its own document waived
+    const decision = good.report.links.find(
+      (l) => !l.decision && !l.consumed?.length && !l.image?.verified,
+    )!.taskId;
+    const env = join(d, 'vsa-none.intoto.json');
+    const r = await cot(
+      'verify',
+      decision,
+      '--queue',
+      join(lab.dir, 'queue'),
+      '--policy',
+      policy,
+      '--attest',
+      env,
+      '--attest-key',
+      vKey,
+    );
+    expect(r.code, r.err).toBe(2);
+    expect(r.out).toMatch(/^VERIFIED: /m);
+    expect(r.err).toMatch(/^cot: ATTEST_NO_SUBJECT: no verification summary written: /);
+    expect(await exists(env)).toBe(false);
   });
 });
 

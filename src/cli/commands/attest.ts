@@ -18,7 +18,13 @@ import { failureJson, type Io, jsonOut, reportFailure } from '../io.js';
 import { examples, timeOption } from '../options.js';
 import { withDownloadQueueOptions } from '../queue-options.js';
 import { withTreeFetchOptions } from '../tree-fetch.js';
-import { chainFailure, policyInputs, runChainVerification, TREE_HOSTS_HELP } from './verify.js';
+import {
+  assertOutsideStore,
+  chainFailure,
+  policyInputs,
+  runChainVerification,
+  TREE_HOSTS_HELP,
+} from './verify.js';
 
 /**
  * `--out DIR`: a folder or nothing yet (made once the chain verified); FILE_NOT_DIRECTORY for anything else, and
@@ -86,6 +92,7 @@ function registerAttestProvenance(attest: Command, io: Io): void {
       let key: AttestationKey | undefined;
       const { report } = await runChainVerification(taskId, o, io, async (loaded) => {
         await checkOutFolder(o.out, join(o.out, name));
+        await assertOutsideStore(o.out, '--out', o.queue);
         await assertDistinctOutputs(
           [{ path: join(o.out, name), what: 'the provenance' }],
           [...policyInputs(o.policy, loaded), { path: o.key, what: '--key' }],

@@ -54,6 +54,25 @@ export function chainFailure(report: ChainReport): ReportedFailure | undefined {
 }
 
 /** The report file is checked before the verification: a folder, or one of the inputs, is refused at once. */
+/**
+ * USAGE when an output (`what`, at `path`) lies inside the --queue store the verification reads: the store is an
+ * input as a whole, and an output inside it would replace what it holds or become part of it.
+ */
+export async function assertOutsideStore(
+  path: string,
+  what: string,
+  queueDir: string | undefined,
+): Promise<void> {
+  if (queueDir === undefined) return;
+  const [p, q] = await Promise.all([canonicalPath(path), canonicalPath(queueDir)]);
+  if (isInside(q, p))
+    throw new CotError(
+      'USAGE',
+      `${what} (${path}) lies inside the --queue store (${queueDir}) that the verification reads: nothing was written, give a path outside it`,
+      { details: { path, conflictsWith: queueDir } },
+    );
+}
+
 async function checkReportTarget(
   report: string,
   policy: string,
@@ -61,16 +80,7 @@ async function checkReportTarget(
   queueDir: string | undefined,
 ): Promise<void> {
   await assertFileTarget(report, '--report');
-  if (queueDir !== undefined) {
-    // the store is an input as a whole: a report inside it would replace what it holds or become part of it
-    const [r, q] = await Promise.all([canonicalPath(report), canonicalPath(queueDir)]);
-    if (isInside(q, r))
-      throw new CotError(
-        'USAGE',
-        `--report (${report}) lies inside the --queue store (${queueDir}) that the verification reads: nothing was written, give a path outside it`,
-        { details: { path: report, conflictsWith: queueDir } },
-      );
-  }
+  await assertOutsideStore(report, '--report', queueDir);
   await assertDistinctOutputs([{ path: report, what: '--report' }], policyInputs(policy, loaded));
 }
 
@@ -142,7 +152,7 @@ export function policyInputs(policy: string, loaded: LoadedPolicy): NamedPath[] 
  * <name>.intoto.json and a file path, distinct from every input and output, the key loadable and no worker key).
  */
 async function prepareSummary(
-  o: { attest?: string; attestKey?: string; report?: string; policy: string },
+  o: { attest?: string; attestKey?: string; report?: string; policy: string; queue?: string },
   loaded: LoadedPolicy,
 ): Promise<AttestationKey | undefined> {
   if (o.attest === undefined && o.attestKey === undefined) return undefined;
@@ -153,6 +163,7 @@ async function prepareSummary(
     );
   checkEnvelopePath(o.attest, '--attest');
   await assertFileTarget(o.attest, '--attest');
+  await assertOutsideStore(o.attest, '--attest', o.queue);
   await refuseFolderAt(bundlePathFor(o.attest), 'the Sigstore bundle of --attest');
   await assertDistinctOutputs(
     [
@@ -233,11 +244,21 @@ export function registerVerify(program: Command, io: Io): void {
         attestKey = await prepareSummary(o, loaded);
       });
       if (o.report) await writeFileAtomic(o.report, renderChainHtml(report));
+      const failure = chainFailure(report);
       // a summary that cannot be made or written is reported after the chain's own report, never instead of it
       let attestError: ReportedFailure | undefined;
-      const attestation =
-        attestKey && o.attest
-          ? await writeSummary(report, loaded, attestKey, o.attest, o.rootUrl).catch((e: unknown) => {
+      let attestation: Record<string, unknown> | undefined;
+      if (attestKey && o.attest) {
+        if (failure && failure.code !== 'CHAIN_VERIFICATION_FAILED')
+          // the chain could not be checked (a network failure, a missing task...): a summary says PASSED or
+          // FAILED, and this is neither
+          attestError = {
+            ...failure,
+            message: `no verification summary written: the chain could not be verified (${failure.code}), which is neither PASSED nor FAILED`,
+          };
+        else
+          attestation = await writeSummary(report, loaded, attestKey, o.attest, o.rootUrl).catch(
+            (e: unknown) => {
               if (!(e instanceof CotError)) throw e;
               attestError = {
                 code: e.code,
@@ -245,9 +266,9 @@ export function registerVerify(program: Command, io: Io): void {
                 message: `no verification summary written: ${e.message}`,
               };
               return undefined;
-            })
-          : undefined;
-      const failure = chainFailure(report);
+            },
+          );
+      }
       if (o.json)
         jsonOut(io, {
           ...chainReportJson(report),
