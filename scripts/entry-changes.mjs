@@ -59,7 +59,8 @@ const pkg = (k) => (k === '.' ? 'chain-of-trust' : `chain-of-trust/${k.slice(2)}
 for (const k of ['./queue', './attest', './testing']) {
   const moved = [...old.keys()].filter((n) => now[k].has(n));
   // an entry made after 0.1.0 (chain-of-trust/attest) took nothing from the old main entry: no line
-  if (moved.length > 0) console.log(`- Moved from \`chain-of-trust\` to \`${pkg(k)}\` (${split(moved, old)}).`);
+  if (moved.length > 0)
+    console.log(`- Moved from \`chain-of-trust\` to \`${pkg(k)}\` (${split(moved, old)}).`);
 }
 const gone = [...old.keys()].filter((n) => !Object.values(now).some((m) => m.has(n)));
 console.log(`- No longer exported by any entry (${split(gone, old)}).`);
