@@ -94,7 +94,10 @@ function registerAttestProvenance(attest: Command, io: Io): void {
         await checkOutFolder(o.out, join(o.out, name));
         await assertOutsideStore(o.out, '--out', o.queue);
         await assertDistinctOutputs(
-          [{ path: join(o.out, name), what: 'the provenance' }],
+          [
+            { path: join(o.out, name), what: 'the provenance' },
+            { path: bundlePathFor(join(o.out, name)), what: 'the Sigstore bundle of the provenance' },
+          ],
           [...policyInputs(o.policy, loaded), { path: o.key, what: '--key' }],
         );
         key = await loadAttestationKey(o.key, loaded, {

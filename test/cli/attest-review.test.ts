@@ -1,0 +1,56 @@
+import { chmod, copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildTestChain, type TestChain } from '../helpers/chain.js';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/env.js';
+
+// Attestations used as a new user would (issue 14 review): output paths, key mix-ups and --json results that the
+// first tests of attest provenance and verify --attest did not cover.
+
+const NOW = new Date('2026-11-25T12:00:00Z');
+const cot = (...args: string[]) => runCli(NOW, ...args);
+
+let d: string;
+let good: TestChain;
+let vKey: string;
+
+beforeAll(async () => {
+  d = await tempDir('cot-attest-review-');
+  good = await buildTestChain(join(d, 'good'), NOW);
+  expect(good.report.ok).toBe(true);
+  vKey = join(d, 'verifier.key');
+  const k = await cot('keys', 'new', '--type', 'ed25519', '--out', vKey);
+  expect(k.code, k.err).toBe(0);
+});
+
+const provenanceArgs = (c: TestChain, key: string, out: string, ...extra: string[]) => [
+  'attest',
+  'provenance',
+  c.taskId,
+  '--queue',
+  join(c.dir, 'queue'),
+  '--policy',
+  c.policy,
+  '--key',
+  key,
+  '--out',
+  out,
+  ...extra,
+];
+
+describe('attest provenance: the Sigstore bundle is an output like the envelope', () => {
+  it('--key at the bundle path in --out: USAGE (exit 2), the key kept, nothing written', async () => {
+    const out = join(d, 'bundle-over-key');
+    await mkdir(out);
+    const key = join(out, `${good.taskId}.provenance.sigstore.json`);
+    await copyFile(vKey, key);
+    await chmod(key, 0o600);
+    const before = await readFile(key);
+    const r = await cot(...provenanceArgs(good, key, out));
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/^cot: USAGE: the Sigstore bundle .* and --key .* are the same file/);
+    expect(await readFile(key)).toEqual(before);
+    expect(await readdir(out)).toEqual([`${good.taskId}.provenance.sigstore.json`]);
+  });
+});
