@@ -37,7 +37,7 @@ export async function loadAttestationKey(
   if (key.kind !== 'ed25519')
     throw new CotError(
       'ATTEST_KEY_REFUSED',
-      `${path} is an OpenPGP key: attestations are signed with an ed25519 key (cot keys new --format ed25519)`,
+      `${path} is an OpenPGP key: attestations are signed with an ed25519 key (cot keys new --type ed25519)`,
       { details: { path, reason: 'not-ed25519' } },
     );
   for (const impl of loaded.trust.implementations.values()) {

@@ -54,3 +54,13 @@ describe('attest provenance: the Sigstore bundle is an output like the envelope'
     expect(await readdir(out)).toEqual([`${good.taskId}.provenance.sigstore.json`]);
   });
 });
+
+describe('attestation keys', () => {
+  it('an OpenPGP key is refused with the option that makes an ed25519 key (keys new --type ed25519)', async () => {
+    const r = await cot(...provenanceArgs(good, join(good.dir, 'keys/docker-worker.key'), join(d, 'pgp')));
+    expect(r.code).toBe(4);
+    expect(r.err).toMatch(/^cot: ATTEST_KEY_REFUSED: .*is an OpenPGP key/);
+    expect(r.err).toContain('cot keys new --type ed25519');
+    expect(r.err).not.toContain('--format');
+  });
+});
