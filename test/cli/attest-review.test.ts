@@ -39,6 +39,16 @@ const provenanceArgs = (c: TestChain, key: string, out: string, ...extra: string
   ...extra,
 ];
 
+const verifyArgs = (c: TestChain, ...extra: string[]) => [
+  'verify',
+  c.taskId,
+  '--queue',
+  join(c.dir, 'queue'),
+  '--policy',
+  c.policy,
+  ...extra,
+];
+
 describe('attest provenance: the Sigstore bundle is an output like the envelope', () => {
   it('--key at the bundle path in --out: USAGE (exit 2), the key kept, nothing written', async () => {
     const out = join(d, 'bundle-over-key');
@@ -62,5 +72,20 @@ describe('attestation keys', () => {
     expect(r.err).toMatch(/^cot: ATTEST_KEY_REFUSED: .*is an OpenPGP key/);
     expect(r.err).toContain('cot keys new --type ed25519');
     expect(r.err).not.toContain('--format');
+  });
+
+  it('verify --attest-key readable by others: refused, and --allow-insecure-key-permissions (as the error says) accepts it', async () => {
+    const loose = join(d, 'loose.key');
+    await copyFile(vKey, loose);
+    await chmod(loose, 0o644);
+    const env = join(d, 'loose-vsa.intoto.json');
+    const r = await cot(...verifyArgs(good, '--attest', env, '--attest-key', loose));
+    expect(r.code).toBe(4);
+    expect(r.err).toMatch(/^cot: KEY_INSECURE_PERMISSIONS: .*--allow-insecure-key-permissions/);
+    const ok = await cot(
+      ...verifyArgs(good, '--attest', env, '--attest-key', loose, '--allow-insecure-key-permissions'),
+    );
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/^verification summary \(PASSED\): /m);
   });
 });

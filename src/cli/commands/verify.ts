@@ -152,7 +152,14 @@ export function policyInputs(policy: string, loaded: LoadedPolicy): NamedPath[] 
  * <name>.intoto.json and a file path, distinct from every input and output, the key loadable and no worker key).
  */
 async function prepareSummary(
-  o: { attest?: string; attestKey?: string; report?: string; policy: string; queue?: string },
+  o: {
+    attest?: string;
+    attestKey?: string;
+    report?: string;
+    policy: string;
+    queue?: string;
+    allowInsecureKeyPermissions?: boolean;
+  },
   loaded: LoadedPolicy,
 ): Promise<AttestationKey | undefined> {
   if (o.attest === undefined && o.attestKey === undefined) return undefined;
@@ -173,7 +180,9 @@ async function prepareSummary(
     ],
     [...policyInputs(o.policy, loaded), { path: o.attestKey, what: '--attest-key' }],
   );
-  return loadAttestationKey(o.attestKey, loaded);
+  return loadAttestationKey(o.attestKey, loaded, {
+    allowInsecureKeyPermissions: Boolean(o.allowInsecureKeyPermissions),
+  });
 }
 
 /**
@@ -223,6 +232,10 @@ export function registerVerify(program: Command, io: Io): void {
         .option(
           '--attest-key <file>',
           "the verifier's ed25519 private key that signs --attest (never a worker key)",
+        )
+        .option(
+          '--allow-insecure-key-permissions',
+          'with --attest-key: use a private key file readable by others (not recommended)',
         )
         .option('--json', 'print the JSON report')
         .addHelpText(
