@@ -1,9 +1,10 @@
-import { chmod, copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildTestChain, type TestChain } from '../helpers/chain.js';
+import { buildTestChain, labFrom, type TestChain } from '../helpers/chain.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/env.js';
+import { schemaProblems } from '../helpers/schemas.js';
 
 // Attestations used as a new user would (issue 14 review): output paths, key mix-ups and --json results that the
 // first tests of attest provenance and verify --attest did not cover.
@@ -87,5 +88,36 @@ describe('attestation keys', () => {
     );
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toMatch(/^verification summary \(PASSED\): /m);
+  });
+});
+
+describe('verify --attest --json: ok agrees with the exit code', () => {
+  it('a chain that verifies but has no subject to name: ok false, error ATTEST_NO_SUBJECT, exit 2', async () => {
+    const lab = await labFrom(good, d, 'json-no-subject', NOW);
+    const policy = join(lab.dir, 'policy.yml');
+    await writeFile(policy, `${await readFile(policy, 'utf8')}\nverifyRootTask: false\n`);
+    const root = good.report.links.find(
+      (l) => !l.decision && !l.consumed?.length && !l.image?.verified,
+    )!.taskId;
+    const r = await cot(
+      'verify',
+      root,
+      '--queue',
+      join(lab.dir, 'queue'),
+      '--policy',
+      policy,
+      '--attest',
+      join(d, 'json-none.intoto.json'),
+      '--attest-key',
+      vKey,
+      '--json',
+    );
+    expect(r.code, r.err).toBe(2);
+    const j = JSON.parse(r.out);
+    expect(j.ok).toBe(false);
+    expect(j.error).toMatchObject({ code: 'ATTEST_NO_SUBJECT' });
+    expect(j.attestationError).toMatchObject({ code: 'ATTEST_NO_SUBJECT' });
+    expect(j.errors).toEqual([]);
+    expect(schemaProblems('chain-report', j)).toEqual([]);
   });
 });

@@ -282,14 +282,17 @@ export function registerVerify(program: Command, io: Io): void {
             },
           );
       }
+      // a chain that verified but whose summary failed exits non-zero: its JSON says ok false and why, as the exit
+      const deciding = failure ?? attestError;
       if (o.json)
         jsonOut(io, {
           ...chainReportJson(report),
+          ...(deciding ? { ok: false } : {}),
           ...(attestation ? { attestation } : {}),
           ...(attestError
             ? { attestationError: { code: attestError.code, message: attestError.message } }
             : {}),
-          ...failureJson(failure),
+          ...failureJson(deciding),
         });
       else {
         io.stdout(renderChainText(report));
