@@ -7,6 +7,7 @@ import { policyDigest, type VsaPolicy } from '../attest/statement.js';
 import type { LoadedPolicy } from '../chain/policy.js';
 import { CotError } from '../errors.js';
 import { loadSigningKey } from '../keys/keys.js';
+import { keyFileOf } from '../trust/store.js';
 import { writeFilesAtomic } from '../util/atomic.js';
 
 /** The suffix of a DSSE envelope file; the Sigstore bundle beside it ends in BUNDLE_SUFFIX instead. */
@@ -56,9 +57,7 @@ export async function loadAttestationKey(
 export function summaryPolicy(loaded: LoadedPolicy): VsaPolicy {
   const folder = dirname(resolve(loaded.path));
   const trustFiles = loaded.trust.files.flatMap((f) =>
-    f.sha256 === undefined
-      ? []
-      : [{ name: relative(folder, f.path.replace(/#[^/]*$/, '')), sha256: f.sha256 }],
+    f.sha256 === undefined ? [] : [{ name: relative(folder, keyFileOf(f)), sha256: f.sha256 }],
   );
   return policyDigest(
     { name: basename(loaded.path), sha256: loaded.sha256 },

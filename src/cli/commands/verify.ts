@@ -10,6 +10,7 @@ import { CotError } from '../../errors.js';
 import { failureOutcome } from '../../failures.js';
 import { DirectoryQueue } from '../../transport/dir-store.js';
 import { DEFAULT_TREE_HOSTS } from '../../tree/online.js';
+import { keyFileOf } from '../../trust/store.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { isInside } from '../../util/fs-paths.js';
 import {
@@ -136,12 +137,12 @@ export const TREE_HOSTS_HELP =
   "with --root-url and a policy tree section without dir: the hosts of the policy's trusted repositories (GitHub's raw content and API hosts for github.com), else " +
   DEFAULT_TREE_HOSTS.join(', ');
 
-/** The key files a policy names (a trust file's entries are named FILE#implementation), as inputs. */
+/** The key files a policy names (a trust file's entries are named FILE#implementation: keyFileOf), as inputs. */
 export function policyInputs(policy: string, loaded: LoadedPolicy): NamedPath[] {
   return [
     { path: policy, what: '--policy' },
     ...loaded.trust.files.map((f) => ({
-      path: f.path.replace(/#[^/]*$/, ''),
+      path: keyFileOf(f),
       what: 'a key file the policy names',
     })),
   ];

@@ -1,7 +1,10 @@
+import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildProvenance, type InTotoStatement } from '../../../src/attest/statement.js';
 import { checkStatement } from '../../../src/attest/verify.js';
+import { summaryPolicy } from '../../../src/cli/attest-io.js';
+import { policyInputs } from '../../../src/cli/commands/verify.js';
 import { type ChainReport, loadPolicy, verifyChain } from '../../../src/index.js';
 import { DirectoryQueue } from '../../../src/queue.js';
 import { buildTestChain, labFrom, putStatus, type TestChain } from '../../helpers/chain.js';
@@ -56,5 +59,34 @@ describe("buildProvenance: the run's times come from the queue, unsigned", () =>
       expect(m.finishedOn).toBe('2026-11-25T11:59:00.000Z');
       expect(() => checkStatement(JSON.parse(JSON.stringify(st)), 'provenance')).not.toThrow();
     }
+  });
+});
+
+describe('summaryPolicy: the trust files are named as they are on disk', () => {
+  it("a trust file or key file with '#' in its name keeps its whole name (the digest can be recomputed)", async () => {
+    const lab = await labFrom(good, d, 'hash-names', NOW);
+    await rename(join(lab.dir, 'ed25519-keys.json'), join(lab.dir, 'keys#1.json'));
+    const repoDir = join(lab.dir, 'key-repo/docker-worker');
+    const [sub] = await readdir(repoDir);
+    const [file] = await readdir(join(repoDir, sub!));
+    await rename(join(repoDir, sub!, file!), join(repoDir, sub!, 'docker#worker.pub'));
+    const policy = join(lab.dir, 'policy.yml');
+    await writeFile(
+      policy,
+      (await readFile(policy, 'utf8')).replace(
+        'ed25519Keys: ed25519-keys.json',
+        'ed25519Keys: "keys#1.json"',
+      ),
+    );
+    const loaded = await loadPolicy(policy);
+    const files = (summaryPolicy(loaded).annotations!.files as { name: string; sha256: string }[]).map(
+      (f) => f.name,
+    );
+    expect(files).toContain('keys#1.json');
+    expect(files).toContain(`key-repo/docker-worker/${sub}/docker#worker.pub`);
+    for (const name of files) await expect(stat(join(lab.dir, name))).resolves.toBeTruthy();
+    const inputs = policyInputs(policy, loaded).map((p) => p.path);
+    expect(inputs).toContain(join(lab.dir, 'keys#1.json'));
+    expect(inputs).toContain(join(repoDir, sub!, 'docker#worker.pub'));
   });
 });
