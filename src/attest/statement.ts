@@ -4,6 +4,7 @@ import type { ChainLink, ChainReport } from '../chain/verify-chain.js';
 import type { CotDocument } from '../document/document.js';
 import { CotError } from '../errors.js';
 import type { JsonObject, JsonValue } from '../json/parse.js';
+import { isGithubUrl } from '../tree/github.js';
 
 /** in-toto Statement v1 (in-toto attestation spec v1, statement.md): `_type`. */
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
@@ -124,10 +125,11 @@ export function sourceOf(report: ChainReport): SourceTrace {
   };
 }
 
-/** The source revision as a ResourceDescriptor (SPDX download location form; gitCommit for a git repository). */
+/** The source revision as a ResourceDescriptor (SPDX download location form; gitCommit for a GitHub repository). */
 function sourceDependency(src: SourceTrace): ResourceDescriptor | undefined {
   if (!src.traced || !src.repository || !src.revision) return undefined;
-  const git = /github\.com|\.git$/i.test(src.repository) || src.tasksFor?.startsWith('github') === true;
+  // git exactly when the rebuild read the repository as GitHub's (tree/context.ts onGithub), else hg
+  const git = isGithubUrl(src.repository);
   const repo = src.repository.replace(/\/+$/, '');
   return {
     name: 'source',

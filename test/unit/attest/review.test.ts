@@ -5,6 +5,8 @@ import { buildProvenance, type InTotoStatement } from '../../../src/attest/state
 import { checkStatement } from '../../../src/attest/verify.js';
 import { summaryPolicy } from '../../../src/cli/attest-io.js';
 import { policyInputs } from '../../../src/cli/commands/verify.js';
+import { buildDemoLab } from '../../../src/demo/builder.js';
+import { DEMO_REVISION } from '../../../src/demo/tree.js';
 import { type ChainReport, loadPolicy, verifyChain } from '../../../src/index.js';
 import { DirectoryQueue } from '../../../src/queue.js';
 import { buildTestChain, labFrom, putStatus, type TestChain } from '../../helpers/chain.js';
@@ -88,5 +90,38 @@ describe('summaryPolicy: the trust files are named as they are on disk', () => {
     const inputs = policyInputs(policy, loaded).map((p) => p.path);
     expect(inputs).toContain(join(lab.dir, 'keys#1.json'));
     expect(inputs).toContain(join(repoDir, sub!, 'docker#worker.pub'));
+  });
+});
+
+describe('buildProvenance: the source dependency is hg or git as the rebuild read the repository', () => {
+  it('only a github.com repository is git (gitCommit); any other host is hg, even one whose name holds "github.com"', async () => {
+    const lab = await buildDemoLab({ dir: join(d, 'tree'), now: NOW, tree: true });
+    const report = await verify(lab.dir, lab.taskId);
+    expect(report.ok).toBe(true);
+    const withRepository = (repository: string, tasksFor: string): ChainReport => ({
+      ...report,
+      links: report.links.map((l) =>
+        l.tree?.rebuild
+          ? { ...l, tree: { ...l.tree, rebuild: { ...l.tree.rebuild, repository, tasksFor } } }
+          : l,
+      ),
+    });
+    const source = (r: ChainReport) =>
+      (
+        buildProvenance(r).predicate as {
+          buildDefinition: { resolvedDependencies: { name: string; uri: string; digest?: object }[] };
+        }
+      ).buildDefinition.resolvedDependencies.find((x) => x.name === 'source')!;
+    for (const repository of [
+      'https://hg.github.community.example/releases',
+      'https://hg.example.com/mirrors/github.com/releases',
+    ]) {
+      const s = source(withRepository(repository, 'hg-push'));
+      expect(s.uri).toBe(`hg+${repository}@${DEMO_REVISION}`);
+      expect(s).not.toHaveProperty('digest');
+    }
+    const gh = source(withRepository('https://github.com/mozilla-mobile/fenix', 'cron'));
+    expect(gh.uri).toBe(`git+https://github.com/mozilla-mobile/fenix@${DEMO_REVISION}`);
+    expect(gh.digest).toEqual({ gitCommit: DEMO_REVISION });
   });
 });
