@@ -1,16 +1,24 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  envelopeFromJson,
+  IN_TOTO_PAYLOAD_TYPE,
+  MAX_ENVELOPE_SIGNATURES,
+  signEnvelope,
+  verifyEnvelope,
+} from '../../../src/attest/dsse.js';
 import { buildProvenance, type InTotoStatement } from '../../../src/attest/statement.js';
 import { checkStatement } from '../../../src/attest/verify.js';
 import { summaryPolicy } from '../../../src/cli/attest-io.js';
 import { policyInputs } from '../../../src/cli/commands/verify.js';
 import { buildDemoLab } from '../../../src/demo/builder.js';
 import { DEMO_REVISION } from '../../../src/demo/tree.js';
-import { type ChainReport, loadPolicy, verifyChain } from '../../../src/index.js';
+import { type ChainReport, type JsonValue, loadPolicy, verifyChain } from '../../../src/index.js';
 import { DirectoryQueue } from '../../../src/queue.js';
 import { buildTestChain, labFrom, putStatus, type TestChain } from '../../helpers/chain.js';
-import { tempDir } from '../../helpers/env.js';
+import { codeOf, tempDir } from '../../helpers/env.js';
 
 // Provenance fields a new user's data can bend (issue 14 review): what the queue says unsigned, and names.
 
@@ -123,5 +131,33 @@ describe('buildProvenance: the source dependency is hg or git as the rebuild rea
     const gh = source(withRepository('https://github.com/mozilla-mobile/fenix', 'cron'));
     expect(gh.uri).toBe(`git+https://github.com/mozilla-mobile/fenix@${DEMO_REVISION}`);
     expect(gh.digest).toEqual({ gitCommit: DEMO_REVISION });
+  });
+});
+
+describe('DSSE envelopes: bounded work before any signature verifies', () => {
+  it(`more than ${MAX_ENVELOPE_SIGNATURES} signatures: ATTESTATION_INVALID at once (each would hash the whole payload again)`, async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const payload = Buffer.alloc(4 << 20, 0x20);
+    const genuine = signEnvelope(payload, IN_TOTO_PAYLOAD_TYPE, privateKey);
+    const junk = { keyid: '', sig: Buffer.alloc(64, 1).toString('base64') };
+    const many = {
+      ...genuine,
+      signatures: [...Array.from({ length: MAX_ENVELOPE_SIGNATURES }, () => junk), genuine.signatures[0]!],
+    };
+    const started = Date.now();
+    expect(await codeOf(() => envelopeFromJson(many as unknown as JsonValue, 'many'))).toBe(
+      'ATTESTATION_INVALID',
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+    // up to the bound, every signature is still tried: the genuine one last verifies
+    const bounded = {
+      ...genuine,
+      signatures: [
+        ...Array.from({ length: MAX_ENVELOPE_SIGNATURES - 1 }, () => junk),
+        genuine.signatures[0]!,
+      ],
+    };
+    const env = envelopeFromJson(bounded as unknown as JsonValue, 'bounded');
+    expect(verifyEnvelope(env, [publicKey], 'bounded').payload.equals(payload)).toBe(true);
   });
 });
