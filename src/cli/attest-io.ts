@@ -66,6 +66,19 @@ export function summaryPolicy(loaded: LoadedPolicy): VsaPolicy {
   );
 }
 
+/**
+ * The deployment a chain was read from, for an attestation's URIs: `--root-url`, else TASKCLUSTER_ROOT_URL when the
+ * queue is Taskcluster's (queueFromOptions read it from there, or through the task's proxy of that deployment);
+ * none for a directory store, nor for TASKCLUSTER_PROXY_URL alone (a task's proxy is no address for others).
+ */
+export function attestationRootUrl(
+  o: { queue?: string | undefined; rootUrl?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  if (o.queue !== undefined) return undefined;
+  return o.rootUrl ?? (env.TASKCLUSTER_ROOT_URL || undefined);
+}
+
 /** The Sigstore bundle's path beside an envelope file `<name>.intoto.json`: `<name>.sigstore.json`. */
 export function bundlePathFor(envelopePath: string): string {
   return `${envelopePath.slice(0, -ENVELOPE_SUFFIX.length)}${BUNDLE_SUFFIX}`;

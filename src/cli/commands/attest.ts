@@ -8,6 +8,7 @@ import { CotError, fsError } from '../../errors.js';
 import { assertDistinctOutputs } from '../../util/output-paths.js';
 import {
   type AttestationKey,
+  attestationRootUrl,
   bundlePathFor,
   ENVELOPE_SUFFIX,
   loadAttestationKey,
@@ -112,7 +113,8 @@ function registerAttestProvenance(attest: Command, io: Io): void {
         reportFailure(io, { ...failure, message: `${failure.message}; no provenance written` });
         return;
       }
-      const statement = buildProvenance(report, o.rootUrl ? { rootUrl: o.rootUrl } : {});
+      const rootUrl = attestationRootUrl(o, process.env);
+      const statement = buildProvenance(report, rootUrl ? { rootUrl } : {});
       const signed = signStatement(statement, key!.privateKey);
       await mkdir(o.out, { recursive: true }).catch((e: unknown) => {
         throw fsError(e, o.out, 'cannot make --out');

@@ -22,6 +22,7 @@ import {
 import { escapeControls } from '../../util/terminal.js';
 import {
   type AttestationKey,
+  attestationRootUrl,
   bundlePathFor,
   checkEnvelopePath,
   loadAttestationKey,
@@ -271,17 +272,21 @@ export function registerVerify(program: Command, io: Io): void {
             message: `no verification summary written: the chain could not be verified (${failure.code}), which is neither PASSED nor FAILED`,
           };
         else
-          attestation = await writeSummary(report, loaded, attestKey, o.attest, o.rootUrl).catch(
-            (e: unknown) => {
-              if (!(e instanceof CotError)) throw e;
-              attestError = {
-                code: e.code,
-                exitCode: exitCodeFor(e.code),
-                message: `no verification summary written: ${e.message}`,
-              };
-              return undefined;
-            },
-          );
+          attestation = await writeSummary(
+            report,
+            loaded,
+            attestKey,
+            o.attest,
+            attestationRootUrl(o, process.env),
+          ).catch((e: unknown) => {
+            if (!(e instanceof CotError)) throw e;
+            attestError = {
+              code: e.code,
+              exitCode: exitCodeFor(e.code),
+              message: `no verification summary written: ${e.message}`,
+            };
+            return undefined;
+          });
       }
       // a chain that verified but whose summary failed exits non-zero: its JSON says ok false and why, as the exit
       const deciding = failure ?? attestError;
