@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,8 +9,9 @@ import {
   signEnvelope,
   verifyEnvelope,
 } from '../../../src/attest/dsse.js';
+import { signStatement } from '../../../src/attest/sign.js';
 import { buildProvenance, type InTotoStatement } from '../../../src/attest/statement.js';
-import { checkStatement } from '../../../src/attest/verify.js';
+import { checkStatement, verifyAttestation } from '../../../src/attest/verify.js';
 import { summaryPolicy } from '../../../src/cli/attest-io.js';
 import { policyInputs } from '../../../src/cli/commands/verify.js';
 import { buildDemoLab } from '../../../src/demo/builder.js';
@@ -18,7 +19,7 @@ import { DEMO_REVISION } from '../../../src/demo/tree.js';
 import { type ChainReport, type JsonValue, loadPolicy, verifyChain } from '../../../src/index.js';
 import { DirectoryQueue } from '../../../src/queue.js';
 import { buildTestChain, labFrom, putStatus, type TestChain } from '../../helpers/chain.js';
-import { codeOf, tempDir } from '../../helpers/env.js';
+import { codeOf, errorOf, tempDir } from '../../helpers/env.js';
 
 // Provenance fields a new user's data can bend (issue 14 review): what the queue says unsigned, and names.
 
@@ -159,5 +160,22 @@ describe('DSSE envelopes: bounded work before any signature verifies', () => {
     };
     const env = envelopeFromJson(bounded as unknown as JsonValue, 'bounded');
     expect(verifyEnvelope(env, [publicKey], 'bounded').payload.equals(payload)).toBe(true);
+  });
+});
+
+describe('Sigstore bundles with a timestamp: refused, never a crash', () => {
+  it('an RFC 3161 timestamp (well formed or not) cannot be checked offline with a key: ATTESTATION_INVALID', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const signed = signStatement(buildProvenance(good.report), privateKey);
+    for (const signedTimestamp of ['AAAA', randomBytes(300).toString('base64')]) {
+      const bundle = structuredClone(signed.bundle) as { verificationMaterial: Record<string, unknown> };
+      bundle.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp }] };
+      const e = await errorOf(
+        (async () =>
+          verifyAttestation(Buffer.from(JSON.stringify(bundle)), { keys: [publicKey], source: 'tsa' }))(),
+      );
+      expect(e.code).toBe('ATTESTATION_INVALID');
+      expect(e.message).toMatch(/timestamp/);
+    }
   });
 });
