@@ -56,6 +56,30 @@ export function isSigstoreBundle(value: JsonValue): boolean {
   );
 }
 
+const isObject = (v: JsonValue | undefined): v is { [k: string]: JsonValue } =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * ATTESTATION_INVALID for a bundle that sets two members of one protobuf oneof (the content: `dsseEnvelope`,
+ * `messageSignature`; the verification material: `publicKey`, `x509CertificateChain`, `certificate`): the JSON
+ * mapping forbids it, and @sigstore/bundle would read one and ignore the other, a certificate beside the key
+ * included, where another reader may take the other.
+ */
+function refuseTwoOfOneof(value: JsonValue, source: string): void {
+  if (!isObject(value)) return;
+  const set = (o: JsonValue | undefined, keys: string[]) =>
+    isObject(o) ? keys.filter((k) => o[k] !== undefined && o[k] !== null) : [];
+  for (const both of [
+    set(value, ['dsseEnvelope', 'messageSignature']),
+    set(value.verificationMaterial, ['publicKey', 'x509CertificateChain', 'certificate']),
+  ])
+    if (both.length > 1)
+      throw new CotError(
+        'ATTESTATION_INVALID',
+        `${source}: the bundle sets ${both.join(' and ')}, of which one at most may be set (one protobuf oneof)`,
+      );
+}
+
 /**
  * Verify a key-signed Sigstore bundle holding a DSSE envelope with @sigstore/verify, offline: trust material with
  * the public keys given and no log, certificate authority or timestamp authority; thresholds 0. Each key is tried
@@ -69,6 +93,7 @@ export function verifySigstoreBundle(
   keys: readonly KeyObject[],
   source: string,
 ): DsseEnvelope {
+  refuseTwoOfOneof(value, source);
   const { bundleFromJSON, envelopeToJSON } = sigstoreBundle();
   let bundle: ReturnType<typeof bundleFromJSON>;
   try {

@@ -179,3 +179,37 @@ describe('Sigstore bundles with a timestamp: refused, never a crash', () => {
     }
   });
 });
+
+describe('Sigstore bundles that set two members of one oneof: ATTESTATION_INVALID, never one of them ignored', () => {
+  it('a certificate or a certificate chain beside the public key, a message signature beside the envelope', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const signed = signStatement(buildProvenance(good.report), privateKey);
+    type Bundle = { verificationMaterial: Record<string, unknown> } & Record<string, unknown>;
+    const edits: [string, (b: Bundle) => void][] = [
+      ['certificate', (b) => (b.verificationMaterial.certificate = { rawBytes: 'AAAA' })],
+      ['x509CertificateChain', (b) => (b.verificationMaterial.x509CertificateChain = { certificates: [] })],
+      [
+        'messageSignature',
+        (b) =>
+          (b.messageSignature = {
+            messageDigest: { algorithm: 'SHA2_256', digest: randomBytes(32).toString('base64') },
+            signature: 'AAAA',
+          }),
+      ],
+    ];
+    // the bundle as written is accepted
+    expect(verifyAttestation(Buffer.from(JSON.stringify(signed.bundle)), { keys: [publicKey] }).format).toBe(
+      'sigstore-bundle',
+    );
+    for (const [what, edit] of edits) {
+      const bundle = structuredClone(signed.bundle) as Bundle;
+      edit(bundle);
+      const e = await errorOf(
+        (async () =>
+          verifyAttestation(Buffer.from(JSON.stringify(bundle)), { keys: [publicKey], source: what }))(),
+      );
+      expect(e.code, what).toBe('ATTESTATION_INVALID');
+      expect(e.message, what).toContain(what);
+    }
+  });
+});
