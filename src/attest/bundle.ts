@@ -56,12 +56,36 @@ export function isSigstoreBundle(value: JsonValue): boolean {
   );
 }
 
+const isObject = (v: JsonValue | undefined): v is { [k: string]: JsonValue } =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * ATTESTATION_INVALID for a bundle that sets two members of one protobuf oneof (the content: `dsseEnvelope`,
+ * `messageSignature`; the verification material: `publicKey`, `x509CertificateChain`, `certificate`): the JSON
+ * mapping forbids it, and @sigstore/bundle would read one and ignore the other, a certificate beside the key
+ * included, where another reader may take the other.
+ */
+function refuseTwoOfOneof(value: JsonValue, source: string): void {
+  if (!isObject(value)) return;
+  const set = (o: JsonValue | undefined, keys: string[]) =>
+    isObject(o) ? keys.filter((k) => o[k] !== undefined && o[k] !== null) : [];
+  for (const both of [
+    set(value, ['dsseEnvelope', 'messageSignature']),
+    set(value.verificationMaterial, ['publicKey', 'x509CertificateChain', 'certificate']),
+  ])
+    if (both.length > 1)
+      throw new CotError(
+        'ATTESTATION_INVALID',
+        `${source}: the bundle sets ${both.join(' and ')}, of which one at most may be set (one protobuf oneof)`,
+      );
+}
+
 /**
  * Verify a key-signed Sigstore bundle holding a DSSE envelope with @sigstore/verify, offline: trust material with
  * the public keys given and no log, certificate authority or timestamp authority; thresholds 0. Each key is tried
  * (the bundle's key hint carries no trust). Returns the envelope (its payload type is checked by the caller).
  * Throws ATTESTATION_INVALID (not a valid bundle, a message signature, a certificate: keyless bundles need
- * Sigstore's roots and are not checked here, or log entries that cannot be checked offline) and
+ * Sigstore's roots and are not checked here, or log entries or timestamps that cannot be checked offline) and
  * ATTESTATION_SIGNATURE_INVALID.
  */
 export function verifySigstoreBundle(
@@ -69,6 +93,7 @@ export function verifySigstoreBundle(
   keys: readonly KeyObject[],
   source: string,
 ): DsseEnvelope {
+  refuseTwoOfOneof(value, source);
   const { bundleFromJSON, envelopeToJSON } = sigstoreBundle();
   let bundle: ReturnType<typeof bundleFromJSON>;
   try {
@@ -96,8 +121,24 @@ export function verifySigstoreBundle(
       'ATTESTATION_INVALID',
       `${source}: the bundle carries ${bundle.verificationMaterial.tlogEntries.length} transparency-log entr${bundle.verificationMaterial.tlogEntries.length === 1 ? 'y' : 'ies'}, which cannot be checked offline`,
     );
+  const timestamps = bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.length ?? 0;
+  if (timestamps > 0)
+    throw new CotError(
+      'ATTESTATION_INVALID',
+      `${source}: the bundle carries ${timestamps} RFC 3161 timestamp${timestamps === 1 ? '' : 's'}, which cannot be checked offline with a key`,
+    );
   const { Verifier, toSignedEntity } = sigstoreVerify();
-  const entity = toSignedEntity(bundle);
+  let entity: ReturnType<typeof toSignedEntity>;
+  try {
+    entity = toSignedEntity(bundle);
+  } catch (e) {
+    // what @sigstore/verify cannot even read (a malformed structure inside the bundle) is a bad bundle, not a bug
+    throw new CotError(
+      'ATTESTATION_INVALID',
+      `${source}: not a valid Sigstore bundle: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
   let lastError: unknown;
   for (const key of keys) {
     const verifier = new Verifier(

@@ -50,6 +50,13 @@ export function signEnvelope(payload: Uint8Array, payloadType: string, privateKe
   };
 }
 
+/**
+ * The most signatures an envelope may carry (cot writes one; a Sigstore bundle holds exactly one). Each is checked
+ * over the whole PAE with every key: without a bound, a 64 MiB file of signatures over a large payload would take
+ * hours to refuse.
+ */
+export const MAX_ENVELOPE_SIGNATURES = 16;
+
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 /**
@@ -73,7 +80,7 @@ function isObject(v: JsonValue | undefined): v is JsonObject {
 
 /**
  * Read a DSSE envelope from its JSON form: `payloadType` (string), `payload` (base64), `signatures` (a non-empty
- * list of `{sig, keyid?}`, sig base64). Throws ATTESTATION_INVALID naming the first bad field (JSON_INVALID for
+ * list of at most MAX_ENVELOPE_SIGNATURES `{sig, keyid?}`, sig base64). Throws ATTESTATION_INVALID naming the first bad field (JSON_INVALID for
  * bytes that are not strict JSON).
  */
 export function envelopeFromJson(value: JsonValue, source: string): DsseEnvelope {
@@ -85,6 +92,12 @@ export function envelopeFromJson(value: JsonValue, source: string): DsseEnvelope
   decodeBase64(payload, `${source}: payload`);
   if (!Array.isArray(signatures) || signatures.length === 0)
     throw new CotError('ATTESTATION_INVALID', `${source}: signatures is missing or empty`);
+  if (signatures.length > MAX_ENVELOPE_SIGNATURES)
+    throw new CotError(
+      'ATTESTATION_INVALID',
+      `${source}: the envelope has ${signatures.length} signatures, more than the ${MAX_ENVELOPE_SIGNATURES} cot checks`,
+      { details: { signatures: signatures.length, limit: MAX_ENVELOPE_SIGNATURES } },
+    );
   const sigs = signatures.map((s, i) => {
     if (!isObject(s))
       throw new CotError('ATTESTATION_INVALID', `${source}: signatures[${i}] is not an object`);

@@ -4,6 +4,7 @@ import type { ChainLink, ChainReport } from '../chain/verify-chain.js';
 import type { CotDocument } from '../document/document.js';
 import { CotError } from '../errors.js';
 import type { JsonObject, JsonValue } from '../json/parse.js';
+import { isGithubUrl } from '../tree/github.js';
 
 /** in-toto Statement v1 (in-toto attestation spec v1, statement.md): `_type`. */
 export const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
@@ -124,10 +125,11 @@ export function sourceOf(report: ChainReport): SourceTrace {
   };
 }
 
-/** The source revision as a ResourceDescriptor (SPDX download location form; gitCommit for a git repository). */
+/** The source revision as a ResourceDescriptor (SPDX download location form; gitCommit for a GitHub repository). */
 function sourceDependency(src: SourceTrace): ResourceDescriptor | undefined {
   if (!src.traced || !src.repository || !src.revision) return undefined;
-  const git = /github\.com|\.git$/i.test(src.repository) || src.tasksFor?.startsWith('github') === true;
+  // git exactly when the rebuild read the repository as GitHub's (tree/context.ts onGithub), else hg
+  const git = isGithubUrl(src.repository);
   const repo = src.repository.replace(/\/+$/, '');
   return {
     name: 'source',
@@ -205,6 +207,21 @@ function signedImage(doc: CotDocument, link: ChainLink | undefined): ResourceDes
   };
 }
 
+/** An RFC 3339 date-time, in UTC (`Z`) or with an offset. */
+const RFC3339_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A run time from the queue's status (unsigned, as the queue wrote it) as SLSA wants it: an RFC 3339 time in UTC as
+ * given, one with an offset converted to UTC, anything else (not a time, not a real date) undefined: left out, never
+ * guessed.
+ */
+function utcTime(v: string | undefined): string | undefined {
+  if (v === undefined || !RFC3339_TIME.test(v)) return undefined;
+  const t = new Date(v);
+  if (Number.isNaN(t.getTime())) return undefined;
+  return v.endsWith('Z') ? v : t.toISOString();
+}
+
 /** What buildProvenance needs besides the report. */
 export interface ProvenanceOptions {
   /** the Taskcluster root URL the chain was read from: artifact and task URIs (absent: names, annotations only) */
@@ -225,7 +242,8 @@ export interface ProvenanceOptions {
  *                   its signed digest, or docker-worker's signed imageHash), and the traced source revision
  *   runDetails      builder.id `<TASKCLUSTER_BUILDER_PREFIX>/<implementation>/<provisionerId>/<workerType>`;
  *                   metadata.invocationId `<taskId>/<runId>`, startedOn/finishedOn the run's `started` and
- *                   `resolved` from the queue's status (omitted when the status lacks them); byproducts: the
+ *                   `resolved` from the queue's status, in UTC (omitted when the status lacks them or they are not
+ *                   RFC 3339 times); byproducts: the
  *                   chain-of-trust document verified, with its digest
  * Pure. Throws CHAIN_VERIFICATION_FAILED when the report did not verify (no provenance for an unverified chain)
  * and ATTEST_NO_SUBJECT when the root's own document was not verified.
@@ -252,6 +270,8 @@ export function buildProvenance(report: ChainReport, o: ProvenanceOptions = {}):
   const workerType = link?.workerType ?? '';
   const source = sourceOf(report);
   const run = ev.status?.runs?.find((r) => r.runId === doc.runId);
+  const startedOn = utcTime(run?.started);
+  const finishedOn = utcTime(run?.resolved);
   const deps = consumedDependencies(report, link, o.rootUrl);
   const image = signedImage(doc, link);
   if (image) deps.push(image);
@@ -283,8 +303,8 @@ export function buildProvenance(report: ChainReport, o: ProvenanceOptions = {}):
       },
       metadata: {
         invocationId: `${doc.taskId}/${doc.runId}`,
-        ...(typeof run?.started === 'string' ? { startedOn: run.started } : {}),
-        ...(typeof run?.resolved === 'string' ? { finishedOn: run.resolved } : {}),
+        ...(startedOn ? { startedOn } : {}),
+        ...(finishedOn ? { finishedOn } : {}),
       },
       ...(link?.document
         ? {

@@ -7,6 +7,7 @@ import { policyDigest, type VsaPolicy } from '../attest/statement.js';
 import type { LoadedPolicy } from '../chain/policy.js';
 import { CotError } from '../errors.js';
 import { loadSigningKey } from '../keys/keys.js';
+import { keyFileOf } from '../trust/store.js';
 import { writeFilesAtomic } from '../util/atomic.js';
 
 /** The suffix of a DSSE envelope file; the Sigstore bundle beside it ends in BUNDLE_SUFFIX instead. */
@@ -37,7 +38,7 @@ export async function loadAttestationKey(
   if (key.kind !== 'ed25519')
     throw new CotError(
       'ATTEST_KEY_REFUSED',
-      `${path} is an OpenPGP key: attestations are signed with an ed25519 key (cot keys new --format ed25519)`,
+      `${path} is an OpenPGP key: attestations are signed with an ed25519 key (cot keys new --type ed25519)`,
       { details: { path, reason: 'not-ed25519' } },
     );
   for (const impl of loaded.trust.implementations.values()) {
@@ -56,15 +57,26 @@ export async function loadAttestationKey(
 export function summaryPolicy(loaded: LoadedPolicy): VsaPolicy {
   const folder = dirname(resolve(loaded.path));
   const trustFiles = loaded.trust.files.flatMap((f) =>
-    f.sha256 === undefined
-      ? []
-      : [{ name: relative(folder, f.path.replace(/#[^/]*$/, '')), sha256: f.sha256 }],
+    f.sha256 === undefined ? [] : [{ name: relative(folder, keyFileOf(f)), sha256: f.sha256 }],
   );
   return policyDigest(
     { name: basename(loaded.path), sha256: loaded.sha256 },
     trustFiles,
     pathToFileURL(resolve(loaded.path)).href,
   );
+}
+
+/**
+ * The deployment a chain was read from, for an attestation's URIs: `--root-url`, else TASKCLUSTER_ROOT_URL when the
+ * queue is Taskcluster's (queueFromOptions read it from there, or through the task's proxy of that deployment);
+ * none for a directory store, nor for TASKCLUSTER_PROXY_URL alone (a task's proxy is no address for others).
+ */
+export function attestationRootUrl(
+  o: { queue?: string | undefined; rootUrl?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  if (o.queue !== undefined) return undefined;
+  return o.rootUrl ?? (env.TASKCLUSTER_ROOT_URL || undefined);
 }
 
 /** The Sigstore bundle's path beside an envelope file `<name>.intoto.json`: `<name>.sigstore.json`. */

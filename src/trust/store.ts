@@ -33,6 +33,8 @@ export interface ImplementationKeys {
 /** One file of a key repository, as loaded (for listings and lint). */
 export interface KeyFileEntry {
   path: string;
+  /** the file read, when `path` names one part of it (an ed25519 trust file's entry: `FILE#implementation`) */
+  file?: string;
   implementation: string;
   role: KeyRole;
   keys: VerificationKey[];
@@ -40,6 +42,11 @@ export interface KeyFileEntry {
   sha256?: string;
   /** why the file could not be used */
   error?: string;
+}
+
+/** The file a KeyFileEntry was read from (its `path`, or the trust file an entry `FILE#implementation` is part of). */
+export function keyFileOf(entry: KeyFileEntry): string {
+  return entry.file ?? entry.path;
 }
 
 export interface TrustStore {
@@ -296,6 +303,7 @@ export async function addEd25519TrustFile(
     store.implementations.set(name, impl);
     const entry: KeyFileEntry = {
       path: `${path}#${name}`,
+      file: path,
       implementation: name,
       role: 'worker',
       keys: [],

@@ -8,6 +8,7 @@ import { CotError, fsError } from '../../errors.js';
 import { assertDistinctOutputs } from '../../util/output-paths.js';
 import {
   type AttestationKey,
+  attestationRootUrl,
   bundlePathFor,
   ENVELOPE_SUFFIX,
   loadAttestationKey,
@@ -94,7 +95,10 @@ function registerAttestProvenance(attest: Command, io: Io): void {
         await checkOutFolder(o.out, join(o.out, name));
         await assertOutsideStore(o.out, '--out', o.queue);
         await assertDistinctOutputs(
-          [{ path: join(o.out, name), what: 'the provenance' }],
+          [
+            { path: join(o.out, name), what: 'the provenance' },
+            { path: bundlePathFor(join(o.out, name)), what: 'the Sigstore bundle of the provenance' },
+          ],
           [...policyInputs(o.policy, loaded), { path: o.key, what: '--key' }],
         );
         key = await loadAttestationKey(o.key, loaded, {
@@ -109,7 +113,8 @@ function registerAttestProvenance(attest: Command, io: Io): void {
         reportFailure(io, { ...failure, message: `${failure.message}; no provenance written` });
         return;
       }
-      const statement = buildProvenance(report, o.rootUrl ? { rootUrl: o.rootUrl } : {});
+      const rootUrl = attestationRootUrl(o, process.env);
+      const statement = buildProvenance(report, rootUrl ? { rootUrl } : {});
       const signed = signStatement(statement, key!.privateKey);
       await mkdir(o.out, { recursive: true }).catch((e: unknown) => {
         throw fsError(e, o.out, 'cannot make --out');

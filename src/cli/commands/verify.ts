@@ -10,6 +10,7 @@ import { CotError } from '../../errors.js';
 import { failureOutcome } from '../../failures.js';
 import { DirectoryQueue } from '../../transport/dir-store.js';
 import { DEFAULT_TREE_HOSTS } from '../../tree/online.js';
+import { keyFileOf } from '../../trust/store.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { isInside } from '../../util/fs-paths.js';
 import {
@@ -21,6 +22,7 @@ import {
 import { escapeControls } from '../../util/terminal.js';
 import {
   type AttestationKey,
+  attestationRootUrl,
   bundlePathFor,
   checkEnvelopePath,
   loadAttestationKey,
@@ -136,12 +138,12 @@ export const TREE_HOSTS_HELP =
   "with --root-url and a policy tree section without dir: the hosts of the policy's trusted repositories (GitHub's raw content and API hosts for github.com), else " +
   DEFAULT_TREE_HOSTS.join(', ');
 
-/** The key files a policy names (a trust file's entries are named FILE#implementation), as inputs. */
+/** The key files a policy names (a trust file's entries are named FILE#implementation: keyFileOf), as inputs. */
 export function policyInputs(policy: string, loaded: LoadedPolicy): NamedPath[] {
   return [
     { path: policy, what: '--policy' },
     ...loaded.trust.files.map((f) => ({
-      path: f.path.replace(/#[^/]*$/, ''),
+      path: keyFileOf(f),
       what: 'a key file the policy names',
     })),
   ];
@@ -152,7 +154,14 @@ export function policyInputs(policy: string, loaded: LoadedPolicy): NamedPath[] 
  * <name>.intoto.json and a file path, distinct from every input and output, the key loadable and no worker key).
  */
 async function prepareSummary(
-  o: { attest?: string; attestKey?: string; report?: string; policy: string; queue?: string },
+  o: {
+    attest?: string;
+    attestKey?: string;
+    report?: string;
+    policy: string;
+    queue?: string;
+    allowInsecureKeyPermissions?: boolean;
+  },
   loaded: LoadedPolicy,
 ): Promise<AttestationKey | undefined> {
   if (o.attest === undefined && o.attestKey === undefined) return undefined;
@@ -173,7 +182,9 @@ async function prepareSummary(
     ],
     [...policyInputs(o.policy, loaded), { path: o.attestKey, what: '--attest-key' }],
   );
-  return loadAttestationKey(o.attestKey, loaded);
+  return loadAttestationKey(o.attestKey, loaded, {
+    allowInsecureKeyPermissions: Boolean(o.allowInsecureKeyPermissions),
+  });
 }
 
 /**
@@ -224,6 +235,10 @@ export function registerVerify(program: Command, io: Io): void {
           '--attest-key <file>',
           "the verifier's ed25519 private key that signs --attest (never a worker key)",
         )
+        .option(
+          '--allow-insecure-key-permissions',
+          'with --attest-key: use a private key file readable by others (not recommended)',
+        )
         .option('--json', 'print the JSON report')
         .addHelpText(
           'after',
@@ -257,26 +272,33 @@ export function registerVerify(program: Command, io: Io): void {
             message: `no verification summary written: the chain could not be verified (${failure.code}), which is neither PASSED nor FAILED`,
           };
         else
-          attestation = await writeSummary(report, loaded, attestKey, o.attest, o.rootUrl).catch(
-            (e: unknown) => {
-              if (!(e instanceof CotError)) throw e;
-              attestError = {
-                code: e.code,
-                exitCode: exitCodeFor(e.code),
-                message: `no verification summary written: ${e.message}`,
-              };
-              return undefined;
-            },
-          );
+          attestation = await writeSummary(
+            report,
+            loaded,
+            attestKey,
+            o.attest,
+            attestationRootUrl(o, process.env),
+          ).catch((e: unknown) => {
+            if (!(e instanceof CotError)) throw e;
+            attestError = {
+              code: e.code,
+              exitCode: exitCodeFor(e.code),
+              message: `no verification summary written: ${e.message}`,
+            };
+            return undefined;
+          });
       }
+      // a chain that verified but whose summary failed exits non-zero: its JSON says ok false and why, as the exit
+      const deciding = failure ?? attestError;
       if (o.json)
         jsonOut(io, {
           ...chainReportJson(report),
+          ...(deciding ? { ok: false } : {}),
           ...(attestation ? { attestation } : {}),
           ...(attestError
             ? { attestationError: { code: attestError.code, message: attestError.message } }
             : {}),
-          ...failureJson(failure),
+          ...failureJson(deciding),
         });
       else {
         io.stdout(renderChainText(report));
