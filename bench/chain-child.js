@@ -95,6 +95,7 @@ if (attest) {
       ? lib.buildVerificationSummary(r, {
           verifier: { version: { cot: lib.VERSION } },
           policy: lib.summaryPolicy(loaded),
+          rootDocumentWaived: !loaded.policy.verifyRootTask,
         })
       : lib.buildProvenance(r),
   );

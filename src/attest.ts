@@ -44,6 +44,7 @@ export {
 export {
   type AttestedArtifact,
   checkStatement,
+  matchSubjects,
   type VerifiedAttestation,
   type VerifyAttestationOptions,
   verifyAttestation,

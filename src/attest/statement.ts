@@ -341,14 +341,20 @@ export interface VerificationSummaryOptions {
   policy: VsaPolicy;
   /** the Taskcluster root URL: resourceUri and input attestation URIs (absent: `urn:taskcluster:task:<taskId>`) */
   rootUrl?: string;
+  /**
+   * the policy waives the root task's own document (`verifyRootTask: false`, a task verifying its inputs before
+   * it runs): the subjects are then the artifacts it consumes that the chain verified. Default false: a root whose
+   * own document did not verify has no subject (ATTEST_NO_SUBJECT), never its inputs in its place.
+   */
+  rootDocumentWaived?: boolean;
 }
 
 /**
  * An in-toto Statement v1 with a SLSA Verification Summary v1 predicate for a verification just done (PASSED or
  * FAILED, README "Attestations"):
- *   subject            the root's artifacts with their signed digests; when the root's own document was not
- *                      verified, the artifacts it consumed that the chain verified (what a task about to run on
- *                      them relies on)
+ *   subject            the root's artifacts with their signed digests; when the policy waives the root's own
+ *                      document (`rootDocumentWaived`), the artifacts it consumes that the chain verified (what a
+ *                      task about to run on them relies on)
  *   verifier           id and version; timeVerified the report's reference time
  *   resourceUri        taskUri(rootUrl, root)
  *   policy             the policy file and every trust file it names, as one digest (policyDigest)
@@ -364,7 +370,7 @@ export function buildVerificationSummary(
 ): InTotoStatement {
   const link = rootLink(report);
   let subject = report.rootEvidence ? subjectsOf(report.rootEvidence.document) : [];
-  if (subject.length === 0) {
+  if (subject.length === 0 && o.rootDocumentWaived && !report.rootEvidence) {
     const byName = new Map<string, ResourceDescriptor>();
     for (const c of link?.consumed ?? [])
       byName.set(`${c.taskId}/${c.artifact}`, {
@@ -377,7 +383,9 @@ export function buildVerificationSummary(
   if (subject.length === 0)
     throw new CotError(
       'ATTEST_NO_SUBJECT',
-      `task ${report.root}: neither its own document nor any artifact it consumes was verified: the summary would have no subject`,
+      o.rootDocumentWaived
+        ? `task ${report.root}: its own document is waived by the policy and no artifact it consumes was verified: the summary would have no subject`
+        : `task ${report.root}: its own chain-of-trust document was not verified, so its artifacts have no signed digests: the summary would have no subject`,
     );
   const inputAttestations = report.links
     .filter((l) => l.document)

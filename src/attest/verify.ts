@@ -215,6 +215,20 @@ export interface VerifyAttestationOptions {
   source?: string;
 }
 
+/**
+ * Each artifact must be a subject of `statement`: a subject of the same name whose digests equal the file's for
+ * every algorithm both give (at least one). Returns the subjects matched, in order; throws
+ * ATTESTATION_SUBJECT_MISMATCH (details: artifact, reason not-a-subject or digest-mismatch, algorithm, expected,
+ * found) for the first that is not. For a statement verifyAttestation returned.
+ */
+export function matchSubjects(
+  statement: InTotoStatement,
+  artifacts: readonly AttestedArtifact[],
+  source = 'attestation',
+): ResourceDescriptor[] {
+  return artifacts.map((a) => matchSubject(statement, a, source));
+}
+
 function matchSubject(statement: InTotoStatement, a: AttestedArtifact, source: string): ResourceDescriptor {
   const named = statement.subject.filter((s) => s.name === a.name);
   const what = `${a.name}${a.path && a.path !== a.name ? ` (${a.path})` : ''}`;
@@ -292,7 +306,7 @@ export function verifyAttestation(bytes: Uint8Array, o: VerifyAttestationOptions
     );
   }
   const statement = checkStatement(parsed, source);
-  const matched = (o.artifacts ?? []).map((a) => matchSubject(statement, a, source));
+  const matched = matchSubjects(statement, o.artifacts ?? [], source);
   const result =
     statement.predicateType === VSA_PREDICATE_TYPE
       ? (statement.predicate.verificationResult as 'PASSED' | 'FAILED')

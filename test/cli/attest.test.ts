@@ -391,6 +391,28 @@ describe('cot verify-attestation refusals', () => {
     }
   });
 
+  it("the signer's private key given as --key: KEY_INVALID naming the mistake, exit 4", async () => {
+    const r = await cot('verify-attestation', envelope, '--key', vKey);
+    expect(r.code).toBe(4);
+    expect(r.err).toMatch(
+      /^cot: KEY_INVALID: --key .*verifier\.key holds the private key that signed .*, not its public key/,
+    );
+    // another private key is no such mistake: the signature simply does not verify
+    const other = await cot('verify-attestation', envelope, '--key', join(d, 'other.key'));
+    expect(other.code).toBe(1);
+    expect(other.err).toMatch(/^cot: ATTESTATION_SIGNATURE_INVALID: /);
+  });
+
+  it('the signature is checked before any --artifact is read: a missing file with a wrong key is the signature', async () => {
+    const missing = `public/manifest.json=${join(d, 'no-such-file')}`;
+    const r = await cot('verify-attestation', envelope, '--key', otherPub, '--artifact', missing);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^cot: ATTESTATION_SIGNATURE_INVALID: /);
+    const ok = await cot('verify-attestation', envelope, '--key', vPub, '--artifact', missing);
+    expect(ok.code).toBe(4);
+    expect(ok.err).toMatch(/^cot: FILE_NOT_FOUND: /);
+  });
+
   it('a file that is not JSON: ATTESTATION_INVALID, exit 4', async () => {
     const f = join(d, 'not-json.intoto.json');
     await writeFile(f, 'this is not an attestation\n');

@@ -1,10 +1,12 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Command } from '@commander-js/extra-typings';
 import { PROVENANCE_PREDICATE_TYPE, VSA_PREDICATE_TYPE } from '../../attest/statement.js';
-import { type VerifiedAttestation, verifyAttestation } from '../../attest/verify.js';
+import { matchSubjects, type VerifiedAttestation, verifyAttestation } from '../../attest/verify.js';
 import { readInputFile } from '../../cot/inputs.js';
 import { CotError } from '../../errors.js';
 import { hashArtifacts, parseArtifactPair } from '../../hashing/artifacts.js';
 import type { JsonObject } from '../../json/parse.js';
+import { parseEd25519PrivateKey } from '../../keys/ed25519.js';
 import { loadVerificationKeys } from '../../keys/keys.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { failureJson, type Io, jsonOut, type ReportedFailure, reportFailure } from '../io.js';
@@ -48,6 +50,43 @@ function describe(v: VerifiedAttestation, file: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * verifyAttestation with the ed25519 keys given; when no signature verifies, one likely mistake is named: a --key
+ * file that holds the signer's private key (32 bytes of base64, like a public key), whose public half does verify:
+ * KEY_INVALID saying so, instead of a bare ATTESTATION_SIGNATURE_INVALID.
+ */
+function verifyOrExplain(
+  bytes: Uint8Array,
+  keys: Awaited<ReturnType<typeof loadVerificationKeys>>,
+  file: string,
+): VerifiedAttestation {
+  const ed = keys.flatMap((k) => (k.kind === 'ed25519' ? [k] : []));
+  try {
+    return verifyAttestation(bytes, { keys: ed.map((k) => k.key), acceptFailed: true, source: file });
+  } catch (e) {
+    if (!(e instanceof CotError) || e.code !== 'ATTESTATION_SIGNATURE_INVALID') throw e;
+    for (const k of ed) {
+      let derived: KeyObject;
+      try {
+        derived = createPublicKey(parseEd25519PrivateKey(k.publicKey, k.source).privateKey);
+      } catch {
+        continue;
+      }
+      try {
+        verifyAttestation(bytes, { keys: [derived], acceptFailed: true, source: file });
+      } catch {
+        continue;
+      }
+      throw new CotError(
+        'KEY_INVALID',
+        `--key ${k.source} holds the private key that signed ${file}, not its public key: give the public key (the file cot keys new --pub-out wrote), and keep the private one to yourself`,
+        { details: { path: k.source, reason: 'private-key' } },
+      );
+    }
+    throw e;
+  }
+}
+
 /** `cot verify-attestation`: verifyAttestation of a DSSE envelope or Sigstore bundle, and files against subjects. */
 export function registerVerifyAttestation(program: Command, io: Io): void {
   program
@@ -74,23 +113,25 @@ export function registerVerifyAttestation(program: Command, io: Io): void {
       const sources = (o.artifact ?? []).map(parseArtifactPair);
       const bytes = await readInputFile(file, 'attestation');
       const keys = await loadVerificationKeys(o.key);
-      const ed = keys.flatMap((k) => (k.kind === 'ed25519' ? [k.key] : []));
-      if (ed.length === 0)
+      if (!keys.some((k) => k.kind === 'ed25519'))
         throw new CotError(
           'KEY_INVALID',
           `--key: attestations are checked with ed25519 public keys; ${o.key.join(', ')} hold${o.key.length === 1 ? 's' : ''} none`,
         );
+      // the signature first: no file is hashed for an attestation that does not verify
+      const verified = verifyOrExplain(bytes, keys, file);
       const hashed = await hashArtifacts(sources, { algorithms: ['sha256', 'sha512'] });
       const byName = new Map(hashed.map((h) => [h.name, h]));
-      const v = verifyAttestation(bytes, {
-        keys: ed,
-        artifacts: sources.map((s) => {
-          const h = byName.get(s.name)!;
-          return { name: s.name, path: s.path, digest: h.digests as Record<string, string> };
-        }),
-        acceptFailed: true,
-        source: file,
-      });
+      const matched = matchSubjects(
+        verified.statement,
+        sources.map((s) => ({
+          name: s.name,
+          path: s.path,
+          digest: byName.get(s.name)!.digests as Record<string, string>,
+        })),
+        file,
+      );
+      const v = { ...verified, matched };
       let failure: ReportedFailure | undefined;
       if (v.verificationResult === 'FAILED')
         failure = {

@@ -202,6 +202,7 @@ async function writeSummary(
     verifier: { version: { cot: VERSION } },
     policy: summaryPolicy(loaded),
     ...(rootUrl ? { rootUrl } : {}),
+    rootDocumentWaived: !loaded.policy.verifyRootTask,
   });
   const signed = signStatement(statement, key.privateKey);
   const [envelope, bundle] = await writeAttestation(path, signed);

@@ -359,9 +359,17 @@ describe('buildVerificationSummary', () => {
     const lab = await labFrom(good, d, 'waived-vsa', NOW);
     const report = await verify(lab.dir, good.taskId, (p) => `${p}verifyRootTask: false\n`);
     expect(report.ok).toBe(true);
+    const policy = summaryPolicy(await loadPolicy(join(lab.dir, 'policy.yml')));
+    // without rootDocumentWaived, a root without its own verified document has no subject: never its inputs
+    expect(
+      await codeOf(() =>
+        buildVerificationSummary(report, { verifier: { version: { cot: '0.1.0' } }, policy }),
+      ),
+    ).toBe('ATTEST_NO_SUBJECT');
     const st = buildVerificationSummary(report, {
       verifier: { version: { cot: '0.1.0' } },
-      policy: summaryPolicy(await loadPolicy(join(lab.dir, 'policy.yml'))),
+      policy,
+      rootDocumentWaived: true,
     });
     const signing = good.tasks.signing!;
     const producer = signedDigests((await storedDocument(good, signing)).doc);
