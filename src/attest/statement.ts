@@ -3,6 +3,7 @@ import { obj, parentOf } from '../chain/edges.js';
 import type { ChainLink, ChainReport } from '../chain/verify-chain.js';
 import type { CotDocument } from '../document/document.js';
 import { CotError } from '../errors.js';
+import { canonicalize } from '../json/canonical.js';
 import type { JsonObject, JsonValue } from '../json/parse.js';
 import { isGithubUrl } from '../tree/github.js';
 
@@ -413,25 +414,41 @@ export function buildVerificationSummary(
 
 /**
  * The policy a verification summary names, as one digest over the policy and its trust files: the sha256 of the
- * lines `<sha256 hex>  <name>\n` (as `sha256sum` prints them) of the policy file first, then of each trust file
- * it names, sorted by name (paths relative to the policy's folder); a file named twice counts once. The files and
- * their digests are listed in `annotations.files`, so a consumer can recompute it.
+ * lines `<sha256 hex>  <name>\n` (as `sha256sum` prints them) of the policy file first, then of each trust file it
+ * names, sorted by name (paths relative to the policy's folder; a file named twice counts once), then, when the
+ * verification ran with options that widen what it accepts (`commandLine`: `cot verify --allow-reference-artifacts`,
+ * `--allow-host`), the line `<sha256 of their canonical JSON>  (command line)`. The files, their digests and the
+ * options are listed in `annotations`, so a consumer can recompute it.
  */
 export function policyDigest(
   policy: { name: string; sha256: string },
   trustFiles: readonly { name: string; sha256: string }[],
   uri: string,
+  commandLine: JsonObject = {},
 ): VsaPolicy {
   const unique = new Map(trustFiles.map((f) => [f.name, f]));
   const files = [
     policy,
     ...[...unique.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   ];
-  const text = files.map((f) => `${f.sha256}  ${f.name}\n`).join('');
+  let text = files.map((f) => `${f.sha256}  ${f.name}\n`).join('');
+  const options = Object.keys(commandLine).length > 0;
+  // options that widen what the verification accepts are part of the policy it applied
+  if (options) text += `${sha256Hex(canonicalize(commandLine))}  ${COMMAND_LINE_NAME}\n`;
   return {
     name: policy.name,
     uri,
-    digest: { sha256: createHash('sha256').update(text).digest('hex') },
-    annotations: { files: files.map((f) => ({ name: f.name, sha256: f.sha256 })) },
+    digest: { sha256: sha256Hex(text) },
+    annotations: {
+      files: files.map((f) => ({ name: f.name, sha256: f.sha256 })),
+      ...(options ? { commandLine } : {}),
+    },
   };
+}
+
+/** The name of the line of the command-line options in the policy digest (policyDigest). */
+const COMMAND_LINE_NAME = '(command line)';
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }

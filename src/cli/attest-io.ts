@@ -53,8 +53,14 @@ export async function loadAttestationKey(
   return { privateKey: key.privateKey, publicKey: key.publicKey };
 }
 
-/** The policy of a verification summary: the policy file and every trust file it names (policyDigest). */
-export function summaryPolicy(loaded: LoadedPolicy): VsaPolicy {
+/**
+ * The policy of a verification summary: the policy file, every trust file it names, and the command-line options
+ * that widen what the verification accepts (--allow-reference-artifacts, --allow-host), as policyDigest makes it.
+ */
+export function summaryPolicy(
+  loaded: LoadedPolicy,
+  options: { allowReferenceArtifacts?: boolean; allowHost?: readonly string[] } = {},
+): VsaPolicy {
   const folder = dirname(resolve(loaded.path));
   const trustFiles = loaded.trust.files.flatMap((f) =>
     f.sha256 === undefined ? [] : [{ name: relative(folder, keyFileOf(f)), sha256: f.sha256 }],
@@ -63,6 +69,10 @@ export function summaryPolicy(loaded: LoadedPolicy): VsaPolicy {
     { name: basename(loaded.path), sha256: loaded.sha256 },
     trustFiles,
     pathToFileURL(resolve(loaded.path)).href,
+    {
+      ...(options.allowReferenceArtifacts ? { allowReferenceArtifacts: true } : {}),
+      ...(options.allowHost?.length ? { allowHosts: [...options.allowHost].sort() } : {}),
+    },
   );
 }
 

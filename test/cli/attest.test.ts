@@ -374,6 +374,41 @@ describe('outputs inside the --queue store, and chains that could not be verifie
   });
 });
 
+describe('the policy a summary names includes the options that widen what the verification accepts', () => {
+  it('--allow-reference-artifacts and --allow-host change the policy digest, and are listed', async () => {
+    const policyOf = async (name: string, ...extra: string[]) => {
+      const env = join(d, `${name}.intoto.json`);
+      const r = await cot(...verifyArgs(good, '--attest', env, '--attest-key', vKey, ...extra));
+      expect(r.code, r.err).toBe(0);
+      const e = JSON.parse(await readFile(env, 'utf8')) as { payload: string };
+      return JSON.parse(Buffer.from(e.payload, 'base64').toString('utf8')).predicate.policy as {
+        digest: { sha256: string };
+        annotations: { files: { name: string; sha256: string }[]; commandLine?: Record<string, unknown> };
+      };
+    };
+    const plain = await policyOf('vsa-plain');
+    const widened = await policyOf(
+      'vsa-widened',
+      '--allow-reference-artifacts',
+      '--allow-host',
+      'b.example.com',
+      '--allow-host',
+      'a.example.com',
+    );
+    expect(plain.annotations.commandLine).toBeUndefined();
+    const commandLine = { allowHosts: ['a.example.com', 'b.example.com'], allowReferenceArtifacts: true };
+    expect(widened.annotations.commandLine).toEqual(commandLine);
+    expect(widened.annotations.files).toEqual(plain.annotations.files);
+    expect(widened.digest.sha256).not.toBe(plain.digest.sha256);
+    // recomputed from the files' lines and the options' canonical JSON (sorted keys, two-space indent)
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    const lines = plain.annotations.files.map((f) => `${f.sha256}  ${f.name}\n`).join('');
+    expect(sha(lines)).toBe(plain.digest.sha256);
+    const canonical = JSON.stringify(commandLine, null, 2);
+    expect(sha(`${lines}${sha(canonical)}  (command line)\n`)).toBe(widened.digest.sha256);
+  });
+});
+
 describe('cot verify-attestation refusals', () => {
   let envelope: string;
   beforeAll(async () => {

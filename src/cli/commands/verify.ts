@@ -197,10 +197,11 @@ async function writeSummary(
   key: AttestationKey,
   path: string,
   rootUrl: string | undefined,
+  options: Parameters<typeof summaryPolicy>[1],
 ): Promise<Record<string, unknown> | undefined> {
   const statement = buildVerificationSummary(report, {
     verifier: { version: { cot: VERSION } },
-    policy: summaryPolicy(loaded),
+    policy: summaryPolicy(loaded, options),
     ...(rootUrl ? { rootUrl } : {}),
     rootDocumentWaived: !loaded.policy.verifyRootTask,
   });
@@ -279,6 +280,7 @@ export function registerVerify(program: Command, io: Io): void {
             attestKey,
             o.attest,
             attestationRootUrl(o, process.env),
+            o,
           ).catch((e: unknown) => {
             if (!(e instanceof CotError)) throw e;
             attestError = {
