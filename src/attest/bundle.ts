@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type * as SigstoreBundle from '@sigstore/bundle';
 import type * as SigstoreVerify from '@sigstore/verify';
 import { CotError } from '../errors.js';
-import type { JsonValue } from '../json/parse.js';
+import { isJsonObject, type JsonValue } from '../json/parse.js';
 import { type DsseEnvelope, envelopeFromJson } from './dsse.js';
 
 /** The media type of the bundles cot writes: Sigstore bundle v0.3 (sigstore protobuf-specs, bundle.proto). */
@@ -56,9 +56,6 @@ export function isSigstoreBundle(value: JsonValue): boolean {
   );
 }
 
-const isObject = (v: JsonValue | undefined): v is { [k: string]: JsonValue } =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * ATTESTATION_INVALID for a bundle that sets two members of one protobuf oneof (the content: `dsseEnvelope`,
  * `messageSignature`; the verification material: `publicKey`, `x509CertificateChain`, `certificate`): the JSON
@@ -66,9 +63,9 @@ const isObject = (v: JsonValue | undefined): v is { [k: string]: JsonValue } =>
  * included, where another reader may take the other.
  */
 function refuseTwoOfOneof(value: JsonValue, source: string): void {
-  if (!isObject(value)) return;
+  if (!isJsonObject(value)) return;
   const set = (o: JsonValue | undefined, keys: string[]) =>
-    isObject(o) ? keys.filter((k) => o[k] !== undefined && o[k] !== null) : [];
+    isJsonObject(o) ? keys.filter((k) => o[k] !== undefined && o[k] !== null) : [];
   for (const both of [
     set(value, ['dsseEnvelope', 'messageSignature']),
     set(value.verificationMaterial, ['publicKey', 'x509CertificateChain', 'certificate']),

@@ -1,6 +1,7 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { CotError } from '../errors.js';
-import { type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
+import { digestBytes } from '../hashing/digest.js';
+import { isJsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
 import { ed25519Sign, ed25519Verify } from '../keys/ed25519.js';
 
 /** The payload type of an in-toto attestation in a DSSE envelope (in-toto attestation spec v1, envelope.md). */
@@ -37,7 +38,7 @@ export function preAuthEncoding(payloadType: string, payload: Uint8Array): Buffe
 export function attestationKeyId(key: KeyObject): string {
   const pub = key.type === 'public' ? key : createPublicKey(key);
   const der = pub.export({ format: 'der', type: 'spki' });
-  return `SHA256:${createHash('sha256').update(der).digest('hex')}`;
+  return `SHA256:${digestBytes(der)}`;
 }
 
 /** Sign `payload` as a DSSE envelope with an ed25519 private key (one signature, keyid attestationKeyId). */
@@ -74,17 +75,13 @@ function decodeBase64(text: unknown, what: string): Buffer {
   return buf;
 }
 
-function isObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
  * Read a DSSE envelope from its JSON form: `payloadType` (string), `payload` (base64), `signatures` (a non-empty
  * list of at most MAX_ENVELOPE_SIGNATURES `{sig, keyid?}`, sig base64). Throws ATTESTATION_INVALID naming the first bad field (JSON_INVALID for
  * bytes that are not strict JSON).
  */
 export function envelopeFromJson(value: JsonValue, source: string): DsseEnvelope {
-  if (!isObject(value))
+  if (!isJsonObject(value))
     throw new CotError('ATTESTATION_INVALID', `${source}: not a DSSE envelope (a JSON object)`);
   const { payloadType, payload, signatures } = value;
   if (typeof payloadType !== 'string')
@@ -99,7 +96,7 @@ export function envelopeFromJson(value: JsonValue, source: string): DsseEnvelope
       { details: { signatures: signatures.length, limit: MAX_ENVELOPE_SIGNATURES } },
     );
   const sigs = signatures.map((s, i) => {
-    if (!isObject(s))
+    if (!isJsonObject(s))
       throw new CotError('ATTESTATION_INVALID', `${source}: signatures[${i}] is not an object`);
     decodeBase64(s.sig, `${source}: signatures[${i}].sig`);
     if (s.keyid !== undefined && typeof s.keyid !== 'string')

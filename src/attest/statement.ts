@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { obj, parentOf } from '../chain/edges.js';
 import type { ChainLink, ChainReport } from '../chain/verify-chain.js';
 import type { CotDocument } from '../document/document.js';
 import { CotError } from '../errors.js';
+import { digestBytes } from '../hashing/digest.js';
 import { canonicalize } from '../json/canonical.js';
 import type { JsonObject, JsonValue } from '../json/parse.js';
 import { isGithubUrl } from '../tree/github.js';
@@ -157,36 +157,33 @@ function consumedDependencies(
   rootUrl?: string,
 ): ResourceDescriptor[] {
   const runOf = new Map(report.links.map((l) => [l.taskId, l.runId]));
-  const out: ResourceDescriptor[] = [];
-  const seen = new Set<string>();
-  for (const c of link?.consumed ?? []) {
-    seen.add(`${c.taskId}\n${c.artifact}`);
-    const runId = runOf.get(c.taskId);
-    const uri = artifactUrl(rootUrl, c.taskId, runId, c.artifact);
-    out.push({
-      name: c.artifact,
+  /** an artifact of a task of the chain, with the digests its producer signed */
+  const dependency = (
+    taskId: string,
+    artifact: string,
+    digest: Record<string, string>,
+    annotations: Record<string, JsonValue> = {},
+  ): ResourceDescriptor => {
+    const runId = runOf.get(taskId);
+    const uri = artifactUrl(rootUrl, taskId, runId, artifact);
+    return {
+      name: artifact,
       ...(uri ? { uri } : {}),
-      digest: digestSet(c.digest),
-      annotations: { taskId: c.taskId, ...(runId !== undefined ? { runId } : {}) },
-    });
-  }
+      digest: digestSet(digest),
+      annotations: { taskId, ...(runId !== undefined ? { runId } : {}), ...annotations },
+    };
+  };
+  const consumed = link?.consumed ?? [];
+  const out = consumed.map((c) => dependency(c.taskId, c.artifact, c.digest));
   const image = link?.image;
   if (
     image?.verified &&
     image.taskId &&
     image.artifact &&
     image.digest &&
-    !seen.has(`${image.taskId}\n${image.artifact}`)
-  ) {
-    const runId = runOf.get(image.taskId);
-    const uri = artifactUrl(rootUrl, image.taskId, runId, image.artifact);
-    out.push({
-      name: image.artifact,
-      ...(uri ? { uri } : {}),
-      digest: digestSet(image.digest),
-      annotations: { taskId: image.taskId, ...(runId !== undefined ? { runId } : {}), dockerImage: true },
-    });
-  }
+    !consumed.some((c) => c.taskId === image.taskId && c.artifact === image.artifact)
+  )
+    out.push(dependency(image.taskId, image.artifact, image.digest, { dockerImage: true }));
   return out;
 }
 
@@ -450,5 +447,5 @@ export function policyDigest(
 const COMMAND_LINE_NAME = '(command line)';
 
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return digestBytes(Buffer.from(text, 'utf8'));
 }

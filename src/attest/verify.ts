@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { CotError } from '../errors.js';
-import { type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
+import { isJsonObject, type JsonObject, type JsonValue, parseJsonBytes } from '../json/parse.js';
 import { isSigstoreBundle, verifySigstoreBundle } from './bundle.js';
 import { attestationKeyId, envelopeFromJson, verifyEnvelope } from './dsse.js';
 import {
@@ -17,10 +17,6 @@ const HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 /** An absolute URI (RFC 3986 scheme, then anything but whitespace). */
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
-
-function isObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** The field problems of a statement and its predicate, collected (empty: well formed). */
 class Shape {
@@ -48,7 +44,7 @@ class Shape {
       if (required) this.bad(`${path}.${key}`, 'is required');
       return undefined;
     }
-    if (!isObject(v)) {
+    if (!isJsonObject(v)) {
       this.bad(`${path}.${key}`, 'must be an object');
       return undefined;
     }
@@ -59,7 +55,7 @@ class Shape {
       if (required) this.bad(path, 'is required');
       return;
     }
-    if (!isObject(v) || Object.keys(v).length === 0) {
+    if (!isJsonObject(v) || Object.keys(v).length === 0) {
       this.bad(path, 'must be a non-empty map of algorithm to hex digest');
       return;
     }
@@ -71,13 +67,13 @@ class Shape {
   }
   /** A ResourceDescriptor v1: at least one of uri, digest, content; typed fields. */
   descriptor(v: JsonValue | undefined, path: string, needDigest: boolean): void {
-    if (!isObject(v)) {
+    if (!isJsonObject(v)) {
       this.bad(path, 'must be a ResourceDescriptor object');
       return;
     }
     for (const k of ['name', 'downloadLocation', 'mediaType', 'content']) this.string(v, k, path, false);
     this.string(v, 'uri', path, false, URI, 'an absolute URI');
-    if (v.annotations !== undefined && !isObject(v.annotations))
+    if (v.annotations !== undefined && !isJsonObject(v.annotations))
       this.bad(`${path}.annotations`, 'must be an object');
     this.digest(v.digest, `${path}.digest`, needDigest);
     if (v.uri === undefined && v.digest === undefined && v.content === undefined)
@@ -129,7 +125,7 @@ function checkVsa(p: JsonObject, s: Shape): void {
   if (p.policy === undefined) s.bad('predicate.policy', 'is required');
   else {
     s.descriptor(p.policy, 'predicate.policy', false);
-    if (isObject(p.policy) && p.policy.uri === undefined) s.bad('predicate.policy.uri', 'is required');
+    if (isJsonObject(p.policy) && p.policy.uri === undefined) s.bad('predicate.policy.uri', 'is required');
   }
   s.descriptors(p, 'inputAttestations', 'predicate');
   if (p.verificationResult !== 'PASSED' && p.verificationResult !== 'FAILED')
@@ -147,7 +143,7 @@ function checkVsa(p: JsonObject, s: Shape): void {
   const deps = p.dependencyLevels;
   if (
     deps !== undefined &&
-    (!isObject(deps) || Object.values(deps).some((n) => !Number.isInteger(n) || (n as number) < 0))
+    (!isJsonObject(deps) || Object.values(deps).some((n) => !Number.isInteger(n) || (n as number) < 0))
   )
     s.bad('predicate.dependencyLevels', 'must map levels to non-negative integers');
   s.string(p, 'slsaVersion', 'predicate', false);
@@ -161,7 +157,7 @@ function checkVsa(p: JsonObject, s: Shape): void {
  */
 export function checkStatement(value: JsonValue, source: string): InTotoStatement {
   const s = new Shape();
-  if (!isObject(value))
+  if (!isJsonObject(value))
     throw new CotError('ATTESTATION_INVALID', `${source}: the payload is not a JSON object`);
   if (value._type !== STATEMENT_TYPE)
     s.bad('_type', `must be ${STATEMENT_TYPE} (${JSON.stringify(value._type ?? null)})`);
@@ -261,6 +257,16 @@ function matchSubject(statement: InTotoStatement, a: AttestedArtifact, source: s
   );
 }
 
+/** Strict JSON (parseJsonBytes), or ATTESTATION_INVALID: `what` and the parser's reason (its error kept as cause). */
+function parseOrInvalid(bytes: Uint8Array, source: string, what: string): JsonValue {
+  try {
+    return parseJsonBytes(bytes, { source });
+  } catch (e) {
+    if (!(e instanceof CotError)) throw e;
+    throw new CotError('ATTESTATION_INVALID', `${what}: ${e.message}`, { cause: e });
+  }
+}
+
 /**
  * Verify an attestation file's bytes: a DSSE envelope in JSON (`<name>.intoto.json`) or a Sigstore bundle
  * (`<name>.sigstore.json`, checked with @sigstore/verify offline: verifySigstoreBundle). In order: the signature
@@ -276,35 +282,15 @@ export function verifyAttestation(bytes: Uint8Array, o: VerifyAttestationOptions
       'OPTIONS_INVALID',
       'verifyAttestation: keys must list at least one ed25519 public key',
     );
-  let value: JsonValue;
-  try {
-    value = parseJsonBytes(bytes, { source });
-  } catch (e) {
-    if (!(e instanceof CotError)) throw e;
-    throw new CotError(
-      'ATTESTATION_INVALID',
-      `${source}: not a DSSE envelope or Sigstore bundle: ${e.message}`,
-      {
-        cause: e,
-      },
-    );
-  }
+  const value = parseOrInvalid(bytes, source, `${source}: not a DSSE envelope or Sigstore bundle`);
   const bundle = isSigstoreBundle(value);
   const envelope = bundle ? verifySigstoreBundle(value, o.keys, source) : envelopeFromJson(value, source);
   const { payload, key } = verifyEnvelope(envelope, o.keys, source);
-  let parsed: JsonValue;
-  try {
-    parsed = parseJsonBytes(payload, { source: `${source} payload` });
-  } catch (e) {
-    if (!(e instanceof CotError)) throw e;
-    throw new CotError(
-      'ATTESTATION_INVALID',
-      `${source}: the signed payload is not strict JSON: ${e.message}`,
-      {
-        cause: e,
-      },
-    );
-  }
+  const parsed = parseOrInvalid(
+    payload,
+    `${source} payload`,
+    `${source}: the signed payload is not strict JSON`,
+  );
   const statement = checkStatement(parsed, source);
   const matched = matchSubjects(statement, o.artifacts ?? [], source);
   const result =

@@ -5,7 +5,7 @@ import type { HashAlgorithm } from '../document/schema.js';
 import { CotError, fsError } from '../errors.js';
 import { digestBytes } from '../hashing/digest.js';
 import { parseJson } from '../json/parse.js';
-import { parseVerificationKeys } from '../keys/keys.js';
+import { loadVerificationKeyFile } from '../keys/keys.js';
 import { DEFAULT_DEADLINE_MS, DEFAULT_MIN_BYTES_PER_SECOND } from '../transport/http.js';
 import {
   addEd25519TrustFile,
@@ -259,13 +259,7 @@ export async function loadPolicy(path: string): Promise<LoadedPolicy> {
     trust.implementations.set(impl, entry);
     for (const f of files) {
       const file = resolve(base, f);
-      let bytes: Buffer;
-      try {
-        bytes = await readSmallFile(file, 'public key', MAX_POLICY_BYTES);
-      } catch (e) {
-        throw fsError(e, file, 'cannot read public key');
-      }
-      const keys = await parseVerificationKeys(bytes, file);
+      const { keys, bytes } = await loadVerificationKeyFile(file);
       entry.workerKeys.push(...keys);
       trust.files.push({
         path: file,

@@ -219,11 +219,19 @@ export async function parseVerificationKeys(bytes: Uint8Array, source: string): 
  */
 export async function loadVerificationKeys(paths: readonly string[]): Promise<VerificationKey[]> {
   const out: VerificationKey[] = [];
-  for (const p of paths) {
-    const { bytes } = await readSmallFile(p, 'public key');
-    out.push(...(await parseVerificationKeys(bytes, p)));
-  }
+  for (const p of paths) out.push(...(await loadVerificationKeyFile(p)).keys);
   return out;
+}
+
+/**
+ * One key file's verification keys (parseVerificationKeys) and the bytes they were read from (a policy's digest
+ * names them). Throws what loadVerificationKeys throws.
+ */
+export async function loadVerificationKeyFile(
+  path: string,
+): Promise<{ keys: VerificationKey[]; bytes: Buffer }> {
+  const { bytes } = await readSmallFile(path, 'public key');
+  return { keys: await parseVerificationKeys(bytes, path), bytes };
 }
 
 /** A short, stable identity for reports. */

@@ -70,8 +70,17 @@ const MAX_KEY_FILE_BYTES = 16 * 1024 * 1024;
 const KEY_SUFFIXES = ['.pub', '.asc', '.gpg', '.ed25519'];
 const IMPLEMENTATION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-async function parseCached(bytes: Buffer, source: string, cache: KeyCache): Promise<VerificationKey[]> {
-  const digest = createHash('sha256').update(bytes).digest('hex');
+/** The sha256 (hex) of a file's bytes: its key-cache key and its KeyFileEntry digest (hashing/ is a layer above). */
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function parseCached(
+  bytes: Buffer,
+  source: string,
+  cache: KeyCache,
+  digest: string = sha256Hex(bytes),
+): Promise<VerificationKey[]> {
   let p = cache.get(digest);
   if (!p) {
     p = parseVerificationKeys(bytes, source);
@@ -157,8 +166,8 @@ export async function loadKeyRepo(dir: string, options: LoadKeyRepoOptions = {})
       store.files.push(entry);
       try {
         const bytes = await readSmallFile(file, 'key file', MAX_KEY_FILE_BYTES);
-        entry.sha256 = createHash('sha256').update(bytes).digest('hex');
-        entry.keys = await parseCached(bytes, file, cache);
+        entry.sha256 = sha256Hex(bytes);
+        entry.keys = await parseCached(bytes, file, cache, entry.sha256);
       } catch (e) {
         entry.error = e instanceof Error ? e.message : String(e);
         bad.push(`${file}: ${entry.error}`);
@@ -271,7 +280,7 @@ export async function addEd25519TrustFile(
   } catch (e) {
     throw fsError(e, path, 'cannot read trust file');
   }
-  const fileSha256 = createHash('sha256').update(bytes).digest('hex');
+  const fileSha256 = sha256Hex(bytes);
   let doc: unknown;
   if (/\.ya?ml$/i.test(path)) {
     const YAML = createRequire(import.meta.url)('yaml') as {
