@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { basename, dirname, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SignedAttestation } from '../attest/sign.js';
@@ -103,17 +102,6 @@ export function checkEnvelopePath(path: string, option: string): void {
       `${option} ${path}: the DSSE envelope file is named <name>${ENVELOPE_SUFFIX} (its Sigstore bundle is written beside it as <name>${BUNDLE_SUFFIX})`,
       { details: { path } },
     );
-}
-
-/**
- * FILE_IS_DIRECTORY, before any work, when an attestation file's path (an envelope, or the bundle beside it) is a
- * folder: writeAttestation would refuse it only once the chain was verified.
- */
-export async function refuseFolderAt(path: string, what: string): Promise<void> {
-  if ((await stat(path).catch(() => undefined))?.isDirectory())
-    throw new CotError('FILE_IS_DIRECTORY', `${what}: ${path} is a folder: nothing was written`, {
-      details: { path },
-    });
 }
 
 /** Write the envelope and its bundle, both or neither (writeFilesAtomic). */

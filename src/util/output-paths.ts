@@ -89,14 +89,22 @@ export async function assertDistinctOutputs(
 
 /**
  * Refuse, before any work, a path given for a FILE to write that is a folder (or ends with "/"): FILE_IS_DIRECTORY,
- * naming it as the user gave it. A missing file is fine (it will be created); its folder must exist.
+ * naming it as the user gave it, with an example of a file path, unless `fixedName` (the command names the file
+ * itself, as the Sigstore bundle beside an envelope: no other path can be given). A missing file is fine (it will be
+ * created); its folder must exist.
  */
-export async function assertFileTarget(path: string, what: string): Promise<void> {
+export async function assertFileTarget(
+  path: string,
+  what: string,
+  o: { fixedName?: boolean } = {},
+): Promise<void> {
   const st = await lstat(path).catch(() => undefined);
   if (path.endsWith('/') || st?.isDirectory() || (await stat(path).catch(() => undefined))?.isDirectory()) {
     throw new CotError(
       'FILE_IS_DIRECTORY',
-      `${what} ${path} is a folder: give the path of a file to write (for example ${join(path, defaultNameFor(what))})`,
+      o.fixedName
+        ? `${what} ${path} is a folder: nothing was written`
+        : `${what} ${path} is a folder: give the path of a file to write (for example ${join(path, defaultNameFor(what))})`,
       { details: { path } },
     );
   }
@@ -115,6 +123,7 @@ export async function assertFileTarget(path: string, what: string): Promise<void
 function defaultNameFor(what: string): string {
   if (/report/.test(what)) return 'report.html';
   if (/output/.test(what)) return 'verified.json';
+  if (/^--attest$/.test(what)) return 'vsa.intoto.json';
   if (/pub/.test(what)) return 'worker.pub';
   if (/key|out/.test(what)) return 'worker.key';
   return 'file';

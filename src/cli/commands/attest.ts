@@ -5,14 +5,13 @@ import { signStatement } from '../../attest/sign.js';
 import { buildProvenance, type SourceTrace, sourceOf } from '../../attest/statement.js';
 import { chainReportJson, renderChainText } from '../../chain/report.js';
 import { CotError, fsError } from '../../errors.js';
-import { assertDistinctOutputs } from '../../util/output-paths.js';
+import { assertDistinctOutputs, assertFileTarget } from '../../util/output-paths.js';
 import {
   type AttestationKey,
   attestationRootUrl,
   bundlePathFor,
   ENVELOPE_SUFFIX,
   loadAttestationKey,
-  refuseFolderAt,
   writeAttestation,
 } from '../attest-io.js';
 import { failureJson, type Io, jsonOut, reportFailure } from '../io.js';
@@ -44,7 +43,9 @@ async function checkOutFolder(dir: string, envelope: string): Promise<void> {
         details: { path: dir },
       },
     );
-  if (st) for (const path of [envelope, bundlePathFor(envelope)]) await refuseFolderAt(path, `--out ${dir}`);
+  if (st)
+    for (const path of [envelope, bundlePathFor(envelope)])
+      await assertFileTarget(path, `--out ${dir}:`, { fixedName: true });
 }
 
 function describeSource(s: SourceTrace): string {

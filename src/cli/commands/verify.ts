@@ -26,7 +26,6 @@ import {
   bundlePathFor,
   checkEnvelopePath,
   loadAttestationKey,
-  refuseFolderAt,
   summaryPolicy,
   writeAttestation,
 } from '../attest-io.js';
@@ -173,7 +172,7 @@ async function prepareSummary(
   checkEnvelopePath(o.attest, '--attest');
   await assertFileTarget(o.attest, '--attest');
   await assertOutsideStore(o.attest, '--attest', o.queue);
-  await refuseFolderAt(bundlePathFor(o.attest), 'the Sigstore bundle of --attest');
+  await assertFileTarget(bundlePathFor(o.attest), 'the Sigstore bundle of --attest', { fixedName: true });
   await assertDistinctOutputs(
     [
       { path: o.attest, what: '--attest' },
