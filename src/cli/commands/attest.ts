@@ -5,13 +5,12 @@ import { signStatement } from '../../attest/sign.js';
 import { buildProvenance, type SourceTrace, sourceOf } from '../../attest/statement.js';
 import { chainReportJson, renderChainText } from '../../chain/report.js';
 import { CotError, fsError } from '../../errors.js';
-import { assertDistinctOutputs, assertFileTarget } from '../../util/output-paths.js';
+import { assertFileTarget } from '../../util/output-paths.js';
 import {
   type AttestationKey,
   attestationRootUrl,
   bundlePathFor,
   ENVELOPE_SUFFIX,
-  loadAttestationKey,
   writeAttestation,
 } from '../attest-io.js';
 import { failureJson, type Io, jsonOut, reportFailure } from '../io.js';
@@ -21,7 +20,7 @@ import { withTreeFetchOptions } from '../tree-fetch.js';
 import {
   assertOutsideStore,
   chainFailure,
-  policyInputs,
+  prepareAttestation,
   runChainVerification,
   TREE_HOSTS_HELP,
 } from './verify.js';
@@ -95,16 +94,12 @@ function registerAttestProvenance(attest: Command, io: Io): void {
       const { report } = await runChainVerification(taskId, o, io, async (loaded) => {
         await checkOutFolder(o.out, join(o.out, name));
         await assertOutsideStore(o.out, '--out', o.queue);
-        await assertDistinctOutputs(
-          [
-            { path: join(o.out, name), what: 'the provenance' },
-            { path: bundlePathFor(join(o.out, name)), what: 'the Sigstore bundle of the provenance' },
-          ],
-          [...policyInputs(o.policy, loaded), { path: o.key, what: '--key' }],
+        key = await prepareAttestation(
+          { path: join(o.out, name), what: 'the provenance' },
+          { path: o.key, what: '--key' },
+          o,
+          loaded,
         );
-        key = await loadAttestationKey(o.key, loaded, {
-          allowInsecureKeyPermissions: Boolean(o.allowInsecureKeyPermissions),
-        });
       });
       const failure = chainFailure(report);
       if (failure) {

@@ -105,7 +105,7 @@ export async function runChainVerification(
   o: ChainCommandOptions & Parameters<typeof queueFromOptions>[0] & Parameters<typeof chainTreeFetch>[0],
   io: Io,
   prepare?: (loaded: LoadedPolicy) => Promise<void>,
-): Promise<{ report: ChainReport; loaded: LoadedPolicy; at: Date }> {
+): Promise<{ report: ChainReport; loaded: LoadedPolicy }> {
   taskIdArgument(taskId);
   const at = o.at ?? io.now;
   const loaded = await loadPolicy(o.policy);
@@ -129,7 +129,7 @@ export async function runChainVerification(
       : {}),
   });
   if (showProgress) io.stderr('\n');
-  return { report, loaded, at };
+  return { report, loaded };
 }
 
 /** The help of the tree-fetch options of commands that verify a chain. */
@@ -173,15 +173,36 @@ async function prepareSummary(
   await assertFileTarget(o.attest, '--attest');
   await assertOutsideStore(o.attest, '--attest', o.queue);
   await assertFileTarget(bundlePathFor(o.attest), 'the Sigstore bundle of --attest', { fixedName: true });
+  return prepareAttestation(
+    { path: o.attest, what: '--attest' },
+    { path: o.attestKey, what: '--attest-key' },
+    o,
+    loaded,
+    o.report !== undefined ? [{ path: o.report, what: '--report' }] : [],
+  );
+}
+
+/**
+ * What `verify --attest` and `attest provenance` check before the verification, for an attestation's envelope and
+ * the Sigstore bundle beside it: neither is another output or an input (the policy, its key files, the signing
+ * key: assertDistinctOutputs), then the signing key is loaded (loadAttestationKey: no worker key).
+ */
+export async function prepareAttestation(
+  envelope: NamedPath,
+  key: NamedPath,
+  o: { policy: string; allowInsecureKeyPermissions?: boolean },
+  loaded: LoadedPolicy,
+  otherOutputs: NamedPath[] = [],
+): Promise<AttestationKey> {
   await assertDistinctOutputs(
     [
-      { path: o.attest, what: '--attest' },
-      { path: bundlePathFor(o.attest), what: 'the Sigstore bundle of --attest' },
-      ...(o.report !== undefined ? [{ path: o.report, what: '--report' }] : []),
+      envelope,
+      { path: bundlePathFor(envelope.path), what: `the Sigstore bundle of ${envelope.what}` },
+      ...otherOutputs,
     ],
-    [...policyInputs(o.policy, loaded), { path: o.attestKey, what: '--attest-key' }],
+    [...policyInputs(o.policy, loaded), key],
   );
-  return loadAttestationKey(o.attestKey, loaded, {
+  return loadAttestationKey(key.path, loaded, {
     allowInsecureKeyPermissions: Boolean(o.allowInsecureKeyPermissions),
   });
 }
