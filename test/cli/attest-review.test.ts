@@ -1,7 +1,7 @@
 import { chmod, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildTestChain, labFrom, type TestChain } from '../helpers/chain.js';
+import { buildTestChain, labFrom, provenanceArgs, type TestChain, verifyArgs } from '../helpers/chain.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/env.js';
 import { schemaProblems } from '../helpers/schemas.js';
@@ -24,31 +24,6 @@ beforeAll(async () => {
   const k = await cot('keys', 'new', '--type', 'ed25519', '--out', vKey);
   expect(k.code, k.err).toBe(0);
 });
-
-const provenanceArgs = (c: TestChain, key: string, out: string, ...extra: string[]) => [
-  'attest',
-  'provenance',
-  c.taskId,
-  '--queue',
-  join(c.dir, 'queue'),
-  '--policy',
-  c.policy,
-  '--key',
-  key,
-  '--out',
-  out,
-  ...extra,
-];
-
-const verifyArgs = (c: TestChain, ...extra: string[]) => [
-  'verify',
-  c.taskId,
-  '--queue',
-  join(c.dir, 'queue'),
-  '--policy',
-  c.policy,
-  ...extra,
-];
 
 describe('attest provenance: the Sigstore bundle is an output like the envelope', () => {
   it('--key at the bundle path in --out: USAGE (exit 2), the key kept, nothing written', async () => {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildTestChain, labFrom, type TestChain } from '../helpers/chain.js';
+import { buildTestChain, labFrom, provenanceArgs, type TestChain, verifyArgs } from '../helpers/chain.js';
 import { runCli } from '../helpers/cli.js';
 import { REPO, tempDir } from '../helpers/env.js';
 
@@ -55,33 +55,6 @@ beforeAll(async () => {
   );
   expect(o.code, o.err).toBe(0);
 });
-
-/** `cot attest provenance` of a test chain's root with its store and policy. */
-const provenanceArgs = (c: TestChain, key: string, out: string, ...extra: string[]) => [
-  'attest',
-  'provenance',
-  c.taskId,
-  '--queue',
-  join(c.dir, 'queue'),
-  '--policy',
-  c.policy,
-  '--key',
-  key,
-  '--out',
-  out,
-  ...extra,
-];
-
-/** `cot verify` of a test chain's root with its store and policy. */
-const verifyArgs = (c: TestChain, ...extra: string[]) => [
-  'verify',
-  c.taskId,
-  '--queue',
-  join(c.dir, 'queue'),
-  '--policy',
-  c.policy,
-  ...extra,
-];
 
 const manifestOf = (c: TestChain) => c.queue.artifactPath(c.taskId, 0, 'public/manifest.json');
 

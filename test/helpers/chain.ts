@@ -186,3 +186,30 @@ export async function changeGraphTask(
   await editGraph(lab, (g) => change(g[taskId]!.task as JsonObject));
   await resignRun(lab, taskId, impl, o);
 }
+
+/** `cot attest provenance` of a test chain's root with its store and policy. */
+export const provenanceArgs = (c: TestChain, key: string, out: string, ...extra: string[]) => [
+  'attest',
+  'provenance',
+  c.taskId,
+  '--queue',
+  join(c.dir, 'queue'),
+  '--policy',
+  c.policy,
+  '--key',
+  key,
+  '--out',
+  out,
+  ...extra,
+];
+
+/** `cot verify` of a test chain's root with its store and policy. */
+export const verifyArgs = (c: TestChain, ...extra: string[]) => [
+  'verify',
+  c.taskId,
+  '--queue',
+  join(c.dir, 'queue'),
+  '--policy',
+  c.policy,
+  ...extra,
+];
