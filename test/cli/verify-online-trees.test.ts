@@ -65,6 +65,10 @@ async function served(name: string) {
   return { policy, q };
 }
 
+/** `cot verify --json` of the signing task through the served queue, with the policy and the extra flags. */
+const verifyServed = (q: { rootUrl: string }, policy: string, ...extra: string[]) =>
+  cot('verify', SIGNING, '--root-url', q.rootUrl, '--policy', policy, '--json', ...extra);
+
 type Report = {
   ok: boolean;
   links: { taskId: string; checks: string[] }[];
@@ -76,16 +80,7 @@ describe.skipIf(!HAVE_TREE)('cot verify against a live queue fetches the tree ma
     const { policy, q } = await served('online');
     try {
       requests.length = 0;
-      const r = await cot(
-        'verify',
-        SIGNING,
-        '--root-url',
-        q.rootUrl,
-        '--policy',
-        policy,
-        '--json',
-        ...treeFlags(),
-      );
+      const r = await verifyServed(q, policy, ...treeFlags());
       expect(r.code, r.err).toBe(0);
       const report = JSON.parse(r.out) as Report;
       expect(report.links.find((x) => x.taskId === DECISION)!.checks).toContain(
@@ -110,16 +105,7 @@ describe.skipIf(!HAVE_TREE)('cot verify against a live queue fetches the tree ma
         /gecko-decision/g,
         'gecko-decision-other',
       );
-      const r = await cot(
-        'verify',
-        SIGNING,
-        '--root-url',
-        q.rootUrl,
-        '--policy',
-        policy,
-        '--json',
-        ...treeFlags(),
-      );
+      const r = await verifyServed(q, policy, ...treeFlags());
       expect(r.code).toBe(1);
       const report = JSON.parse(r.out) as Report;
       expect(report.errors.map((e) => e.code)).toContain('TREE_TASK_MISMATCH');
@@ -133,18 +119,7 @@ describe.skipIf(!HAVE_TREE)('cot verify against a live queue fetches the tree ma
     const { policy, q } = await served('online-host');
     try {
       requests.length = 0;
-      const r = await cot(
-        'verify',
-        SIGNING,
-        '--root-url',
-        q.rootUrl,
-        '--policy',
-        policy,
-        '--json',
-        ...treeFlags(),
-        '--tree-host',
-        'raw.githubusercontent.com',
-      );
+      const r = await verifyServed(q, policy, ...treeFlags(), '--tree-host', 'raw.githubusercontent.com');
       expect(r.code).toBe(1);
       const report = JSON.parse(r.out) as Report;
       expect(report.errors.map((e) => e.code)).toEqual(['TREE_HOST_REFUSED']);
@@ -157,17 +132,7 @@ describe.skipIf(!HAVE_TREE)('cot verify against a live queue fetches the tree ma
   it('a tree host that is down: TREE_FETCH_FAILED naming the URL', async () => {
     const { policy, q } = await served('online-down');
     try {
-      const r = await cot(
-        'verify',
-        SIGNING,
-        '--root-url',
-        q.rootUrl,
-        '--policy',
-        policy,
-        '--json',
-        '--tree-base-url',
-        'hg.mozilla.org=http://127.0.0.1:9/hg',
-      );
+      const r = await verifyServed(q, policy, '--tree-base-url', 'hg.mozilla.org=http://127.0.0.1:9/hg');
       expect(r.code).not.toBe(0);
       const report = JSON.parse(r.out) as Report;
       expect(report.errors.map((e) => e.code)).toContain('TREE_FETCH_FAILED');
